@@ -1,0 +1,52 @@
+# grid-backend: `make run` serves the demo, `make test` runs the suite on SQLite and PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PICCOLO_CONF := grid_backend.piccolo_conf
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: $(STAMP) ## migrate a SQLite database, load the demo if empty, serve on 127.0.0.1:8000
+	$(BIN)/grid-backend migrate
+	$(BIN)/grid-backend seed demo --if-empty
+	$(BIN)/grid-backend serve
+
+test: $(STAMP) ## the whole suite on SQLite, then on PostgreSQL
+	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q
+	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+test-sqlite: $(STAMP) ## the suite on SQLite only
+	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q
+
+test-pg: $(STAMP) ## the suite on PostgreSQL only
+	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check grid_backend tests benchmarks
+	$(BIN)/ruff format --check grid_backend tests benchmarks
+
+format: $(STAMP) ## format the code
+	$(BIN)/ruff format grid_backend tests benchmarks
+	$(BIN)/ruff check --fix grid_backend tests benchmarks
+
+bench: $(STAMP) ## locate benchmark on a city seed in PostgreSQL (prints JSON)
+	$(BIN)/python benchmarks/locate.py
+
+clean: ## remove the venv and local data
+	rm -rf $(VENV) data .pytest-data .pytest_cache
+
+.PHONY: help install run test test-sqlite test-pg lint format bench clean

@@ -1,0 +1,53 @@
+"""The Litestar application: controllers, error handlers, OpenAPI and lifespan."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
+from grid_backend.core.auth import DEPENDENCIES
+from grid_backend.core.errors import EXCEPTION_HANDLERS
+from grid_backend.core.system import SystemController
+from grid_backend.lifespan import lifespan_for
+from grid_backend.people.controllers import AssignmentController, AuthController, MeController
+from grid_backend.settings import Settings, get_settings
+
+CONTROLLERS = [
+    SystemController, AuthController, MeController, AssignmentController, AreaController,
+    LocateController, RiskPointController,
+]
+
+
+def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
+    settings = settings or get_settings()
+    return Litestar(
+        route_handlers=CONTROLLERS,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan_for(settings, open_pool=open_pool)],
+        openapi_config=OpenAPIConfig(
+            title="grid-backend",
+            version="1",
+            description="141 grassroots governance for emergency management (Chongqing)",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json")],  # no CDN-hosted UI
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            loggers={
+                "apscheduler": {"level": "WARNING"},
+                "httpx": {"level": "WARNING"},
+                "grid_backend": {"level": settings.log_level, "propagate": True},
+            },
+            log_exceptions="debug",
+        ),
+        debug=False,
+    )
+
+
+logging.getLogger("grid_backend")

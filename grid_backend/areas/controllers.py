@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from grid_backend.areas import risk_points, services
+from grid_backend.areas.schemas import (
+    AreaDetail,
+    AreaPage,
+    CoverageRead,
+    Datum,
+    ImportResult,
+    Level,
+    LocateRead,
+    RiskPointCreate,
+    RiskPointPage,
+    RiskPointRead,
+    RiskPointType,
+    RiskPointUpdate,
+)
+from grid_backend.areas.tables import Area
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.errors import DomainError, NotFound
+from grid_backend.core.pagination import Cursor, Limit
+
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates")]
+
+
+async def read_json_body(request: Request[Any, Any, Any]) -> Any:
+    """The request body as JSON, refusing bodies above the import limit before parsing."""
+    import msgspec
+
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise DomainError("payload_too_large", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise DomainError("payload_too_large", status=413)
+        chunks.append(chunk)
+    try:
+        return msgspec.json.decode(b"".join(chunks))
+    except msgspec.DecodeError as exc:
+        raise DomainError("geojson_invalid", status=422, detail=f"not JSON: {exc}",
+                          detail_zh="不是合法的 JSON") from None
+
+
+class AreaController(Controller):
+    path = "/api/v1/areas"
+    tags = ["areas"]
+
+    @get("", summary="The area tree, one page at a time")
+    async def list_areas(
+        self, caller: CurrentCaller, level: FromQuery[Level | None] = None, parent_id: FromQuery[int | None] = None,
+        limit: Limit = 50, cursor: Cursor = None,
+    ) -> AreaPage:
+        return await services.list_areas(level=level, parent_id=parent_id, limit=limit, cursor=cursor)
+
+    @get("/{area_id:int}", summary="One area with its boundary, ancestors and children")
+    async def get_area(self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84") -> AreaDetail:
+        return await services.get_area(area_id=area_id, datum=datum)
+
+    @get("/{area_id:int}/export", summary="The area and its subtree as GeoJSON",
+         media_type="application/geo+json")
+    async def export(
+        self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84",
+        level: FromQuery[list[Level] | None] = None,
+    ) -> dict[str, Any]:
+        return await services.export_geojson(area_id=area_id, levels=level, datum=datum)
+
+    @post("/import", status_code=HTTP_200_OK, summary="Import areas from GeoJSON (admins)")
+    async def import_areas(
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
+    ) -> ImportResult:
+        grants = await policy.grants_of(caller.account_id)
+        city = await Area.select(Area.path).where(Area.level == "city").first().run()
+        policy.require(grants, "area.write", city["path"] if city else "")
+        collection = await read_json_body(request)
+        return await services.import_geojson(collection=collection, datum=datum, actor_id=caller.account_id)
+
+    @get("/{area_id:int}/coverage", summary="Grids lacking a leader, worker or emergency officer today")
+    async def coverage(
+        self, caller: CurrentCaller, area_id: FromPath[int], limit: Limit = 50, cursor: Cursor = None
+    ) -> CoverageRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.coverage(area_id=area_id, grants=grants, limit=limit, cursor=cursor)
+
+
+class LocateController(Controller):
+    path = "/api/v1/locate"
+    tags = ["areas"]
+
+    @get("", summary="The grid at a position and the team on duty there today")
+    async def locate(
+        self, caller: CurrentCaller, lat: FromQuery[float], lng: FromQuery[float], datum: DatumParam = "wgs84"
+    ) -> LocateRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.locate(lat=lat, lng=lng, datum=datum, grants=grants)
+
+
+class RiskPointController(Controller):
+    path = "/api/v1/risk-points"
+    tags = ["areas"]
+
+    @get("", summary="Risk points in the caller's areas")
+    async def list_points(
+        self, caller: CurrentCaller, area_id: FromQuery[int | None] = None, type: FromQuery[RiskPointType | None] = None,
+        include_inactive: FromQuery[bool] = False, limit: Limit = 50, cursor: Cursor = None,
+    ) -> RiskPointPage:
+        grants = await policy.grants_of(caller.account_id)
+        area_path = None
+        if area_id is not None:
+            area = await Area.select(Area.path).where(Area.id == area_id).first().run()
+            if area is None:
+                raise NotFound("area_not_found")
+            area_path = area["path"]
+        return await risk_points.list_risk_points(
+            grants=grants, area_path=area_path, type=type, include_inactive=include_inactive,
+            limit=limit, cursor=cursor,
+        )
+
+    @post("", summary="Register a risk point")
+    async def create_point(self, caller: CurrentCaller, data: JSONBody[RiskPointCreate]) -> RiskPointRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await risk_points.create_risk_point(data=data, grants=grants, actor_id=caller.account_id)
+
+    @post("/import", status_code=HTTP_200_OK, summary="Import risk points from GeoJSON points")
+    async def import_points(
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
+    ) -> ImportResult:
+        grants = await policy.grants_of(caller.account_id)
+        collection = await read_json_body(request)
+        return await risk_points.import_risk_points(
+            collection=collection, datum=datum, grants=grants, actor_id=caller.account_id
+        )
+
+    @get("/{point_id:int}", summary="One risk point")
+    async def get_point(self, caller: CurrentCaller, point_id: FromPath[int]) -> RiskPointRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await risk_points.get_risk_point(point_id=point_id, grants=grants)
+
+    @patch("/{point_id:int}", summary="Change a risk point")
+    async def update_point(self, caller: CurrentCaller, point_id: FromPath[int], data: JSONBody[RiskPointUpdate]) -> RiskPointRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await risk_points.update_risk_point(
+            point_id=point_id, data=data, grants=grants, actor_id=caller.account_id
+        )
+
+    @delete("/{point_id:int}", status_code=HTTP_200_OK, summary="Retire a risk point")
+    async def delete_point(self, caller: CurrentCaller, point_id: FromPath[int]) -> RiskPointRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await risk_points.deactivate_risk_point(
+            point_id=point_id, grants=grants, actor_id=caller.account_id
+        )

@@ -1,0 +1,180 @@
+"""Point → grid: an in-memory STRtree over the current grid boundaries.
+
+The index is rebuilt when the "boundaries" revision changes, which every process checks at
+most every GRID_INDEX_REFRESH_SECONDS, so an import in one process reaches all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+from grid_backend.core.audit import read_revision
+from grid_backend.core.geo import distance_m
+from grid_backend.settings import get_settings
+
+_METRES_PER_DEGREE = 111_320.0
+
+
+@dataclass(frozen=True, slots=True)
+class AreaNode:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    grid: AreaNode
+    micro_grid: AreaNode | None
+    distance_m: float  # 0 when inside; else the distance to the nearest grid
+
+    @property
+    def outside(self) -> bool:
+        return self.distance_m > 0
+
+
+class GridIndex:
+    """Grids (and their micro-grids) of one boundary revision."""
+
+    def __init__(
+        self,
+        nodes: dict[int, AreaNode],
+        grid_ids: list[int],
+        grid_geoms: list[shapely.Geometry],
+        micro: dict[int, list[tuple[int, shapely.Geometry]]],
+        revision: int,
+    ) -> None:
+        self.nodes = nodes
+        self.revision = revision
+        # ties on shared edges go to the lowest code, whatever order rows were loaded in
+        order = sorted(range(len(grid_ids)), key=lambda i: nodes[grid_ids[i]].code)
+        self.grid_ids = np.array([grid_ids[i] for i in order], dtype=np.int64)
+        self.geoms = np.array([grid_geoms[i] for i in order], dtype=object)
+        shapely.prepare(self.geoms)
+        self.tree = STRtree(self.geoms)
+        self.micro = micro
+        for children in micro.values():
+            shapely.prepare([g for _, g in children])
+
+    def __len__(self) -> int:
+        return len(self.grid_ids)
+
+    def find(self, lng: float, lat: float, tolerance_m: float) -> Match | None:
+        """The grid covering a WGS-84 point, else the nearest within the tolerance."""
+        point = shapely.Point(lng, lat)
+        hits = self.tree.query(point, predicate="covered_by")
+        if len(hits):
+            index = int(hits.min())
+            grid = self.nodes[int(self.grid_ids[index])]
+            return Match(grid, self._micro(grid.id, point), 0.0)
+        if tolerance_m <= 0 or not len(self.grid_ids):
+            return None
+        # degrees of longitude shrink with latitude: this radius in degrees is never too small
+        radius = tolerance_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+        near = self.tree.query_nearest(point, max_distance=radius, all_matches=False)
+        if not len(near):
+            return None
+        index = int(near[0])
+        nearest_lng, nearest_lat = shapely.shortest_line(self.geoms[index], point).coords[0]
+        metres = distance_m(lng, lat, nearest_lng, nearest_lat)
+        if metres > tolerance_m:
+            return None
+        return Match(self.nodes[int(self.grid_ids[index])], None, max(metres, 0.01))
+
+    def _micro(self, grid_id: int, point: shapely.Point) -> AreaNode | None:
+        for micro_id, geom in self.micro.get(grid_id, ()):
+            if geom.covers(point):
+                return self.nodes[micro_id]
+        return None
+
+    def linear_scan(self, lng: float, lat: float) -> int | None:
+        """The same answer without the tree, for the benchmark's comparison."""
+        point = shapely.Point(lng, lat)
+        for i, geom in enumerate(self.geoms):
+            if geom.covers(point):
+                return int(self.grid_ids[i])
+        return None
+
+    def ancestors(self, node: AreaNode) -> list[AreaNode]:
+        """From the district down to the node's parent (the city is left out)."""
+        chain: list[AreaNode] = []
+        parent = node.parent_id
+        while parent is not None:
+            current = self.nodes[parent]
+            if current.level == "city":
+                break
+            chain.append(current)
+            parent = current.parent_id
+        return chain[::-1]
+
+
+async def load_index() -> GridIndex:
+    """Read the area tree and current grid boundaries and build an index."""
+    from grid_backend.areas.tables import Area, AreaBoundary
+
+    revision = await read_revision("boundaries")
+    rows = await Area.select(
+        Area.id, Area.code, Area.name, Area.level, Area.parent, Area.path
+    ).run()
+    nodes = {
+        r["id"]: AreaNode(r["id"], r["code"], r["name"], r["level"], r["parent"], r["path"])
+        for r in rows
+    }
+    bounds = await AreaBoundary.select(AreaBoundary.area, AreaBoundary.wkb).where(
+        AreaBoundary.valid_to.is_null()
+        & AreaBoundary.area.level.is_in(["grid", "micro_grid"])
+    ).run()
+    geoms = shapely.from_wkb([bytes(b["wkb"]) for b in bounds]) if bounds else []
+    grid_ids: list[int] = []
+    grid_geoms: list[shapely.Geometry] = []
+    micro: dict[int, list[tuple[int, shapely.Geometry]]] = {}
+    for b, geom in zip(bounds, geoms, strict=True):
+        node = nodes[b["area"]]
+        if node.level == "grid":
+            grid_ids.append(node.id)
+            grid_geoms.append(geom)
+        elif node.parent_id is not None:
+            micro.setdefault(node.parent_id, []).append((node.id, geom))
+    return GridIndex(nodes, grid_ids, grid_geoms, micro, revision)
+
+
+class IndexHolder:
+    """The process's current index; checks the revision at most every few seconds."""
+
+    def __init__(self) -> None:
+        self.index: GridIndex | None = None
+        self.checked_at = 0.0
+        self._lock: asyncio.Lock | None = None
+
+    def invalidate(self) -> None:
+        self.checked_at = 0.0
+
+    def reset(self) -> None:
+        self.index = None
+        self.checked_at = 0.0
+
+    async def get(self) -> GridIndex:
+        interval = get_settings().index_refresh_seconds
+        if self.index is not None and time.monotonic() - self.checked_at < interval:
+            return self.index
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.index is not None and time.monotonic() - self.checked_at < interval:
+                return self.index
+            if self.index is None or await read_revision("boundaries") != self.index.revision:
+                self.index = await load_index()
+            self.checked_at = time.monotonic()
+            return self.index
+
+
+grid_index = IndexHolder()

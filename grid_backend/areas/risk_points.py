@@ -1,0 +1,221 @@
+"""Risk points: registered places that need watching, each in one grid."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import msgspec
+
+from grid_backend.areas.schemas import (
+    AreaBrief,
+    Contact,
+    ImportResult,
+    RiskPointCreate,
+    RiskPointPage,
+    RiskPointRead,
+    RiskPointUpdate,
+)
+from grid_backend.areas.services import _Errors, locate_point
+from grid_backend.areas.tables import RiskPoint
+from grid_backend.core import audit, clock, policy
+from grid_backend.core.db import write_transaction
+from grid_backend.core.errors import Forbidden, NotFound, invalid
+from grid_backend.core.pagination import decode_cursor, next_cursor
+
+_COLUMNS = (
+    RiskPoint.id, RiskPoint.code, RiskPoint.name, RiskPoint.type, RiskPoint.risk_level,
+    RiskPoint.lat, RiskPoint.lng, RiskPoint.grid, RiskPoint.grid.code.as_alias("grid_code"),
+    RiskPoint.grid.name.as_alias("grid_name"), RiskPoint.area_path,
+    RiskPoint.threatened_households, RiskPoint.contacts, RiskPoint.note, RiskPoint.is_active,
+    RiskPoint.created_at, RiskPoint.updated_at,
+)
+
+
+def _read(r: dict[str, Any]) -> RiskPointRead:
+    return RiskPointRead(
+        id=r["id"], code=r["code"], name=r["name"], type=r["type"], risk_level=r["risk_level"],
+        lat=r["lat"], lng=r["lng"],
+        grid=AreaBrief(id=r["grid"], code=r["grid_code"], name=r["grid_name"], level="grid"),
+        threatened_households=r["threatened_households"], contacts=r["contacts"] or [],
+        note=r["note"], is_active=r["is_active"], created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def _row(point_id: int) -> dict[str, Any]:
+    row = await RiskPoint.select(*_COLUMNS).where(RiskPoint.id == point_id).output(
+        load_json=True).first().run()
+    if row is None:
+        raise NotFound("risk_point_not_found")
+    return row
+
+
+async def list_risk_points(
+    *, grants: list[policy.Grant], area_path: str | None, type: str | None,
+    include_inactive: bool, limit: int, cursor: str | None,
+) -> RiskPointPage:
+    """Risk points inside the caller's areas."""
+    paths = policy.scopes(grants, "risk_point.read")
+    if not paths:
+        raise Forbidden()
+    scope = None
+    for p in paths:
+        clause = RiskPoint.area_path.like(p + "%")
+        scope = clause if scope is None else scope | clause
+    query = RiskPoint.select(*_COLUMNS).where(scope).output(load_json=True)
+    if area_path is not None:
+        query = query.where(RiskPoint.area_path.like(area_path + "%"))
+    if type is not None:
+        query = query.where(RiskPoint.type == type)
+    if not include_inactive:
+        query = query.where(RiskPoint.is_active.eq(True))
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(RiskPoint.id > after)
+    rows = await query.order_by(RiskPoint.id).limit(limit + 1).run()
+    cursor_out = next_cursor(rows, limit)
+    return RiskPointPage(items=[_read(r) for r in rows], next_cursor=cursor_out)
+
+
+async def get_risk_point(*, point_id: int, grants: list[policy.Grant]) -> RiskPointRead:
+    row = await _row(point_id)
+    policy.require(grants, "risk_point.read", row["area_path"])
+    return _read(row)
+
+
+async def _place(lat: float, lng: float, datum: str) -> tuple[float, float, Any]:
+    _, match, wlng, wlat = await locate_point(lat=lat, lng=lng, datum=datum)
+    return wlat, wlng, match.grid
+
+
+def _contacts(contacts: list[Contact]) -> list[dict[str, Any]]:
+    return [msgspec.to_builtins(c) for c in contacts]
+
+
+async def create_risk_point(
+    *, data: RiskPointCreate, grants: list[policy.Grant] | None, actor_id: int | None
+) -> RiskPointRead:
+    """Register a risk point; its grid comes from its position."""
+    lat, lng, grid = await _place(data.lat, data.lng, data.datum)
+    if grants is not None:
+        policy.require(grants, "risk_point.write", grid.path)
+    now = clock.now()
+    async with write_transaction():
+        row = (await RiskPoint.insert(RiskPoint(
+            code=data.code or "RP" + secrets.token_hex(5).upper(), name=data.name.strip(),
+            type=data.type, risk_level=data.risk_level, lat=lat, lng=lng, grid=grid.id,
+            area_path=grid.path, contacts=_contacts(data.contacts),
+            threatened_households=data.threatened_households, note=data.note,
+            created_at=now, updated_at=now,
+        )).returning(RiskPoint.id).run())[0]
+        await audit.record(actor_id=actor_id, action="risk_point.create", object_type="risk_point",
+                           object_id=row["id"], area_path=grid.path, detail={"name": data.name})
+    return _read(await _row(row["id"]))
+
+
+async def update_risk_point(
+    *, point_id: int, data: RiskPointUpdate, grants: list[policy.Grant], actor_id: int
+) -> RiskPointRead:
+    """Change a risk point; moving it re-routes it to the grid at its new position."""
+    row = await _row(point_id)
+    policy.require(grants, "risk_point.write", row["area_path"])
+    changes: dict[Any, Any] = {}
+    for name in ("name", "type", "risk_level", "threatened_households", "note", "is_active"):
+        value = getattr(data, name)
+        if value is not None:
+            changes[getattr(RiskPoint, name)] = value
+    if data.contacts is not None:
+        changes[RiskPoint.contacts] = _contacts(data.contacts)
+    if (data.lat is None) != (data.lng is None):
+        raise invalid("lat", "give lat and lng together", detail_zh="经纬度须同时提供")
+    if data.lat is not None and data.lng is not None:
+        lat, lng, grid = await _place(data.lat, data.lng, data.datum)
+        policy.require(grants, "risk_point.write", grid.path)
+        changes.update({RiskPoint.lat: lat, RiskPoint.lng: lng, RiskPoint.grid: grid.id,
+                        RiskPoint.area_path: grid.path})
+    if not changes:
+        return _read(row)
+    changes[RiskPoint.updated_at] = clock.now()
+    async with write_transaction():
+        await RiskPoint.update(changes).where(RiskPoint.id == point_id).run()
+        await audit.record(
+            actor_id=actor_id, action="risk_point.update", object_type="risk_point",
+            object_id=point_id, area_path=row["area_path"],
+            detail={"fields": sorted(c._meta.name for c in changes if c is not RiskPoint.updated_at)},
+        )
+    return _read(await _row(point_id))
+
+
+async def deactivate_risk_point(*, point_id: int, grants: list[policy.Grant], actor_id: int) -> RiskPointRead:
+    """Retire a risk point; it stays for the history of patrols and cases."""
+    return await update_risk_point(point_id=point_id, data=RiskPointUpdate(is_active=False),
+                                   grants=grants, actor_id=actor_id)
+
+
+async def import_risk_points(
+    *, collection: Any, datum: str, grants: list[policy.Grant] | None, actor_id: int | None
+) -> ImportResult:
+    """Import Point features as risk points (update by code): all of them or none."""
+    errors = _Errors()
+    features = collection.get("features") if isinstance(collection, dict) else None
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection" or not (
+            isinstance(features, list) and 0 < len(features) <= 50_000):
+        errors.add("features", "expected a FeatureCollection of 1–50,000 Point features",
+                   "geojson_invalid")
+        errors.raise_if_any()
+    parsed: list[tuple[RiskPointCreate, str]] = []
+    for i, feature in enumerate(features):  # type: ignore[arg-type]
+        at = f"features[{i}]"
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if not (isinstance(geometry, dict) and geometry.get("type") == "Point"
+                and isinstance(coords, list) and len(coords) >= 2 and isinstance(props, dict)):
+            errors.add(at, "expected a Point feature with properties", "geojson_invalid")
+            continue
+        try:
+            data = msgspec.convert({**props, "lng": coords[0], "lat": coords[1], "datum": datum},
+                                   RiskPointCreate)
+        except msgspec.ValidationError as exc:
+            errors.add(at, str(exc))
+            continue
+        if data.code is None:
+            errors.add(f"{at}.properties.code", "each imported risk point needs a code")
+            continue
+        parsed.append((data, at))
+    errors.raise_if_any()
+    placed = []
+    for data, at in parsed:
+        try:
+            lat, lng, grid = await _place(data.lat, data.lng, data.datum)
+        except Exception as exc:  # noqa: BLE001 - each failure becomes a listed problem
+            errors.add(f"{at}.geometry", getattr(exc, "detail", None) or str(exc), "outside_all_grids")
+            continue
+        if grants is not None and not policy.allows(grants, "risk_point.write", grid.path):
+            errors.add(at, f"grid {grid.code} is outside your area", "forbidden")
+            continue
+        placed.append((data, lat, lng, grid))
+    errors.raise_if_any()
+    codes = [d.code for d, *_ in placed]
+    existing = {r["code"]: r["id"] for r in await RiskPoint.select(RiskPoint.id, RiskPoint.code).where(
+        RiskPoint.code.is_in(codes)).run()} if codes else {}
+    now = clock.now()
+    created = updated = 0
+    async with write_transaction():
+        for data, lat, lng, grid in placed:
+            values = dict(
+                name=data.name, type=data.type, risk_level=data.risk_level, lat=lat, lng=lng,
+                grid=grid.id, area_path=grid.path, contacts=_contacts(data.contacts),
+                threatened_households=data.threatened_households, note=data.note, updated_at=now,
+            )
+            if data.code in existing:
+                await RiskPoint.update({getattr(RiskPoint, k): v for k, v in values.items()}).where(
+                    RiskPoint.id == existing[data.code]).run()
+                updated += 1
+            else:
+                await RiskPoint.insert(RiskPoint(code=data.code, created_at=now, **values)).run()
+                created += 1
+        await audit.record(actor_id=actor_id, action="risk_point.import", object_type="risk_point",
+                           detail={"created": created, "updated": updated, "datum": datum})
+    return ImportResult(created=created, updated=updated, boundaries_changed=0, codes=codes[:1000])

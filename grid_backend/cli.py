@@ -1,0 +1,127 @@
+"""grid-backend: serve, migrate, seed, create-user, import-areas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from grid_backend.settings import SettingsError, get_settings
+
+
+def _settings_or_exit():  # noqa: ANN202
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _run(coro) -> object:  # noqa: ANN001
+    _settings_or_exit()
+    try:
+        return asyncio.run(coro)
+    except Exception as exc:
+        from grid_backend.core.errors import DomainError
+
+        if isinstance(exc, DomainError):
+            click.echo(f"error [{exc.code}]: {exc.detail or exc.code}", err=True)
+            for item in exc.errors or []:
+                click.echo(f"  {item['field']}: {item['message']}", err=True)
+            sys.exit(1)
+        raise
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.command()
+@click.option("--host", default=None, help="default GRID_HOST (127.0.0.1)")
+@click.option("--port", type=int, default=None, help="default GRID_PORT (8000)")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API and console."""
+    import uvicorn
+
+    settings = _settings_or_exit()
+    uvicorn.run(
+        "grid_backend.app:create_app", factory=True, host=host or settings.host,
+        port=port or settings.port, workers=1, log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all migrations."""
+    from grid_backend.migrate import migrate as run_migrations
+
+    _run(run_migrations())
+    click.echo("database is up to date")
+
+
+@main.group()
+def seed() -> None:
+    """Load seed data."""
+
+
+@seed.command("demo")
+@click.option("--if-empty", is_flag=True, help="only when the database has no areas yet")
+def seed_demo(if_empty: bool) -> None:
+    """渝中区 with its sub-districts, generated communities and grids, demo accounts."""
+    from grid_backend import seeding
+
+    summary = _run(seeding.seed_demo(if_empty=if_empty))
+    click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@seed.command("city")
+@click.option("--grids", type=click.IntRange(1, 200_000), default=62_000, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=141, show_default=True)
+def seed_city(grids: int, seed_value: int) -> None:
+    """All 38 districts with generated townships, communities and grids (benchmarks)."""
+    from grid_backend import seeding
+
+    summary = _run(seeding.seed_city(grids=grids, seed=seed_value))
+    click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@main.command("create-user")
+@click.option("--phone", required=True)
+@click.option("--password", required=True)
+@click.option("--name", required=True)
+@click.option("--duty", default=None, help="e.g. admin, dispatcher, grid_worker")
+@click.option("--area-code", default=None, help="e.g. 500000 for the city")
+def create_user(phone: str, password: str, name: str, duty: str | None, area_code: str | None) -> None:
+    """Create an account, optionally with a duty in an area (an admin: --duty admin --area-code 500000)."""
+    from grid_backend import seeding
+
+    if (duty is None) != (area_code is None):
+        raise click.UsageError("--duty and --area-code go together")
+    account = _run(seeding.create_user(phone=phone, password=password, name=name, duty=duty,
+                                       area_code=area_code))
+    click.echo(json.dumps(account, ensure_ascii=False))
+
+
+@main.command("import-areas")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--datum", type=click.Choice(["wgs84", "gcj02", "bd09"]), required=True)
+def import_areas(file: Path, datum: str) -> None:
+    """Import areas from a GeoJSON FeatureCollection (all or nothing)."""
+    from grid_backend.areas.services import import_geojson
+
+    try:
+        collection = json.loads(file.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} is not JSON: {exc}") from None
+    result = _run(import_geojson(collection=collection, datum=datum, actor_id=None))
+    click.echo(json.dumps({"created": result.created, "updated": result.updated,  # type: ignore[attr-defined]
+                           "boundaries_changed": result.boundaries_changed}))  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""One family of domain errors, rendered as RFC 9457 problem+json in zh-CN or English."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+logger = logging.getLogger("grid_backend")
+
+PROBLEM_JSON = "application/problem+json"
+
+# code -> (zh-CN title, English title). Codes are stable: clients branch on them.
+TITLES: dict[str, tuple[str, str]] = {
+    "validation_failed": ("请求参数不正确", "The request is not valid"),
+    "bad_request": ("请求无法处理", "The request cannot be processed"),
+    "unauthenticated": ("请先登录", "Authentication is required"),
+    "token_invalid": ("登录凭证无效或已过期", "The token is invalid or has expired"),
+    "refresh_token_reused": ("登录凭证已被使用，请重新登录", "The refresh token was already used; sign in again"),
+    "invalid_credentials": ("手机号或密码错误", "Wrong phone number or password"),
+    "account_disabled": ("账号已停用", "The account is disabled"),
+    "rate_limited": ("尝试过于频繁，请稍后再试", "Too many attempts; try again later"),
+    "forbidden": ("无权执行此操作", "You are not allowed to do this"),
+    "not_found": ("资源不存在", "Not found"),
+    "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
+    "conflict": ("与现有数据冲突", "Conflicts with existing data"),
+    "phone_invalid": ("手机号格式不正确", "Not a valid mainland China mobile number"),
+    "phone_taken": ("该手机号已注册", "This phone number is already registered"),
+    "password_weak": ("密码强度不够", "The password is too weak"),
+    "area_not_found": ("区域不存在", "No such area"),
+    "area_code_unknown": ("区域编码不存在", "Unknown area code"),
+    "duty_area_mismatch": ("该职责不能设在此级区域", "This duty cannot be held at this area level"),
+    "duty_unknown": ("未知职责", "Unknown duty"),
+    "outside_all_grids": ("该位置不在任何网格内", "The position is outside every grid"),
+    "coordinates_out_of_range": ("坐标超出范围", "Coordinates are out of range"),
+    "datum_unknown": ("未知坐标系", "Unknown datum"),
+    "geojson_invalid": ("GeoJSON 数据不正确", "The GeoJSON is not valid"),
+    "geometry_invalid": ("边界几何图形不正确", "The boundary geometry is not valid"),
+    "area_tree_invalid": ("区域层级关系不正确", "The area tree is not valid"),
+    "payload_too_large": ("上传内容过大", "The request body is too large"),
+    "risk_point_not_found": ("风险点位不存在", "No such risk point"),
+    "assignment_not_found": ("职责分配不存在", "No such assignment"),
+    "internal_error": ("服务器内部错误", "Internal server error"),
+    "unavailable": ("服务暂不可用", "The service is unavailable"),
+}
+
+
+class DomainError(Exception):
+    """An error the client can act on: a stable code, an HTTP status, optionally a field."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        status: int = 400,
+        field: str | None = None,
+        detail: str | None = None,
+        detail_zh: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        assert code in TITLES, code
+        super().__init__(detail or code)
+        self.code = code
+        self.status = status
+        self.field = field
+        self.detail = detail
+        self.detail_zh = detail_zh
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class NotFound(DomainError):
+    def __init__(self, code: str = "not_found", **kw: Any) -> None:
+        super().__init__(code, status=404, **kw)
+
+
+class Forbidden(DomainError):
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__("forbidden", status=403, detail=detail)
+
+
+class Conflict(DomainError):
+    def __init__(self, code: str = "conflict", **kw: Any) -> None:
+        super().__init__(code, status=409, **kw)
+
+
+def invalid(field: str, detail: str, code: str = "validation_failed", detail_zh: str | None = None) -> DomainError:
+    """A 422 for one field, listed the same way as schema validation errors."""
+    return DomainError(
+        code, status=422, field=field, detail=detail, detail_zh=detail_zh,
+        errors=[{"field": field, "code": code, "message": detail}],
+    )
+
+
+def wants_english(accept_language: str | None) -> bool:
+    """True when the caller prefers English over Chinese; zh-CN is the default."""
+    if not accept_language:
+        return False
+    best_lang, best_q = "zh", -1.0
+    for part in accept_language.split(","):
+        lang, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = lang.strip().lower()
+        if (lang.startswith(("en", "zh"))) and q > best_q:
+            best_lang, best_q = lang[:2], q
+    return best_lang == "en"
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    code: str,
+    status: int,
+    detail: str | None = None,
+    detail_zh: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    english = wants_english(request.headers.get("accept-language"))
+    zh, en = TITLES.get(code, TITLES["bad_request"])
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": en if english else zh,
+        "status": status,
+        "code": code,
+        "instance": request.url.path,
+    }
+    text = detail if english or not detail_zh else detail_zh
+    if text:
+        body["detail"] = text
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    return problem(
+        request, code=exc.code, status=exc.status, detail=exc.detail, detail_zh=exc.detail_zh,
+        errors=exc.errors, headers=exc.headers,
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def _field_of(key: str | None, source: str | None) -> str:
+    if not key:
+        return "body" if source in (None, "body") else source
+    return key.removeprefix("$.")
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc, ValidationException):
+        errors = []
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(item, dict):
+                message = str(item.get("message", ""))
+                field = _field_of(item.get("key"), item.get("source"))
+                # msgspec names the path inside the message: "... - at `$.location.lat`"
+                if "at `$." in message:
+                    message, _, path = message.rpartition(" - at `$.")
+                    field = path.rstrip("`")
+                errors.append({"field": field, "code": "invalid", "message": message})
+        detail = exc.detail if exc.detail and exc.detail != "Bad Request" else None
+        return problem(request, code="validation_failed", status=422, detail=detail, errors=errors or None)
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    detail = exc.detail if status < 500 else None
+    return problem(request, code=code, status=status, detail=detail, headers=dict(exc.headers or {}))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, code="internal_error", status=500)
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["PROBLEM_JSON", "Conflict", "DomainError", "Forbidden", "MediaType", "NotFound", "invalid"]

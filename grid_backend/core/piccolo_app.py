@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from grid_backend.core.tables import AuditEntry, GeoRevision
+
+APP_CONFIG = AppConfig(
+    app_name="core",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[AuditEntry, GeoRevision],
+    migration_dependencies=[],
+    commands=[],
+)

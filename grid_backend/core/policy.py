@@ -1,0 +1,105 @@
+"""The one authorisation policy: every access is decided here from the caller's current
+assignments and the area tree. A duty held at an area covers that area's whole subtree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from grid_backend.core import clock
+from grid_backend.core.errors import Forbidden
+
+LEVELS = ("city", "district", "township", "community", "grid", "micro_grid")
+PARENT_LEVEL = {child: parent for parent, child in zip(LEVELS, LEVELS[1:], strict=False)}
+
+# Where each duty may be held (DESIGN.md §3).
+DUTY_LEVELS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"city"}),
+    "supervisor": frozenset({"district"}),
+    "commander": frozenset({"township"}),
+    "dispatcher": frozenset({"township"}),
+    "board_handler": frozenset({"township"}),
+    "grid_leader": frozenset({"grid", "micro_grid"}),
+    "grid_worker": frozenset({"grid", "micro_grid"}),
+    "grid_instructor": frozenset({"grid", "micro_grid"}),
+    "emergency_officer": frozenset({"grid", "micro_grid"}),
+    "responder": frozenset({"grid", "micro_grid"}),
+    "site_monitor": frozenset({"grid", "micro_grid"}),  # of a risk point in that grid
+}
+DUTIES = tuple(DUTY_LEVELS)
+BOARDS = ("party_building", "economy", "livelihood", "safety_law")
+EMPLOYMENTS = ("full_time", "part_time")
+
+_MANAGERS = frozenset({"admin", "supervisor", "commander", "dispatcher"})
+_COMMAND = _MANAGERS | {"grid_leader"}
+_STAFF = frozenset(DUTIES)
+
+# action -> the duties that may perform it inside the area they hold.
+RULES: dict[str, frozenset[str]] = {
+    "assignment.manage": _MANAGERS,
+    "assignment.read": _COMMAND | {"grid_instructor"},
+    "account.read": _COMMAND,
+    "area.write": frozenset({"admin"}),
+    "area.coverage": _COMMAND | {"grid_instructor"},
+    "risk_point.read": _STAFF,
+    "risk_point.write": _MANAGERS | {"grid_leader", "emergency_officer"},
+    "contact.read": _STAFF,  # unmasked phone numbers of the team on duty
+    "audit.read": frozenset({"admin", "supervisor"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One current assignment, reduced to what decisions need."""
+
+    duty: str
+    area_id: int
+    area_path: str
+    board: str | None = None
+
+
+def _covers(grant: Grant, area_path: str) -> bool:
+    return area_path.startswith(grant.area_path)
+
+
+def allows(grants: list[Grant], action: str, area_path: str) -> bool:
+    duties = RULES[action]
+    return any(g.duty in duties and _covers(g, area_path) for g in grants)
+
+
+def require(grants: list[Grant], action: str, area_path: str) -> None:
+    if not allows(grants, action, area_path):
+        raise Forbidden()
+
+
+def scopes(grants: list[Grant], action: str) -> list[str]:
+    """The area paths under which the action is allowed, without nested duplicates."""
+    paths = sorted({g.area_path for g in grants if g.duty in RULES[action]})
+    kept: list[str] = []
+    for p in paths:
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def is_staff(grants: list[Grant]) -> bool:
+    return bool(grants)
+
+
+async def grants_of(account_id: int, *, on: date | None = None) -> list[Grant]:
+    """The caller's assignments valid on the given local date (today by default)."""
+    from grid_backend.people.tables import Assignment  # the policy sits below the domains
+
+    day = on or clock.today()
+    rows = (
+        await Assignment.select(
+            Assignment.duty, Assignment.area, Assignment.area_path, Assignment.board
+        )
+        .where(
+            (Assignment.account == account_id)
+            & (Assignment.valid_from <= day)
+            & ((Assignment.valid_to.is_null()) | (Assignment.valid_to >= day))
+        )
+        .run()
+    )
+    return [Grant(r["duty"], r["area"], r["area_path"], r["board"]) for r in rows]

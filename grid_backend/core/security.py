@@ -1,0 +1,93 @@
+"""Passwords (argon2 off the event loop), access tokens (JWT) and refresh token digests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+
+import anyio.to_thread
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from grid_backend.core import clock
+from grid_backend.settings import get_settings
+
+ALGORITHM = "HS256"
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    if get_settings().password_hash_cost == "fast":  # tests only; refused in production
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher().hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher().verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(check)
+
+
+# Verified against when the phone is unknown, so a wrong phone costs as much as a wrong password.
+async def burn_password_check() -> None:
+    await verify_password(await _dummy_hash(), "not-the-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash_sync() -> str:
+    return _hasher().hash(secrets.token_hex(8))
+
+
+async def _dummy_hash() -> str:
+    return await anyio.to_thread.run_sync(_dummy_hash_sync)
+
+
+def issue_access_token(account_id: int) -> tuple[str, int]:
+    settings = get_settings()
+    issued = clock.now()
+    claims = {
+        "sub": str(account_id),
+        "typ": "access",
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=settings.access_token_seconds)).timestamp()),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), settings.access_token_seconds
+
+
+def read_access_token(token: str) -> int | None:
+    """The account id in a valid, unexpired access token, else None."""
+    try:
+        claims = jwt.decode(
+            token,
+            get_settings().secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "typ"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        return None
+    # expiry checked against the injectable clock, not the wall clock
+    if claims.get("typ") != "access" or claims["exp"] <= clock.now().timestamp():
+        return None
+    sub = claims["sub"]
+    return int(sub) if isinstance(sub, str) and sub.isdigit() else None
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A random refresh token and the digest under which it is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, refresh_digest(token)
+
+
+def refresh_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

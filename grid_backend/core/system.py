@@ -1,0 +1,51 @@
+"""Health, readiness and what clients must know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, get
+
+from grid_backend.core import geo, policy
+from grid_backend.core.db import engine
+from grid_backend.core.errors import PROBLEM_JSON
+from grid_backend.settings import get_settings
+
+
+class ConfigRead(msgspec.Struct):
+    datums: list[str]
+    storage_datum: str
+    timezone: str
+    levels: list[str]
+    duties: list[str]
+    boards: list[str]
+    locate_tolerance_m: float
+    access_token_seconds: int
+
+
+class SystemController(Controller):
+    tags = ["system"]
+
+    @get("/healthz", summary="The process is up")
+    async def healthz(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", summary="The database answers")
+    async def readyz(self) -> Response[dict[str, Any]]:
+        try:
+            await engine().run_ddl("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            body = {"type": "/problems/unavailable", "title": "database unreachable",
+                    "status": 503, "code": "unavailable", "detail": type(exc).__name__}
+            return Response(body, status_code=503, media_type=PROBLEM_JSON)
+        return Response({"status": "ready", "database": engine().engine_type})
+
+    @get("/api/v1/config", summary="What clients must know")
+    async def config(self) -> ConfigRead:
+        s = get_settings()
+        return ConfigRead(
+            datums=list(geo.DATUMS), storage_datum="wgs84", timezone=s.timezone,
+            levels=list(policy.LEVELS), duties=list(policy.DUTIES), boards=list(policy.BOARDS),
+            locate_tolerance_m=s.locate_tolerance_m, access_token_seconds=s.access_token_seconds,
+        )

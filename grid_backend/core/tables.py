@@ -1,0 +1,23 @@
+from piccolo.columns import JSONB, Integer, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Append-only record of who changed or read what; never updated."""
+
+    actor_id = Integer(null=True, index=True)
+    action = Varchar(length=64, index=True)
+    object_type = Varchar(length=32)
+    object_id = Varchar(length=64, null=True)
+    area_path = Varchar(length=255, null=True, index=True)
+    detail = JSONB(default={})
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class GeoRevision(Table, tablename="revision"):
+    """Counters bumped in the same transaction as a change that in-memory caches mirror,
+    so every process notices (boundaries for the locate index, assignments for rosters)."""
+
+    name = Varchar(length=32, unique=True)
+    revision = Integer(default=0)

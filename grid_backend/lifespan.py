@@ -1,0 +1,38 @@
+"""Shared resources held for the life of the app: the DB pool, one httpx client, the index."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from litestar import Litestar
+
+from grid_backend.areas.locate import grid_index
+from grid_backend.core.db import engine
+from grid_backend.settings import Settings
+
+logger = logging.getLogger("grid_backend")
+
+
+def lifespan_for(settings: Settings, *, open_pool: bool = True):  # noqa: ANN201
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = engine()
+        pooled = open_pool and db.engine_type == "postgres"
+        if pooled:
+            await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            app.state.http = client
+            try:
+                await grid_index.get()  # warm: the first locate should not pay for the build
+            except Exception:  # the database may not be migrated yet; /readyz says so
+                logger.warning("grid index not built at start", exc_info=True)
+            try:
+                yield
+            finally:
+                if pooled:
+                    await db.close_connection_pool()
+
+    return lifespan

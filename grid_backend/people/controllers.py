@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.people import services
+from grid_backend.people.schemas import (
+    AssignmentCreate,
+    AssignmentPage,
+    AssignmentRead,
+    AssignmentUpdate,
+    LoginIn,
+    MeRead,
+    RefreshIn,
+    RegisterIn,
+    TokenPair,
+)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/register", summary="Sign up as a resident")
+    async def register(self, data: JSONBody[RegisterIn]) -> TokenPair:
+        return await services.register(phone=data.phone, password=data.password, name=data.name)
+
+    @post("/login", status_code=HTTP_200_OK, summary="Sign in with phone and password")
+    async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> TokenPair:
+        return await services.login(
+            phone=data.phone, password=data.password, address=client_address(request)
+        )
+
+    @post("/refresh", status_code=HTTP_200_OK, summary="Rotate a refresh token")
+    async def refresh(self, data: JSONBody[RefreshIn]) -> TokenPair:
+        return await services.refresh(refresh_token=data.refresh_token)
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Revoke this session")
+    async def logout(self, data: JSONBody[RefreshIn]) -> None:
+        await services.logout(refresh_token=data.refresh_token)
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["people"]
+
+    @get("", summary="The caller's account and current assignments")
+    async def me(self, caller: CurrentCaller) -> MeRead:
+        return await services.me(account_id=caller.account_id)
+
+
+class AssignmentController(Controller):
+    path = "/api/v1/assignments"
+    tags = ["people"]
+
+    @get("", summary="Assignments inside the caller's area")
+    async def list_assignments(
+        self,
+        caller: CurrentCaller,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        area_id: FromQuery[int | None] = None,
+        duty: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        account_id: FromQuery[int | None] = None,
+        active_on: FromQuery[date | None] = None,
+    ) -> AssignmentPage:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.list_assignments(
+            grants=grants, caller_id=caller.account_id, area_id=area_id, duty=duty,
+            account_id=account_id, active_on=active_on, limit=limit, cursor=cursor,
+        )
+
+    @post("", summary="Give a person a duty in an area")
+    async def create_assignment(self, caller: CurrentCaller, data: JSONBody[AssignmentCreate]) -> AssignmentRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.create_assignment(data=data, grants=grants, actor_id=caller.account_id)
+
+    @get("/{assignment_id:int}", summary="One assignment")
+    async def get_assignment(self, caller: CurrentCaller, assignment_id: FromPath[int]) -> AssignmentRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.read_assignment(
+            assignment_id=assignment_id, grants=grants, caller_id=caller.account_id
+        )
+
+    @patch("/{assignment_id:int}", summary="Change an assignment's last day")
+    async def update_assignment(
+        self, caller: CurrentCaller, assignment_id: FromPath[int], data: JSONBody[AssignmentUpdate]
+    ) -> AssignmentRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.end_assignment(
+            assignment_id=assignment_id, valid_to=data.valid_to, grants=grants,
+            actor_id=caller.account_id,
+        )
+
+    @delete("/{assignment_id:int}", status_code=HTTP_200_OK, summary="End an assignment today")
+    async def end_assignment(self, caller: CurrentCaller, assignment_id: FromPath[int]) -> AssignmentRead:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.end_assignment(
+            assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id
+        )

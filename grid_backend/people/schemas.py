@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    password: Password
+    name: Name
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    password: Password
+
+
+class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class AccountRead(msgspec.Struct):
+    id: int
+    phone: str
+    name: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPair(msgspec.Struct):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    account: AccountRead
+    token_type: str = "Bearer"
+
+
+class AssignmentRead(msgspec.Struct):
+    id: int
+    account_id: int
+    account_name: str
+    area_id: int
+    area_code: str
+    area_name: str
+    area_level: str
+    duty: str
+    valid_from: date
+    valid_to: date | None
+    employment: str | None = None
+    board: str | None = None
+    risk_point_id: int | None = None
+
+
+class AssignmentCreate(msgspec.Struct, forbid_unknown_fields=True):
+    duty: Annotated[str, msgspec.Meta(max_length=32)]
+    area_id: int | None = None
+    area_code: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    account_id: int | None = None
+    phone: Phone | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    employment: str | None = None
+    board: str | None = None
+    risk_point_id: int | None = None
+
+
+class AssignmentUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    valid_to: date
+
+
+class AssignmentPage(msgspec.Struct):
+    items: list[AssignmentRead]
+    next_cursor: str | None
+
+
+class MeRead(msgspec.Struct):
+    account: AccountRead
+    assignments: list[AssignmentRead]
+    is_staff: bool

@@ -1,0 +1,403 @@
+"""Accounts, sign-in with rotating refresh tokens, and assignments of duties to areas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from grid_backend.areas.tables import Area, RiskPoint
+from grid_backend.core import audit, clock, policy
+from grid_backend.core.db import write_transaction
+from grid_backend.core.errors import Conflict, DomainError, NotFound, invalid
+from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.ratelimit import SlidingWindow
+from grid_backend.core.security import (
+    burn_password_check,
+    hash_password,
+    issue_access_token,
+    new_refresh_token,
+    refresh_digest,
+    verify_password,
+)
+from grid_backend.people.phones import normalise_phone
+from grid_backend.people.schemas import (
+    AccountRead,
+    AssignmentCreate,
+    AssignmentPage,
+    AssignmentRead,
+    MeRead,
+    TokenPair,
+)
+from grid_backend.people.tables import Account, Assignment, RefreshToken
+from grid_backend.settings import get_settings
+
+_ACCOUNT_COLUMNS = (Account.id, Account.phone, Account.name, Account.is_active, Account.created_at)
+
+
+def check_password_strength(password: str, phone: str) -> None:
+    """At least 8 characters with letters and digits, not built from the phone number."""
+    problems = []
+    if len(password) < 8:
+        problems.append("at least 8 characters")
+    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
+        problems.append("both letters and digits")
+    if phone[-6:] in password or len(set(password)) < 4:
+        problems.append("not the phone number or a repeated pattern")
+    if problems:
+        raise invalid(
+            "password", "password needs " + ", ".join(problems), code="password_weak",
+            detail_zh="密码至少8位，需同时包含字母和数字，且不能包含手机号或简单重复",
+        )
+
+
+def _account_read(row: dict[str, Any]) -> AccountRead:
+    return AccountRead(
+        id=row["id"], phone=row["phone"], name=row["name"], is_active=row["is_active"],
+        created_at=row["created_at"],
+    )
+
+
+async def create_account(*, phone: str, password: str, name: str, actor_id: int | None = None) -> AccountRead:
+    """Create an account (a resident until given an assignment)."""
+    phone = normalise_phone(phone)
+    name = name.strip()
+    if not name:
+        raise invalid("name", "name must not be blank", detail_zh="姓名不能为空")
+    check_password_strength(password, phone)
+    password_hash = await hash_password(password)
+    async with write_transaction():
+        if await Account.exists().where(Account.phone == phone).run():
+            raise Conflict("phone_taken", field="phone", errors=[
+                {"field": "phone", "code": "phone_taken", "message": "already registered"}])
+        row = (
+            await Account.insert(Account(phone=phone, name=name, password_hash=password_hash))
+            .returning(*_ACCOUNT_COLUMNS)
+            .run()
+        )[0]
+        await audit.record(actor_id=actor_id or row["id"], action="account.create",
+                           object_type="account", object_id=row["id"])
+    return _account_read(row)
+
+
+async def _issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -> TokenPair:
+    access, expires_in = issue_access_token(account.id)
+    token, digest = new_refresh_token()
+    await RefreshToken.insert(
+        RefreshToken(
+            account=account.id,
+            family=family or uuid.uuid4(),
+            token_hash=digest,
+            expires_at=clock.now() + timedelta(days=get_settings().refresh_token_days),
+        )
+    ).run()
+    return TokenPair(access_token=access, refresh_token=token, expires_in=expires_in, account=account)
+
+
+async def register(*, phone: str, password: str, name: str) -> TokenPair:
+    """Sign up as a resident and sign in at once."""
+    account = await create_account(phone=phone, password=password, name=name)
+    return await _issue_tokens(account)
+
+
+class LoginLimits:
+    """Failed attempts per phone and all attempts per address, in sliding windows."""
+
+    def __init__(self) -> None:
+        s = get_settings()
+        self.by_phone = SlidingWindow(s.login_attempts_per_phone, s.login_window_seconds)
+        self.by_address = SlidingWindow(s.login_attempts_per_address, s.login_window_seconds)
+
+
+_limits: LoginLimits | None = None
+
+
+def login_limits() -> LoginLimits:
+    global _limits
+    if _limits is None:
+        _limits = LoginLimits()
+    return _limits
+
+
+def _too_many(seconds: int) -> DomainError:
+    return DomainError(
+        "rate_limited", status=429, headers={"Retry-After": str(seconds)},
+        detail=f"try again in {seconds} s", detail_zh=f"请 {seconds} 秒后再试",
+    )
+
+
+async def login(*, phone: str, password: str, address: str) -> TokenPair:
+    """Check the password and issue an access token and a new refresh token family."""
+    phone = normalise_phone(phone)
+    limits = login_limits()
+    wait = max(limits.by_phone.retry_after(phone), limits.by_address.retry_after(address))
+    if wait:
+        raise _too_many(wait)
+    limits.by_address.hit(address)
+    row = await Account.select(*_ACCOUNT_COLUMNS, Account.password_hash).where(
+        Account.phone == phone).first().run()
+    if row is None:
+        await burn_password_check()
+        limits.by_phone.hit(phone)
+        raise DomainError("invalid_credentials", status=401)
+    if not await verify_password(row["password_hash"], password):
+        limits.by_phone.hit(phone)
+        raise DomainError("invalid_credentials", status=401)
+    if not row["is_active"]:
+        raise DomainError("account_disabled", status=403)
+    limits.by_phone.reset(phone)
+    return await _issue_tokens(_account_read(row))
+
+
+async def refresh(*, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token; presenting a rotated one again revokes its whole family."""
+    digest = refresh_digest(refresh_token)
+    now = clock.now()
+    async with write_transaction():
+        row = await RefreshToken.select().where(RefreshToken.token_hash == digest).first().run()
+        if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
+            raise DomainError("token_invalid", status=401)
+        # conditional update: of two racing refreshes with one token, exactly one wins
+        won = await RefreshToken.update({RefreshToken.used_at: now}).where(
+            (RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null()
+        ).returning(RefreshToken.id).run()
+        if not won:
+            await RefreshToken.update({RefreshToken.revoked_at: now}).where(
+                (RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null()
+            ).run()
+            await audit.record(actor_id=row["account"], action="auth.refresh_reuse",
+                               object_type="account", object_id=row["account"])
+            reuse = True
+        else:
+            reuse = False
+            account = await Account.select(*_ACCOUNT_COLUMNS).where(
+                Account.id == row["account"]).first().run()
+            if account is None or not account["is_active"]:
+                raise DomainError("account_disabled", status=403)
+            pair = await _issue_tokens(_account_read(account), family=row["family"])
+    if reuse:  # raised outside the transaction so the revocation is committed
+        raise DomainError("refresh_token_reused", status=401)
+    return pair
+
+
+async def logout(*, refresh_token: str) -> None:
+    """Revoke the refresh token's family (this device's session)."""
+    digest = refresh_digest(refresh_token)
+    async with write_transaction():
+        row = await RefreshToken.select(RefreshToken.family).where(
+            RefreshToken.token_hash == digest).first().run()
+        if row is not None:
+            await RefreshToken.update({RefreshToken.revoked_at: clock.now()}).where(
+                (RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null()
+            ).run()
+
+
+# --- assignments -------------------------------------------------------------------------
+
+_ASSIGNMENT_COLUMNS = (
+    Assignment.id, Assignment.account, Assignment.account.name.as_alias("account_name"),
+    Assignment.area, Assignment.area.code.as_alias("area_code"),
+    Assignment.area.name.as_alias("area_name"), Assignment.area.level.as_alias("area_level"),
+    Assignment.duty, Assignment.valid_from, Assignment.valid_to, Assignment.employment,
+    Assignment.board, Assignment.risk_point,
+)
+
+
+def _assignment_read(r: dict[str, Any]) -> AssignmentRead:
+    return AssignmentRead(
+        id=r["id"], account_id=r["account"], account_name=r["account_name"], area_id=r["area"],
+        area_code=r["area_code"], area_name=r["area_name"], area_level=r["area_level"],
+        duty=r["duty"], valid_from=r["valid_from"], valid_to=r["valid_to"],
+        employment=r["employment"], board=r["board"], risk_point_id=r["risk_point"],
+    )
+
+
+def _current(day: date) -> Any:
+    return (Assignment.valid_from <= day) & (
+        Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+
+
+async def me(*, account_id: int) -> MeRead:
+    """The caller's account and the assignments valid today."""
+    row = await Account.select(*_ACCOUNT_COLUMNS).where(Account.id == account_id).first().run()
+    if row is None:
+        raise DomainError("token_invalid", status=401)
+    rows = await Assignment.select(*_ASSIGNMENT_COLUMNS).where(
+        (Assignment.account == account_id) & _current(clock.today())
+    ).order_by(Assignment.id).run()
+    items = [_assignment_read(r) for r in rows]
+    return MeRead(account=_account_read(row), assignments=items, is_staff=bool(items))
+
+
+def _in_scopes(column: Any, paths: list[str]) -> Any:
+    condition = None
+    for p in paths:
+        clause = column.like(p + "%")
+        condition = clause if condition is None else condition | clause
+    return condition
+
+
+async def list_assignments(
+    *,
+    grants: list[policy.Grant],
+    caller_id: int,
+    area_id: int | None = None,
+    duty: str | None = None,
+    account_id: int | None = None,
+    active_on: date | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> AssignmentPage:
+    """Assignments inside the caller's scope (and always the caller's own)."""
+    paths = policy.scopes(grants, "assignment.read")
+    scope = _in_scopes(Assignment.area_path, paths)
+    own = Assignment.account == caller_id
+    query = Assignment.select(*_ASSIGNMENT_COLUMNS).where(own if scope is None else scope | own)
+    if area_id is not None:
+        area = await Area.select(Area.path).where(Area.id == area_id).first().run()
+        if area is None:
+            raise NotFound("area_not_found")
+        query = query.where(Assignment.area_path.like(area["path"] + "%"))
+    if duty is not None:
+        query = query.where(Assignment.duty == duty)
+    if account_id is not None:
+        query = query.where(Assignment.account == account_id)
+    if active_on is not None:
+        query = query.where(_current(active_on))
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(Assignment.id > after)
+    rows = await query.order_by(Assignment.id).limit(limit + 1).run()
+    cursor_out = next_cursor(rows, limit)
+    return AssignmentPage(items=[_assignment_read(r) for r in rows], next_cursor=cursor_out)
+
+
+async def _resolve_area(data: AssignmentCreate) -> dict[str, Any]:
+    if data.area_id is not None:
+        area = await Area.select(Area.id, Area.path, Area.level).where(Area.id == data.area_id).first().run()
+        field = "area_id"
+    elif data.area_code is not None:
+        area = await Area.select(Area.id, Area.path, Area.level).where(
+            Area.code == data.area_code).first().run()
+        field = "area_code"
+    else:
+        raise invalid("area_id", "give area_id or area_code", detail_zh="请指定区域")
+    if area is None:
+        raise invalid(field, "no such area", code="area_code_unknown", detail_zh="区域不存在")
+    return area
+
+
+async def _resolve_account(data: AssignmentCreate) -> int:
+    if data.account_id is not None:
+        found = await Account.exists().where(Account.id == data.account_id).run()
+        if not found:
+            raise invalid("account_id", "no such account", detail_zh="账号不存在")
+        return data.account_id
+    if data.phone is not None:
+        phone = normalise_phone(data.phone)
+        row = await Account.select(Account.id).where(Account.phone == phone).first().run()
+        if row is None:
+            raise invalid("phone", "no account with this phone", detail_zh="该手机号未注册")
+        return row["id"]
+    raise invalid("account_id", "give account_id or phone", detail_zh="请指定人员")
+
+
+async def validate_assignment(data: AssignmentCreate) -> tuple[int, dict[str, Any]]:
+    """Check an assignment's fields against the duty table; return (account id, area)."""
+    if data.duty not in policy.DUTY_LEVELS:
+        raise invalid("duty", f"duty must be one of {', '.join(policy.DUTIES)}", code="duty_unknown",
+                      detail_zh="未知职责")
+    area = await _resolve_area(data)
+    if area["level"] not in policy.DUTY_LEVELS[data.duty]:
+        allowed = "/".join(sorted(policy.DUTY_LEVELS[data.duty]))
+        raise invalid("area_id", f"{data.duty} is held at {allowed} level, not {area['level']}",
+                      code="duty_area_mismatch", detail_zh="该职责不能设在此级区域")
+    if data.duty == "board_handler" and data.board not in policy.BOARDS:
+        raise invalid("board", f"board_handler needs a board: {', '.join(policy.BOARDS)}",
+                      detail_zh="请指定板块")
+    if data.duty != "board_handler" and data.board is not None:
+        raise invalid("board", "only board_handler has a board", detail_zh="仅板块处理人需指定板块")
+    if data.employment is not None and (data.duty != "grid_worker" or data.employment not in policy.EMPLOYMENTS):
+        raise invalid("employment", "employment is full_time or part_time, for grid_worker only",
+                      detail_zh="仅网格员可指定专职或兼职")
+    if data.duty == "site_monitor":
+        if data.risk_point_id is None:
+            raise invalid("risk_point_id", "a site monitor watches a risk point", detail_zh="请指定风险点位")
+        point = await RiskPoint.select(RiskPoint.grid).where(RiskPoint.id == data.risk_point_id).first().run()
+        if point is None or point["grid"] != area["id"]:
+            raise invalid("risk_point_id", "the risk point must lie in the assignment's grid",
+                          detail_zh="风险点位须在该网格内")
+    elif data.risk_point_id is not None:
+        raise invalid("risk_point_id", "only site_monitor has a risk point", detail_zh="仅群测群防员需指定点位")
+    start = data.valid_from or clock.today()
+    if data.valid_to is not None and data.valid_to < start:
+        raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
+    return await _resolve_account(data), area
+
+
+async def create_assignment(
+    *, data: AssignmentCreate, grants: list[policy.Grant] | None, actor_id: int | None
+) -> AssignmentRead:
+    """Give a person a duty in an area; grants None means a trusted caller (the CLI, seeds)."""
+    account_id, area = await validate_assignment(data)
+    if grants is not None:
+        policy.require(grants, "assignment.manage", area["path"])
+    async with write_transaction():
+        row = (
+            await Assignment.insert(
+                Assignment(
+                    account=account_id, area=area["id"], area_path=area["path"], duty=data.duty,
+                    employment=data.employment, board=data.board, risk_point=data.risk_point_id,
+                    valid_from=data.valid_from or clock.today(), valid_to=data.valid_to,
+                    created_by=actor_id,
+                )
+            ).returning(Assignment.id).run()
+        )[0]
+        await audit.record(
+            actor_id=actor_id, action="assignment.create", object_type="assignment",
+            object_id=row["id"], area_path=area["path"],
+            detail={"account_id": account_id, "duty": data.duty, "area_id": area["id"]},
+        )
+        await audit.bump_revision("assignments")
+    return await get_assignment(assignment_id=row["id"])
+
+
+async def get_assignment(*, assignment_id: int) -> AssignmentRead:
+    row = await Assignment.select(*_ASSIGNMENT_COLUMNS).where(Assignment.id == assignment_id).first().run()
+    if row is None:
+        raise NotFound("assignment_not_found")
+    return _assignment_read(row)
+
+
+async def read_assignment(*, assignment_id: int, grants: list[policy.Grant], caller_id: int) -> AssignmentRead:
+    """One assignment, if it is the caller's own or inside the caller's scope."""
+    row = await Assignment.select(Assignment.area_path, Assignment.account).where(
+        Assignment.id == assignment_id).first().run()
+    if row is None:
+        raise NotFound("assignment_not_found")
+    if row["account"] != caller_id:
+        policy.require(grants, "assignment.read", row["area_path"])
+    return await get_assignment(assignment_id=assignment_id)
+
+
+async def end_assignment(
+    *, assignment_id: int, valid_to: date | None, grants: list[policy.Grant], actor_id: int
+) -> AssignmentRead:
+    """Set the last day of an assignment (yesterday by default: off duty from today)."""
+    row = await Assignment.select().where(Assignment.id == assignment_id).first().run()
+    if row is None:
+        raise NotFound("assignment_not_found")
+    policy.require(grants, "assignment.manage", row["area_path"])
+    last_day = valid_to if valid_to is not None else clock.today() - timedelta(days=1)
+    if last_day < row["valid_from"] - timedelta(days=1):
+        raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
+    async with write_transaction():
+        await Assignment.update({Assignment.valid_to: last_day}).where(Assignment.id == assignment_id).run()
+        await audit.record(
+            actor_id=actor_id, action="assignment.end", object_type="assignment",
+            object_id=assignment_id, area_path=row["area_path"],
+            detail={"valid_to": last_day.isoformat(), "previous_valid_to":
+                    row["valid_to"].isoformat() if row["valid_to"] else None},
+        )
+        await audit.bump_revision("assignments")
+    return await get_assignment(assignment_id=assignment_id)

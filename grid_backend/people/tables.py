@@ -1,0 +1,51 @@
+from piccolo.columns import (
+    UUID,
+    Boolean,
+    Date,
+    ForeignKey,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from grid_backend.areas.tables import Area, RiskPoint
+
+
+class Account(Table, tablename="account"):
+    """A person, identified by a normalised mainland mobile number (11 digits)."""
+
+    phone = Varchar(length=20, unique=True)
+    name = Varchar(length=64)
+    password_hash = Varchar(length=255)
+    is_active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class RefreshToken(Table, tablename="refresh_token"):
+    """A refresh token, stored as its SHA-256; rotation links tokens into one family."""
+
+    account = ForeignKey(Account, index=True)
+    family = UUID(index=True)
+    token_hash = Varchar(length=64, unique=True)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Assignment(Table, tablename="assignment"):
+    """Who holds which duty in which area, and when; access follows from these rows."""
+
+    account = ForeignKey(Account, index=True)
+    area = ForeignKey(Area, index=True)
+    area_path = Varchar(length=255, index=True)
+    duty = Varchar(length=32, index=True)
+    employment = Varchar(length=16, null=True, default=None)
+    board = Varchar(length=32, null=True, default=None)
+    risk_point = ForeignKey(RiskPoint, null=True, default=None)
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)
+    created_by = ForeignKey(Account, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,147 @@
+"""Settings: one frozen dataclass read from the environment, validated once at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///data/grid.sqlite3"
+    data_dir: Path = Path("data")
+    media_root: Path = Path("data/media")
+    secret_key: str = field(default="", repr=False)
+    timezone: str = "Asia/Shanghai"
+    production: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    access_token_seconds: int = 15 * 60
+    refresh_token_days: int = 30
+    locate_tolerance_m: float = 300.0
+    login_attempts_per_phone: int = 5
+    login_attempts_per_address: int = 30
+    login_window_seconds: int = 15 * 60
+    password_hash_cost: str = "standard"
+    index_refresh_seconds: float = 2.0
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def engine(self) -> str:
+        return "postgres" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path:
+        # sqlite:///relative/file and sqlite:////absolute/file, as SQLAlchemy spells them
+        return Path(urlsplit(self.database_url).path[1:])
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False,
+         "no": False, "off": False, "": False}
+
+
+def _parse(name: str, kind: type, raw: str) -> object:
+    env = f"GRID_{name.upper()}"
+    try:
+        if kind is bool:
+            return _BOOL[raw.strip().lower()]
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Path:
+            return Path(raw)
+    except (KeyError, ValueError):
+        raise SettingsError(env, f"{raw!r} is not a valid {kind.__name__}") from None
+    return raw
+
+
+def _check(s: Settings) -> None:
+    url = s.database_url
+    if url.startswith("sqlite://"):
+        if not url.startswith("sqlite:///") or url == "sqlite:///":
+            raise SettingsError("GRID_DATABASE_URL", "use sqlite:///relative/path or sqlite:////abs/path")
+    elif url.startswith(("postgresql://", "postgresql+asyncpg://")):
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.path.strip("/"):
+            raise SettingsError("GRID_DATABASE_URL", "postgresql://user@host:port/dbname needs a host and a database")
+    else:
+        raise SettingsError("GRID_DATABASE_URL", f"{url!r} must start with sqlite:/// or postgresql://")
+    try:
+        zoneinfo.ZoneInfo(s.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("GRID_TIMEZONE", f"{s.timezone!r} is not a known IANA time zone") from None
+    if not 1 <= s.port <= 65535:
+        raise SettingsError("GRID_PORT", "must be between 1 and 65535")
+    if s.access_token_seconds < 30:
+        raise SettingsError("GRID_ACCESS_TOKEN_SECONDS", "must be at least 30")
+    if s.refresh_token_days < 1:
+        raise SettingsError("GRID_REFRESH_TOKEN_DAYS", "must be at least 1")
+    if s.locate_tolerance_m < 0:
+        raise SettingsError("GRID_LOCATE_TOLERANCE_M", "must not be negative")
+    if s.password_hash_cost not in ("standard", "fast"):
+        raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' or 'fast'")
+    if s.production and s.password_hash_cost != "standard":
+        raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' in production")
+    if s.secret_key and len(s.secret_key.encode()) < 32:
+        raise SettingsError("GRID_SECRET_KEY", "must be at least 32 bytes long")
+
+
+def _development_secret(data_dir: Path) -> str:
+    """Generate a secret once and keep it under the data folder, so restarts keep sessions."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read GRID_* variables; raise SettingsError naming the variable for a bad value."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f"GRID_{f.name.upper()}")
+        if raw is not None:
+            kind = {"bool": bool, "int": int, "float": float, "Path": Path}.get(str(f.type), str)
+            values[f.name] = _parse(f.name, kind, raw)
+    if "media_root" not in values and "data_dir" in values:
+        values["media_root"] = Path(values["data_dir"]) / "media"  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check(settings)
+    if not settings.secret_key:
+        if settings.production:
+            raise SettingsError("GRID_SECRET_KEY", "is required when GRID_PRODUCTION is set")
+        settings = Settings(**{**_as_dict(settings), "secret_key": _development_secret(settings.data_dir)})
+    return settings
+
+
+def _as_dict(s: Settings) -> dict[str, object]:
+    return {f.name: getattr(s, f.name) for f in fields(Settings)}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,74 @@
+"""Rows tests need, built explicitly: a small area tree, accounts with duties, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shapely.geometry import box
+
+from grid_backend.areas.services import AreaInput, apply_areas
+from grid_backend.areas.tables import Area
+from grid_backend.core.security import issue_access_token
+from grid_backend.people.schemas import AssignmentCreate
+from grid_backend.people.services import create_account, create_assignment
+
+PASSWORD = "Patrol2024ok"
+
+# A toy city in WGS-84 around 渝中区: two districts, townships, communities, grids.
+#   district D1 500103: lng 106.50–106.60, lat 29.50–29.60
+#     township T1 500103001 west half, T2 500103002 east half
+#       T1 → community C1 500103001001 → grids G1 (south) 500103001001001, G2 (north) ...002
+#       T2 → community C2 500103002001 → grid G3 500103002001001 (whole community)
+#   district D2 500104: lng 106.60–106.70 → township, community, grid G4 500104001001001
+TREE = [
+    ("500000", "重庆市", "city", None, (106.0, 29.0, 107.0, 30.0)),
+    ("500103", "渝中区", "district", "500000", (106.50, 29.50, 106.60, 29.60)),
+    ("500103001", "解放碑街道", "township", "500103", (106.50, 29.50, 106.55, 29.60)),
+    ("500103002", "朝天门街道", "township", "500103", (106.55, 29.50, 106.60, 29.60)),
+    ("500103001001", "较场口社区", "community", "500103001", (106.50, 29.50, 106.55, 29.60)),
+    ("500103001001001", "第一网格", "grid", "500103001001", (106.50, 29.50, 106.55, 29.55)),
+    ("500103001001002", "第二网格", "grid", "500103001001", (106.50, 29.55, 106.55, 29.60)),
+    ("500103002001", "朝东社区", "community", "500103002", (106.55, 29.50, 106.60, 29.60)),
+    ("500103002001001", "第一网格", "grid", "500103002001", (106.55, 29.50, 106.60, 29.60)),
+    ("500104", "大渡口区", "district", "500000", (106.60, 29.50, 106.70, 29.60)),
+    ("500104001", "新山村街道", "township", "500104", (106.60, 29.50, 106.70, 29.60)),
+    ("500104001001", "新山社区", "community", "500104001", (106.60, 29.50, 106.70, 29.60)),
+    ("500104001001001", "第一网格", "grid", "500104001001", (106.60, 29.50, 106.70, 29.60)),
+]
+G1, G2, G3, G4 = "500103001001001", "500103001001002", "500103002001001", "500104001001001"
+POINT_IN = {G1: (29.52, 106.52), G2: (29.58, 106.52), G3: (29.52, 106.58), G4: (29.52, 106.65)}
+
+
+async def make_tree() -> dict[str, int]:
+    """The toy tree; returns area ids by code."""
+    items = [AreaInput(code, name, level, parent, box(*bounds), 400, 1000)
+             for code, name, level, parent, bounds in TREE]
+    await apply_areas(items, source_datum="wgs84", actor_id=None)
+    return {r["code"]: r["id"] for r in await Area.select(Area.id, Area.code).run()}
+
+
+@dataclass
+class Person:
+    id: int
+    phone: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+_counter = iter(range(10_000_000))
+
+
+async def make_person(*duties: tuple[str, str], name: str = "测试", **extra: object) -> Person:
+    """An account holding the given (duty, area_code) assignments, with an access token."""
+    phone = f"135{next(_counter):08d}"
+    account = await create_account(phone=phone, password=PASSWORD, name=name)
+    for duty, area_code in duties:
+        await create_assignment(
+            data=AssignmentCreate(duty=duty, area_code=area_code, account_id=account.id, **extra),  # type: ignore[arg-type]
+            grants=None, actor_id=None,
+        )
+    token, _ = issue_access_token(account.id)
+    return Person(account.id, phone, token)
