@@ -18,8 +18,13 @@ from grid_backend.people.controllers import AssignmentController, AuthController
 from grid_backend.settings import Settings, get_settings
 
 CONTROLLERS = [
-    SystemController, AuthController, MeController, AssignmentController, AreaController,
-    LocateController, RiskPointController,
+    SystemController,
+    AuthController,
+    MeController,
+    AssignmentController,
+    AreaController,
+    LocateController,
+    RiskPointController,
 ]
 
 

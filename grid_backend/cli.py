@@ -12,7 +12,7 @@ import click
 from grid_backend.settings import SettingsError, get_settings
 
 
-def _settings_or_exit():  # noqa: ANN202
+def _settings_or_exit():
     try:
         return get_settings()
     except SettingsError as exc:
@@ -20,7 +20,7 @@ def _settings_or_exit():  # noqa: ANN202
         sys.exit(2)
 
 
-def _run(coro) -> object:  # noqa: ANN001
+def _run(coro) -> object:
     _settings_or_exit()
     try:
         return asyncio.run(coro)
@@ -49,8 +49,12 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings_or_exit()
     uvicorn.run(
-        "grid_backend.app:create_app", factory=True, host=host or settings.host,
-        port=port or settings.port, workers=1, log_level=settings.log_level.lower(),
+        "grid_backend.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=1,
+        log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
 
@@ -96,14 +100,19 @@ def seed_city(grids: int, seed_value: int) -> None:
 @click.option("--name", required=True)
 @click.option("--duty", default=None, help="e.g. admin, dispatcher, grid_worker")
 @click.option("--area-code", default=None, help="e.g. 500000 for the city")
-def create_user(phone: str, password: str, name: str, duty: str | None, area_code: str | None) -> None:
+def create_user(
+    phone: str, password: str, name: str, duty: str | None, area_code: str | None
+) -> None:
     """Create an account, optionally with a duty in an area (an admin: --duty admin --area-code 500000)."""
     from grid_backend import seeding
 
     if (duty is None) != (area_code is None):
         raise click.UsageError("--duty and --area-code go together")
-    account = _run(seeding.create_user(phone=phone, password=password, name=name, duty=duty,
-                                       area_code=area_code))
+    account = _run(
+        seeding.create_user(
+            phone=phone, password=password, name=name, duty=duty, area_code=area_code
+        )
+    )
     click.echo(json.dumps(account, ensure_ascii=False))
 
 
@@ -119,8 +128,15 @@ def import_areas(file: Path, datum: str) -> None:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{file} is not JSON: {exc}") from None
     result = _run(import_geojson(collection=collection, datum=datum, actor_id=None))
-    click.echo(json.dumps({"created": result.created, "updated": result.updated,  # type: ignore[attr-defined]
-                           "boundaries_changed": result.boundaries_changed}))  # type: ignore[attr-defined]
+    click.echo(
+        json.dumps(
+            {
+                "created": result.created,
+                "updated": result.updated,  # type: ignore[attr-defined]
+                "boundaries_changed": result.boundaries_changed,
+            }
+        )
+    )  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

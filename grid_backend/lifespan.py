@@ -16,7 +16,7 @@ from grid_backend.settings import Settings
 logger = logging.getLogger("grid_backend")
 
 
-def lifespan_for(settings: Settings, *, open_pool: bool = True):  # noqa: ANN201
+def lifespan_for(settings: Settings, *, open_pool: bool = True):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()

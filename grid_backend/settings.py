@@ -54,8 +54,17 @@ class Settings:
         return zoneinfo.ZoneInfo(self.timezone)
 
 
-_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False,
-         "no": False, "off": False, "": False}
+_BOOL = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 def _parse(name: str, kind: type, raw: str) -> object:
@@ -78,17 +87,26 @@ def _check(s: Settings) -> None:
     url = s.database_url
     if url.startswith("sqlite://"):
         if not url.startswith("sqlite:///") or url == "sqlite:///":
-            raise SettingsError("GRID_DATABASE_URL", "use sqlite:///relative/path or sqlite:////abs/path")
+            raise SettingsError(
+                "GRID_DATABASE_URL", "use sqlite:///relative/path or sqlite:////abs/path"
+            )
     elif url.startswith(("postgresql://", "postgresql+asyncpg://")):
         parts = urlsplit(url)
         if not parts.hostname or not parts.path.strip("/"):
-            raise SettingsError("GRID_DATABASE_URL", "postgresql://user@host:port/dbname needs a host and a database")
+            raise SettingsError(
+                "GRID_DATABASE_URL",
+                "postgresql://user@host:port/dbname needs a host and a database",
+            )
     else:
-        raise SettingsError("GRID_DATABASE_URL", f"{url!r} must start with sqlite:/// or postgresql://")
+        raise SettingsError(
+            "GRID_DATABASE_URL", f"{url!r} must start with sqlite:/// or postgresql://"
+        )
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise SettingsError("GRID_TIMEZONE", f"{s.timezone!r} is not a known IANA time zone") from None
+        raise SettingsError(
+            "GRID_TIMEZONE", f"{s.timezone!r} is not a known IANA time zone"
+        ) from None
     if not 1 <= s.port <= 65535:
         raise SettingsError("GRID_PORT", "must be between 1 and 65535")
     if s.access_token_seconds < 30:
@@ -134,7 +152,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not settings.secret_key:
         if settings.production:
             raise SettingsError("GRID_SECRET_KEY", "is required when GRID_PRODUCTION is set")
-        settings = Settings(**{**_as_dict(settings), "secret_key": _development_secret(settings.data_dir)})
+        settings = Settings(
+            **{**_as_dict(settings), "secret_key": _development_secret(settings.data_dir)}
+        )
     return settings
 
 

@@ -26,8 +26,14 @@ import pytest  # noqa: E402
 from grid_backend.settings import get_settings  # noqa: E402
 
 TABLES = [
-    "audit_entry", "revision", "refresh_token", "assignment", "risk_point", "area_boundary",
-    "area", "account",
+    "audit_entry",
+    "revision",
+    "refresh_token",
+    "assignment",
+    "risk_point",
+    "area_boundary",
+    "area",
+    "account",
 ]
 
 
@@ -53,7 +59,7 @@ async def database():
     db = engine()
     try:
         await db.run_ddl("SELECT 1")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.exit(f"database {get_settings().database_url} unreachable: {exc!r}", returncode=3)
     await _reset_schema()
     await migrate()
@@ -69,6 +75,7 @@ async def db(database):
     """Every test starts from empty tables and fresh in-process caches."""
     from grid_backend.areas.locate import grid_index
     from grid_backend.core import clock
+    from grid_backend.core.revisions import reset_all
     from grid_backend.people import services as people_services
 
     if database.engine_type == "postgres":
@@ -77,6 +84,7 @@ async def db(database):
         for table in TABLES:
             await database.run_ddl(f"DELETE FROM {table}")
     grid_index.reset()
+    reset_all()
     people_services._limits = None
     clock.set_clock(None)
     yield database

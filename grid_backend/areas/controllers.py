@@ -49,7 +49,9 @@ async def read_json_body(request: Request[Any, Any, Any]) -> Any:
         return msgspec.json.decode(b"".join(chunks))
     except msgspec.DecodeError as exc:
         raise DomainError("geojson_invalid", status=422, detail=f"not JSON: {exc}",
-                          detail_zh="不是合法的 JSON") from None
+                          detail_zh="不是合法的 JSON",
+                          errors=[{"field": "body", "code": "geojson_invalid",
+                                   "message": f"not JSON: {exc}"}]) from None
 
 
 class AreaController(Controller):
@@ -75,9 +77,15 @@ class AreaController(Controller):
     ) -> dict[str, Any]:
         return await services.export_geojson(area_id=area_id, levels=level, datum=datum)
 
-    @post("/import", status_code=HTTP_200_OK, summary="Import areas from GeoJSON (admins)")
+    # request_max_body_size=None: read_json_body enforces MAX_IMPORT_BYTES instead of the
+    # framework's 10 MB default, which a city's boundaries exceed
+    @post("/import", status_code=HTTP_200_OK, summary="Import areas from GeoJSON (admins)",
+          request_max_body_size=None)
     async def import_areas(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, request: Request[Any, Any, Any],
+        datum: Annotated[Datum | None, QueryParameter(
+            description="datum of the coordinates; default: the file's own datum member, else wgs84",
+        )] = None,
     ) -> ImportResult:
         grants = await policy.grants_of(caller.account_id)
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
@@ -131,7 +139,8 @@ class RiskPointController(Controller):
         grants = await policy.grants_of(caller.account_id)
         return await risk_points.create_risk_point(data=data, grants=grants, actor_id=caller.account_id)
 
-    @post("/import", status_code=HTTP_200_OK, summary="Import risk points from GeoJSON points")
+    @post("/import", status_code=HTTP_200_OK, summary="Import risk points from GeoJSON points",
+          request_max_body_size=None)
     async def import_points(
         self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
     ) -> ImportResult:

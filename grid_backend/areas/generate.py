@@ -101,7 +101,7 @@ class _Level:
     geoms: np.ndarray
     owner: np.ndarray
     names: list[str]
-    kinds: list[str]
+    kinds: list[str] | None = None  # None: all comprehensive
 
 
 def load_districts(path: Path | str | None = None) -> list[tuple[str, str, str, Geometry]]:
@@ -132,17 +132,13 @@ def generate_demo(seed: int = 141) -> tuple[list[GeneratedArea], list[GeneratedR
     anchors = shapely.points(list(YUZHONG_TOWNSHIPS.values()))
     anchors = shapely.get_coordinates(transform_geometry(anchors, "gcj02", "wgs84"))
     t_geoms, t_owner = _partition(np.array([district[3]]), [len(anchors)], rng, seeds=anchors)
-    townships = _Level(
-        "township", t_geoms, t_owner, list(YUZHONG_TOWNSHIPS), _comprehensive(t_geoms)
-    )
+    townships = _Level("township", t_geoms, t_owner, list(YUZHONG_TOWNSHIPS))
     communities = _communities(townships, rng.integers(3, 6, len(t_geoms)), rng, suffix="社区")
     grids = _grids(communities, rng.integers(4, 7, len(communities.geoms)), rng)
-    households = rng.integers(300, 601, len(grids.geoms))
-    population = np.round(households * rng.uniform(2.45, 2.75, len(households))).astype(int)
-    areas = _tree(district, [townships, communities, grids], households, population)
+    areas = _tree(district, [townships, communities, grids], *_residents(len(grids.geoms), rng))
     grid_areas = [a for a in areas if a.level == "grid"]
     areas += _micro_grids(grid_areas, rng)
-    root = areas[0]
+    root = areas[0]  # the demo city holds only 渝中区, so it has 渝中区's residents
     city_area = GeneratedArea(
         city[0], city[1], "city", None, city[3], root.households, root.population
     )
@@ -164,8 +160,8 @@ def generate_city(
     # <= grid counts hold per district); lat/lng degree² is a fine proxy at Chongqing's latitude.
     weight = shapely.area(np.array([d[3] for d in districts]))
     n_townships = _apportion(max(len(districts), round(grids / 60)), weight)
-    n_communities = _apportion(min(grids, max(len(districts), round(grids / 5.6))), weight)
-    n_communities = _apportion(max(n_communities.sum(), n_townships.sum()), weight, n_townships)
+    n_communities = min(grids, max(n_townships.sum(), round(grids / 5.6)))
+    n_communities = _apportion(n_communities, weight, n_townships)
     n_grids = _apportion(grids, weight, n_communities)
 
     tops: list[GeneratedArea] = []
@@ -174,15 +170,14 @@ def generate_city(
         parent = np.array([district[3]])
         t_geoms, t_owner = _partition(parent, [n_townships[i]], rng)
         t_names = _township_names(len(t_geoms), district[0], rng)
-        townships = _Level("township", t_geoms, t_owner, t_names, _comprehensive(t_geoms))
+        townships = _Level("township", t_geoms, t_owner, t_names)
         c_counts = _apportion(n_communities[i], _jittered_area(t_geoms, rng))
         communities = _communities(townships, c_counts, rng)
         grids_level = _grids(
             communities, _apportion(n_grids[i], _jittered_area(communities.geoms, rng)), rng
         )
-        households = rng.integers(300, 601, len(grids_level.geoms))
-        population = np.round(households * rng.uniform(2.45, 2.75, len(households))).astype(int)
-        root, *rest = _tree(district, [townships, communities, grids_level], households, population)
+        residents = _residents(len(grids_level.geoms), rng)
+        root, *rest = _tree(district, [townships, communities, grids_level], *residents)
         tops.append(replace(root, parent_code=city_code))
         below += rest
         if progress is not None:
@@ -207,7 +202,6 @@ def _partition(
     Returns the pieces grouped by parent and, for each piece, the index of its parent."""
     counts = np.asarray(counts, dtype=int)
     owner = np.repeat(np.arange(len(parents)), counts)
-    shapely.prepare(parents)
     if seeds is None:
         seeds = _sample_inside(_main_parts(parents, counts), counts, rng)
     points = np.asarray(seeds)
@@ -337,7 +331,7 @@ def _communities(
         for _ in range(count):
             rural = suffix is None and township.endswith("镇") and rng.random() < 0.8
             names.append(_place(rng, taken) + (suffix or ("村" if rural else "社区")))
-    return _Level("community", geoms, owner, names, _comprehensive(geoms))
+    return _Level("community", geoms, owner, names)
 
 
 def _grids(communities: _Level, counts: np.ndarray, rng: np.random.Generator) -> _Level:
@@ -378,6 +372,12 @@ def _micro_grids(grids: list[GeneratedArea], rng: np.random.Generator) -> list[G
     return areas
 
 
+def _residents(grids: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Households (300–600) and population (≈ 2.6 per household) of each grid."""
+    households = rng.integers(300, 601, grids)
+    return households, np.round(households * rng.uniform(2.45, 2.75, grids)).astype(int)
+
+
 def _tree(
     root: tuple[str, str, str, Geometry],
     levels: list[_Level],
@@ -394,16 +394,17 @@ def _tree(
     areas = [GeneratedArea(code, name, level, None, geom, total_h, total_p)]
     parent_codes = [code]
     for lvl, (h, p) in zip(levels, sums, strict=True):
-        rank = np.arange(len(lvl.owner)) - np.searchsorted(lvl.owner, lvl.owner)
-        assert rank.max() < 10 ** _CODE_WIDTH[lvl.level], "code space of the level"
         width = _CODE_WIDTH[lvl.level]
+        rank = np.arange(len(lvl.owner)) - np.searchsorted(lvl.owner, lvl.owner)
+        assert rank.max() < 10**width, "children fit the level's code digits"
         codes = [
             f"{parent_codes[o]}{r + 1:0{width}d}" for o, r in zip(lvl.owner, rank, strict=True)
         ]
+        kinds = lvl.kinds or ["comprehensive"] * len(codes)
         areas += [
             GeneratedArea(c, n, lvl.level, parent_codes[o], g, int(hh), int(pp), k)
             for c, n, o, g, hh, pp, k in zip(
-                codes, lvl.names, lvl.owner, lvl.geoms, h, p, lvl.kinds, strict=True
+                codes, lvl.names, lvl.owner, lvl.geoms, h, p, kinds, strict=True
             )
         ]
         parent_codes = codes
@@ -467,7 +468,3 @@ def _cn_number(n: int) -> str:
     tens, ones = divmod(n, 10)
     head = ("" if tens == 1 else _DIGITS[tens]) + "十" if tens else ""
     return head + (_DIGITS[ones] if ones else "")
-
-
-def _comprehensive(geoms: np.ndarray) -> list[str]:
-    return ["comprehensive"] * len(geoms)

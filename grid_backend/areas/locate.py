@@ -1,13 +1,12 @@
 """Point → grid: an in-memory STRtree over the current grid boundaries.
 
-The index is rebuilt when the "boundaries" revision changes, which every process checks at
-most every GRID_INDEX_REFRESH_SECONDS, so an import in one process reaches all of them."""
+The index is rebuilt when the "boundaries" revision changes (core.revisions), so an import in
+one process reaches every process within GRID_INDEX_REFRESH_SECONDS."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,8 +14,8 @@ import shapely
 from shapely import STRtree
 
 from grid_backend.core.audit import read_revision
+from grid_backend.core.revisions import watcher
 from grid_backend.core.geo import distance_m
-from grid_backend.settings import get_settings
 
 _METRES_PER_DEGREE = 111_320.0
 
@@ -61,8 +60,12 @@ class GridIndex:
         self.geoms = np.array([grid_geoms[i] for i in order], dtype=object)
         shapely.prepare(self.geoms)
         self.tree = STRtree(self.geoms)
-        self.micro = micro
-        for children in micro.values():
+        # a point on the edge between two micro-grids goes to the lower code, as for grids
+        self.micro = {
+            grid_id: sorted(children, key=lambda child: nodes[child[0]].code)
+            for grid_id, children in micro.items()
+        }
+        for children in self.micro.values():
             shapely.prepare([g for _, g in children])
 
     def __len__(self) -> int:
@@ -117,11 +120,12 @@ class GridIndex:
         return chain[::-1]
 
 
-async def load_index() -> GridIndex:
+async def load_index(revision: int | None = None) -> GridIndex:
     """Read the area tree and current grid boundaries and build an index."""
     from grid_backend.areas.tables import Area, AreaBoundary
 
-    revision = await read_revision("boundaries")
+    if revision is None:
+        revision = await read_revision("boundaries")
     rows = await Area.select(
         Area.id, Area.code, Area.name, Area.level, Area.parent, Area.path
     ).run()
@@ -148,32 +152,27 @@ async def load_index() -> GridIndex:
 
 
 class IndexHolder:
-    """The process's current index; checks the revision at most every few seconds."""
+    """The process's current index, rebuilt when the "boundaries" revision moves."""
 
     def __init__(self) -> None:
         self.index: GridIndex | None = None
-        self.checked_at = 0.0
         self._lock: asyncio.Lock | None = None
 
     def invalidate(self) -> None:
-        self.checked_at = 0.0
+        watcher.expire()
 
     def reset(self) -> None:
         self.index = None
-        self.checked_at = 0.0
 
     async def get(self) -> GridIndex:
-        interval = get_settings().index_refresh_seconds
-        if self.index is not None and time.monotonic() - self.checked_at < interval:
+        revision = await watcher.get("boundaries")
+        if self.index is not None and self.index.revision == revision:
             return self.index
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self.index is not None and time.monotonic() - self.checked_at < interval:
-                return self.index
-            if self.index is None or await read_revision("boundaries") != self.index.revision:
-                self.index = await load_index()
-            self.checked_at = time.monotonic()
+            if self.index is None or self.index.revision != revision:
+                self.index = await load_index(revision)
             return self.index
 
 

@@ -20,7 +20,7 @@ from grid_backend.areas.services import _Errors, locate_point
 from grid_backend.areas.tables import RiskPoint
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import Forbidden, NotFound, invalid
+from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 
 _COLUMNS = (
@@ -102,6 +102,10 @@ async def create_risk_point(
         policy.require(grants, "risk_point.write", grid.path)
     now = clock.now()
     async with write_transaction():
+        if data.code is not None and await RiskPoint.exists().where(RiskPoint.code == data.code).run():
+            raise Conflict(detail=f"risk point {data.code} exists", detail_zh="该点位编码已存在",
+                           errors=[{"field": "code", "code": "conflict",
+                                    "message": f"risk point {data.code} exists"}])
         row = (await RiskPoint.insert(RiskPoint(
             code=data.code or "RP" + secrets.token_hex(5).upper(), name=data.name.strip(),
             type=data.type, risk_level=data.risk_level, lat=lat, lng=lng, grid=grid.id,
@@ -153,10 +157,27 @@ async def deactivate_risk_point(*, point_id: int, grants: list[policy.Grant], ac
                                    grants=grants, actor_id=actor_id)
 
 
+def _located(message: str, at: str) -> tuple[str, str]:
+    """A msgspec message and the feature's field it is about (lat/lng are the geometry)."""
+    path = None
+    if " - at `$." in message:
+        message, _, path = message.rpartition(" - at `$.")
+        path = path.rstrip("`")
+    elif message.startswith(("Object contains unknown field `", "Object missing required field `")):
+        path = message.split("`")[1]
+    if not path:
+        return message, at
+    if path.split(".")[0].split("[")[0] in ("lat", "lng"):
+        return message, f"{at}.geometry"
+    return message, f"{at}.properties.{path}"
+
+
 async def import_risk_points(
     *, collection: Any, datum: str, grants: list[policy.Grant] | None, actor_id: int | None
 ) -> ImportResult:
     """Import Point features as risk points (update by code): all of them or none."""
+    if grants is not None and not policy.scopes(grants, "risk_point.write"):
+        raise Forbidden()
     errors = _Errors()
     features = collection.get("features") if isinstance(collection, dict) else None
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection" or not (
@@ -165,6 +186,7 @@ async def import_risk_points(
                    "geojson_invalid")
         errors.raise_if_any()
     parsed: list[tuple[RiskPointCreate, str]] = []
+    seen: set[str] = set()
     for i, feature in enumerate(features):  # type: ignore[arg-type]
         at = f"features[{i}]"
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
@@ -178,19 +200,34 @@ async def import_risk_points(
             data = msgspec.convert({**props, "lng": coords[0], "lat": coords[1], "datum": datum},
                                    RiskPointCreate)
         except msgspec.ValidationError as exc:
-            errors.add(at, str(exc))
+            message, field = _located(str(exc), at)
+            errors.add(field, message)
             continue
         if data.code is None:
             errors.add(f"{at}.properties.code", "each imported risk point needs a code")
             continue
+        if data.code in seen:
+            errors.add(f"{at}.properties.code", f"code {data.code} appears twice")
+            continue
+        seen.add(data.code)
         parsed.append((data, at))
     errors.raise_if_any()
+    existing_rows = {r["code"]: r for r in await RiskPoint.select(
+        RiskPoint.id, RiskPoint.code, RiskPoint.area_path).where(
+        RiskPoint.code.is_in(list(seen))).run()} if seen else {}
     placed = []
     for data, at in parsed:
+        old = existing_rows.get(data.code)  # type: ignore[arg-type]
+        # updating by code must not take over a point in someone else's area
+        if grants is not None and old is not None and not policy.allows(
+                grants, "risk_point.write", old["area_path"]):
+            errors.add(f"{at}.properties.code", f"risk point {data.code} is outside your area",
+                       "forbidden")
+            continue
         try:
             lat, lng, grid = await _place(data.lat, data.lng, data.datum)
-        except Exception as exc:  # noqa: BLE001 - each failure becomes a listed problem
-            errors.add(f"{at}.geometry", getattr(exc, "detail", None) or str(exc), "outside_all_grids")
+        except DomainError as exc:  # outside every grid: each becomes a listed problem
+            errors.add(f"{at}.geometry", exc.detail or exc.code, exc.code)
             continue
         if grants is not None and not policy.allows(grants, "risk_point.write", grid.path):
             errors.add(at, f"grid {grid.code} is outside your area", "forbidden")
@@ -198,8 +235,7 @@ async def import_risk_points(
         placed.append((data, lat, lng, grid))
     errors.raise_if_any()
     codes = [d.code for d, *_ in placed]
-    existing = {r["code"]: r["id"] for r in await RiskPoint.select(RiskPoint.id, RiskPoint.code).where(
-        RiskPoint.code.is_in(codes)).run()} if codes else {}
+    existing = {code: r["id"] for code, r in existing_rows.items()}
     now = clock.now()
     created = updated = 0
     async with write_transaction():

@@ -28,6 +28,7 @@ from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import DomainError, NotFound, invalid
+from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.pagination import decode_cursor, encode_cursor, next_cursor
 from grid_backend.people.phones import mask_phone
 from grid_backend.settings import get_settings
@@ -200,13 +201,17 @@ class _Errors:
             )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # JSON true is not 1
+
+
 def _check_coords(coords: Any, errors: _Errors, where: str) -> bool:
     """Coordinates must be finite numbers within longitude/latitude range."""
     stack = [coords]
     while stack:
         item = stack.pop()
-        if isinstance(item, list | tuple) and item and isinstance(item[0], int | float):
-            if len(item) < 2 or not all(isinstance(v, int | float) and math.isfinite(v) for v in item[:2]):
+        if isinstance(item, list | tuple) and item and _is_number(item[0]):
+            if len(item) < 2 or not all(_is_number(v) and math.isfinite(v) for v in item[:2]):
                 errors.add(where, "a position is [lng, lat] numbers", "coordinates_out_of_range")
                 return False
             lng, lat = item[0], item[1]
@@ -323,8 +328,12 @@ async def _check_tree(items: list[AreaInput]) -> dict[str, dict[str, Any]]:
             existing[r["code"]] = r
     city = [c for c, r in existing.items() if r["level"] == "city"]
     if not city:
-        city = await Area.select(Area.code).where(Area.level == "city").run()
-        city = [r["code"] for r in city]
+        # a district without parent_code goes under the stored city, which must then be known
+        # as a parent like any other
+        for r in await Area.select(Area.id, Area.code, Area.level, Area.path, Area.parent.code.as_alias(
+                "parent_code")).where(Area.level == "city").run():
+            existing[r["code"]] = r
+            city.append(r["code"])
     file_city = [a.code for a in items if a.level == "city"]
     for i, a in enumerate(items):
         at = f"features[{i}].properties"
@@ -363,7 +372,8 @@ async def _check_tree(items: list[AreaInput]) -> dict[str, dict[str, Any]]:
                            f"not a {parent_level}", "area_tree_invalid")
         old = existing.get(a.code)
         if old is not None and (old["level"] != a.level or old["parent_code"] != items[i].parent_code):
-            errors.add(at, f"{a.code} exists as a {old['level']} under {old['parent_code']}; "
+            moved = "level" if old["level"] != a.level else "parent_code"
+            errors.add(f"{at}.{moved}", f"{a.code} exists as a {old['level']} under {old['parent_code']}; "
                        "moving areas is not supported", "area_tree_invalid")
     errors.raise_if_any("area_tree_invalid")
     return existing
@@ -444,8 +454,25 @@ async def _boundary_unchanged(area_id: int, geometry: Any) -> bool:
     return row is not None and shapely.from_wkb(bytes(row["wkb"])).equals_exact(geometry, 1e-9)
 
 
-async def import_geojson(*, collection: Any, datum: str, actor_id: int | None) -> ImportResult:
+def resolve_datum(collection: Any, datum: str | None) -> str:
+    """The datum of an import: the request's, else the one the file declares (as our export
+    does), else WGS-84; a file declaring another datum than the request's is refused, since
+    importing it anyway would shift every boundary by hundreds of metres."""
+    declared = collection.get("datum") if isinstance(collection, dict) else None
+    if declared is not None and declared not in geo.DATUMS:
+        raise invalid("datum", f"the file's datum {declared!r} is not wgs84, gcj02 or bd09",
+                      code="datum_unknown", detail_zh="文件声明的坐标系须为 wgs84、gcj02 或 bd09")
+    if datum is None:
+        return declared or "wgs84"
+    if declared is not None and declared != datum:
+        raise invalid("datum", f"the file says its coordinates are {declared}, the request says {datum}",
+                      detail_zh=f"文件声明坐标系为 {declared}，与请求的 {datum} 不一致")
+    return datum
+
+
+async def import_geojson(*, collection: Any, datum: str | None, actor_id: int | None) -> ImportResult:
     """Import areas from a GeoJSON FeatureCollection: all of it or nothing."""
+    datum = resolve_datum(collection, datum)
     items = parse_feature_collection(collection, datum)
     return await apply_areas(items, source_datum=datum, actor_id=actor_id)
 
@@ -487,19 +514,30 @@ def _node_brief(node: Any) -> AreaBrief:
     return AreaBrief(id=node.id, code=node.code, name=node.name, level=node.level)
 
 
+_teams = RevisionCache("assignments", max_entries=100_000)
+
+
 async def team_on_duty(area_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """Current assignments held in these areas, with names and phones."""
+    """Current assignments held in these areas, with names and phones (cached until an
+    assignment changes anywhere, or the day turns)."""
     from grid_backend.people.tables import Assignment
 
+    key = tuple(sorted(area_ids))
     day = clock.today()
-    return await Assignment.select(
+    hit, rows = await _teams.lookup(key, day)
+    if hit:
+        return rows
+    rows = await Assignment.select(
         Assignment.account, Assignment.account.name.as_alias("name"),
         Assignment.account.phone.as_alias("phone"), Assignment.duty, Assignment.area,
         Assignment.employment,
     ).where(
-        Assignment.area.is_in(list(area_ids)) & (Assignment.valid_from <= day)
+        Assignment.area.is_in(list(key)) & (Assignment.valid_from <= day)
         & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
     ).run()
+    rows.sort(key=lambda r: (_DUTY_ORDER.get(r["duty"], 99), r["name"], r["account"]))
+    _teams.store(key, rows)
+    return rows
 
 
 async def locate(*, lat: float, lng: float, datum: str, grants: list[policy.Grant]) -> LocateRead:
@@ -508,7 +546,6 @@ async def locate(*, lat: float, lng: float, datum: str, grants: list[policy.Gran
     areas = [match.grid.id] + ([match.micro_grid.id] if match.micro_grid else [])
     rows = await team_on_duty(areas)
     show = policy.allows(grants, "contact.read", match.grid.path)
-    rows.sort(key=lambda r: (_DUTY_ORDER.get(r["duty"], 99), r["name"]))
     team = [
         TeamMember(account_id=r["account"], name=r["name"], duty=r["duty"], area_id=r["area"],
                    phone=r["phone"] if show else mask_phone(r["phone"]), employment=r["employment"])

@@ -35,15 +35,23 @@ async def bump_revision(name: str) -> None:
     """Tell every process that what it caches under this name has changed."""
     from grid_backend.core.tables import GeoRevision
 
-    updated = await GeoRevision.update(
-        {GeoRevision.revision: GeoRevision.revision + 1}
-    ).where(GeoRevision.name == name).returning(GeoRevision.id).run()
+    updated = (
+        await GeoRevision.update({GeoRevision.revision: GeoRevision.revision + 1})
+        .where(GeoRevision.name == name)
+        .returning(GeoRevision.id)
+        .run()
+    )
     if not updated:
         await GeoRevision.insert(GeoRevision(name=name, revision=1)).run()
+    from grid_backend.core.revisions import watcher
+
+    watcher.expire()
 
 
 async def read_revision(name: str) -> int:
     from grid_backend.core.tables import GeoRevision
 
-    row = await GeoRevision.select(GeoRevision.revision).where(GeoRevision.name == name).first().run()
+    row = (
+        await GeoRevision.select(GeoRevision.revision).where(GeoRevision.name == name).first().run()
+    )
     return row["revision"] if row else 0

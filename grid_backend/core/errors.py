@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -18,7 +19,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "bad_request": ("请求无法处理", "The request cannot be processed"),
     "unauthenticated": ("请先登录", "Authentication is required"),
     "token_invalid": ("登录凭证无效或已过期", "The token is invalid or has expired"),
-    "refresh_token_reused": ("登录凭证已被使用，请重新登录", "The refresh token was already used; sign in again"),
+    "refresh_token_reused": (
+        "登录凭证已被使用，请重新登录",
+        "The refresh token was already used; sign in again",
+    ),
     "invalid_credentials": ("手机号或密码错误", "Wrong phone number or password"),
     "account_disabled": ("账号已停用", "The account is disabled"),
     "rate_limited": ("尝试过于频繁，请稍后再试", "Too many attempts; try again later"),
@@ -87,10 +91,16 @@ class Conflict(DomainError):
         super().__init__(code, status=409, **kw)
 
 
-def invalid(field: str, detail: str, code: str = "validation_failed", detail_zh: str | None = None) -> DomainError:
+def invalid(
+    field: str, detail: str, code: str = "validation_failed", detail_zh: str | None = None
+) -> DomainError:
     """A 422 for one field, listed the same way as schema validation errors."""
     return DomainError(
-        code, status=422, field=field, detail=detail, detail_zh=detail_zh,
+        code,
+        status=422,
+        field=field,
+        detail=detail,
+        detail_zh=detail_zh,
         errors=[{"field": field, "code": code, "message": detail}],
     )
 
@@ -141,18 +151,34 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+def handle_domain_error(
+    request: Request[Any, Any, Any], exc: DomainError
+) -> Response[dict[str, Any]]:
     return problem(
-        request, code=exc.code, status=exc.status, detail=exc.detail, detail_zh=exc.detail_zh,
-        errors=exc.errors, headers=exc.headers,
+        request,
+        code=exc.code,
+        status=exc.status,
+        detail=exc.detail,
+        detail_zh=exc.detail_zh,
+        errors=exc.errors,
+        headers=exc.headers,
     )
 
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "rate_limited",
     503: "unavailable",
 }
+
+
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
 def _field_of(key: str | None, source: str | None) -> str:
@@ -161,7 +187,9 @@ def _field_of(key: str | None, source: str | None) -> str:
     return key.removeprefix("$.")
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def handle_http_exception(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]]:
     if isinstance(exc, ValidationException):
         errors = []
         for item in exc.extra if isinstance(exc.extra, list) else []:
@@ -174,11 +202,20 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
                     field = path.rstrip("`")
                 errors.append({"field": field, "code": "invalid", "message": message})
         detail = exc.detail if exc.detail and exc.detail != "Bad Request" else None
-        return problem(request, code="validation_failed", status=422, detail=detail, errors=errors or None)
+        missing = _MISSING.match(detail or "")
+        if missing:  # Litestar names a missing parameter only in its message
+            kind, name = missing.groups()
+            detail = f"the {kind} parameter {name!r} is required"
+            errors.append({"field": name, "code": "missing", "message": "required"})
+        return problem(
+            request, code="validation_failed", status=422, detail=detail, errors=errors or None
+        )
     status = exc.status_code
     code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
     detail = exc.detail if status < 500 else None
-    return problem(request, code=code, status=status, detail=detail, headers=dict(exc.headers or {}))
+    return problem(
+        request, code=code, status=status, detail=detail, headers=dict(exc.headers or {})
+    )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -192,4 +229,12 @@ EXCEPTION_HANDLERS = {
     Exception: handle_unexpected,
 }
 
-__all__ = ["PROBLEM_JSON", "Conflict", "DomainError", "Forbidden", "MediaType", "NotFound", "invalid"]
+__all__ = [
+    "PROBLEM_JSON",
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "MediaType",
+    "NotFound",
+    "invalid",
+]

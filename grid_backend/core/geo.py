@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import shapely
@@ -46,11 +46,11 @@ _BD_DLAT = 0.006
 _CHINA_LNG_MIN, _CHINA_LNG_MAX = 72.004, 137.8347
 _CHINA_LAT_MIN, _CHINA_LAT_MAX = 0.8293, 55.8271
 
-# Inverses: fixed-point iteration until the round-trip residual is below _INVERSE_TOL degrees.
-# The forward maps are contractions (Jacobian of the perturbation <= ~0.02), so the final
-# correction leaves an error below 0.02 * _INVERSE_TOL = 2e-10 degrees (0.02 mm); that takes
-# 2-3 steps after the classic one-step approximation.
-_INVERSE_TOL = 1e-8
+# Inverses iterate until the last correction is below _INVERSE_TOL degrees (1 cm). The nudges
+# being undone change by at most 0.0075 (GCJ-02) and 0.022 (BD-09) degrees per degree over the
+# whole box, so the result is then within 0.022 * _INVERSE_TOL ~ 2e-9 degrees (0.2 mm) of the
+# exact inverse. That takes three passes.
+_INVERSE_TOL = 1e-7
 _INVERSE_MAX_ITER = 20
 
 _Pair = tuple[float, float]
@@ -112,22 +112,14 @@ def _gcj_to_bd(lng: float, lat: float) -> _Pair:
     return z * math.cos(theta) + _BD_DLNG, z * math.sin(theta) + _BD_DLAT
 
 
-def _bd_to_gcj_approx(lng: float, lat: float) -> _Pair:
-    # Baidu's published one-step inverse. It evaluates the perturbation at the BD-09 point
-    # instead of the unknown GCJ-02 one and is off by up to ~1 m: only a starting value.
-    x = lng - _BD_DLNG
-    y = lat - _BD_DLAT
-    z = math.hypot(x, y) - 0.00002 * math.sin(y * _BD_X_PI)
-    theta = math.atan2(y, x) - 0.000003 * math.cos(x * _BD_X_PI)
-    return z * math.cos(theta), z * math.sin(theta)
-
-
-def _solve(forward: Callable[[float, float], _Pair], lng: float, lat: float, start: _Pair) -> _Pair:
-    """Find w with forward(w) == (lng, lat) by fixed-point iteration from `start`."""
-    w_lng, w_lat = start
+def _gcj_to_wgs(lng: float, lat: float) -> _Pair:
+    # Solve wgs + offset(wgs) == gcj by fixed-point iteration; the offset's slope is < 0.0075,
+    # so each pass gains > 2 digits. Starting at the GCJ point makes the first pass the classic
+    # one-step approximation (off by up to ~5 m).
+    w_lng, w_lat = lng, lat
     for _ in range(_INVERSE_MAX_ITER):
-        f_lng, f_lat = forward(w_lng, w_lat)
-        r_lng = f_lng - lng
+        f_lng, f_lat = _wgs_to_gcj(w_lng, w_lat)
+        r_lng = f_lng - lng  # round-trip error of the current estimate
         r_lat = f_lat - lat
         w_lng -= r_lng
         w_lat -= r_lat
@@ -136,13 +128,24 @@ def _solve(forward: Callable[[float, float], _Pair], lng: float, lat: float, sta
     return w_lng, w_lat
 
 
-def _gcj_to_wgs(lng: float, lat: float) -> _Pair:
-    # Starting at the GCJ point makes the first step the classic one-step approximation.
-    return _solve(_wgs_to_gcj, lng, lat, (lng, lat))
-
-
 def _bd_to_gcj(lng: float, lat: float) -> _Pair:
-    return _solve(_gcj_to_bd, lng, lat, _bd_to_gcj_approx(lng, lat))
+    # BD-09 is GCJ-02 in polar form with the radius and angle nudged by terms that depend on the
+    # unknown GCJ point, then shifted. Undo the shift and iterate on the nudge (slope < 0.022);
+    # the first pass is Baidu's published one-step inverse (off by up to ~0.2 m).
+    x = lng - _BD_DLNG
+    y = lat - _BD_DLAT
+    r = math.hypot(x, y)
+    theta = math.atan2(y, x)
+    g_lng, g_lat = x, y
+    for _ in range(_INVERSE_MAX_ITER):
+        z = r - 0.00002 * math.sin(g_lat * _BD_X_PI)
+        t = theta - 0.000003 * math.cos(g_lng * _BD_X_PI)
+        new_lng, new_lat = z * math.cos(t), z * math.sin(t)
+        step = max(abs(new_lng - g_lng), abs(new_lat - g_lat))
+        g_lng, g_lat = new_lng, new_lat
+        if step <= _INVERSE_TOL:
+            break
+    return g_lng, g_lat
 
 
 def _wgs_to_bd(lng: float, lat: float) -> _Pair:
@@ -154,9 +157,9 @@ def _bd_to_wgs(lng: float, lat: float) -> _Pair:
 
 
 # --- vectorised implementation: same maths, arranged for numpy speed -----------------------------
-# libm sin/cos cost ~25 ns per float64 element, ten times the rest of the formula, so the array
-# versions avoid them wherever an exact identity allows. tests/core/test_geo.py checks them
-# against the scalar transcription above.
+# numpy's float64 sin/cos cost 10-25 ns per element, far more than the arithmetic around them,
+# so the array versions avoid them wherever an exact identity allows. tests/core/test_geo.py
+# checks them against the scalar transcription above (they agree to ~1e-13 degrees).
 
 
 def _phasor(angle: NDArray[np.float64]) -> NDArray[np.complex128]:
@@ -167,16 +170,34 @@ def _phasor(angle: NDArray[np.float64]) -> NDArray[np.complex128]:
     return z
 
 
+def _turn(phasor: NDArray[np.complex128], delta: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """phasor * exp(i * delta) for small |delta| (< 0.02 rad), by series instead of libm.
+
+    The dropped terms are below delta**6 / 720: 1e-13 at 0.02 rad, 1e-21 at the usual 1e-3.
+    """
+    d2 = delta * delta
+    rotation = np.empty(delta.shape, dtype=np.complex128)
+    rotation.real = 1.0 - d2 * (0.5 - d2 / 24.0)
+    rotation.imag = delta * (1.0 - d2 * (1.0 / 6.0 - d2 / 120.0))
+    return phasor * rotation
+
+
+# Every angle in the GCJ-02 formula is an integer multiple of pi*x/60 or of pi*y/180, with
+# x = lng - 105 and y = lat - 35 (the latitude itself is pi*y/180 + 35 degrees). One complex
+# phasor per axis, raised to integer powers, replaces twelve sin/cos calls; the products add
+# < 1e-13 relative error, i.e. < 1e-16 degrees in the offset.
+_X_ANGLE = math.pi / 60.0
+_Y_ANGLE = math.pi / 180.0
 _PHASOR_35_DEG = complex(math.cos(math.radians(35.0)), math.sin(math.radians(35.0)))
 
 
-def _gcj_offset_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
-    x = lng - 105.0
-    y = lat - 35.0
-    # Every angle in the formula is an integer multiple of pi*x/60 or of pi*y/180 (the latitude
-    # itself is pi*y/180 + 35 degrees), so one complex phasor per axis raised to integer powers
-    # replaces twelve sin/cos calls. The products add < 1e-13 relative error, i.e. < 1e-16 deg.
-    a1 = _phasor(x * (math.pi / 60.0))
+def _gcj_offset_array(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    a1: NDArray[np.complex128],
+    b1: NDArray[np.complex128],
+) -> _ArrayPair:
+    """_gcj_offset from x = lng - 105, y = lat - 35 and their phasors a1 and b1."""
     a2 = a1 * a1  # pi x / 30
     a5 = a2 * a2 * a1  # pi x / 12
     a20 = a5 * a5
@@ -184,7 +205,6 @@ def _gcj_offset_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Ar
     a60 = a20 * a20 * a20  # pi x
     a120 = a60 * a60  # 2 pi x
     a360 = a120 * a120 * a120  # 6 pi x
-    b1 = _phasor(y * (math.pi / 180.0))
     b3 = b1 * b1 * b1
     b6 = b3 * b3  # pi y / 30
     b15 = b6 * b6 * b3  # pi y / 12
@@ -214,69 +234,97 @@ def _gcj_offset_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Ar
 
 
 def _wgs_to_gcj_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
-    d_lng, d_lat = _gcj_offset_array(lng, lat)
+    x = lng - 105.0
+    y = lat - 35.0
+    d_lng, d_lat = _gcj_offset_array(x, y, _phasor(x * _X_ANGLE), _phasor(y * _Y_ANGLE))
     return lng + d_lng, lat + d_lat
 
 
-def _rotate_scale(
-    x: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64], eps: NDArray[np.float64]
-) -> _ArrayPair:
-    """(z cos(t + eps), z sin(t + eps)) with t = atan2(y, x), without atan2/cos/sin.
+_Rows = slice | NDArray[np.intp]
 
-    cos t and sin t are x/r and y/r; |eps| <= 3e-6 rad, so the truncated series for cos eps and
-    sin eps are exact to 1e-22, far below float64 resolution of the result.
+
+def _narrow(rows: _Rows, busy: NDArray[np.bool_]) -> _Rows | None:
+    """The rows still iterating, None once all converged; a slice (views, no copies) while all are."""
+    if busy.all():
+        return rows
+    if not busy.any():
+        return None
+    if isinstance(rows, slice):
+        return np.flatnonzero(busy)
+    return rows[busy]
+
+
+def _gcj_to_wgs_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
+    """Row-wise version of _gcj_to_wgs: same passes and stopping rule per row."""
+    # Every estimate stays within the offset (< 0.02 deg) of the GCJ point, so the phasors are
+    # computed there once and turned to each new estimate by _turn: no libm in later passes.
+    a0 = _phasor((lng - 105.0) * _X_ANGLE)
+    b0 = _phasor((lat - 35.0) * _Y_ANGLE)
+    a1, b1 = a0, b0  # the first estimate is the GCJ point itself
+    w_lng = lng.copy()
+    w_lat = lat.copy()
+    rows: _Rows | None = slice(None)
+    for _ in range(_INVERSE_MAX_ITER):
+        e_lng = w_lng[rows]
+        e_lat = w_lat[rows]
+        d_lng, d_lat = _gcj_offset_array(e_lng - 105.0, e_lat - 35.0, a1, b1)
+        r_lng = e_lng + d_lng - lng[rows]  # round-trip error of the current estimate
+        r_lat = e_lat + d_lat - lat[rows]
+        w_lng[rows] = e_lng - r_lng
+        w_lat[rows] = e_lat - r_lat
+        rows = _narrow(rows, (np.abs(r_lng) > _INVERSE_TOL) | (np.abs(r_lat) > _INVERSE_TOL))
+        if rows is None:
+            break
+        a1 = _turn(a0[rows], (w_lng[rows] - lng[rows]) * _X_ANGLE)
+        b1 = _turn(b0[rows], (w_lat[rows] - lat[rows]) * _Y_ANGLE)
+    return w_lng, w_lat
+
+
+def _rotate_scale(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    k: NDArray[np.float64],
+    eps: NDArray[np.float64],
+) -> _ArrayPair:
+    """(x, y) rotated by eps radians and scaled by k, without atan2/cos/sin.
+
+    |eps| <= 3e-6 rad, so the truncated series for cos eps and sin eps are exact to 1e-22.
     """
     cos_eps = 1.0 - 0.5 * eps * eps
     sin_eps = eps - eps * eps * eps / 6.0
-    k = z / np.hypot(x, y)
     return k * (x * cos_eps - y * sin_eps), k * (y * cos_eps + x * sin_eps)
 
 
 def _gcj_to_bd_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
-    z = np.hypot(lng, lat) + 0.00002 * np.sin(lat * _BD_X_PI)
+    r = np.hypot(lng, lat)
+    k = (r + 0.00002 * np.sin(lat * _BD_X_PI)) / r
     eps = 0.000003 * np.cos(lng * _BD_X_PI)
-    bd_lng, bd_lat = _rotate_scale(lng, lat, z, eps)
+    bd_lng, bd_lat = _rotate_scale(lng, lat, k, eps)
     return bd_lng + _BD_DLNG, bd_lat + _BD_DLAT
 
 
-def _bd_to_gcj_approx_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
+def _bd_to_gcj_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
+    """Row-wise version of _bd_to_gcj: same passes and stopping rule per row."""
     x = lng - _BD_DLNG
     y = lat - _BD_DLAT
-    z = np.hypot(x, y) - 0.00002 * np.sin(y * _BD_X_PI)
-    eps = -0.000003 * np.cos(x * _BD_X_PI)
-    return _rotate_scale(x, y, z, eps)
-
-
-def _solve_array(
-    forward: Callable[[NDArray[np.float64], NDArray[np.float64]], _ArrayPair],
-    lng: NDArray[np.float64],
-    lat: NDArray[np.float64],
-    start: _ArrayPair,
-) -> _ArrayPair:
-    """Row-wise version of _solve: same stopping rule per row, converged rows drop out."""
-    w_lng, w_lat = (np.array(a, dtype=np.float64) for a in start)  # owned, written in place
-    active = np.arange(lng.shape[0])
+    r = np.hypot(x, y)
+    g_lng = x.copy()
+    g_lat = y.copy()
+    rows: _Rows | None = slice(None)
     for _ in range(_INVERSE_MAX_ITER):
-        a_lng = w_lng[active]
-        a_lat = w_lat[active]
-        f_lng, f_lat = forward(a_lng, a_lat)
-        r_lng = f_lng - lng[active]
-        r_lat = f_lat - lat[active]
-        w_lng[active] = a_lng - r_lng
-        w_lat[active] = a_lat - r_lat
-        busy = (np.abs(r_lng) > _INVERSE_TOL) | (np.abs(r_lat) > _INVERSE_TOL)
-        active = active[busy]
-        if active.size == 0:
+        e_lng = g_lng[rows]
+        e_lat = g_lat[rows]
+        row_r = r[rows]
+        k = (row_r - 0.00002 * np.sin(e_lat * _BD_X_PI)) / row_r
+        eps = -0.000003 * np.cos(e_lng * _BD_X_PI)
+        new_lng, new_lat = _rotate_scale(x[rows], y[rows], k, eps)
+        busy = (np.abs(new_lng - e_lng) > _INVERSE_TOL) | (np.abs(new_lat - e_lat) > _INVERSE_TOL)
+        g_lng[rows] = new_lng
+        g_lat[rows] = new_lat
+        rows = _narrow(rows, busy)
+        if rows is None:
             break
-    return w_lng, w_lat
-
-
-def _gcj_to_wgs_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
-    return _solve_array(_wgs_to_gcj_array, lng, lat, (lng, lat))
-
-
-def _bd_to_gcj_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
-    return _solve_array(_gcj_to_bd_array, lng, lat, _bd_to_gcj_approx_array(lng, lat))
+    return g_lng, g_lat
 
 
 def _wgs_to_bd_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _ArrayPair:
@@ -326,7 +374,7 @@ def wgs84_to_gcj02(lng: float, lat: float) -> tuple[float, float]:
 
 
 def gcj02_to_wgs84(lng: float, lat: float) -> tuple[float, float]:
-    """AMap/Tencent (GCJ-02) to WGS-84, solved iteratively (round trip < 1e-8 degrees)."""
+    """AMap/Tencent (GCJ-02) to WGS-84, solved iteratively to ~2e-9 degrees (0.2 mm)."""
     return _apply(_gcj_to_wgs, lng, lat)
 
 
@@ -336,7 +384,7 @@ def gcj02_to_bd09(lng: float, lat: float) -> tuple[float, float]:
 
 
 def bd09_to_gcj02(lng: float, lat: float) -> tuple[float, float]:
-    """Baidu (BD-09) to GCJ-02, solved iteratively (round trip < 1e-8 degrees)."""
+    """Baidu (BD-09) to GCJ-02, solved iteratively to ~2e-9 degrees (0.2 mm)."""
     return _apply(_bd_to_gcj, lng, lat)
 
 
@@ -346,7 +394,7 @@ def wgs84_to_bd09(lng: float, lat: float) -> tuple[float, float]:
 
 
 def bd09_to_wgs84(lng: float, lat: float) -> tuple[float, float]:
-    """Baidu (BD-09) to WGS-84 via GCJ-02, solved iteratively (round trip < 1e-8 degrees)."""
+    """Baidu (BD-09) to WGS-84 via GCJ-02, solved iteratively to ~2e-9 degrees (0.2 mm)."""
     return _apply(_bd_to_wgs, lng, lat)
 
 
@@ -358,8 +406,9 @@ def convert(lng: float, lat: float, src: Datum, dst: Datum) -> tuple[float, floa
     return _apply(steps[0], lng, lat)
 
 
-# Rows per batch: keeps the ~20 complex temporaries of a GCJ evaluation inside the L2 cache.
-_CHUNK_ROWS = 8192
+# Rows per batch: keeps the ~20 complex temporaries of a GCJ evaluation inside the L2 cache and
+# spares the allocator from page-faulting in fresh megabytes for each of them.
+_CHUNK_ROWS = 4096
 
 
 def convert_array(coords: ArrayLike, src: Datum, dst: Datum) -> NDArray[np.float64]:
@@ -396,8 +445,8 @@ def convert_array(coords: ArrayLike, src: Datum, dst: Datum) -> NDArray[np.float
     return out
 
 
-def transform_geometry(geom: Any, src: Datum, dst: Datum) -> Any:
-    """Convert every vertex of a shapely geometry (or array of geometries); z is kept."""
+def transform_geometry(geom: shapely.Geometry, src: Datum, dst: Datum) -> shapely.Geometry:
+    """Convert every vertex of a shapely geometry; z coordinates are kept."""
     _steps_for(src, dst)  # fail on a bad datum even when the geometry is empty
     # include_z=None keeps 3D geometries 3D; convert_array passes the z column through.
     return shapely.transform(geom, lambda a: convert_array(a, src, dst), include_z=None)

@@ -8,6 +8,7 @@ from datetime import date
 
 from grid_backend.core import clock
 from grid_backend.core.errors import Forbidden
+from grid_backend.core.revisions import RevisionCache
 
 LEVELS = ("city", "district", "township", "community", "grid", "micro_grid")
 PARENT_LEVEL = {child: parent for parent, child in zip(LEVELS, LEVELS[1:], strict=False)}
@@ -86,11 +87,17 @@ def is_staff(grants: list[Grant]) -> bool:
     return bool(grants)
 
 
+_grants_cache = RevisionCache("assignments", max_entries=50_000)
+
+
 async def grants_of(account_id: int, *, on: date | None = None) -> list[Grant]:
     """The caller's assignments valid on the given local date (today by default)."""
     from grid_backend.people.tables import Assignment  # the policy sits below the domains
 
     day = on or clock.today()
+    hit, grants = await _grants_cache.lookup(account_id, day)
+    if hit:
+        return grants
     rows = (
         await Assignment.select(
             Assignment.duty, Assignment.area, Assignment.area_path, Assignment.board
@@ -102,4 +109,6 @@ async def grants_of(account_id: int, *, on: date | None = None) -> list[Grant]:
         )
         .run()
     )
-    return [Grant(r["duty"], r["area"], r["area_path"], r["board"]) for r in rows]
+    grants = [Grant(r["duty"], r["area"], r["area_path"], r["board"]) for r in rows]
+    _grants_cache.store(account_id, grants)
+    return grants

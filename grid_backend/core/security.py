@@ -62,7 +62,9 @@ def issue_access_token(account_id: int) -> tuple[str, int]:
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=settings.access_token_seconds)).timestamp()),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), settings.access_token_seconds
+    return jwt.encode(
+        claims, settings.secret_key, algorithm=ALGORITHM
+    ), settings.access_token_seconds
 
 
 def read_access_token(token: str) -> int | None:

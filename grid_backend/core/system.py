@@ -35,9 +35,14 @@ class SystemController(Controller):
     async def readyz(self) -> Response[dict[str, Any]]:
         try:
             await engine().run_ddl("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            body = {"type": "/problems/unavailable", "title": "database unreachable",
-                    "status": 503, "code": "unavailable", "detail": type(exc).__name__}
+        except Exception as exc:
+            body = {
+                "type": "/problems/unavailable",
+                "title": "database unreachable",
+                "status": 503,
+                "code": "unavailable",
+                "detail": type(exc).__name__,
+            }
             return Response(body, status_code=503, media_type=PROBLEM_JSON)
         return Response({"status": "ready", "database": engine().engine_type})
 
@@ -45,7 +50,12 @@ class SystemController(Controller):
     async def config(self) -> ConfigRead:
         s = get_settings()
         return ConfigRead(
-            datums=list(geo.DATUMS), storage_datum="wgs84", timezone=s.timezone,
-            levels=list(policy.LEVELS), duties=list(policy.DUTIES), boards=list(policy.BOARDS),
-            locate_tolerance_m=s.locate_tolerance_m, access_token_seconds=s.access_token_seconds,
+            datums=list(geo.DATUMS),
+            storage_datum="wgs84",
+            timezone=s.timezone,
+            levels=list(policy.LEVELS),
+            duties=list(policy.DUTIES),
+            boards=list(policy.BOARDS),
+            locate_tolerance_m=s.locate_tolerance_m,
+            access_token_seconds=s.access_token_seconds,
         )

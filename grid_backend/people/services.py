@@ -272,7 +272,8 @@ async def list_assignments(
     return AssignmentPage(items=[_assignment_read(r) for r in rows], next_cursor=cursor_out)
 
 
-async def _resolve_area(data: AssignmentCreate) -> dict[str, Any]:
+async def _resolve_area(data: AssignmentCreate) -> tuple[dict[str, Any], str]:
+    """The area and the field that named it, so errors point at what the client sent."""
     if data.area_id is not None:
         area = await Area.select(Area.id, Area.path, Area.level).where(Area.id == data.area_id).first().run()
         field = "area_id"
@@ -284,7 +285,7 @@ async def _resolve_area(data: AssignmentCreate) -> dict[str, Any]:
         raise invalid("area_id", "give area_id or area_code", detail_zh="请指定区域")
     if area is None:
         raise invalid(field, "no such area", code="area_code_unknown", detail_zh="区域不存在")
-    return area
+    return area, field
 
 
 async def _resolve_account(data: AssignmentCreate) -> int:
@@ -302,15 +303,20 @@ async def _resolve_account(data: AssignmentCreate) -> int:
     raise invalid("account_id", "give account_id or phone", detail_zh="请指定人员")
 
 
-async def validate_assignment(data: AssignmentCreate) -> tuple[int, dict[str, Any]]:
+async def validate_assignment(
+    data: AssignmentCreate, grants: list[policy.Grant] | None = None
+) -> tuple[int, dict[str, Any]]:
     """Check an assignment's fields against the duty table; return (account id, area)."""
     if data.duty not in policy.DUTY_LEVELS:
         raise invalid("duty", f"duty must be one of {', '.join(policy.DUTIES)}", code="duty_unknown",
                       detail_zh="未知职责")
-    area = await _resolve_area(data)
+    area, area_field = await _resolve_area(data)
+    # before any lookup of the person: a refused caller must not learn which phones exist
+    if grants is not None:
+        policy.require(grants, "assignment.manage", area["path"])
     if area["level"] not in policy.DUTY_LEVELS[data.duty]:
         allowed = "/".join(sorted(policy.DUTY_LEVELS[data.duty]))
-        raise invalid("area_id", f"{data.duty} is held at {allowed} level, not {area['level']}",
+        raise invalid(area_field, f"{data.duty} is held at {allowed} level, not {area['level']}",
                       code="duty_area_mismatch", detail_zh="该职责不能设在此级区域")
     if data.duty == "board_handler" and data.board not in policy.BOARDS:
         raise invalid("board", f"board_handler needs a board: {', '.join(policy.BOARDS)}",
@@ -339,9 +345,7 @@ async def create_assignment(
     *, data: AssignmentCreate, grants: list[policy.Grant] | None, actor_id: int | None
 ) -> AssignmentRead:
     """Give a person a duty in an area; grants None means a trusted caller (the CLI, seeds)."""
-    account_id, area = await validate_assignment(data)
-    if grants is not None:
-        policy.require(grants, "assignment.manage", area["path"])
+    account_id, area = await validate_assignment(data, grants)
     async with write_transaction():
         row = (
             await Assignment.insert(
@@ -388,7 +392,12 @@ async def end_assignment(
     if row is None:
         raise NotFound("assignment_not_found")
     policy.require(grants, "assignment.manage", row["area_path"])
-    last_day = valid_to if valid_to is not None else clock.today() - timedelta(days=1)
+    today = clock.today()
+    if valid_to is None and row["valid_to"] is not None and row["valid_to"] < today:
+        return await get_assignment(assignment_id=assignment_id)  # already over: keep its end
+    # ending one that has not started yet cancels it: it ends the day before its first day
+    last_day = valid_to if valid_to is not None else max(
+        today - timedelta(days=1), row["valid_from"] - timedelta(days=1))
     if last_day < row["valid_from"] - timedelta(days=1):
         raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
     async with write_transaction():

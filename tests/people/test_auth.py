@@ -14,7 +14,9 @@ PASSWORD = "Patrol2024ok"
 
 
 async def register(client, phone="13812345678", password=PASSWORD, name="杨居民"):
-    return await client.post("/api/v1/auth/register", json={"phone": phone, "password": password, "name": name})
+    return await client.post(
+        "/api/v1/auth/register", json={"phone": phone, "password": password, "name": name}
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,9 @@ def test_phone_numbers_are_normalised(raw, expected):
     assert normalise_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["12812345678", "1381234567", "138123456789", "abc", "+1 415 555 0100", ""])
+@pytest.mark.parametrize(
+    "raw", ["12812345678", "1381234567", "138123456789", "abc", "+1 415 555 0100", ""]
+)
 def test_bad_phone_numbers_are_refused(raw):
     from grid_backend.core.errors import DomainError
 
@@ -45,7 +49,9 @@ async def test_register_then_login_with_a_differently_written_number(client):
     r = await register(client, phone="+86 138-1234-5678")
     assert r.status_code == 201, r.text
     assert r.json()["account"]["phone"] == "13812345678"
-    r = await client.post("/api/v1/auth/login", json={"phone": "138 1234 5678", "password": PASSWORD})
+    r = await client.post(
+        "/api/v1/auth/login", json={"phone": "138 1234 5678", "password": PASSWORD}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) >= {"access_token", "refresh_token", "expires_in", "account"}
@@ -74,7 +80,9 @@ async def test_duplicate_phone_is_a_conflict(client):
     assert r.json()["code"] == "phone_taken"
 
 
-@pytest.mark.parametrize("password", ["short1", "onlyletters", "1234567890", "a1a1a1a1a1", "xx12345678"])
+@pytest.mark.parametrize(
+    "password", ["short1", "onlyletters", "1234567890", "a1a1a1a1a1", "xx12345678"]
+)
 async def test_weak_passwords_are_refused_naming_the_field(client, password):
     r = await register(client, phone="13812345678", password=password)
     assert r.status_code == 422
@@ -84,11 +92,16 @@ async def test_weak_passwords_are_refused_naming_the_field(client, password):
 
 
 async def test_problem_messages_follow_accept_language(client):
-    r = await client.post("/api/v1/auth/login", json={"phone": "13800000000", "password": "Wrong12345"},
-                          headers={"Accept-Language": "en-US,en;q=0.9"})
+    r = await client.post(
+        "/api/v1/auth/login",
+        json={"phone": "13800000000", "password": "Wrong12345"},
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
     assert r.status_code == 401
     assert r.json()["title"] == "Wrong phone number or password"
-    r = await client.post("/api/v1/auth/login", json={"phone": "13800000000", "password": "Wrong12345"})
+    r = await client.post(
+        "/api/v1/auth/login", json={"phone": "13800000000", "password": "Wrong12345"}
+    )
     assert r.json()["title"] == "手机号或密码错误"
     assert r.json()["code"] == "invalid_credentials"
 
@@ -99,7 +112,9 @@ async def test_malformed_body_lists_the_field(client):
     body = r.json()
     assert body["code"] == "validation_failed"
     assert body["errors"][0]["field"] == "phone"
-    r = await client.post("/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"})
+    r = await client.post(
+        "/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code in (400, 422)
     assert r.headers["content-type"].startswith("application/problem+json")
 
@@ -121,9 +136,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client):
 
 async def test_parallel_refreshes_with_one_token_yield_one_new_token(client):
     first = (await register(client)).json()
-    results = await asyncio.gather(*[
-        client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}) for _ in range(5)
-    ])
+    results = await asyncio.gather(
+        *[
+            client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+            for _ in range(5)
+        ]
+    )
     assert sorted(r.status_code for r in results).count(200) <= 1
 
 
@@ -158,7 +176,9 @@ async def test_requests_without_or_with_forged_tokens_are_refused(client):
     assert (await client.get("/api/v1/me")).json()["code"] == "unauthenticated"
     import jwt
 
-    forged = jwt.encode({"sub": "1", "typ": "access", "exp": 9999999999}, "x" * 40, algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "1", "typ": "access", "exp": 9999999999}, "x" * 40, algorithm="HS256"
+    )
     r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 
@@ -166,19 +186,27 @@ async def test_requests_without_or_with_forged_tokens_are_refused(client):
 async def test_login_is_rate_limited_per_phone(client):
     await register(client)
     for _ in range(5):
-        r = await client.post("/api/v1/auth/login", json={"phone": "13812345678", "password": "Wrong12345"})
+        r = await client.post(
+            "/api/v1/auth/login", json={"phone": "13812345678", "password": "Wrong12345"}
+        )
         assert r.status_code == 401
     r = await client.post("/api/v1/auth/login", json={"phone": "13812345678", "password": PASSWORD})
     assert r.status_code == 429
     assert int(r.headers["retry-after"]) > 0
     # another phone from the same address is not locked out by this phone's failures
-    r = await client.post("/api/v1/auth/login", json={"phone": "13900000000", "password": "Wrong12345"})
+    r = await client.post(
+        "/api/v1/auth/login", json={"phone": "13900000000", "password": "Wrong12345"}
+    )
     assert r.status_code == 401
 
 
 async def test_login_is_rate_limited_per_address(client):
     for i in range(30):
-        r = await client.post("/api/v1/auth/login", json={"phone": f"1390000{i:04d}", "password": "Wrong12345"})
+        r = await client.post(
+            "/api/v1/auth/login", json={"phone": f"1390000{i:04d}", "password": "Wrong12345"}
+        )
         assert r.status_code == 401
-    r = await client.post("/api/v1/auth/login", json={"phone": "13911112222", "password": "Wrong12345"})
+    r = await client.post(
+        "/api/v1/auth/login", json={"phone": "13911112222", "password": "Wrong12345"}
+    )
     assert r.status_code == 429

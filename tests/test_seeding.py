@@ -1,0 +1,108 @@
+"""The demo seed and the city seed, and the command line that runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import shapely
+
+from factories import make_tree
+
+from grid_backend.areas.locate import grid_index
+from grid_backend.areas.tables import Area, AreaBoundary, RiskPoint
+from grid_backend.core.tables import AuditEntry
+from grid_backend.people.tables import Account, Assignment
+from grid_backend.seeding import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_city, seed_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def _counts() -> dict[str, int]:
+    return {t._meta.tablename: await t.count().run()
+            for t in (Area, AreaBoundary, RiskPoint, Account, Assignment)}
+
+
+async def test_demo_seed_is_idempotent_and_complete(client):
+    first = await seed_demo()
+    assert first["areas_created"] > 200
+    after_first = await _counts()
+    second = await seed_demo()
+    assert second == {"areas_created": 0, "risk_points_created": 0, "assignments_created": 0,
+                      "demo_password": DEMO_PASSWORD}
+    assert await _counts() == after_first
+    townships = await Area.select(Area.name).where(Area.level == "township").run()
+    assert {"解放碑街道", "朝天门街道", "七星岗街道"} <= {t["name"] for t in townships}
+    assert len(townships) == 11
+    # every demo account can sign in and holds the duty the README promises
+    for phone, _, duty, _ in DEMO_ACCOUNTS:
+        r = await client.post("/api/v1/auth/login", json={"phone": phone, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, phone
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        duties = {a["duty"] for a in me.json()["assignments"]}
+        assert duties == ({duty} if duty else set()), phone
+        # a fresh login limiter per phone so 12 logins from one address stay under the limit
+    assert await Assignment.count().where(Assignment.duty == "grid_leader").run() > 150
+
+
+async def test_demo_grids_lie_inside_the_real_district(client):
+    await seed_demo()
+    district = await AreaBoundary.select(AreaBoundary.wkb).where(
+        AreaBoundary.area.code == "500103").first().run()
+    outline = shapely.from_wkb(bytes(district["wkb"]))
+    index = await grid_index.get()
+    assert len(index) > 200
+    union = shapely.union_all(index.geoms)
+    assert union.area >= outline.area * 0.999
+    assert outline.buffer(1e-6).contains(union)
+
+
+async def test_city_seed_loads_every_district(client):
+    result = await seed_city(grids=400)
+    assert result["levels"]["district"] == 38
+    assert result["levels"]["grid"] == 400
+    assert await Area.count().where(Area.level == "grid").run() == 400
+    assert await AuditEntry.count().where(AuditEntry.action == "areas.import").run() == 1
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grid_backend.cli", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=300)
+
+
+async def test_cli_create_user_gives_an_admin_duty(client):
+    await make_tree()
+    done = _cli("create-user", "--phone", "+86 139-1234-0000", "--password", "Admin2024ok",
+                "--name", "管理员", "--duty", "admin", "--area-code", "500000")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["phone"] == "13912340000"
+    r = await client.post("/api/v1/auth/login", json={"phone": "13912340000", "password": "Admin2024ok"})
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert [a["duty"] for a in me.json()["assignments"]] == ["admin"]
+
+
+async def test_cli_create_user_with_a_bad_duty_creates_nothing(client):
+    await make_tree()
+    done = _cli("create-user", "--phone", "13912340001", "--password", "Admin2024ok",
+                "--name", "x", "--duty", "admin", "--area-code", "500103")
+    assert done.returncode == 1
+    assert "duty_area_mismatch" in done.stderr
+    assert await Account.count().run() == 0
+
+
+async def test_cli_imports_the_real_district_file(client, tmp_path):
+    src = ROOT / "seeds" / "chongqing_districts.geojson"
+    done = _cli("import-areas", str(src), "--datum", "gcj02")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["created"] == 39
+    yuzhong = await Area.select(Area.path).where(Area.code == "500103").first().run()
+    assert yuzhong["path"] == "500000/500103/"
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    done = _cli("import-areas", str(bad), "--datum", "wgs84")
+    assert done.returncode == 1
+    assert "features[0]" in done.stderr
