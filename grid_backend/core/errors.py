@@ -178,6 +178,7 @@ _HTTP_CODES = {
 }
 
 
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
@@ -200,8 +201,14 @@ def handle_http_exception(
                 if "at `$." in message:
                     message, _, path = message.rpartition(" - at `$.")
                     field = path.rstrip("`")
+                unknown = _UNKNOWN_FIELD.search(message)
+                if unknown:  # the field to remove, not the body that holds it
+                    parent = "" if field in ("data", "body") else field + "."
+                    field = parent + unknown.group(1)
                 errors.append({"field": field, "code": "invalid", "message": message})
         detail = exc.detail if exc.detail and exc.detail != "Bad Request" else None
+        if detail and detail.startswith("Validation failed for"):
+            detail = None  # the title and errors[] say it, in the caller's language
         missing = _MISSING.match(detail or "")
         if missing:  # Litestar names a missing parameter only in its message
             kind, name = missing.groups()

@@ -74,7 +74,7 @@ def read_access_token(token: str) -> int | None:
             token,
             get_settings().secret_key,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub", "typ"], "verify_exp": False},
+            options={"require": ["exp", "sub", "typ"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError:
         return None

@@ -20,13 +20,6 @@ D1, T1, C1 = "500103", "500103001", "500103001001"
 M1, M2 = G1 + "01", G1 + "02"  # micro-grids in G1's south-west corner, sharing lng 106.52
 
 
-# Litestar reports a missing query parameter only in its detail text, and
-# core/errors.handle_http_exception does not turn that into errors[].field yet.
-MISSING_PARAMETER_UNNAMED = pytest.mark.xfail(
-    strict=True, reason="core/errors.py: a missing required parameter is not listed in errors[]"
-)
-
-
 async def locate(client, headers, lat, lng, datum=None):
     params = {"lat": lat, "lng": lng} | ({"datum": datum} if datum else {})
     return await client.get("/api/v1/locate", params=params, headers=headers)
@@ -226,8 +219,8 @@ async def test_no_grids_at_all_is_a_404_problem(client):
         ({"lat": "nan", "lng": 106.52}, "lat"),
         ({"lat": "inf", "lng": 106.52}, "lat"),
         ({"lat": "abc", "lng": 106.52}, "lat"),
-        pytest.param({"lng": 106.52}, "lat", marks=MISSING_PARAMETER_UNNAMED),
-        pytest.param({"lat": 29.52}, "lng", marks=MISSING_PARAMETER_UNNAMED),
+        ({"lng": 106.52}, "lat"),
+        ({"lat": 29.52}, "lng"),
         ({"lat": 29.52, "lng": 106.52, "datum": "xyz"}, "datum"),
         ({"lat": 29.52, "lng": 106.52, "datum": "WGS84"}, "datum"),
     ],
