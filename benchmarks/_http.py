@@ -10,9 +10,17 @@ import time
 from collections.abc import Callable
 
 
-async def _worker(host: str, port: int, make_path: Callable[[int], str], headers: str,
-                  deadline: float, max_requests: int, counter: list[int],
-                  latencies: list[float], errors: list[int]) -> None:
+async def _worker(
+    host: str,
+    port: int,
+    make_path: Callable[[int], str],
+    headers: str,
+    deadline: float,
+    max_requests: int,
+    counter: list[int],
+    latencies: list[float],
+    errors: list[int],
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline and counter[0] < max_requests:
@@ -35,17 +43,29 @@ async def _worker(host: str, port: int, make_path: Callable[[int], str], headers
         writer.close()
 
 
-async def load(host: str, port: int, make_path: Callable[[int], str], *, token: str | None = None,
-               seconds: float = 5.0, connections: int = 32, max_requests: int = 500_000) -> dict:
+async def load(
+    host: str,
+    port: int,
+    make_path: Callable[[int], str],
+    *,
+    token: str | None = None,
+    seconds: float = 5.0,
+    connections: int = 32,
+    max_requests: int = 500_000,
+) -> dict:
     """Requests/s, latency percentiles (ms) and error count for one endpoint."""
     headers = f"Authorization: Bearer {token}\r\n" if token else ""
     counter, latencies, errors = [0], [], []
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*[
-        _worker(host, port, make_path, headers, deadline, max_requests, counter, latencies, errors)
-        for _ in range(connections)
-    ])
+    await asyncio.gather(
+        *[
+            _worker(
+                host, port, make_path, headers, deadline, max_requests, counter, latencies, errors
+            )
+            for _ in range(connections)
+        ]
+    )
     elapsed = time.perf_counter() - started
     latencies.sort()
 
@@ -53,8 +73,11 @@ async def load(host: str, port: int, make_path: Callable[[int], str], *, token: 
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
 
     return {
-        "requests": len(latencies), "seconds": round(elapsed, 2),
-        "requests_per_s": round(len(latencies) / elapsed), "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99), "errors": len(errors),
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "errors": len(errors),
         "error_statuses": sorted(set(errors))[:5],
     }

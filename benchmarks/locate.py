@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -93,7 +94,8 @@ async def _in_process(result: dict) -> tuple[int, int]:
     db = engine()
     await db.start_connection_pool(min_size=1, max_size=4)
     try:
-        await migrate()
+        with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the JSON figures
+            await migrate()
         grids = await Area.count().where(Area.level == "grid").run()
         if grids < ARGS.grids:
             started = time.perf_counter()
@@ -123,7 +125,8 @@ async def _in_process(result: dict) -> tuple[int, int]:
             timings[i] = clock() - t0
             found += match is not None
         result["index_find"] = {
-            "lookups": len(points), "found": found,
+            "lookups": len(points),
+            "found": found,
             "lookups_per_s": round(1e9 / timings.mean()),
             "p50_us": round(float(np.percentile(timings, 50)) / 1000, 1),
             "p99_us": round(float(np.percentile(timings, 99)) / 1000, 1),
@@ -137,7 +140,8 @@ async def _in_process(result: dict) -> tuple[int, int]:
             await locate_point(lat=float(lat), lng=float(lng), datum="wgs84")
             service[i] = clock() - t0
         result["locate_service"] = {
-            "lookups": len(points), "lookups_per_s": round(1e9 / service.mean()),
+            "lookups": len(points),
+            "lookups_per_s": round(1e9 / service.mean()),
             "p50_us": round(float(np.percentile(service, 50)) / 1000, 1),
             "p99_us": round(float(np.percentile(service, 99)) / 1000, 1),
         }
@@ -148,7 +152,8 @@ async def _in_process(result: dict) -> tuple[int, int]:
             index.linear_scan(lng, lat)
             linear.append(clock() - t0)
         result["linear_scan"] = {
-            "lookups": len(linear), "mean_us": round(statistics.fmean(linear) / 1000, 1),
+            "lookups": len(linear),
+            "mean_us": round(statistics.fmean(linear) / 1000, 1),
             "tree_speedup": round(statistics.fmean(linear) / timings.mean()),
         }
         from grid_backend.core.geo import convert_array
@@ -158,7 +163,9 @@ async def _in_process(result: dict) -> tuple[int, int]:
             started = time.perf_counter()
             convert_array(coords, src, dst)
             result[f"convert_array_{src}_to_{dst}_ms"] = {
-                "points": len(coords), "ms": round((time.perf_counter() - started) * 1000, 1)}
+                "points": len(coords),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
         token = await _bench_token()
         return token, points
     finally:
@@ -186,8 +193,10 @@ def _http(result: dict, token: str, points: np.ndarray) -> None:
     port = _free_port()
     env = {**os.environ, "GRID_ACCESS_TOKEN_SECONDS": "3600", "GRID_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "grid_backend.cli", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "grid_backend.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         import urllib.request
@@ -198,21 +207,44 @@ def _http(result: dict, token: str, points: np.ndarray) -> None:
                 break
             except OSError:
                 time.sleep(0.5)
-        paths = [f"/api/v1/locate?lat={lat:.6f}&lng={lng:.6f}&datum=wgs84" for lng, lat in points[:50_000]]
+        paths = [
+            f"/api/v1/locate?lat={lat:.6f}&lng={lng:.6f}&datum=wgs84"
+            for lng, lat in points[:50_000]
+        ]
 
         async def run() -> tuple[dict, dict]:
-            await load("127.0.0.1", port, lambda n: paths[n % len(paths)], token=token, seconds=1,
-                       connections=ARGS.connections)  # warm-up
-            bare = await load("127.0.0.1", port, lambda n: "/healthz", seconds=ARGS.http_seconds,
-                              connections=ARGS.connections)
-            located = await load("127.0.0.1", port, lambda n: paths[n % len(paths)], token=token,
-                                 seconds=ARGS.http_seconds, connections=ARGS.connections)
+            await load(
+                "127.0.0.1",
+                port,
+                lambda n: paths[n % len(paths)],
+                token=token,
+                seconds=1,
+                connections=ARGS.connections,
+            )  # warm-up
+            bare = await load(
+                "127.0.0.1",
+                port,
+                lambda n: "/healthz",
+                seconds=ARGS.http_seconds,
+                connections=ARGS.connections,
+            )
+            located = await load(
+                "127.0.0.1",
+                port,
+                lambda n: paths[n % len(paths)],
+                token=token,
+                seconds=ARGS.http_seconds,
+                connections=ARGS.connections,
+            )
             return bare, located
 
         bare, located = asyncio.run(run())
         result["http"] = {
-            "bare_healthz": bare, "locate": located,
-            "locate_share_of_bare": round(located["requests_per_s"] / max(bare["requests_per_s"], 1), 3),
+            "bare_healthz": bare,
+            "locate": located,
+            "locate_share_of_bare": round(
+                located["requests_per_s"] / max(bare["requests_per_s"], 1), 3
+            ),
             "server": "uvicorn, 1 worker; load generator in the same machine (2 cores shared)",
         }
     finally:

@@ -41,8 +41,10 @@ POINT_IN = {G1: (29.52, 106.52), G2: (29.58, 106.52), G3: (29.52, 106.58), G4: (
 
 async def make_tree() -> dict[str, int]:
     """The toy tree; returns area ids by code."""
-    items = [AreaInput(code, name, level, parent, box(*bounds), 400, 1000)
-             for code, name, level, parent, bounds in TREE]
+    items = [
+        AreaInput(code, name, level, parent, box(*bounds), 400, 1000)
+        for code, name, level, parent, bounds in TREE
+    ]
     await apply_areas(items, source_datum="wgs84", actor_id=None)
     return {r["code"]: r["id"] for r in await Area.select(Area.id, Area.code).run()}
 
@@ -68,7 +70,8 @@ async def make_person(*duties: tuple[str, str], name: str = "测试", **extra: o
     for duty, area_code in duties:
         await create_assignment(
             data=AssignmentCreate(duty=duty, area_code=area_code, account_id=account.id, **extra),  # type: ignore[arg-type]
-            grants=None, actor_id=None,
+            grants=None,
+            actor_id=None,
         )
     token, _ = issue_access_token(account.id)
     return Person(account.id, phone, token)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import shapely
-
 from factories import make_tree
 
 from grid_backend.areas.locate import grid_index
@@ -22,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _counts() -> dict[str, int]:
-    return {t._meta.tablename: await t.count().run()
-            for t in (Area, AreaBoundary, RiskPoint, Account, Assignment)}
+    return {
+        t._meta.tablename: await t.count().run()
+        for t in (Area, AreaBoundary, RiskPoint, Account, Assignment)
+    }
 
 
 async def test_demo_seed_is_idempotent_and_complete(client):
@@ -31,17 +32,25 @@ async def test_demo_seed_is_idempotent_and_complete(client):
     assert first["areas_created"] > 200
     after_first = await _counts()
     second = await seed_demo()
-    assert second == {"areas_created": 0, "risk_points_created": 0, "assignments_created": 0,
-                      "demo_password": DEMO_PASSWORD}
+    assert second == {
+        "areas_created": 0,
+        "risk_points_created": 0,
+        "assignments_created": 0,
+        "demo_password": DEMO_PASSWORD,
+    }
     assert await _counts() == after_first
     townships = await Area.select(Area.name).where(Area.level == "township").run()
     assert {"解放碑街道", "朝天门街道", "七星岗街道"} <= {t["name"] for t in townships}
     assert len(townships) == 11
     # every demo account can sign in and holds the duty the README promises
     for phone, _, duty, _ in DEMO_ACCOUNTS:
-        r = await client.post("/api/v1/auth/login", json={"phone": phone, "password": DEMO_PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/login", json={"phone": phone, "password": DEMO_PASSWORD}
+        )
         assert r.status_code == 200, phone
-        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        me = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
         duties = {a["duty"] for a in me.json()["assignments"]}
         assert duties == ({duty} if duty else set()), phone
         # a fresh login limiter per phone so 12 logins from one address stay under the limit
@@ -50,8 +59,12 @@ async def test_demo_seed_is_idempotent_and_complete(client):
 
 async def test_demo_grids_lie_inside_the_real_district(client):
     await seed_demo()
-    district = await AreaBoundary.select(AreaBoundary.wkb).where(
-        AreaBoundary.area.code == "500103").first().run()
+    district = (
+        await AreaBoundary.select(AreaBoundary.wkb)
+        .where(AreaBoundary.area.code == "500103")
+        .first()
+        .run()
+    )
     outline = shapely.from_wkb(bytes(district["wkb"]))
     index = await grid_index.get()
     assert len(index) > 200
@@ -69,26 +82,57 @@ async def test_city_seed_loads_every_district(client):
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grid_backend.cli", *args], cwd=ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "grid_backend.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 async def test_cli_create_user_gives_an_admin_duty(client):
     await make_tree()
-    done = _cli("create-user", "--phone", "+86 139-1234-0000", "--password", "Admin2024ok",
-                "--name", "管理员", "--duty", "admin", "--area-code", "500000")
+    done = _cli(
+        "create-user",
+        "--phone",
+        "+86 139-1234-0000",
+        "--password",
+        "Admin2024ok",
+        "--name",
+        "管理员",
+        "--duty",
+        "admin",
+        "--area-code",
+        "500000",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["phone"] == "13912340000"
-    r = await client.post("/api/v1/auth/login", json={"phone": "13912340000", "password": "Admin2024ok"})
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    r = await client.post(
+        "/api/v1/auth/login", json={"phone": "13912340000", "password": "Admin2024ok"}
+    )
+    me = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
     assert [a["duty"] for a in me.json()["assignments"]] == ["admin"]
 
 
 async def test_cli_create_user_with_a_bad_duty_creates_nothing(client):
     await make_tree()
-    done = _cli("create-user", "--phone", "13912340001", "--password", "Admin2024ok",
-                "--name", "x", "--duty", "admin", "--area-code", "500103")
+    done = _cli(
+        "create-user",
+        "--phone",
+        "13912340001",
+        "--password",
+        "Admin2024ok",
+        "--name",
+        "x",
+        "--duty",
+        "admin",
+        "--area-code",
+        "500103",
+    )
     assert done.returncode == 1
     assert "duty_area_mismatch" in done.stderr
     assert await Account.count().run() == 0

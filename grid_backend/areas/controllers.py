@@ -48,10 +48,13 @@ async def read_json_body(request: Request[Any, Any, Any]) -> Any:
     try:
         return msgspec.json.decode(b"".join(chunks))
     except msgspec.DecodeError as exc:
-        raise DomainError("geojson_invalid", status=422, detail=f"not JSON: {exc}",
-                          detail_zh="不是合法的 JSON",
-                          errors=[{"field": "body", "code": "geojson_invalid",
-                                   "message": f"not JSON: {exc}"}]) from None
+        raise DomainError(
+            "geojson_invalid",
+            status=422,
+            detail=f"not JSON: {exc}",
+            detail_zh="不是合法的 JSON",
+            errors=[{"field": "body", "code": "geojson_invalid", "message": f"not JSON: {exc}"}],
+        ) from None
 
 
 class AreaController(Controller):
@@ -60,42 +63,74 @@ class AreaController(Controller):
 
     @get("", summary="The area tree, one page at a time")
     async def list_areas(
-        self, caller: CurrentCaller, level: FromQuery[Level | None] = None, parent_id: FromQuery[int | None] = None,
-        limit: Limit = 50, cursor: Cursor = None,
+        self,
+        caller: CurrentCaller,
+        level: FromQuery[Level | None] = None,
+        parent_id: FromQuery[int | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> AreaPage:
-        return await services.list_areas(level=level, parent_id=parent_id, limit=limit, cursor=cursor)
+        return await services.list_areas(
+            level=level, parent_id=parent_id, limit=limit, cursor=cursor
+        )
 
     @get("/{area_id:int}", summary="One area with its boundary, ancestors and children")
-    async def get_area(self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84") -> AreaDetail:
+    async def get_area(
+        self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84"
+    ) -> AreaDetail:
         return await services.get_area(area_id=area_id, datum=datum)
 
-    @get("/{area_id:int}/export", summary="The area and its subtree as GeoJSON",
-         media_type="application/geo+json")
+    @get(
+        "/{area_id:int}/export",
+        summary="The area and its subtree as GeoJSON",
+        media_type="application/geo+json",
+    )
     async def export(
-        self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84",
+        self,
+        caller: CurrentCaller,
+        area_id: FromPath[int],
+        datum: DatumParam = "wgs84",
         level: FromQuery[list[Level] | None] = None,
     ) -> dict[str, Any]:
         return await services.export_geojson(area_id=area_id, levels=level, datum=datum)
 
     # request_max_body_size=None: read_json_body enforces MAX_IMPORT_BYTES instead of the
     # framework's 10 MB default, which a city's boundaries exceed
-    @post("/import", status_code=HTTP_200_OK, summary="Import areas from GeoJSON (admins)",
-          request_max_body_size=None)
+    @post(
+        "/import",
+        status_code=HTTP_200_OK,
+        summary="Import areas from GeoJSON (admins)",
+        request_max_body_size=None,
+    )
     async def import_areas(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any],
-        datum: Annotated[Datum | None, QueryParameter(
-            description="datum of the coordinates; default: the file's own datum member, else wgs84",
-        )] = None,
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        datum: Annotated[
+            Datum | None,
+            QueryParameter(
+                description="datum of the coordinates; default: the file's own datum member, else wgs84",
+            ),
+        ] = None,
     ) -> ImportResult:
         grants = await policy.grants_of(caller.account_id)
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
         policy.require(grants, "area.write", city["path"] if city else "")
         collection = await read_json_body(request)
-        return await services.import_geojson(collection=collection, datum=datum, actor_id=caller.account_id)
+        return await services.import_geojson(
+            collection=collection, datum=datum, actor_id=caller.account_id
+        )
 
-    @get("/{area_id:int}/coverage", summary="Grids lacking a leader, worker or emergency officer today")
+    @get(
+        "/{area_id:int}/coverage",
+        summary="Grids lacking a leader, worker or emergency officer today",
+    )
     async def coverage(
-        self, caller: CurrentCaller, area_id: FromPath[int], limit: Limit = 50, cursor: Cursor = None
+        self,
+        caller: CurrentCaller,
+        area_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> CoverageRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.coverage(area_id=area_id, grants=grants, limit=limit, cursor=cursor)
@@ -107,7 +142,11 @@ class LocateController(Controller):
 
     @get("", summary="The grid at a position and the team on duty there today")
     async def locate(
-        self, caller: CurrentCaller, lat: FromQuery[float], lng: FromQuery[float], datum: DatumParam = "wgs84"
+        self,
+        caller: CurrentCaller,
+        lat: FromQuery[float],
+        lng: FromQuery[float],
+        datum: DatumParam = "wgs84",
     ) -> LocateRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.locate(lat=lat, lng=lng, datum=datum, grants=grants)
@@ -119,8 +158,13 @@ class RiskPointController(Controller):
 
     @get("", summary="Risk points in the caller's areas")
     async def list_points(
-        self, caller: CurrentCaller, area_id: FromQuery[int | None] = None, type: FromQuery[RiskPointType | None] = None,
-        include_inactive: FromQuery[bool] = False, limit: Limit = 50, cursor: Cursor = None,
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        type: FromQuery[RiskPointType | None] = None,
+        include_inactive: FromQuery[bool] = False,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> RiskPointPage:
         grants = await policy.grants_of(caller.account_id)
         area_path = None
@@ -130,17 +174,29 @@ class RiskPointController(Controller):
                 raise NotFound("area_not_found")
             area_path = area["path"]
         return await risk_points.list_risk_points(
-            grants=grants, area_path=area_path, type=type, include_inactive=include_inactive,
-            limit=limit, cursor=cursor,
+            grants=grants,
+            area_path=area_path,
+            type=type,
+            include_inactive=include_inactive,
+            limit=limit,
+            cursor=cursor,
         )
 
     @post("", summary="Register a risk point")
-    async def create_point(self, caller: CurrentCaller, data: JSONBody[RiskPointCreate]) -> RiskPointRead:
+    async def create_point(
+        self, caller: CurrentCaller, data: JSONBody[RiskPointCreate]
+    ) -> RiskPointRead:
         grants = await policy.grants_of(caller.account_id)
-        return await risk_points.create_risk_point(data=data, grants=grants, actor_id=caller.account_id)
+        return await risk_points.create_risk_point(
+            data=data, grants=grants, actor_id=caller.account_id
+        )
 
-    @post("/import", status_code=HTTP_200_OK, summary="Import risk points from GeoJSON points",
-          request_max_body_size=None)
+    @post(
+        "/import",
+        status_code=HTTP_200_OK,
+        summary="Import risk points from GeoJSON points",
+        request_max_body_size=None,
+    )
     async def import_points(
         self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
     ) -> ImportResult:
@@ -156,7 +212,9 @@ class RiskPointController(Controller):
         return await risk_points.get_risk_point(point_id=point_id, grants=grants)
 
     @patch("/{point_id:int}", summary="Change a risk point")
-    async def update_point(self, caller: CurrentCaller, point_id: FromPath[int], data: JSONBody[RiskPointUpdate]) -> RiskPointRead:
+    async def update_point(
+        self, caller: CurrentCaller, point_id: FromPath[int], data: JSONBody[RiskPointUpdate]
+    ) -> RiskPointRead:
         grants = await policy.grants_of(caller.account_id)
         return await risk_points.update_risk_point(
             point_id=point_id, data=data, grants=grants, actor_id=caller.account_id

@@ -24,36 +24,66 @@ from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound,
 from grid_backend.core.pagination import decode_cursor, next_cursor
 
 _COLUMNS = (
-    RiskPoint.id, RiskPoint.code, RiskPoint.name, RiskPoint.type, RiskPoint.risk_level,
-    RiskPoint.lat, RiskPoint.lng, RiskPoint.grid, RiskPoint.grid.code.as_alias("grid_code"),
-    RiskPoint.grid.name.as_alias("grid_name"), RiskPoint.area_path,
-    RiskPoint.threatened_households, RiskPoint.contacts, RiskPoint.note, RiskPoint.is_active,
-    RiskPoint.created_at, RiskPoint.updated_at,
+    RiskPoint.id,
+    RiskPoint.code,
+    RiskPoint.name,
+    RiskPoint.type,
+    RiskPoint.risk_level,
+    RiskPoint.lat,
+    RiskPoint.lng,
+    RiskPoint.grid,
+    RiskPoint.grid.code.as_alias("grid_code"),
+    RiskPoint.grid.name.as_alias("grid_name"),
+    RiskPoint.area_path,
+    RiskPoint.threatened_households,
+    RiskPoint.contacts,
+    RiskPoint.note,
+    RiskPoint.is_active,
+    RiskPoint.created_at,
+    RiskPoint.updated_at,
 )
 
 
 def _read(r: dict[str, Any]) -> RiskPointRead:
     return RiskPointRead(
-        id=r["id"], code=r["code"], name=r["name"], type=r["type"], risk_level=r["risk_level"],
-        lat=r["lat"], lng=r["lng"],
+        id=r["id"],
+        code=r["code"],
+        name=r["name"],
+        type=r["type"],
+        risk_level=r["risk_level"],
+        lat=r["lat"],
+        lng=r["lng"],
         grid=AreaBrief(id=r["grid"], code=r["grid_code"], name=r["grid_name"], level="grid"),
-        threatened_households=r["threatened_households"], contacts=r["contacts"] or [],
-        note=r["note"], is_active=r["is_active"], created_at=r["created_at"],
+        threatened_households=r["threatened_households"],
+        contacts=r["contacts"] or [],
+        note=r["note"],
+        is_active=r["is_active"],
+        created_at=r["created_at"],
         updated_at=r["updated_at"],
     )
 
 
 async def _row(point_id: int) -> dict[str, Any]:
-    row = await RiskPoint.select(*_COLUMNS).where(RiskPoint.id == point_id).output(
-        load_json=True).first().run()
+    row = (
+        await RiskPoint.select(*_COLUMNS)
+        .where(RiskPoint.id == point_id)
+        .output(load_json=True)
+        .first()
+        .run()
+    )
     if row is None:
         raise NotFound("risk_point_not_found")
     return row
 
 
 async def list_risk_points(
-    *, grants: list[policy.Grant], area_path: str | None, type: str | None,
-    include_inactive: bool, limit: int, cursor: str | None,
+    *,
+    grants: list[policy.Grant],
+    area_path: str | None,
+    type: str | None,
+    include_inactive: bool,
+    limit: int,
+    cursor: str | None,
 ) -> RiskPointPage:
     """Risk points inside the caller's areas."""
     paths = policy.scopes(grants, "risk_point.read")
@@ -102,19 +132,50 @@ async def create_risk_point(
         policy.require(grants, "risk_point.write", grid.path)
     now = clock.now()
     async with write_transaction():
-        if data.code is not None and await RiskPoint.exists().where(RiskPoint.code == data.code).run():
-            raise Conflict(detail=f"risk point {data.code} exists", detail_zh="该点位编码已存在",
-                           errors=[{"field": "code", "code": "conflict",
-                                    "message": f"risk point {data.code} exists"}])
-        row = (await RiskPoint.insert(RiskPoint(
-            code=data.code or "RP" + secrets.token_hex(5).upper(), name=data.name.strip(),
-            type=data.type, risk_level=data.risk_level, lat=lat, lng=lng, grid=grid.id,
-            area_path=grid.path, contacts=_contacts(data.contacts),
-            threatened_households=data.threatened_households, note=data.note,
-            created_at=now, updated_at=now,
-        )).returning(RiskPoint.id).run())[0]
-        await audit.record(actor_id=actor_id, action="risk_point.create", object_type="risk_point",
-                           object_id=row["id"], area_path=grid.path, detail={"name": data.name})
+        if (
+            data.code is not None
+            and await RiskPoint.exists().where(RiskPoint.code == data.code).run()
+        ):
+            raise Conflict(
+                detail=f"risk point {data.code} exists",
+                detail_zh="该点位编码已存在",
+                errors=[
+                    {
+                        "field": "code",
+                        "code": "conflict",
+                        "message": f"risk point {data.code} exists",
+                    }
+                ],
+            )
+        row = (
+            await RiskPoint.insert(
+                RiskPoint(
+                    code=data.code or "RP" + secrets.token_hex(5).upper(),
+                    name=data.name.strip(),
+                    type=data.type,
+                    risk_level=data.risk_level,
+                    lat=lat,
+                    lng=lng,
+                    grid=grid.id,
+                    area_path=grid.path,
+                    contacts=_contacts(data.contacts),
+                    threatened_households=data.threatened_households,
+                    note=data.note,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            .returning(RiskPoint.id)
+            .run()
+        )[0]
+        await audit.record(
+            actor_id=actor_id,
+            action="risk_point.create",
+            object_type="risk_point",
+            object_id=row["id"],
+            area_path=grid.path,
+            detail={"name": data.name},
+        )
     return _read(await _row(row["id"]))
 
 
@@ -136,25 +197,39 @@ async def update_risk_point(
     if data.lat is not None and data.lng is not None:
         lat, lng, grid = await _place(data.lat, data.lng, data.datum)
         policy.require(grants, "risk_point.write", grid.path)
-        changes.update({RiskPoint.lat: lat, RiskPoint.lng: lng, RiskPoint.grid: grid.id,
-                        RiskPoint.area_path: grid.path})
+        changes.update(
+            {
+                RiskPoint.lat: lat,
+                RiskPoint.lng: lng,
+                RiskPoint.grid: grid.id,
+                RiskPoint.area_path: grid.path,
+            }
+        )
     if not changes:
         return _read(row)
     changes[RiskPoint.updated_at] = clock.now()
     async with write_transaction():
         await RiskPoint.update(changes).where(RiskPoint.id == point_id).run()
         await audit.record(
-            actor_id=actor_id, action="risk_point.update", object_type="risk_point",
-            object_id=point_id, area_path=row["area_path"],
-            detail={"fields": sorted(c._meta.name for c in changes if c is not RiskPoint.updated_at)},
+            actor_id=actor_id,
+            action="risk_point.update",
+            object_type="risk_point",
+            object_id=point_id,
+            area_path=row["area_path"],
+            detail={
+                "fields": sorted(c._meta.name for c in changes if c is not RiskPoint.updated_at)
+            },
         )
     return _read(await _row(point_id))
 
 
-async def deactivate_risk_point(*, point_id: int, grants: list[policy.Grant], actor_id: int) -> RiskPointRead:
+async def deactivate_risk_point(
+    *, point_id: int, grants: list[policy.Grant], actor_id: int
+) -> RiskPointRead:
     """Retire a risk point; it stays for the history of patrols and cases."""
-    return await update_risk_point(point_id=point_id, data=RiskPointUpdate(is_active=False),
-                                   grants=grants, actor_id=actor_id)
+    return await update_risk_point(
+        point_id=point_id, data=RiskPointUpdate(is_active=False), grants=grants, actor_id=actor_id
+    )
 
 
 def _located(message: str, at: str) -> tuple[str, str]:
@@ -180,10 +255,14 @@ async def import_risk_points(
         raise Forbidden()
     errors = _Errors()
     features = collection.get("features") if isinstance(collection, dict) else None
-    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection" or not (
-            isinstance(features, list) and 0 < len(features) <= 50_000):
-        errors.add("features", "expected a FeatureCollection of 1–50,000 Point features",
-                   "geojson_invalid")
+    if (
+        not isinstance(collection, dict)
+        or collection.get("type") != "FeatureCollection"
+        or not (isinstance(features, list) and 0 < len(features) <= 50_000)
+    ):
+        errors.add(
+            "features", "expected a FeatureCollection of 1–50,000 Point features", "geojson_invalid"
+        )
         errors.raise_if_any()
     parsed: list[tuple[RiskPointCreate, str]] = []
     seen: set[str] = set()
@@ -192,13 +271,19 @@ async def import_risk_points(
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         props = feature.get("properties") if isinstance(feature, dict) else None
         coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if not (isinstance(geometry, dict) and geometry.get("type") == "Point"
-                and isinstance(coords, list) and len(coords) >= 2 and isinstance(props, dict)):
+        if not (
+            isinstance(geometry, dict)
+            and geometry.get("type") == "Point"
+            and isinstance(coords, list)
+            and len(coords) >= 2
+            and isinstance(props, dict)
+        ):
             errors.add(at, "expected a Point feature with properties", "geojson_invalid")
             continue
         try:
-            data = msgspec.convert({**props, "lng": coords[0], "lat": coords[1], "datum": datum},
-                                   RiskPointCreate)
+            data = msgspec.convert(
+                {**props, "lng": coords[0], "lat": coords[1], "datum": datum}, RiskPointCreate
+            )
         except msgspec.ValidationError as exc:
             message, field = _located(str(exc), at)
             errors.add(field, message)
@@ -212,17 +297,28 @@ async def import_risk_points(
         seen.add(data.code)
         parsed.append((data, at))
     errors.raise_if_any()
-    existing_rows = {r["code"]: r for r in await RiskPoint.select(
-        RiskPoint.id, RiskPoint.code, RiskPoint.area_path).where(
-        RiskPoint.code.is_in(list(seen))).run()} if seen else {}
+    existing_rows = (
+        {
+            r["code"]: r
+            for r in await RiskPoint.select(RiskPoint.id, RiskPoint.code, RiskPoint.area_path)
+            .where(RiskPoint.code.is_in(list(seen)))
+            .run()
+        }
+        if seen
+        else {}
+    )
     placed = []
     for data, at in parsed:
         old = existing_rows.get(data.code)  # type: ignore[arg-type]
         # updating by code must not take over a point in someone else's area
-        if grants is not None and old is not None and not policy.allows(
-                grants, "risk_point.write", old["area_path"]):
-            errors.add(f"{at}.properties.code", f"risk point {data.code} is outside your area",
-                       "forbidden")
+        if (
+            grants is not None
+            and old is not None
+            and not policy.allows(grants, "risk_point.write", old["area_path"])
+        ):
+            errors.add(
+                f"{at}.properties.code", f"risk point {data.code} is outside your area", "forbidden"
+            )
             continue
         try:
             lat, lng, grid = await _place(data.lat, data.lng, data.datum)
@@ -241,17 +337,32 @@ async def import_risk_points(
     async with write_transaction():
         for data, lat, lng, grid in placed:
             values = dict(
-                name=data.name, type=data.type, risk_level=data.risk_level, lat=lat, lng=lng,
-                grid=grid.id, area_path=grid.path, contacts=_contacts(data.contacts),
-                threatened_households=data.threatened_households, note=data.note, updated_at=now,
+                name=data.name,
+                type=data.type,
+                risk_level=data.risk_level,
+                lat=lat,
+                lng=lng,
+                grid=grid.id,
+                area_path=grid.path,
+                contacts=_contacts(data.contacts),
+                threatened_households=data.threatened_households,
+                note=data.note,
+                updated_at=now,
             )
             if data.code in existing:
-                await RiskPoint.update({getattr(RiskPoint, k): v for k, v in values.items()}).where(
-                    RiskPoint.id == existing[data.code]).run()
+                await (
+                    RiskPoint.update({getattr(RiskPoint, k): v for k, v in values.items()})
+                    .where(RiskPoint.id == existing[data.code])
+                    .run()
+                )
                 updated += 1
             else:
                 await RiskPoint.insert(RiskPoint(code=data.code, created_at=now, **values)).run()
                 created += 1
-        await audit.record(actor_id=actor_id, action="risk_point.import", object_type="risk_point",
-                           detail={"created": created, "updated": updated, "datum": datum})
+        await audit.record(
+            actor_id=actor_id,
+            action="risk_point.import",
+            object_type="risk_point",
+            detail={"created": created, "updated": updated, "datum": datum},
+        )
     return ImportResult(created=created, updated=updated, boundaries_changed=0, codes=codes[:1000])

@@ -9,8 +9,13 @@ Datum = Literal["wgs84", "gcj02", "bd09"]
 Level = Literal["city", "district", "township", "community", "grid", "micro_grid"]
 Kind = Literal["comprehensive", "dedicated"]
 RiskPointType = Literal[
-    "landslide", "flood_underpass", "gas_station", "hazardous_chemicals", "construction_site",
-    "old_building", "other",
+    "landslide",
+    "flood_underpass",
+    "gas_station",
+    "hazardous_chemicals",
+    "construction_site",
+    "old_building",
+    "other",
 ]
 RiskLevel = Literal["low", "medium", "high", "major"]
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
@@ -126,7 +131,10 @@ class RiskPointCreate(msgspec.Struct, forbid_unknown_fields=True):
     lat: Lat
     lng: Lng
     datum: Datum = "wgs84"
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    code: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+        | None
+    ) = None
     threatened_households: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     contacts: Annotated[list[Contact], msgspec.Meta(max_length=20)] = []
     note: Annotated[str, msgspec.Meta(max_length=2000)] = ""

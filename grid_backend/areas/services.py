@@ -28,8 +28,8 @@ from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import DomainError, NotFound, invalid
-from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.pagination import decode_cursor, encode_cursor, next_cursor
+from grid_backend.core.revisions import RevisionCache
 from grid_backend.people.phones import mask_phone
 from grid_backend.settings import get_settings
 
@@ -63,26 +63,46 @@ def _bbox(row: dict[str, Any]) -> list[float] | None:
 
 
 _AREA_COLUMNS = (
-    Area.id, Area.code, Area.name, Area.level, Area.parent, Area.path, Area.kind,
-    Area.households, Area.population,
+    Area.id,
+    Area.code,
+    Area.name,
+    Area.level,
+    Area.parent,
+    Area.path,
+    Area.kind,
+    Area.households,
+    Area.population,
 )
 
 
 async def _current_bboxes(area_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not area_ids:
         return {}
-    rows = await AreaBoundary.select(
-        AreaBoundary.area, AreaBoundary.min_lng, AreaBoundary.min_lat, AreaBoundary.max_lng,
-        AreaBoundary.max_lat,
-    ).where(AreaBoundary.area.is_in(area_ids) & AreaBoundary.valid_to.is_null()).run()
+    rows = (
+        await AreaBoundary.select(
+            AreaBoundary.area,
+            AreaBoundary.min_lng,
+            AreaBoundary.min_lat,
+            AreaBoundary.max_lng,
+            AreaBoundary.max_lat,
+        )
+        .where(AreaBoundary.area.is_in(area_ids) & AreaBoundary.valid_to.is_null())
+        .run()
+    )
     return {r["area"]: r for r in rows}
 
 
 def _area_read(row: dict[str, Any], box: dict[str, Any] | None) -> AreaRead:
     return AreaRead(
-        id=row["id"], code=row["code"], name=row["name"], level=row["level"],
-        parent_id=row["parent"], path=row["path"], kind=row["kind"],
-        households=row["households"], population=row["population"],
+        id=row["id"],
+        code=row["code"],
+        name=row["name"],
+        level=row["level"],
+        parent_id=row["parent"],
+        path=row["path"],
+        kind=row["kind"],
+        households=row["households"],
+        population=row["population"],
         bbox=_bbox(box) if box else None,
     )
 
@@ -122,20 +142,39 @@ def _geometry_out(wkb: bytes, datum: str) -> dict[str, Any]:
 async def get_area(*, area_id: int, datum: str = "wgs84") -> AreaDetail:
     """One area with its current boundary, ancestors and children."""
     row = await _area_row(area_id)
-    boundary = await AreaBoundary.select().where(
-        (AreaBoundary.area == area_id) & AreaBoundary.valid_to.is_null()
-    ).first().run()
+    boundary = (
+        await AreaBoundary.select()
+        .where((AreaBoundary.area == area_id) & AreaBoundary.valid_to.is_null())
+        .first()
+        .run()
+    )
     ancestor_codes = [c for c in row["path"].split("/") if c and c != row["code"]]
-    ancestors = await Area.select(Area.id, Area.code, Area.name, Area.level).where(
-        Area.code.is_in(ancestor_codes)).run() if ancestor_codes else []
+    ancestors = (
+        await Area.select(Area.id, Area.code, Area.name, Area.level)
+        .where(Area.code.is_in(ancestor_codes))
+        .run()
+        if ancestor_codes
+        else []
+    )
     ancestors.sort(key=lambda a: len(a["code"]) and ancestor_codes.index(a["code"]))
-    children = await Area.select(Area.id, Area.code, Area.name, Area.level).where(
-        Area.parent == area_id).order_by(Area.code).limit(500).run()
+    children = (
+        await Area.select(Area.id, Area.code, Area.name, Area.level)
+        .where(Area.parent == area_id)
+        .order_by(Area.code)
+        .limit(500)
+        .run()
+    )
     count = await Area.count().where(Area.parent == area_id).run()
     return AreaDetail(
-        id=row["id"], code=row["code"], name=row["name"], level=row["level"],
-        parent_id=row["parent"], path=row["path"], kind=row["kind"],
-        households=row["households"], population=row["population"],
+        id=row["id"],
+        code=row["code"],
+        name=row["name"],
+        level=row["level"],
+        parent_id=row["parent"],
+        path=row["path"],
+        kind=row["kind"],
+        households=row["households"],
+        population=row["population"],
         bbox=_bbox(boundary) if boundary else None,
         boundary=_geometry_out(boundary["wkb"], datum) if boundary else None,
         boundary_valid_from=boundary["valid_from"] if boundary else None,
@@ -152,27 +191,36 @@ async def export_geojson(
     """The area and its subtree as a GeoJSON FeatureCollection, in the import format."""
     root = await _area_row(area_id)
     query = Area.select(*_AREA_COLUMNS, Area.parent.code.as_alias("parent_code")).where(
-        Area.path.like(root["path"] + "%"))
+        Area.path.like(root["path"] + "%")
+    )
     if levels:
         query = query.where(Area.level.is_in(list(levels)))
     rows = await query.order_by(Area.path).run()
-    bounds = await AreaBoundary.select(AreaBoundary.area, AreaBoundary.wkb).where(
-        AreaBoundary.valid_to.is_null() & AreaBoundary.area.path.like(root["path"] + "%")
-    ).run()
+    bounds = (
+        await AreaBoundary.select(AreaBoundary.area, AreaBoundary.wkb)
+        .where(AreaBoundary.valid_to.is_null() & AreaBoundary.area.path.like(root["path"] + "%"))
+        .run()
+    )
     wkb_by_area = {b["area"]: b["wkb"] for b in bounds}
     features = []
     for r in rows:
         wkb = wkb_by_area.get(r["id"])
-        features.append({
-            "type": "Feature",
-            "id": r["code"],
-            "geometry": _geometry_out(wkb, datum) if wkb is not None else None,
-            "properties": {
-                "code": r["code"], "name": r["name"], "level": r["level"],
-                "parent_code": r["parent_code"], "kind": r["kind"],
-                "households": r["households"], "population": r["population"],
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": r["code"],
+                "geometry": _geometry_out(wkb, datum) if wkb is not None else None,
+                "properties": {
+                    "code": r["code"],
+                    "name": r["name"],
+                    "level": r["level"],
+                    "parent_code": r["parent_code"],
+                    "kind": r["kind"],
+                    "households": r["households"],
+                    "population": r["population"],
+                },
+            }
+        )
     return {"type": "FeatureCollection", "datum": datum, "features": features}
 
 
@@ -196,8 +244,11 @@ class _Errors:
         if self.items:
             specific = [e["code"] for e in self.items if e["code"] != "invalid"]
             raise DomainError(
-                specific[0] if specific else default_code, status=422, detail=f"{len(self.items)} problem(s); nothing was imported",
-                detail_zh=f"发现 {len(self.items)} 处问题，未导入任何数据", errors=self.items,
+                specific[0] if specific else default_code,
+                status=422,
+                detail=f"{len(self.items)} problem(s); nothing was imported",
+                detail_zh=f"发现 {len(self.items)} 处问题，未导入任何数据",
+                errors=self.items,
             )
 
 
@@ -216,8 +267,11 @@ def _check_coords(coords: Any, errors: _Errors, where: str) -> bool:
                 return False
             lng, lat = item[0], item[1]
             if not (-180 <= lng <= 180 and -90 <= lat <= 90):
-                errors.add(where, f"[{lng}, {lat}] is outside longitude/latitude range",
-                           "coordinates_out_of_range")
+                errors.add(
+                    where,
+                    f"[{lng}, {lat}] is outside longitude/latitude range",
+                    "coordinates_out_of_range",
+                )
                 return False
         elif isinstance(item, list | tuple):
             stack.extend(item)
@@ -243,8 +297,9 @@ def parse_polygon(geometry: Any, datum: str, errors: _Errors, where: str) -> Any
         errors.add(where, "the polygon is empty", "geometry_invalid")
         return None
     if not geom.is_valid:
-        errors.add(where, f"the polygon is not valid: {shapely.is_valid_reason(geom)}",
-                   "geometry_invalid")
+        errors.add(
+            where, f"the polygon is not valid: {shapely.is_valid_reason(geom)}", "geometry_invalid"
+        )
         return None
     return geo.transform_geometry(geom, datum, "wgs84") if datum != "wgs84" else geom
 
@@ -270,7 +325,9 @@ def parse_feature_collection(collection: Any, datum: str) -> list[AreaInput]:
     if not isinstance(features, list) or not features:
         errors.add("features", "expected a non-empty list of features", "geojson_invalid")
     elif len(features) > MAX_IMPORT_FEATURES:
-        errors.add("features", f"at most {MAX_IMPORT_FEATURES} features per import", "geojson_invalid")
+        errors.add(
+            "features", f"at most {MAX_IMPORT_FEATURES} features per import", "geojson_invalid"
+        )
     errors.raise_if_any()
     items: list[AreaInput] = []
     seen: set[str] = set()
@@ -308,7 +365,9 @@ def parse_feature_collection(collection: Any, datum: str) -> list[AreaInput]:
         geom = parse_polygon(feature.get("geometry"), datum, errors, f"{at}.geometry")
         if geom is None or not isinstance(name, str) or level not in policy.LEVELS:
             continue
-        items.append(AreaInput(code, name.strip(), level, parent, geom, households, population, kind))
+        items.append(
+            AreaInput(code, name.strip(), level, parent, geom, households, population, kind)
+        )
     errors.raise_if_any()
     return items
 
@@ -322,16 +381,26 @@ async def _check_tree(items: list[AreaInput]) -> dict[str, dict[str, Any]]:
     existing: dict[str, dict[str, Any]] = {}
     wanted_list = list(wanted)
     for start in range(0, len(wanted_list), 1000):
-        chunk = wanted_list[start:start + 1000]
-        for r in await Area.select(Area.id, Area.code, Area.level, Area.path, Area.parent.code.as_alias(
-                "parent_code")).where(Area.code.is_in(chunk)).run():
+        chunk = wanted_list[start : start + 1000]
+        for r in (
+            await Area.select(
+                Area.id, Area.code, Area.level, Area.path, Area.parent.code.as_alias("parent_code")
+            )
+            .where(Area.code.is_in(chunk))
+            .run()
+        ):
             existing[r["code"]] = r
     city = [c for c, r in existing.items() if r["level"] == "city"]
     if not city:
         # a district without parent_code goes under the stored city, which must then be known
         # as a parent like any other
-        for r in await Area.select(Area.id, Area.code, Area.level, Area.path, Area.parent.code.as_alias(
-                "parent_code")).where(Area.level == "city").run():
+        for r in (
+            await Area.select(
+                Area.id, Area.code, Area.level, Area.path, Area.parent.code.as_alias("parent_code")
+            )
+            .where(Area.level == "city")
+            .run()
+        ):
             existing[r["code"]] = r
             city.append(r["code"])
     file_city = [a.code for a in items if a.level == "city"]
@@ -346,35 +415,63 @@ async def _check_tree(items: list[AreaInput]) -> dict[str, dict[str, Any]]:
         elif parent_code is None:
             if a.level == "district" and (file_city or city):
                 parent_code = (file_city or city)[0]
-                items[i] = AreaInput(a.code, a.name, a.level, parent_code, a.geometry,
-                                     a.households, a.population, a.kind)
+                items[i] = AreaInput(
+                    a.code,
+                    a.name,
+                    a.level,
+                    parent_code,
+                    a.geometry,
+                    a.households,
+                    a.population,
+                    a.kind,
+                )
             else:
-                errors.add(f"{at}.parent_code", "parent_code is required below district level",
-                           "area_tree_invalid")
+                errors.add(
+                    f"{at}.parent_code",
+                    "parent_code is required below district level",
+                    "area_tree_invalid",
+                )
                 continue
         if parent_code:
             # a cycle shows as a chain inside the file that comes back to this code
             seen, walk = {a.code}, parent_code
             while walk in by_code and by_code[walk].parent_code:
                 if walk in seen:
-                    errors.add(f"{at}.parent_code", f"parent chain of {a.code} forms a cycle",
-                               "area_tree_invalid")
+                    errors.add(
+                        f"{at}.parent_code",
+                        f"parent chain of {a.code} forms a cycle",
+                        "area_tree_invalid",
+                    )
                     break
                 seen.add(walk)
                 walk = by_code[walk].parent_code  # type: ignore[assignment]
-            parent_level = by_code[parent_code].level if parent_code in by_code else (
-                existing[parent_code]["level"] if parent_code in existing else None)
+            parent_level = (
+                by_code[parent_code].level
+                if parent_code in by_code
+                else (existing[parent_code]["level"] if parent_code in existing else None)
+            )
             if parent_level is None:
-                errors.add(f"{at}.parent_code", f"unknown parent area {parent_code}", "area_code_unknown")
+                errors.add(
+                    f"{at}.parent_code", f"unknown parent area {parent_code}", "area_code_unknown"
+                )
             elif policy.PARENT_LEVEL.get(a.level) != parent_level:
-                errors.add(f"{at}.parent_code",
-                           f"a {a.level} belongs under a {policy.PARENT_LEVEL.get(a.level)}, "
-                           f"not a {parent_level}", "area_tree_invalid")
+                errors.add(
+                    f"{at}.parent_code",
+                    f"a {a.level} belongs under a {policy.PARENT_LEVEL.get(a.level)}, "
+                    f"not a {parent_level}",
+                    "area_tree_invalid",
+                )
         old = existing.get(a.code)
-        if old is not None and (old["level"] != a.level or old["parent_code"] != items[i].parent_code):
+        if old is not None and (
+            old["level"] != a.level or old["parent_code"] != items[i].parent_code
+        ):
             moved = "level" if old["level"] != a.level else "parent_code"
-            errors.add(f"{at}.{moved}", f"{a.code} exists as a {old['level']} under {old['parent_code']}; "
-                       "moving areas is not supported", "area_tree_invalid")
+            errors.add(
+                f"{at}.{moved}",
+                f"{a.code} exists as a {old['level']} under {old['parent_code']}; "
+                "moving areas is not supported",
+                "area_tree_invalid",
+            )
     errors.raise_if_any("area_tree_invalid")
     return existing
 
@@ -392,20 +489,32 @@ async def apply_areas(
         ids = {c: r["id"] for c, r in existing.items()}
         # parents outside this file but already stored
         missing = {a.parent_code for a in ordered if a.parent_code and a.parent_code not in paths}
-        for r in await Area.select(Area.id, Area.code, Area.path).where(
-                Area.code.is_in(list(missing))).run() if missing else []:
+        for r in (
+            await Area.select(Area.id, Area.code, Area.path)
+            .where(Area.code.is_in(list(missing)))
+            .run()
+            if missing
+            else []
+        ):
             paths[r["code"]], ids[r["code"]] = r["path"], r["id"]
         fresh = [a for a in ordered if a.code not in existing]
         for level in policy.LEVELS:
             batch = [a for a in fresh if a.level == level]
             for start in range(0, len(batch), _BATCH):
-                chunk = batch[start:start + _BATCH]
+                chunk = batch[start : start + _BATCH]
                 rows = [
-                    Area(code=a.code, name=a.name, level=a.level,
-                         parent=ids[a.parent_code] if a.parent_code else None,
-                         path=(paths[a.parent_code] if a.parent_code else "") + a.code + "/",
-                         kind=a.kind, households=a.households, population=a.population,
-                         created_at=now, updated_at=now)
+                    Area(
+                        code=a.code,
+                        name=a.name,
+                        level=a.level,
+                        parent=ids[a.parent_code] if a.parent_code else None,
+                        path=(paths[a.parent_code] if a.parent_code else "") + a.code + "/",
+                        kind=a.kind,
+                        households=a.households,
+                        population=a.population,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     for a in chunk
                 ]
                 for a, row in zip(chunk, rows, strict=True):
@@ -420,37 +529,71 @@ async def apply_areas(
         for a in ordered:
             if a.code in existing:
                 updated += 1
-                await Area.update({
-                    Area.name: a.name, Area.kind: a.kind, Area.households: a.households,
-                    Area.population: a.population, Area.updated_at: now,
-                }).where(Area.id == ids[a.code]).run()
+                await (
+                    Area.update(
+                        {
+                            Area.name: a.name,
+                            Area.kind: a.kind,
+                            Area.households: a.households,
+                            Area.population: a.population,
+                            Area.updated_at: now,
+                        }
+                    )
+                    .where(Area.id == ids[a.code])
+                    .run()
+                )
                 if await _boundary_unchanged(ids[a.code], a.geometry):
                     continue
-                await AreaBoundary.update({AreaBoundary.valid_to: now}).where(
-                    (AreaBoundary.area == ids[a.code]) & AreaBoundary.valid_to.is_null()).run()
+                await (
+                    AreaBoundary.update({AreaBoundary.valid_to: now})
+                    .where((AreaBoundary.area == ids[a.code]) & AreaBoundary.valid_to.is_null())
+                    .run()
+                )
                 changed += 1
             min_lng, min_lat, max_lng, max_lat = a.geometry.bounds
-            boundaries.append(AreaBoundary(
-                area=ids[a.code], wkb=shapely.to_wkb(a.geometry), min_lng=min_lng,
-                min_lat=min_lat, max_lng=max_lng, max_lat=max_lat, source_datum=source_datum,
-                valid_from=now,
-            ))
+            boundaries.append(
+                AreaBoundary(
+                    area=ids[a.code],
+                    wkb=shapely.to_wkb(a.geometry),
+                    min_lng=min_lng,
+                    min_lat=min_lat,
+                    max_lng=max_lng,
+                    max_lat=max_lat,
+                    source_datum=source_datum,
+                    valid_from=now,
+                )
+            )
         for start in range(0, len(boundaries), _BATCH):
-            await AreaBoundary.insert(*boundaries[start:start + _BATCH]).run()
+            await AreaBoundary.insert(*boundaries[start : start + _BATCH]).run()
         await audit.record(
-            actor_id=actor_id, action="areas.import", object_type="area",
-            detail={"created": created, "updated": updated, "boundaries_changed": changed,
-                    "datum": source_datum, "count": len(items)},
+            actor_id=actor_id,
+            action="areas.import",
+            object_type="area",
+            detail={
+                "created": created,
+                "updated": updated,
+                "boundaries_changed": changed,
+                "datum": source_datum,
+                "count": len(items),
+            },
         )
         await audit.bump_revision("boundaries")
     grid_index.invalidate()
-    return ImportResult(created=created, updated=updated, boundaries_changed=changed,
-                        codes=[a.code for a in items[:1000]])
+    return ImportResult(
+        created=created,
+        updated=updated,
+        boundaries_changed=changed,
+        codes=[a.code for a in items[:1000]],
+    )
 
 
 async def _boundary_unchanged(area_id: int, geometry: Any) -> bool:
-    row = await AreaBoundary.select(AreaBoundary.wkb).where(
-        (AreaBoundary.area == area_id) & AreaBoundary.valid_to.is_null()).first().run()
+    row = (
+        await AreaBoundary.select(AreaBoundary.wkb)
+        .where((AreaBoundary.area == area_id) & AreaBoundary.valid_to.is_null())
+        .first()
+        .run()
+    )
     return row is not None and shapely.from_wkb(bytes(row["wkb"])).equals_exact(geometry, 1e-9)
 
 
@@ -460,17 +603,26 @@ def resolve_datum(collection: Any, datum: str | None) -> str:
     importing it anyway would shift every boundary by hundreds of metres."""
     declared = collection.get("datum") if isinstance(collection, dict) else None
     if declared is not None and declared not in geo.DATUMS:
-        raise invalid("datum", f"the file's datum {declared!r} is not wgs84, gcj02 or bd09",
-                      code="datum_unknown", detail_zh="文件声明的坐标系须为 wgs84、gcj02 或 bd09")
+        raise invalid(
+            "datum",
+            f"the file's datum {declared!r} is not wgs84, gcj02 or bd09",
+            code="datum_unknown",
+            detail_zh="文件声明的坐标系须为 wgs84、gcj02 或 bd09",
+        )
     if datum is None:
         return declared or "wgs84"
     if declared is not None and declared != datum:
-        raise invalid("datum", f"the file says its coordinates are {declared}, the request says {datum}",
-                      detail_zh=f"文件声明坐标系为 {declared}，与请求的 {datum} 不一致")
+        raise invalid(
+            "datum",
+            f"the file says its coordinates are {declared}, the request says {datum}",
+            detail_zh=f"文件声明坐标系为 {declared}，与请求的 {datum} 不一致",
+        )
     return datum
 
 
-async def import_geojson(*, collection: Any, datum: str | None, actor_id: int | None) -> ImportResult:
+async def import_geojson(
+    *, collection: Any, datum: str | None, actor_id: int | None
+) -> ImportResult:
     """Import areas from a GeoJSON FeatureCollection: all of it or nothing."""
     datum = resolve_datum(collection, datum)
     items = parse_feature_collection(collection, datum)
@@ -485,14 +637,26 @@ _DUTY_ORDER = {d: i for i, d in enumerate(policy.DUTIES)}
 def to_wgs84(lat: float, lng: float, datum: str) -> tuple[float, float]:
     """(lng, lat) in WGS-84; raises a 422 for a bad datum or out-of-range numbers."""
     if datum not in geo.DATUMS:
-        raise invalid("datum", "datum is wgs84, gcj02 or bd09", code="datum_unknown",
-                      detail_zh="坐标系须为 wgs84、gcj02 或 bd09")
+        raise invalid(
+            "datum",
+            "datum is wgs84, gcj02 or bd09",
+            code="datum_unknown",
+            detail_zh="坐标系须为 wgs84、gcj02 或 bd09",
+        )
     if not (math.isfinite(lat) and -90 <= lat <= 90):
-        raise invalid("lat", "lat is between -90 and 90", code="coordinates_out_of_range",
-                      detail_zh="纬度须在 -90 到 90 之间")
+        raise invalid(
+            "lat",
+            "lat is between -90 and 90",
+            code="coordinates_out_of_range",
+            detail_zh="纬度须在 -90 到 90 之间",
+        )
     if not (math.isfinite(lng) and -180 <= lng <= 180):
-        raise invalid("lng", "lng is between -180 and 180", code="coordinates_out_of_range",
-                      detail_zh="经度须在 -180 到 180 之间")
+        raise invalid(
+            "lng",
+            "lng is between -180 and 180",
+            code="coordinates_out_of_range",
+            detail_zh="经度须在 -180 到 180 之间",
+        )
     return geo.convert(lng, lat, datum, "wgs84")
 
 
@@ -527,14 +691,22 @@ async def team_on_duty(area_ids: Iterable[int]) -> list[dict[str, Any]]:
     hit, rows = await _teams.lookup(key, day)
     if hit:
         return rows
-    rows = await Assignment.select(
-        Assignment.account, Assignment.account.name.as_alias("name"),
-        Assignment.account.phone.as_alias("phone"), Assignment.duty, Assignment.area,
-        Assignment.employment,
-    ).where(
-        Assignment.area.is_in(list(key)) & (Assignment.valid_from <= day)
-        & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
-    ).run()
+    rows = (
+        await Assignment.select(
+            Assignment.account,
+            Assignment.account.name.as_alias("name"),
+            Assignment.account.phone.as_alias("phone"),
+            Assignment.duty,
+            Assignment.area,
+            Assignment.employment,
+        )
+        .where(
+            Assignment.area.is_in(list(key))
+            & (Assignment.valid_from <= day)
+            & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+        )
+        .run()
+    )
     rows.sort(key=lambda r: (_DUTY_ORDER.get(r["duty"], 99), r["name"], r["account"]))
     _teams.store(key, rows)
     return rows
@@ -547,8 +719,14 @@ async def locate(*, lat: float, lng: float, datum: str, grants: list[policy.Gran
     rows = await team_on_duty(areas)
     show = policy.allows(grants, "contact.read", match.grid.path)
     team = [
-        TeamMember(account_id=r["account"], name=r["name"], duty=r["duty"], area_id=r["area"],
-                   phone=r["phone"] if show else mask_phone(r["phone"]), employment=r["employment"])
+        TeamMember(
+            account_id=r["account"],
+            name=r["name"],
+            duty=r["duty"],
+            area_id=r["area"],
+            phone=r["phone"] if show else mask_phone(r["phone"]),
+            employment=r["employment"],
+        )
         for r in rows
     ]
     return LocateRead(
@@ -577,13 +755,23 @@ async def coverage(
     area = await _area_row(area_id)
     policy.require(grants, "area.coverage", area["path"])
     day = clock.today()
-    grids = await Area.select(Area.id, Area.code, Area.name).where(
-        (Area.level == "grid") & Area.path.like(area["path"] + "%")).order_by(Area.id).run()
-    held = await Assignment.select(Assignment.area, Assignment.duty).where(
-        Assignment.area_path.like(area["path"] + "%") & Assignment.duty.is_in(list(COVERED_DUTIES))
-        & (Assignment.area.level == "grid") & (Assignment.valid_from <= day)
-        & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
-    ).run()
+    grids = (
+        await Area.select(Area.id, Area.code, Area.name)
+        .where((Area.level == "grid") & Area.path.like(area["path"] + "%"))
+        .order_by(Area.id)
+        .run()
+    )
+    held = (
+        await Assignment.select(Assignment.area, Assignment.duty)
+        .where(
+            Assignment.area_path.like(area["path"] + "%")
+            & Assignment.duty.is_in(list(COVERED_DUTIES))
+            & (Assignment.area.level == "grid")
+            & (Assignment.valid_from <= day)
+            & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+        )
+        .run()
+    )
     duties: dict[int, set[str]] = {}
     for h in held:
         duties.setdefault(h["area"], set()).add(h["duty"])
@@ -600,9 +788,13 @@ async def coverage(
     more = len(page) > limit
     page = page[:limit]
     return CoverageRead(
-        area=_brief(area), date=day.isoformat(), grids=len(grids),
-        lacking_grid_leader=lacking["grid_leader"], lacking_grid_worker=lacking["grid_worker"],
+        area=_brief(area),
+        date=day.isoformat(),
+        grids=len(grids),
+        lacking_grid_leader=lacking["grid_leader"],
+        lacking_grid_worker=lacking["grid_worker"],
         lacking_emergency_officer=lacking["emergency_officer"],
-        fully_covered=len(grids) - len(gaps), items=page,
+        fully_covered=len(grids) - len(gaps),
+        items=page,
         next_cursor=encode_cursor(page[-1].id) if more else None,
     )

@@ -73,6 +73,26 @@ def require(grants: list[Grant], action: str, area_path: str) -> None:
         raise Forbidden()
 
 
+# Who may appoint whom: managers appoint (and end) duties ranked below their own, inside their
+# area, so a dispatcher cannot make themselves commander; admins may appoint anyone.
+RANK: dict[str, int] = {"admin": 4, "supervisor": 3, "commander": 2, "dispatcher": 1}
+
+
+def may_appoint(grants: list[Grant], duty: str, area_path: str) -> bool:
+    rank = RANK.get(duty, 0)
+    return any(
+        g.duty in RULES["assignment.manage"]
+        and _covers(g, area_path)
+        and (g.duty == "admin" or RANK[g.duty] > rank)
+        for g in grants
+    )
+
+
+def require_appoint(grants: list[Grant], duty: str, area_path: str) -> None:
+    if not may_appoint(grants, duty, area_path):
+        raise Forbidden()
+
+
 def scopes(grants: list[Grant], action: str) -> list[str]:
     """The area paths under which the action is allowed, without nested duplicates."""
     paths = sorted({g.area_path for g in grants if g.duty in RULES[action]})

@@ -77,17 +77,29 @@ class AssignmentController(Controller):
     ) -> AssignmentPage:
         grants = await policy.grants_of(caller.account_id)
         return await services.list_assignments(
-            grants=grants, caller_id=caller.account_id, area_id=area_id, duty=duty,
-            account_id=account_id, active_on=active_on, limit=limit, cursor=cursor,
+            grants=grants,
+            caller_id=caller.account_id,
+            area_id=area_id,
+            duty=duty,
+            account_id=account_id,
+            active_on=active_on,
+            limit=limit,
+            cursor=cursor,
         )
 
     @post("", summary="Give a person a duty in an area")
-    async def create_assignment(self, caller: CurrentCaller, data: JSONBody[AssignmentCreate]) -> AssignmentRead:
+    async def create_assignment(
+        self, caller: CurrentCaller, data: JSONBody[AssignmentCreate]
+    ) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
-        return await services.create_assignment(data=data, grants=grants, actor_id=caller.account_id)
+        return await services.create_assignment(
+            data=data, grants=grants, actor_id=caller.account_id
+        )
 
     @get("/{assignment_id:int}", summary="One assignment")
-    async def get_assignment(self, caller: CurrentCaller, assignment_id: FromPath[int]) -> AssignmentRead:
+    async def get_assignment(
+        self, caller: CurrentCaller, assignment_id: FromPath[int]
+    ) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.read_assignment(
             assignment_id=assignment_id, grants=grants, caller_id=caller.account_id
@@ -99,12 +111,16 @@ class AssignmentController(Controller):
     ) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.end_assignment(
-            assignment_id=assignment_id, valid_to=data.valid_to, grants=grants,
+            assignment_id=assignment_id,
+            valid_to=data.valid_to,
+            grants=grants,
             actor_id=caller.account_id,
         )
 
     @delete("/{assignment_id:int}", status_code=HTTP_200_OK, summary="End an assignment today")
-    async def end_assignment(self, caller: CurrentCaller, assignment_id: FromPath[int]) -> AssignmentRead:
+    async def end_assignment(
+        self, caller: CurrentCaller, assignment_id: FromPath[int]
+    ) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.end_assignment(
             assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id

@@ -46,19 +46,26 @@ def check_password_strength(password: str, phone: str) -> None:
         problems.append("not the phone number or a repeated pattern")
     if problems:
         raise invalid(
-            "password", "password needs " + ", ".join(problems), code="password_weak",
+            "password",
+            "password needs " + ", ".join(problems),
+            code="password_weak",
             detail_zh="密码至少8位，需同时包含字母和数字，且不能包含手机号或简单重复",
         )
 
 
 def _account_read(row: dict[str, Any]) -> AccountRead:
     return AccountRead(
-        id=row["id"], phone=row["phone"], name=row["name"], is_active=row["is_active"],
+        id=row["id"],
+        phone=row["phone"],
+        name=row["name"],
+        is_active=row["is_active"],
         created_at=row["created_at"],
     )
 
 
-async def create_account(*, phone: str, password: str, name: str, actor_id: int | None = None) -> AccountRead:
+async def create_account(
+    *, phone: str, password: str, name: str, actor_id: int | None = None
+) -> AccountRead:
     """Create an account (a resident until given an assignment)."""
     phone = normalise_phone(phone)
     name = name.strip()
@@ -68,15 +75,22 @@ async def create_account(*, phone: str, password: str, name: str, actor_id: int 
     password_hash = await hash_password(password)
     async with write_transaction():
         if await Account.exists().where(Account.phone == phone).run():
-            raise Conflict("phone_taken", field="phone", errors=[
-                {"field": "phone", "code": "phone_taken", "message": "already registered"}])
+            raise Conflict(
+                "phone_taken",
+                field="phone",
+                errors=[{"field": "phone", "code": "phone_taken", "message": "already registered"}],
+            )
         row = (
             await Account.insert(Account(phone=phone, name=name, password_hash=password_hash))
             .returning(*_ACCOUNT_COLUMNS)
             .run()
         )[0]
-        await audit.record(actor_id=actor_id or row["id"], action="account.create",
-                           object_type="account", object_id=row["id"])
+        await audit.record(
+            actor_id=actor_id or row["id"],
+            action="account.create",
+            object_type="account",
+            object_id=row["id"],
+        )
     return _account_read(row)
 
 
@@ -91,7 +105,9 @@ async def _issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -
             expires_at=clock.now() + timedelta(days=get_settings().refresh_token_days),
         )
     ).run()
-    return TokenPair(access_token=access, refresh_token=token, expires_in=expires_in, account=account)
+    return TokenPair(
+        access_token=access, refresh_token=token, expires_in=expires_in, account=account
+    )
 
 
 async def register(*, phone: str, password: str, name: str) -> TokenPair:
@@ -121,8 +137,11 @@ def login_limits() -> LoginLimits:
 
 def _too_many(seconds: int) -> DomainError:
     return DomainError(
-        "rate_limited", status=429, headers={"Retry-After": str(seconds)},
-        detail=f"try again in {seconds} s", detail_zh=f"请 {seconds} 秒后再试",
+        "rate_limited",
+        status=429,
+        headers={"Retry-After": str(seconds)},
+        detail=f"try again in {seconds} s",
+        detail_zh=f"请 {seconds} 秒后再试",
     )
 
 
@@ -134,8 +153,12 @@ async def login(*, phone: str, password: str, address: str) -> TokenPair:
     if wait:
         raise _too_many(wait)
     limits.by_address.hit(address)
-    row = await Account.select(*_ACCOUNT_COLUMNS, Account.password_hash).where(
-        Account.phone == phone).first().run()
+    row = (
+        await Account.select(*_ACCOUNT_COLUMNS, Account.password_hash)
+        .where(Account.phone == phone)
+        .first()
+        .run()
+    )
     if row is None:
         await burn_password_check()
         limits.by_phone.hit(phone)
@@ -158,20 +181,33 @@ async def refresh(*, refresh_token: str) -> TokenPair:
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
             raise DomainError("token_invalid", status=401)
         # conditional update: of two racing refreshes with one token, exactly one wins
-        won = await RefreshToken.update({RefreshToken.used_at: now}).where(
-            (RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null()
-        ).returning(RefreshToken.id).run()
+        won = (
+            await RefreshToken.update({RefreshToken.used_at: now})
+            .where((RefreshToken.id == row["id"]) & RefreshToken.used_at.is_null())
+            .returning(RefreshToken.id)
+            .run()
+        )
         if not won:
-            await RefreshToken.update({RefreshToken.revoked_at: now}).where(
-                (RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null()
-            ).run()
-            await audit.record(actor_id=row["account"], action="auth.refresh_reuse",
-                               object_type="account", object_id=row["account"])
+            await (
+                RefreshToken.update({RefreshToken.revoked_at: now})
+                .where((RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null())
+                .run()
+            )
+            await audit.record(
+                actor_id=row["account"],
+                action="auth.refresh_reuse",
+                object_type="account",
+                object_id=row["account"],
+            )
             reuse = True
         else:
             reuse = False
-            account = await Account.select(*_ACCOUNT_COLUMNS).where(
-                Account.id == row["account"]).first().run()
+            account = (
+                await Account.select(*_ACCOUNT_COLUMNS)
+                .where(Account.id == row["account"])
+                .first()
+                .run()
+            )
             if account is None or not account["is_active"]:
                 raise DomainError("account_disabled", status=403)
             pair = await _issue_tokens(_account_read(account), family=row["family"])
@@ -184,37 +220,61 @@ async def logout(*, refresh_token: str) -> None:
     """Revoke the refresh token's family (this device's session)."""
     digest = refresh_digest(refresh_token)
     async with write_transaction():
-        row = await RefreshToken.select(RefreshToken.family).where(
-            RefreshToken.token_hash == digest).first().run()
+        row = (
+            await RefreshToken.select(RefreshToken.family)
+            .where(RefreshToken.token_hash == digest)
+            .first()
+            .run()
+        )
         if row is not None:
-            await RefreshToken.update({RefreshToken.revoked_at: clock.now()}).where(
-                (RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null()
-            ).run()
+            await (
+                RefreshToken.update({RefreshToken.revoked_at: clock.now()})
+                .where((RefreshToken.family == row["family"]) & RefreshToken.revoked_at.is_null())
+                .run()
+            )
 
 
 # --- assignments -------------------------------------------------------------------------
 
 _ASSIGNMENT_COLUMNS = (
-    Assignment.id, Assignment.account, Assignment.account.name.as_alias("account_name"),
-    Assignment.area, Assignment.area.code.as_alias("area_code"),
-    Assignment.area.name.as_alias("area_name"), Assignment.area.level.as_alias("area_level"),
-    Assignment.duty, Assignment.valid_from, Assignment.valid_to, Assignment.employment,
-    Assignment.board, Assignment.risk_point,
+    Assignment.id,
+    Assignment.account,
+    Assignment.account.name.as_alias("account_name"),
+    Assignment.area,
+    Assignment.area.code.as_alias("area_code"),
+    Assignment.area.name.as_alias("area_name"),
+    Assignment.area.level.as_alias("area_level"),
+    Assignment.duty,
+    Assignment.valid_from,
+    Assignment.valid_to,
+    Assignment.employment,
+    Assignment.board,
+    Assignment.risk_point,
 )
 
 
 def _assignment_read(r: dict[str, Any]) -> AssignmentRead:
     return AssignmentRead(
-        id=r["id"], account_id=r["account"], account_name=r["account_name"], area_id=r["area"],
-        area_code=r["area_code"], area_name=r["area_name"], area_level=r["area_level"],
-        duty=r["duty"], valid_from=r["valid_from"], valid_to=r["valid_to"],
-        employment=r["employment"], board=r["board"], risk_point_id=r["risk_point"],
+        id=r["id"],
+        account_id=r["account"],
+        account_name=r["account_name"],
+        area_id=r["area"],
+        area_code=r["area_code"],
+        area_name=r["area_name"],
+        area_level=r["area_level"],
+        duty=r["duty"],
+        valid_from=r["valid_from"],
+        valid_to=r["valid_to"],
+        employment=r["employment"],
+        board=r["board"],
+        risk_point_id=r["risk_point"],
     )
 
 
 def _current(day: date) -> Any:
     return (Assignment.valid_from <= day) & (
-        Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+        Assignment.valid_to.is_null() | (Assignment.valid_to >= day)
+    )
 
 
 async def me(*, account_id: int) -> MeRead:
@@ -222,9 +282,12 @@ async def me(*, account_id: int) -> MeRead:
     row = await Account.select(*_ACCOUNT_COLUMNS).where(Account.id == account_id).first().run()
     if row is None:
         raise DomainError("token_invalid", status=401)
-    rows = await Assignment.select(*_ASSIGNMENT_COLUMNS).where(
-        (Assignment.account == account_id) & _current(clock.today())
-    ).order_by(Assignment.id).run()
+    rows = (
+        await Assignment.select(*_ASSIGNMENT_COLUMNS)
+        .where((Assignment.account == account_id) & _current(clock.today()))
+        .order_by(Assignment.id)
+        .run()
+    )
     items = [_assignment_read(r) for r in rows]
     return MeRead(account=_account_read(row), assignments=items, is_staff=bool(items))
 
@@ -275,11 +338,20 @@ async def list_assignments(
 async def _resolve_area(data: AssignmentCreate) -> tuple[dict[str, Any], str]:
     """The area and the field that named it, so errors point at what the client sent."""
     if data.area_id is not None:
-        area = await Area.select(Area.id, Area.path, Area.level).where(Area.id == data.area_id).first().run()
+        area = (
+            await Area.select(Area.id, Area.path, Area.level)
+            .where(Area.id == data.area_id)
+            .first()
+            .run()
+        )
         field = "area_id"
     elif data.area_code is not None:
-        area = await Area.select(Area.id, Area.path, Area.level).where(
-            Area.code == data.area_code).first().run()
+        area = (
+            await Area.select(Area.id, Area.path, Area.level)
+            .where(Area.code == data.area_code)
+            .first()
+            .run()
+        )
         field = "area_code"
     else:
         raise invalid("area_id", "give area_id or area_code", detail_zh="请指定区域")
@@ -308,33 +380,63 @@ async def validate_assignment(
 ) -> tuple[int, dict[str, Any]]:
     """Check an assignment's fields against the duty table; return (account id, area)."""
     if data.duty not in policy.DUTY_LEVELS:
-        raise invalid("duty", f"duty must be one of {', '.join(policy.DUTIES)}", code="duty_unknown",
-                      detail_zh="未知职责")
+        raise invalid(
+            "duty",
+            f"duty must be one of {', '.join(policy.DUTIES)}",
+            code="duty_unknown",
+            detail_zh="未知职责",
+        )
     area, area_field = await _resolve_area(data)
     # before any lookup of the person: a refused caller must not learn which phones exist
     if grants is not None:
-        policy.require(grants, "assignment.manage", area["path"])
+        policy.require_appoint(grants, data.duty, area["path"])
     if area["level"] not in policy.DUTY_LEVELS[data.duty]:
         allowed = "/".join(sorted(policy.DUTY_LEVELS[data.duty]))
-        raise invalid(area_field, f"{data.duty} is held at {allowed} level, not {area['level']}",
-                      code="duty_area_mismatch", detail_zh="该职责不能设在此级区域")
+        raise invalid(
+            area_field,
+            f"{data.duty} is held at {allowed} level, not {area['level']}",
+            code="duty_area_mismatch",
+            detail_zh="该职责不能设在此级区域",
+        )
     if data.duty == "board_handler" and data.board not in policy.BOARDS:
-        raise invalid("board", f"board_handler needs a board: {', '.join(policy.BOARDS)}",
-                      detail_zh="请指定板块")
+        raise invalid(
+            "board",
+            f"board_handler needs a board: {', '.join(policy.BOARDS)}",
+            detail_zh="请指定板块",
+        )
     if data.duty != "board_handler" and data.board is not None:
         raise invalid("board", "only board_handler has a board", detail_zh="仅板块处理人需指定板块")
-    if data.employment is not None and (data.duty != "grid_worker" or data.employment not in policy.EMPLOYMENTS):
-        raise invalid("employment", "employment is full_time or part_time, for grid_worker only",
-                      detail_zh="仅网格员可指定专职或兼职")
+    if data.employment is not None and (
+        data.duty != "grid_worker" or data.employment not in policy.EMPLOYMENTS
+    ):
+        raise invalid(
+            "employment",
+            "employment is full_time or part_time, for grid_worker only",
+            detail_zh="仅网格员可指定专职或兼职",
+        )
     if data.duty == "site_monitor":
         if data.risk_point_id is None:
-            raise invalid("risk_point_id", "a site monitor watches a risk point", detail_zh="请指定风险点位")
-        point = await RiskPoint.select(RiskPoint.grid).where(RiskPoint.id == data.risk_point_id).first().run()
+            raise invalid(
+                "risk_point_id", "a site monitor watches a risk point", detail_zh="请指定风险点位"
+            )
+        point = (
+            await RiskPoint.select(RiskPoint.grid)
+            .where(RiskPoint.id == data.risk_point_id)
+            .first()
+            .run()
+        )
         if point is None or point["grid"] != area["id"]:
-            raise invalid("risk_point_id", "the risk point must lie in the assignment's grid",
-                          detail_zh="风险点位须在该网格内")
+            raise invalid(
+                "risk_point_id",
+                "the risk point must lie in the assignment's grid",
+                detail_zh="风险点位须在该网格内",
+            )
     elif data.risk_point_id is not None:
-        raise invalid("risk_point_id", "only site_monitor has a risk point", detail_zh="仅群测群防员需指定点位")
+        raise invalid(
+            "risk_point_id",
+            "only site_monitor has a risk point",
+            detail_zh="仅群测群防员需指定点位",
+        )
     start = data.valid_from or clock.today()
     if data.valid_to is not None and data.valid_to < start:
         raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
@@ -350,16 +452,27 @@ async def create_assignment(
         row = (
             await Assignment.insert(
                 Assignment(
-                    account=account_id, area=area["id"], area_path=area["path"], duty=data.duty,
-                    employment=data.employment, board=data.board, risk_point=data.risk_point_id,
-                    valid_from=data.valid_from or clock.today(), valid_to=data.valid_to,
+                    account=account_id,
+                    area=area["id"],
+                    area_path=area["path"],
+                    duty=data.duty,
+                    employment=data.employment,
+                    board=data.board,
+                    risk_point=data.risk_point_id,
+                    valid_from=data.valid_from or clock.today(),
+                    valid_to=data.valid_to,
                     created_by=actor_id,
                 )
-            ).returning(Assignment.id).run()
+            )
+            .returning(Assignment.id)
+            .run()
         )[0]
         await audit.record(
-            actor_id=actor_id, action="assignment.create", object_type="assignment",
-            object_id=row["id"], area_path=area["path"],
+            actor_id=actor_id,
+            action="assignment.create",
+            object_type="assignment",
+            object_id=row["id"],
+            area_path=area["path"],
             detail={"account_id": account_id, "duty": data.duty, "area_id": area["id"]},
         )
         await audit.bump_revision("assignments")
@@ -367,16 +480,27 @@ async def create_assignment(
 
 
 async def get_assignment(*, assignment_id: int) -> AssignmentRead:
-    row = await Assignment.select(*_ASSIGNMENT_COLUMNS).where(Assignment.id == assignment_id).first().run()
+    row = (
+        await Assignment.select(*_ASSIGNMENT_COLUMNS)
+        .where(Assignment.id == assignment_id)
+        .first()
+        .run()
+    )
     if row is None:
         raise NotFound("assignment_not_found")
     return _assignment_read(row)
 
 
-async def read_assignment(*, assignment_id: int, grants: list[policy.Grant], caller_id: int) -> AssignmentRead:
+async def read_assignment(
+    *, assignment_id: int, grants: list[policy.Grant], caller_id: int
+) -> AssignmentRead:
     """One assignment, if it is the caller's own or inside the caller's scope."""
-    row = await Assignment.select(Assignment.area_path, Assignment.account).where(
-        Assignment.id == assignment_id).first().run()
+    row = (
+        await Assignment.select(Assignment.area_path, Assignment.account)
+        .where(Assignment.id == assignment_id)
+        .first()
+        .run()
+    )
     if row is None:
         raise NotFound("assignment_not_found")
     if row["account"] != caller_id:
@@ -391,22 +515,34 @@ async def end_assignment(
     row = await Assignment.select().where(Assignment.id == assignment_id).first().run()
     if row is None:
         raise NotFound("assignment_not_found")
-    policy.require(grants, "assignment.manage", row["area_path"])
+    policy.require_appoint(grants, row["duty"], row["area_path"])
     today = clock.today()
     if valid_to is None and row["valid_to"] is not None and row["valid_to"] < today:
         return await get_assignment(assignment_id=assignment_id)  # already over: keep its end
     # ending one that has not started yet cancels it: it ends the day before its first day
-    last_day = valid_to if valid_to is not None else max(
-        today - timedelta(days=1), row["valid_from"] - timedelta(days=1))
+    last_day = (
+        valid_to
+        if valid_to is not None
+        else max(today - timedelta(days=1), row["valid_from"] - timedelta(days=1))
+    )
     if last_day < row["valid_from"] - timedelta(days=1):
         raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
     async with write_transaction():
-        await Assignment.update({Assignment.valid_to: last_day}).where(Assignment.id == assignment_id).run()
+        await (
+            Assignment.update({Assignment.valid_to: last_day})
+            .where(Assignment.id == assignment_id)
+            .run()
+        )
         await audit.record(
-            actor_id=actor_id, action="assignment.end", object_type="assignment",
-            object_id=assignment_id, area_path=row["area_path"],
-            detail={"valid_to": last_day.isoformat(), "previous_valid_to":
-                    row["valid_to"].isoformat() if row["valid_to"] else None},
+            actor_id=actor_id,
+            action="assignment.end",
+            object_type="assignment",
+            object_id=assignment_id,
+            area_path=row["area_path"],
+            detail={
+                "valid_to": last_day.isoformat(),
+                "previous_valid_to": row["valid_to"].isoformat() if row["valid_to"] else None,
+            },
         )
         await audit.bump_revision("assignments")
     return await get_assignment(assignment_id=assignment_id)

@@ -19,8 +19,14 @@ async def test_openapi_is_served_locally_and_lists_the_api(client):
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200
     paths = r.json()["paths"]
-    for path in ("/api/v1/auth/login", "/api/v1/locate", "/api/v1/areas/{area_id}",
-                 "/api/v1/assignments", "/api/v1/risk-points", "/api/v1/areas/import"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/locate",
+        "/api/v1/areas/{area_id}",
+        "/api/v1/assignments",
+        "/api/v1/risk-points",
+        "/api/v1/areas/import",
+    ):
         assert path in paths, path
     login = paths["/api/v1/auth/login"]["post"]
     assert "requestBody" in login

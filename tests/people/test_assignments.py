@@ -527,3 +527,45 @@ async def test_a_bad_limit_is_a_problem(client, tree, admin, limit):
     r = await client.get("/api/v1/assignments", params={"limit": limit}, headers=admin.headers)
     assert_problem(r, 422, "validation_failed")
     assert r.json()["errors"][0]["field"] == "limit"
+
+
+@pytest.mark.parametrize(
+    ("appointer", "duty", "status"),
+    [
+        ("dispatcher", "commander", 403),
+        ("dispatcher", "dispatcher", 403),
+        ("dispatcher", "board_handler", 201),
+        ("commander", "dispatcher", 201),
+        ("commander", "commander", 403),
+        ("supervisor", "commander", 201),
+        ("supervisor", "supervisor", 403),
+    ],
+)
+async def test_managers_appoint_only_duties_below_their_own(client, appointer, duty, status):
+    await make_tree()
+    where = {"supervisor": "500103", "commander": "500103001", "dispatcher": "500103001"}
+    boss = await make_person((appointer, where[appointer]))
+    other = await make_person()
+    body = {
+        "duty": duty,
+        "area_code": where.get(duty, "500103001"),
+        "account_id": other.id,
+    }
+    if duty == "board_handler":
+        body["board"] = "safety_law"
+    r = await client.post("/api/v1/assignments", json=body, headers=boss.headers)
+    assert r.status_code == status, r.text
+
+
+async def test_a_dispatcher_cannot_end_the_commanders_duty(client):
+    await make_tree()
+    commander = await make_person(("commander", "500103001"))
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    listed = await client.get(
+        "/api/v1/assignments", params={"account_id": commander.id}, headers=dispatcher.headers
+    )
+    assignment_id = listed.json()["items"][0]["id"]
+    r = await client.delete(f"/api/v1/assignments/{assignment_id}", headers=dispatcher.headers)
+    assert r.status_code == 403
+    me = await client.get("/api/v1/me", headers=commander.headers)
+    assert [a["duty"] for a in me.json()["assignments"]] == ["commander"]
