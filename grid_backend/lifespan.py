@@ -16,13 +16,21 @@ from grid_backend.settings import Settings
 logger = logging.getLogger("grid_backend")
 
 
+async def _no_session_reset(connection: object) -> None:
+    """asyncpg resets a connection with an extra round trip (RESET ALL, UNLISTEN, advisory
+    unlocks) on every release; the service sets no session state, so skip it. asyncpg still
+    rolls back a transaction left open before calling this."""
+
+
 def lifespan_for(settings: Settings, *, open_pool: bool = True):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
         pooled = open_pool and db.engine_type == "postgres"
         if pooled:
-            await db.start_connection_pool(min_size=1, max_size=settings.db_pool_size)
+            await db.start_connection_pool(
+                min_size=1, max_size=settings.db_pool_size, reset=_no_session_reset
+            )
         async with httpx.AsyncClient(timeout=10.0) as client:
             app.state.http = client
             try:

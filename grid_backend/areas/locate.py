@@ -20,6 +20,13 @@ from grid_backend.core.revisions import watcher
 _METRES_PER_DEGREE = 111_320.0
 
 
+def roster_scope(path: str) -> str:
+    """The township above an area (its first three path codes): rosters are read and cached
+    per township, so one query serves every grid a township's people stand in."""
+    codes = path.split("/")
+    return "/".join(codes[:3]) + "/" if len(codes) > 4 else path
+
+
 @dataclass(frozen=True, slots=True)
 class AreaNode:
     id: int
@@ -68,6 +75,11 @@ class GridIndex:
         }
         for children in self.micro.values():
             shapely.prepare([g for _, g in children])
+        # grids and micro-grids by township: the unit in which rosters are read and cached
+        self.members: dict[str, list[int]] = {}
+        for node in nodes.values():
+            if node.level in ("grid", "micro_grid"):
+                self.members.setdefault(roster_scope(node.path), []).append(node.id)
 
     def __len__(self) -> int:
         return len(self.grid_ids)
@@ -169,6 +181,13 @@ class IndexHolder:
 
     def reset(self) -> None:
         self.index = None
+
+    def fresh(self) -> GridIndex | None:
+        """The index if it is known to be current, without awaiting (the hot path)."""
+        index = self.index
+        if index is not None and watcher.fresh("boundaries") == index.revision:
+            return index
+        return None
 
     async def get(self) -> GridIndex:
         revision = await watcher.get("boundaries")

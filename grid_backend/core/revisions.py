@@ -25,6 +25,12 @@ class RevisionWatcher:
         """Read the revisions again on the next call (after a change made here)."""
         self.checked_at = float("-inf")
 
+    def fresh(self, name: str) -> int | None:
+        """The revision without waiting, if it was read recently enough; else None."""
+        if time.monotonic() - self.checked_at < get_settings().index_refresh_seconds:
+            return self.revisions.get(name, 0)
+        return None
+
     async def get(self, name: str) -> int:
         if time.monotonic() - self.checked_at >= get_settings().index_refresh_seconds:
             if self._lock is None:

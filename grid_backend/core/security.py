@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
 from datetime import timedelta
 from functools import lru_cache
 
@@ -67,22 +68,44 @@ def issue_access_token(account_id: int) -> tuple[str, int]:
     ), settings.access_token_seconds
 
 
-def read_access_token(token: str) -> int | None:
-    """The account id in a valid, unexpired access token, else None."""
+# A phone sends the same token with every request for 15 minutes: remember verified tokens
+# (their account and expiry) instead of checking the signature each time.
+_verified: OrderedDict[str, tuple[int, int]] = OrderedDict()
+_VERIFIED_MAX = 20_000
+
+
+def _verify(token: str) -> tuple[int, int] | None:
+    """(account id, expiry) of a correctly signed access token, whatever the time."""
     try:
         claims = jwt.decode(
             token,
             get_settings().secret_key,
             algorithms=[ALGORITHM],
+            # expiry is checked below against the injectable clock, not the wall clock
             options={"require": ["exp", "sub", "typ"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError:
         return None
-    # expiry checked against the injectable clock, not the wall clock
-    if claims.get("typ") != "access" or claims["exp"] <= clock.now().timestamp():
+    sub, exp = claims["sub"], claims["exp"]
+    if claims.get("typ") != "access" or not (isinstance(sub, str) and sub.isdigit()):
         return None
-    sub = claims["sub"]
-    return int(sub) if isinstance(sub, str) and sub.isdigit() else None
+    if not isinstance(exp, int | float):
+        return None
+    return int(sub), int(exp)
+
+
+def read_access_token(token: str) -> int | None:
+    """The account id in a valid, unexpired access token, else None."""
+    known = _verified.get(token)
+    if known is None:
+        known = _verify(token)
+        if known is None:
+            return None
+        _verified[token] = known
+        if len(_verified) > _VERIFIED_MAX:
+            _verified.popitem(last=False)
+    account_id, exp = known
+    return account_id if exp > clock.now().timestamp() else None
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -6,6 +6,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -47,5 +48,6 @@ class Assignment(Table, tablename="assignment"):
     risk_point = ForeignKey(RiskPoint, null=True, default=None)
     valid_from = Date()
     valid_to = Date(null=True, default=None)
-    created_by = ForeignKey(Account, null=True, default=None)
+    # who appointed: kept as history, so removing that account must not remove this row
+    created_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -31,7 +31,7 @@ class Area(Table, tablename="area", schema=None):
 
 ID = "2026-11-29T06:14:32:795235"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "initial"
 
 
 async def forwards():

@@ -8,7 +8,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-29T06:14:31:185772"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "initial"
 
 
 async def forwards():

@@ -56,7 +56,7 @@ class RiskPoint(Table, tablename="risk_point", schema=None):
 
 ID = "2026-11-29T06:14:34:619711"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "initial"
 
 
 async def forwards():
@@ -290,7 +290,7 @@ async def forwards():
         column_class=ForeignKey,
         params={
             "references": Account,
-            "on_delete": OnDelete.cascade,
+            "on_delete": OnDelete.set_null,
             "on_update": OnUpdate.cascade,
             "target_column": None,
             "null": True,
