@@ -682,6 +682,13 @@ def _node_brief(node: Any) -> AreaBrief:
 _rosters = RevisionCache("assignments", max_entries=2_000)
 
 
+_ROSTER_SQL = (
+    "SELECT a.account, c.name, c.phone, a.duty, a.area, a.employment"
+    " FROM assignment a JOIN account c ON c.id = a.account"
+    " WHERE {where} AND a.valid_from <= {} AND (a.valid_to IS NULL OR a.valid_to >= {})"
+)
+
+
 async def _roster(scope: str, members: list[int], day: Any) -> dict[int, list[dict[str, Any]]]:
     """Everyone on duty today in a township's grids and micro-grids, by the area they hold."""
     hit, roster = await _rosters.lookup(scope, day)
@@ -693,18 +700,9 @@ async def _roster(scope: str, members: list[int], day: Any) -> dict[int, list[di
         where, args = "a.area = ANY({})", [list(members)]
     else:
         where, args = f"a.area IN ({', '.join('{}' for _ in members)})", list(members)
-    rows = (
-        await fetch(
-            "SELECT a.account, c.name, c.phone, a.duty, a.area, a.employment"
-            " FROM assignment a JOIN account c ON c.id = a.account"
-            f" WHERE {where} AND a.valid_from <= {{}} AND (a.valid_to IS NULL OR a.valid_to >= {{}})",
-            *args,
-            day,
-            day,
-        )
-        if members
-        else []
-    )
+    # placeholders only: every value travels as a query argument
+    sql = _ROSTER_SQL.replace("{where}", where)
+    rows = await fetch(sql, *args, day, day) if members else []
     roster: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         roster.setdefault(row["area"], []).append(row)
