@@ -23,5 +23,7 @@ APP_REGISTRY = AppRegistry(
         "grid_backend.core.piccolo_app",
         "grid_backend.areas.piccolo_app",
         "grid_backend.people.piccolo_app",
+        "grid_backend.media.piccolo_app",
+        "grid_backend.hazards.piccolo_app",
     ]
 )

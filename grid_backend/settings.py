@@ -38,6 +38,9 @@ class Settings:
     password_hash_cost: str = "standard"
     index_refresh_seconds: float = 2.0
     db_pool_size: int = 10
+    media_max_bytes: int = 15 * 1024 * 1024
+    media_max_pixels: int = 60_000_000
+    media_max_photos: int = 9
     log_level: str = "INFO"
 
     @property
@@ -115,6 +118,12 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_REFRESH_TOKEN_DAYS", "must be at least 1")
     if s.locate_tolerance_m < 0:
         raise SettingsError("GRID_LOCATE_TOLERANCE_M", "must not be negative")
+    if s.media_max_bytes < 1024:
+        raise SettingsError("GRID_MEDIA_MAX_BYTES", "must be at least 1024")
+    if s.media_max_pixels < 10_000:
+        raise SettingsError("GRID_MEDIA_MAX_PIXELS", "must be at least 10000")
+    if not 1 <= s.media_max_photos <= 50:
+        raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
     if s.password_hash_cost not in ("standard", "fast"):
         raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' or 'fast'")
     if s.production and s.password_hash_cost != "standard":

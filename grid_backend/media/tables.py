@@ -1,0 +1,33 @@
+from piccolo.columns import DoublePrecision, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from grid_backend.people.tables import Account
+
+
+class Photo(Table, tablename="photo"):
+    """One photo, stored once per content (SHA-256 of the original bytes).
+
+    Files live under GRID_MEDIA_ROOT by digest: the original privately as evidence, a display
+    copy and a thumbnail as JPEG without metadata."""
+
+    sha256 = Varchar(length=64, unique=True)
+    mime = Varchar(length=32)
+    width = Integer()
+    height = Integer()
+    size_bytes = Integer()
+    dhash = Varchar(length=16, index=True)
+    gps_lat = DoublePrecision(null=True, default=None)
+    gps_lng = DoublePrecision(null=True, default=None)
+    captured_at = Timestamptz(null=True, default=None)
+    captured_local = Varchar(length=32, null=True, default=None)  # EXIF time without offset
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class PhotoUpload(Table, tablename="photo_upload"):
+    """Who uploaded a photo: a photo may be attached only by someone who uploaded it."""
+
+    photo = ForeignKey(Photo, index=True, on_delete=OnDelete.cascade)
+    account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
+    created_at = Timestamptz(default=TimestamptzNow())
