@@ -13,7 +13,9 @@ from grid_backend.areas.controllers import AreaController, LocateController, Ris
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.system import SystemController
+from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.lifespan import lifespan_for
+from grid_backend.media.controllers import MediaController
 from grid_backend.people.controllers import AssignmentController, AuthController, MeController
 from grid_backend.settings import Settings, get_settings
 
@@ -25,6 +27,10 @@ CONTROLLERS = [
     AreaController,
     LocateController,
     RiskPointController,
+    MediaController,
+    ReportController,
+    MyCasesController,
+    SlaController,
 ]
 
 

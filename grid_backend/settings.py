@@ -41,6 +41,11 @@ class Settings:
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
+    exif_mismatch_m: float = 500.0
+    points_registered: int = 1
+    points_closed: int = 5
+    points_false_report: int = -3
+    points_monthly_cap: int = 100
     log_level: str = "INFO"
 
     @property

@@ -25,7 +25,15 @@ import pytest  # noqa: E402
 
 from grid_backend.settings import get_settings  # noqa: E402
 
+# hazard_category and sla_rule hold migration-seeded configuration: reset, not emptied
 TABLES = [
+    "points_entry",
+    "hazard_support",
+    "hazard_event",
+    "hazard_photo",
+    "hazard_report",
+    "photo_upload",
+    "photo",
     "audit_entry",
     "revision",
     "refresh_token",
@@ -83,6 +91,11 @@ async def db(database):
     else:
         for table in TABLES:
             await database.run_ddl(f"DELETE FROM {table}")
+    await database.run_ddl("DELETE FROM sla_rule WHERE category <> ''")
+    await database.run_ddl(
+        "UPDATE sla_rule SET triage_minutes = 60, acknowledge_minutes = 60, rectify_minutes ="
+        " CASE WHEN level = 'general' THEN 4320 END"
+    )
     grid_index.reset()
     reset_all()
     people_services._limits = None

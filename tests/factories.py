@@ -75,3 +75,41 @@ async def make_person(*duties: tuple[str, str], name: str = "测试", **extra: o
         )
     token, _ = issue_access_token(account.id)
     return Person(account.id, phone, token)
+
+
+IMAGES = __import__("pathlib").Path(__file__).parent / "media" / "images"
+
+
+async def upload_photo(client, person: Person, name: str = "hopper.jpg") -> int:
+    """Upload a real photo from tests/media/images through the API; its id."""
+    r = await client.post(
+        "/api/v1/media",
+        headers=person.headers,
+        files={"file": (name, (IMAGES / name).read_bytes(), "image/jpeg")},
+    )
+    assert r.status_code in (200, 201), r.text
+    return r.json()["id"]
+
+
+async def file_report(
+    client,
+    person: Person,
+    *,
+    grid: str = G1,
+    category: str = "gas",
+    photo: str = "hopper.jpg",
+    **extra: object,
+) -> dict:
+    """A resident's (or staff member's) report at a point inside `grid`, with one photo."""
+    lat, lng = POINT_IN[grid]
+    body = {
+        "category": category,
+        "description": "燃气管道漏气",
+        "location": {"lat": lat, "lng": lng},
+        "photo_ids": [await upload_photo(client, person, photo)],
+        "reporter_safe": True,
+    }
+    body.update(extra)
+    r = await client.post("/api/v1/reports", json=body, headers=person.headers)
+    assert r.status_code == 201, r.text
+    return r.json()

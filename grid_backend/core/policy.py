@@ -46,6 +46,15 @@ RULES: dict[str, frozenset[str]] = {
     "risk_point.write": _MANAGERS | {"grid_leader", "emergency_officer"},
     "contact.read": _STAFF,  # unmasked phone numbers of the team on duty
     "audit.read": frozenset({"admin", "supervisor"}),
+    # hazard cases (the workflow's roles are resolved from these in hazards.services)
+    "report.read": _STAFF,
+    "report.command": frozenset({"dispatcher", "commander", "supervisor"}),
+    "report.accept_major": frozenset({"supervisor"}),
+    "report.fix_on_spot": frozenset(
+        {"grid_leader", "grid_worker", "emergency_officer", "responder"}
+    ),
+    "report.contact": _STAFF,  # the reporter's phone number unmasked
+    "sla.write": frozenset({"admin"}),
 }
 
 

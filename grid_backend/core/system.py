@@ -10,7 +10,15 @@ from litestar import Controller, Response, get
 from grid_backend.core import geo, policy
 from grid_backend.core.db import engine
 from grid_backend.core.errors import PROBLEM_JSON
+from grid_backend.hazards.schemas import CategoryRead
 from grid_backend.settings import get_settings
+
+
+class PhotoLimits(msgspec.Struct):
+    accepted_types: list[str]
+    max_bytes: int
+    max_pixels: int
+    max_photos_per_report: int
 
 
 class ConfigRead(msgspec.Struct):
@@ -22,6 +30,10 @@ class ConfigRead(msgspec.Struct):
     boards: list[str]
     locate_tolerance_m: float
     access_token_seconds: int
+    photos: PhotoLimits
+    categories: list[CategoryRead]
+    levels_of_hazard: list[str]
+    sla_defaults: list[dict[str, Any]]
 
 
 class SystemController(Controller):
@@ -48,7 +60,16 @@ class SystemController(Controller):
 
     @get("/api/v1/config", summary="What clients must know")
     async def config(self) -> ConfigRead:
+        from grid_backend.hazards.services import categories, sla_for
+
         s = get_settings()
+        sla = [
+            {
+                "level": level,
+                **{k: v for k, v in (await sla_for("", level)).items() if k.endswith("_minutes")},
+            }
+            for level in ("general", "major")
+        ]
         return ConfigRead(
             datums=list(geo.DATUMS),
             storage_datum="wgs84",
@@ -58,4 +79,19 @@ class SystemController(Controller):
             boards=list(policy.BOARDS),
             locate_tolerance_m=s.locate_tolerance_m,
             access_token_seconds=s.access_token_seconds,
+            photos=PhotoLimits(
+                accepted_types=[
+                    "image/jpeg",
+                    "image/png",
+                    "image/webp",
+                    "image/heic",
+                    "image/heif",
+                ],
+                max_bytes=s.media_max_bytes,
+                max_pixels=s.media_max_pixels,
+                max_photos_per_report=s.media_max_photos,
+            ),
+            categories=await categories(),
+            levels_of_hazard=["general", "major"],
+            sla_defaults=sla,
         )

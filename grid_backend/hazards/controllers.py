@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from grid_backend.areas.tables import Area
+from grid_backend.core import audit, policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.db import write_transaction
+from grid_backend.core.errors import DomainError, NotFound, invalid, wants_english
+from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.uploads import read_multipart
+from grid_backend.hazards import rewards, services
+from grid_backend.hazards.schemas import (
+    ActionIn,
+    PointsRead,
+    ReportCreate,
+    ReportPage,
+    ReportRead,
+    SlaRuleRead,
+    SlaRuleWrite,
+)
+from grid_backend.hazards.tables import SlaRule
+from grid_backend.hazards.workflow import STATUSES
+from grid_backend.media import storage
+from grid_backend.media.services import ingest
+from grid_backend.settings import get_settings
+
+MAX_JSON_BYTES = 64 * 1024
+_LOCATION_FIELDS = ("lat", "lng", "datum", "accuracy_m", "source", "is_mock")
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+
+
+def _english(request: Request[Any, Any, Any]) -> bool:
+    return wants_english(request.headers.get("accept-language"))
+
+
+async def _actor(caller: Any) -> services.Actor:
+    return services.Actor(caller.account_id, await policy.grants_of(caller.account_id))
+
+
+def _decode(raw: bytes | str, kind: type) -> Any:
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        message, _, path = str(exc).rpartition(" - at `$.")
+        field = path.rstrip("`") if path else "body"
+        raise invalid(field, message or str(exc), detail_zh="请求参数不正确") from None
+    except msgspec.DecodeError as exc:
+        raise invalid("body", f"not JSON: {exc}", detail_zh="不是合法的 JSON") from None
+
+
+def _form_to_json(form: Any) -> bytes:
+    """Multipart submissions carry the report as a `data` JSON field or as plain fields."""
+    if form.value("data") is not None:
+        return form.value("data").encode()
+    body: dict[str, Any] = {}
+    location: dict[str, Any] = {}
+    for name, values in form.fields.items():
+        value: Any = values[-1]
+        if name in ("lat", "lng", "accuracy_m"):
+            value = _number(name, value)
+        elif name in ("is_mock", "urgent", "reporter_safe"):
+            value = value.strip().lower() in ("1", "true", "yes", "on")
+        elif name == "photo_ids":
+            value = [int(v) for v in values if v.strip().isdigit()]
+        (location if name in _LOCATION_FIELDS else body)[name] = value
+    if location:
+        body["location"] = location
+    return msgspec.json.encode(body)
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise invalid(f"location.{name}", "expected a number", detail_zh="应为数字") from None
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["hazards"]
+
+    @post(
+        "",
+        summary="Report a hazard (JSON with photo_ids, or multipart with photos)",
+        request_max_body_size=None,
+    )
+    async def submit(
+        self, caller: CurrentCaller, request: Request[Any, Any, Any]
+    ) -> Response[ReportRead]:
+        actor = await _actor(caller)
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 8 <= len(key) <= 100:
+            raise invalid(
+                "Idempotency-Key", "8 to 100 characters", detail_zh="幂等键长度应为8到100个字符"
+            )
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            s = get_settings()
+            form = await read_multipart(
+                request,
+                spool_dir=storage.spool_dir(),
+                file_fields=frozenset({"photos", "file"}),
+                max_file_bytes=s.media_max_bytes,
+                max_files=s.media_max_photos,
+            )
+            try:
+                body = _decode(_form_to_json(form), ReportCreate)
+                uploaded = [
+                    await ingest(upload=f.path, account_id=caller.account_id, field=f.field)
+                    for f in form.files
+                ]
+            finally:
+                form.discard()
+            body = msgspec.structs.replace(
+                body, photo_ids=[*body.photo_ids, *[p.id for p in uploaded]]
+            )
+        else:
+            raw = await _limited_body(request)
+            body = _decode(raw, ReportCreate)
+        report, replayed = await services.submit(
+            data=body, actor=actor, idempotency_key=key, english=_english(request)
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(report, status_code=200 if replayed else 201, headers=headers)
+
+    @get("", summary="Cases the caller may see, filtered and paginated")
+    async def list_reports(
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        status: FromQuery[list[Status] | None] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        level: FromQuery[Literal["general", "major"] | None] = None,
+        area_id: FromQuery[int | None] = None,
+        assignee_id: FromQuery[int | None] = None,
+        overdue: FromQuery[bool | None] = None,
+        urgent: FromQuery[bool | None] = None,
+        created_from: FromQuery[datetime | None] = None,
+        created_to: FromQuery[datetime | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ReportPage:
+        actor = await _actor(caller)
+        area_path = None
+        if area_id is not None:
+            area = await Area.select(Area.path).where(Area.id == area_id).first().run()
+            if area is None:
+                raise NotFound("area_not_found")
+            area_path = area["path"]
+        return await services.list_reports(
+            actor=actor,
+            status=status,
+            category=category,
+            level=level,
+            area_path=area_path,
+            assignee_id=assignee_id,
+            is_overdue=overdue,
+            urgent=urgent,
+            created_from=created_from,
+            created_to=created_to,
+            text=q,
+            limit=limit,
+            cursor=cursor,
+            english=_english(request),
+        )
+
+    @get("/{report_id:int}", summary="One case with photos, timeline and the caller's actions")
+    async def read(
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: FromPath[int]
+    ) -> ReportRead:
+        return await services.read_report(
+            report_id=report_id, actor=await _actor(caller), english=_english(request)
+        )
+
+    @post("/{report_id:int}/actions", status_code=HTTP_200_OK, summary="Take a workflow action")
+    async def act(
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        report_id: FromPath[int],
+        data: JSONBody[ActionIn],
+    ) -> ReportRead:
+        return await services.act(
+            report_id=report_id, data=data, actor=await _actor(caller), english=_english(request)
+        )
+
+    @post(
+        "/{report_id:int}/support",
+        status_code=HTTP_200_OK,
+        summary='Say "me too" on an open case instead of reporting it again',
+    )
+    async def support(self, caller: CurrentCaller, report_id: FromPath[int]) -> dict[str, int]:
+        count = await services.support(report_id=report_id, actor=await _actor(caller))
+        return {"report_id": report_id, "supporters": count}
+
+
+async def _limited_body(request: Request[Any, Any, Any]) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise DomainError("payload_too_large", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class MyCasesController(Controller):
+    path = "/api/v1/me"
+    tags = ["hazards"]
+
+    @get("/reports", summary="The caller's own reports, in plain language")
+    async def my_reports(
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ReportPage:
+        return await services.list_reports(
+            actor=await _actor(caller),
+            mine=True,
+            limit=limit,
+            cursor=cursor,
+            english=_english(request),
+        )
+
+    @get("/points", summary="Reward points: balance and entries")
+    async def my_points(
+        self, caller: CurrentCaller, limit: Limit = 50, cursor: Cursor = None
+    ) -> PointsRead:
+        return await rewards.statement(account_id=caller.account_id, limit=limit, cursor=cursor)
+
+
+class SlaController(Controller):
+    path = "/api/v1/sla-rules"
+    tags = ["hazards"]
+
+    @get("", summary="Deadlines by category and level")
+    async def list_rules(self, caller: CurrentCaller) -> list[SlaRuleRead]:
+        rows = await SlaRule.select().order_by(SlaRule.category).order_by(SlaRule.level).run()
+        return [
+            SlaRuleRead(
+                category=r["category"],
+                level=r["level"],
+                triage_minutes=r["triage_minutes"],
+                acknowledge_minutes=r["acknowledge_minutes"],
+                rectify_minutes=r["rectify_minutes"],
+            )
+            for r in rows
+        ]
+
+    @put("", summary="Set the deadlines of a category and level (admins)")
+    async def set_rule(self, caller: CurrentCaller, data: JSONBody[SlaRuleWrite]) -> SlaRuleRead:
+        grants = await policy.grants_of(caller.account_id)
+        city = await Area.select(Area.path).where(Area.level == "city").first().run()
+        policy.require(grants, "sla.write", city["path"] if city else "\x00")
+        if data.category:
+            await services._category(data.category)
+        values = {
+            SlaRule.triage_minutes: data.triage_minutes,
+            SlaRule.acknowledge_minutes: data.acknowledge_minutes,
+            SlaRule.rectify_minutes: data.rectify_minutes,
+        }
+        async with write_transaction():
+            where = (SlaRule.category == data.category) & (SlaRule.level == data.level)
+            if await SlaRule.exists().where(where).run():
+                await SlaRule.update(values).where(where).run()
+            else:
+                await SlaRule.insert(
+                    SlaRule(
+                        category=data.category,
+                        level=data.level,
+                        **{c._meta.name: v for c, v in values.items()},
+                    )
+                ).run()
+            await audit.record(
+                actor_id=caller.account_id,
+                action="sla.set",
+                object_type="sla_rule",
+                object_id=f"{data.category or '*'}:{data.level}",
+                detail=msgspec.to_builtins(data),
+            )
+        return SlaRuleRead(**msgspec.to_builtins(data))

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from grid_backend.hazards.workflow import ACTIONS
+
+Datum = Literal["wgs84", "gcj02", "bd09"]
+Level = Literal["general", "major"]
+PhotoIds = Annotated[list[int], msgspec.Meta(max_length=50)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    datum: Datum = "wgs84"
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
+    source: Literal["gps", "network", "map_pick", "exif", "manual"] = "gps"
+    is_mock: bool = False
+
+
+class ReportCreate(msgspec.Struct, forbid_unknown_fields=True):
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    location: LocationIn
+    description: Text = ""
+    photo_ids: PhotoIds = []
+    level: Level | None = None  # staff only
+    captured_at: datetime | None = None  # device time at capture
+    urgent: bool = False
+    reporter_safe: bool | None = None  # residents confirm they are safe
+    client_id: Annotated[str, msgspec.Meta(min_length=8, max_length=100)] | None = None
+
+
+class Supervision(msgspec.Struct, forbid_unknown_fields=True):
+    """挂牌督办 — the five things a major hazard needs before dispatch."""
+
+    responsibility: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    measures: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    funds: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    deadline: datetime
+    contingency_plan: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class ActionIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    note: Text = ""
+    reason: Reason | None = None
+    level: Level | None = None
+    category: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    into: int | None = None
+    assignee_id: int | None = None
+    grid_id: int | None = None
+    board: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    due_at: datetime | None = None
+    supervision: Supervision | None = None
+    photo_ids: PhotoIds = []
+    before_photo_ids: PhotoIds = []
+    location: LocationIn | None = None
+    false_report: bool = False
+
+
+class AreaRef(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+
+
+class PhotoRef(msgspec.Struct):
+    id: int
+    kind: str
+    display_url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    gps_lat: float | None = None
+    gps_lng: float | None = None
+
+
+class EventRead(msgspec.Struct):
+    id: int
+    action: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    note: str
+    actor_id: int | None = None
+    actor_name: str | None = None
+    duty: str | None = None
+    data: dict[str, Any] = {}
+
+
+class DuplicateRead(msgspec.Struct):
+    id: int
+    category: str
+    status: str
+    distance_m: float | None
+    reason: str  # "nearby" or "photo"
+
+
+class ReportRead(msgspec.Struct):
+    id: int
+    status: str
+    status_text: str
+    category: str
+    level: str
+    description: str
+    urgent: bool
+    channel: str
+    lat: float
+    lng: float
+    accuracy_m: float | None
+    is_mock: bool
+    outside_grid: bool
+    exif_mismatch: bool
+    exif_distance_m: float | None
+    grid: AreaRef
+    township: AreaRef | None
+    area_path: str
+    reporter_id: int | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    reporter_safe: bool | None
+    assignee_id: int | None
+    assigned_area_id: int | None
+    board: str | None
+    merged_into: int | None
+    supervision: dict[str, Any] | None
+    supporters: int
+    rework_count: int
+    due_at: datetime | None
+    overdue: bool
+    triage_due_at: datetime | None
+    acknowledge_due_at: datetime | None
+    rectify_due_at: datetime | None
+    captured_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    photos: list[PhotoRef] = []
+    timeline: list[EventRead] = []
+    actions: list[str] = []
+    possible_duplicates: list[DuplicateRead] = []
+
+
+class ReportSummary(msgspec.Struct):
+    id: int
+    status: str
+    status_text: str
+    category: str
+    level: str
+    urgent: bool
+    description: str
+    grid_name: str
+    created_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    assignee_id: int | None
+    thumbnail_url: str | None
+
+
+class ReportPage(msgspec.Struct):
+    items: list[ReportSummary]
+    next_cursor: str | None
+
+
+class PointsEntryRead(msgspec.Struct):
+    id: int
+    delta: int
+    reason: str
+    report_id: int | None
+    created_at: datetime
+    note: str
+
+
+class PointsRead(msgspec.Struct):
+    balance: int
+    month_awarded: int
+    monthly_cap: int
+    entries: list[PointsEntryRead]
+    next_cursor: str | None
+
+
+class CategoryRead(msgspec.Struct):
+    code: str
+    group: str
+    name_zh: str
+    name_en: str
+    duplicate_radius_m: int
+
+
+class SlaRuleRead(msgspec.Struct):
+    category: str
+    level: str
+    triage_minutes: int
+    acknowledge_minutes: int
+    rectify_minutes: int | None
+
+
+class SlaRuleWrite(msgspec.Struct, forbid_unknown_fields=True):
+    category: Annotated[str, msgspec.Meta(max_length=32)]
+    level: Level
+    triage_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]
+    acknowledge_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]
+    rectify_minutes: Annotated[int, msgspec.Meta(ge=1, le=5_256_000)] | None = None

@@ -1,0 +1,1229 @@
+"""Hazard cases: submission with photos and routing, the workflow, reading and listing."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from grid_backend.areas.services import locate_point
+from grid_backend.core import clock, geo, policy
+from grid_backend.core.db import write_transaction
+from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
+from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.hazards import rewards, workflow
+from grid_backend.hazards.schemas import (
+    ActionIn,
+    AreaRef,
+    CategoryRead,
+    DuplicateRead,
+    EventRead,
+    LocationIn,
+    PhotoRef,
+    ReportCreate,
+    ReportPage,
+    ReportRead,
+    ReportSummary,
+)
+from grid_backend.hazards.tables import (
+    Category,
+    HazardEvent,
+    HazardReport,
+    ReportPhoto,
+    SlaRule,
+    Support,
+)
+from grid_backend.media.schemas import photo_urls
+from grid_backend.media.services import uploaded_by
+from grid_backend.media.tables import Photo
+from grid_backend.people.phones import mask_phone
+from grid_backend.people.tables import Assignment
+from grid_backend.settings import get_settings
+
+PHOTO_DUPLICATE_BITS = 6  # dhash distance at or below which two photos show the same scene
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+async def categories() -> list[CategoryRead]:
+    rows = await Category.select().where(Category.is_active.eq(True)).order_by(Category.sort).run()
+    return [
+        CategoryRead(
+            code=r["code"],
+            group=r["group_code"],
+            name_zh=r["name_zh"],
+            name_en=r["name_en"],
+            duplicate_radius_m=r["duplicate_radius_m"],
+        )
+        for r in rows
+    ]
+
+
+async def _category(code: str, field: str = "category") -> dict[str, Any]:
+    row = (
+        await Category.select()
+        .where((Category.code == code) & Category.is_active.eq(True))
+        .first()
+        .run()
+    )
+    if row is None:
+        raise invalid(
+            field,
+            f"unknown category {code!r}; see GET /api/v1/config",
+            code="category_unknown",
+            detail_zh="未知隐患类别",
+        )
+    return row
+
+
+async def sla_for(category: str, level: str) -> dict[str, Any]:
+    """The SLA row for (category, level), falling back to the default row of the level."""
+    rows = (
+        await SlaRule.select()
+        .where(SlaRule.category.is_in([category, ""]) & (SlaRule.level == level))
+        .run()
+    )
+    rows.sort(key=lambda r: r["category"] == "")
+    if not rows:
+        return {"triage_minutes": 60, "acknowledge_minutes": 60, "rectify_minutes": 3 * 24 * 60}
+    return rows[0]
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    account_id: int
+    grants: list[policy.Grant]
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.grants)
+
+
+_GRID_DUTIES = frozenset({"grid_leader", "grid_worker", "emergency_officer", "responder"})
+
+
+def roles_for(case: dict[str, Any], actor: Actor) -> set[str]:
+    """The workflow roles (see workflow.py) this person holds on this case now."""
+    roles = set()
+    path = case["area_path"]
+    if policy.allows(actor.grants, "report.command", path):
+        roles.add("command")
+    if policy.allows(actor.grants, "report.accept_major", path):
+        roles.add("acceptor")
+    if policy.allows(actor.grants, "report.fix_on_spot", path):
+        roles.add("grid_staff")
+    if case["assignee"] == actor.account_id:
+        roles.add("assignee")
+    for g in actor.grants:
+        if (
+            case.get("assigned_area_path")
+            and g.duty in _GRID_DUTIES
+            and case["assigned_area_path"].startswith(g.area_path)
+        ):
+            roles.add("assignee")
+        if (
+            case["board"]
+            and g.duty == "board_handler"
+            and g.board == case["board"]
+            and path.startswith(g.area_path)
+        ):
+            roles.add("assignee")
+    return roles
+
+
+def _duty_for(actor: Actor, path: str) -> str | None:
+    """The duty under which the person acts on a case (the first that covers it)."""
+    for g in actor.grants:
+        if path.startswith(g.area_path):
+            return g.duty
+    return actor.grants[0].duty if actor.grants else None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+_CASE_COLUMNS = (
+    *HazardReport.all_columns(),
+    HazardReport.grid.code.as_alias("grid_code"),
+    HazardReport.grid.name.as_alias("grid_name"),
+    HazardReport.township.code.as_alias("township_code"),
+    HazardReport.township.name.as_alias("township_name"),
+    HazardReport.reporter.name.as_alias("reporter_name"),
+    HazardReport.reporter.phone.as_alias("reporter_phone"),
+    HazardReport.assigned_area.path.as_alias("assigned_area_path"),
+)
+
+
+async def _case(report_id: int) -> dict[str, Any]:
+    row = (
+        await HazardReport.select(*_CASE_COLUMNS)
+        .where(HazardReport.id == report_id)
+        .output(load_json=True)
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound("report_not_found")
+    return row
+
+
+def overdue(case: dict[str, Any], now: datetime | None = None) -> bool:
+    """Open, not suspended, and past the deadline of its current stage."""
+    due = case["due_at"]
+    return (
+        due is not None
+        and case["status"] in workflow.OPEN
+        and case["status"] != "suspended"
+        and (now or clock.now()) > due
+    )
+
+
+def _visible(case: dict[str, Any], actor: Actor) -> str | None:
+    """'staff' for a full view, 'reporter' for the reporter's public view, else None."""
+    if policy.allows(actor.grants, "report.read", case["area_path"]) or roles_for(case, actor) & {
+        "assignee"
+    }:
+        return "staff"
+    if case["reporter"] == actor.account_id:
+        return "reporter"
+    return None
+
+
+async def _photos(report_id: int) -> list[PhotoRef]:
+    rows = (
+        await ReportPhoto.select(
+            ReportPhoto.photo,
+            ReportPhoto.kind,
+            ReportPhoto.photo.width.as_alias("width"),
+            ReportPhoto.photo.height.as_alias("height"),
+            ReportPhoto.photo.gps_lat.as_alias("lat"),
+            ReportPhoto.photo.gps_lng.as_alias("lng"),
+        )
+        .where(ReportPhoto.report == report_id)
+        .order_by(ReportPhoto.id)
+        .run()
+    )
+    out = []
+    for r in rows:
+        display, thumbnail = photo_urls(r["photo"])
+        out.append(
+            PhotoRef(
+                id=r["photo"],
+                kind=r["kind"],
+                display_url=display,
+                thumbnail_url=thumbnail,
+                width=r["width"],
+                height=r["height"],
+                gps_lat=r["lat"],
+                gps_lng=r["lng"],
+            )
+        )
+    return out
+
+
+async def _timeline(report_id: int, full: bool) -> list[EventRead]:
+    query = (
+        HazardEvent.select(
+            *HazardEvent.all_columns(),
+            HazardEvent.actor.name.as_alias("actor_name"),
+        )
+        .where(HazardEvent.report == report_id)
+        .output(load_json=True)
+        .order_by(HazardEvent.id)
+    )
+    if not full:
+        query = query.where(HazardEvent.public.eq(True))
+    rows = await query.run()
+    return [
+        EventRead(
+            id=r["id"],
+            action=r["action"],
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            at=r["at"],
+            note=r["note"],
+            duty=r["duty"],
+            actor_id=r["actor"] if full else None,
+            actor_name=r["actor_name"] if full else None,
+            data=r["data"] if full else {},
+        )
+        for r in rows
+    ]
+
+
+def _status_text(status: str, english: bool = False) -> str:
+    zh, en = workflow.PLAIN_STATUS[status]
+    return en if english else zh
+
+
+async def read_report(*, report_id: int, actor: Actor, english: bool = False) -> ReportRead:
+    """One case as this person may see it, with the actions they may take now."""
+    case = await _case(report_id)
+    view = _visible(case, actor)
+    if view is None:
+        raise NotFound("report_not_found")
+    full = view == "staff"
+    roles = roles_for(case, actor)
+    show_phone = full and policy.allows(actor.grants, "report.contact", case["area_path"])
+    phone = case["reporter_phone"]
+    return ReportRead(
+        id=case["id"],
+        status=case["status"],
+        status_text=_status_text(case["status"], english),
+        category=case["category"],
+        level=case["level"],
+        description=case["description"],
+        urgent=case["urgent"],
+        channel=case["channel"],
+        lat=case["lat"],
+        lng=case["lng"],
+        accuracy_m=case["accuracy_m"],
+        is_mock=case["is_mock"],
+        outside_grid=case["outside_grid"],
+        exif_mismatch=case["exif_mismatch"],
+        exif_distance_m=case["exif_distance_m"],
+        grid=AreaRef(id=case["grid"], code=case["grid_code"], name=case["grid_name"]),
+        township=AreaRef(
+            id=case["township"], code=case["township_code"], name=case["township_name"]
+        )
+        if case["township"]
+        else None,
+        area_path=case["area_path"],
+        reporter_id=case["reporter"] if full or view else None,
+        reporter_name=case["reporter_name"] if full else None,
+        reporter_phone=(phone if show_phone else mask_phone(phone)) if phone and full else None,
+        reporter_safe=case["reporter_safe"],
+        assignee_id=case["assignee"] if full else None,
+        assigned_area_id=case["assigned_area"] if full else None,
+        board=case["board"],
+        merged_into=case["merged_into"],
+        supervision=case["supervision"] if full else None,
+        supporters=case["supporters"],
+        rework_count=case["rework_count"],
+        due_at=case["due_at"],
+        overdue=overdue(case),
+        triage_due_at=case["triage_due_at"],
+        acknowledge_due_at=case["acknowledge_due_at"],
+        rectify_due_at=case["rectify_due_at"],
+        captured_at=case["captured_at"],
+        created_at=case["created_at"],
+        updated_at=case["updated_at"],
+        closed_at=case["closed_at"],
+        photos=await _photos(report_id),
+        timeline=await _timeline(report_id, full),
+        actions=workflow.allowed(case["status"], case["level"], roles) if full else [],
+    )
+
+
+def _scope_condition(actor: Actor) -> Any:
+    condition = (HazardReport.reporter == actor.account_id) | (
+        HazardReport.assignee == actor.account_id
+    )
+    for path in policy.scopes(actor.grants, "report.read"):
+        condition = condition | HazardReport.area_path.like(path + "%")
+    return condition
+
+
+async def list_reports(
+    *,
+    actor: Actor,
+    mine: bool = False,
+    status: list[str] | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    area_path: str | None = None,
+    assignee_id: int | None = None,
+    is_overdue: bool | None = None,
+    urgent: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    text: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    english: bool = False,
+) -> ReportPage:
+    """Cases the person may see, newest first, filtered."""
+    query = HazardReport.select(
+        HazardReport.id,
+        HazardReport.status,
+        HazardReport.category,
+        HazardReport.level,
+        HazardReport.urgent,
+        HazardReport.description,
+        HazardReport.created_at,
+        HazardReport.due_at,
+        HazardReport.assignee,
+        HazardReport.grid.name.as_alias("grid_name"),
+    )
+    query = (
+        query.where(HazardReport.reporter == actor.account_id)
+        if mine
+        else query.where(_scope_condition(actor))
+    )
+    now = clock.now()
+    if status:
+        query = query.where(HazardReport.status.is_in(status))
+    if category:
+        query = query.where(HazardReport.category == category)
+    if level:
+        query = query.where(HazardReport.level == level)
+    if area_path:
+        query = query.where(HazardReport.area_path.like(area_path + "%"))
+    if assignee_id is not None:
+        query = query.where(HazardReport.assignee == assignee_id)
+    if urgent is not None:
+        query = query.where(HazardReport.urgent.eq(urgent))
+    if is_overdue is not None:
+        running = HazardReport.status.is_in(sorted(workflow.OPEN - {"suspended"}))
+        late = HazardReport.due_at.is_not_null() & (HazardReport.due_at < now) & running
+        on_time = (
+            HazardReport.due_at.is_null()
+            | (HazardReport.due_at >= now)
+            | (HazardReport.status.not_in(sorted(workflow.OPEN - {"suspended"})))
+        )
+        query = query.where(late if is_overdue else on_time)
+    if created_from:
+        query = query.where(HazardReport.created_at >= created_from)
+    if created_to:
+        query = query.where(HazardReport.created_at < created_to)
+    if text:
+        query = query.where(HazardReport.description.ilike(f"%{_escape_like(text)}%"))
+    before = decode_cursor(cursor)
+    if before is not None:
+        query = query.where(HazardReport.id < before)
+    rows = await query.order_by(HazardReport.id, ascending=False).limit(limit + 1).run()
+    cursor_out = next_cursor(rows, limit)
+    thumbs = await _first_photos([r["id"] for r in rows])
+    return ReportPage(
+        items=[
+            ReportSummary(
+                id=r["id"],
+                status=r["status"],
+                status_text=_status_text(r["status"], english),
+                category=r["category"],
+                level=r["level"],
+                urgent=r["urgent"],
+                description=r["description"][:200],
+                grid_name=r["grid_name"],
+                created_at=r["created_at"],
+                due_at=r["due_at"],
+                overdue=overdue(r, now),
+                assignee_id=None if mine else r["assignee"],
+                thumbnail_url=photo_urls(thumbs[r["id"]])[1] if r["id"] in thumbs else None,
+            )
+            for r in rows
+        ],
+        next_cursor=cursor_out,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")[:100]
+
+
+async def _first_photos(report_ids: list[int]) -> dict[int, int]:
+    if not report_ids:
+        return {}
+    rows = (
+        await ReportPhoto.select(ReportPhoto.report, ReportPhoto.photo)
+        .where(ReportPhoto.report.is_in(report_ids))
+        .order_by(ReportPhoto.id)
+        .run()
+    )
+    first: dict[int, int] = {}
+    for r in rows:
+        first.setdefault(r["report"], r["photo"])
+    return first
+
+
+# --- submission ----------------------------------------------------------------------------
+
+
+def _digest(data: ReportCreate) -> str:
+    """What makes two submissions the same request (the client id itself aside)."""
+    body = msgspec.structs.replace(data, client_id=None)
+    return hashlib.sha256(msgspec.json.encode(body)).hexdigest()
+
+
+async def _route(location: LocationIn) -> dict[str, Any]:
+    """Grid and ancestors at a position, as stored on a case."""
+    index, match, wlng, wlat = await locate_point(
+        lat=location.lat, lng=location.lng, datum=location.datum
+    )
+    chain = {n.level: n.id for n in index.ancestors(match.grid)}
+    return {
+        "lat": wlat,
+        "lng": wlng,
+        "grid": match.grid.id,
+        "area_path": match.grid.path,
+        "community": chain.get("community"),
+        "township": chain.get("township"),
+        "district": chain.get("district"),
+        "outside_grid": match.outside,
+    }
+
+
+async def _check_photos(ids: list[int], account_id: int, field: str, *, required: bool) -> None:
+    limit = get_settings().media_max_photos
+    if required and not ids:
+        raise invalid(
+            field,
+            "at least one photo is required",
+            code="photo_required",
+            detail_zh="请至少上传一张照片",
+        )
+    if len(ids) > limit:
+        raise invalid(
+            field,
+            f"at most {limit} photos",
+            code="photo_count_exceeded",
+            detail_zh=f"最多 {limit} 张照片",
+        )
+    if len(set(ids)) != len(ids):
+        raise invalid(field, "a photo is listed twice", detail_zh="照片重复")
+    mine = await uploaded_by(ids, account_id)
+    missing = [i for i in ids if i not in mine]
+    if missing:
+        raise invalid(
+            field,
+            f"photos {missing} were not uploaded by you",
+            code="photo_not_yours",
+            detail_zh="只能使用本人上传的照片",
+        )
+
+
+async def _exif_distance(photo_ids: list[int], lat: float, lng: float) -> float | None:
+    if not photo_ids:
+        return None
+    rows = (
+        await Photo.select(Photo.gps_lat, Photo.gps_lng)
+        .where(Photo.id.is_in(photo_ids) & Photo.gps_lat.is_not_null())
+        .run()
+    )
+    distances = [geo.distance_m(lng, lat, r["gps_lng"], r["gps_lat"]) for r in rows]
+    return round(max(distances), 1) if distances else None
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in ("UniqueViolationError", "IntegrityError") or "UNIQUE" in str(exc)
+
+
+async def _by_client_key(account_id: int, key: str) -> dict[str, Any] | None:
+    return (
+        await HazardReport.select(HazardReport.id, HazardReport.request_digest)
+        .where((HazardReport.reporter == account_id) & (HazardReport.client_key == key))
+        .first()
+        .run()
+    )
+
+
+async def submit(
+    *, data: ReportCreate, actor: Actor, idempotency_key: str | None, english: bool = False
+) -> tuple[ReportRead, bool]:
+    """File a case (or return the first result of a retried submission); True if replayed."""
+    key = idempotency_key or data.client_id
+    digest = _digest(data)
+    if key:
+        earlier = await _by_client_key(actor.account_id, key)
+        if earlier is not None:
+            return await _replay(earlier, digest, actor, english), True
+    category = await _category(data.category)
+    if data.level is not None and not actor.is_staff:
+        raise invalid(
+            "level", "only staff set the level of a hazard", detail_zh="仅工作人员可设定隐患等级"
+        )
+    if not actor.is_staff and data.reporter_safe is None:
+        raise invalid(
+            "reporter_safe",
+            "confirm whether you are in a safe place",
+            code="reporter_safe_required",
+            detail_zh="请确认您当前是否处于安全位置",
+        )
+    await _check_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
+    try:
+        route = await _route(data.location)
+    except DomainError as exc:
+        if exc.code == "outside_all_grids":
+            raise DomainError(
+                "outside_all_grids",
+                status=422,
+                detail=exc.detail,
+                detail_zh=exc.detail_zh,
+                errors=[
+                    {"field": "location", "code": "outside_all_grids", "message": exc.detail or ""}
+                ],
+            ) from None
+        raise
+    level = data.level or "general"
+    sla = await sla_for(category["code"], level)
+    now = clock.now()
+    exif_distance = await _exif_distance(data.photo_ids, route["lat"], route["lng"])
+    triage_due = now + timedelta(minutes=sla["triage_minutes"])
+    try:
+        async with write_transaction():
+            if key and await _by_client_key(actor.account_id, key):
+                raise _Raced()
+            row = (
+                await HazardReport.insert(
+                    HazardReport(
+                        channel="grid_patrol" if actor.is_staff else "resident_app",
+                        reporter=actor.account_id,
+                        reporter_is_staff=actor.is_staff,
+                        category=category["code"],
+                        level=level,
+                        description=data.description.strip(),
+                        urgent=data.urgent,
+                        reporter_safe=data.reporter_safe,
+                        lat=route["lat"],
+                        lng=route["lng"],
+                        sent_lat=data.location.lat,
+                        sent_lng=data.location.lng,
+                        sent_datum=data.location.datum,
+                        accuracy_m=data.location.accuracy_m,
+                        location_source=data.location.source,
+                        is_mock=data.location.is_mock,
+                        outside_grid=route["outside_grid"],
+                        exif_distance_m=exif_distance,
+                        exif_mismatch=exif_distance is not None
+                        and exif_distance > get_settings().exif_mismatch_m,
+                        grid=route["grid"],
+                        community=route["community"],
+                        township=route["township"],
+                        district=route["district"],
+                        area_path=route["area_path"],
+                        status="submitted",
+                        due_at=triage_due,
+                        triage_due_at=triage_due,
+                        captured_at=data.captured_at,
+                        created_at=now,
+                        updated_at=now,
+                        client_key=key,
+                        request_digest=digest,
+                    )
+                )
+                .returning(HazardReport.id)
+                .run()
+            )[0]
+            await _attach(row["id"], data.photo_ids, "evidence", actor.account_id)
+            await _event(
+                row["id"],
+                actor,
+                action="submit",
+                from_status=None,
+                to_status="submitted",
+                note="",
+                data={
+                    "grid_id": route["grid"],
+                    "outside_grid": route["outside_grid"],
+                    "exif_distance_m": exif_distance,
+                    "is_mock": data.location.is_mock,
+                },
+                lat=route["lat"],
+                lng=route["lng"],
+            )
+    except _Raced:
+        earlier = await _by_client_key(actor.account_id, key)  # type: ignore[arg-type]
+        return await _replay(earlier, digest, actor, english), True  # type: ignore[arg-type]
+    except Exception as exc:
+        if key and _is_unique_violation(exc):  # a parallel replay won the race
+            earlier = await _by_client_key(actor.account_id, key)
+            if earlier is not None:
+                return await _replay(earlier, digest, actor, english), True
+        raise
+    result = await read_report(report_id=row["id"], actor=actor, english=english)
+    result.possible_duplicates = await possible_duplicates(row["id"])
+    return result, False
+
+
+class _Raced(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
+async def _replay(earlier: dict[str, Any], digest: str, actor: Actor, english: bool) -> ReportRead:
+    if earlier["request_digest"] != digest:
+        raise Conflict(
+            "idempotency_conflict",
+            detail="this Idempotency-Key was used for a different report",
+            detail_zh="该幂等键已用于另一份不同的上报",
+        )
+    return await read_report(report_id=earlier["id"], actor=actor, english=english)
+
+
+async def _attach(
+    report_id: int, photo_ids: list[int], kind: str, account_id: int, event_id: int | None = None
+) -> None:
+    if photo_ids:
+        await ReportPhoto.insert(
+            *[
+                ReportPhoto(
+                    report=report_id,
+                    photo=pid,
+                    kind=kind,
+                    position=i,
+                    added_by=account_id,
+                    event=event_id,
+                )
+                for i, pid in enumerate(photo_ids)
+            ]
+        ).run()
+
+
+async def _event(
+    report_id: int,
+    actor: Actor | None,
+    *,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    note: str,
+    data: dict[str, Any] | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    public: bool = True,
+    path: str = "",
+) -> int:
+    row = (
+        await HazardEvent.insert(
+            HazardEvent(
+                report=report_id,
+                actor=actor.account_id if actor else None,
+                duty=_duty_for(actor, path) if actor else None,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                note=note,
+                data=data or {},
+                lat=lat,
+                lng=lng,
+                public=public,
+                at=clock.now(),
+            )
+        )
+        .returning(HazardEvent.id)
+        .run()
+    )[0]
+    return row["id"]
+
+
+async def possible_duplicates(report_id: int) -> list[DuplicateRead]:
+    """Open cases of the same category nearby, and open cases with a near-identical photo."""
+    case = await _case(report_id)
+    category = (
+        await Category.select(Category.duplicate_radius_m)
+        .where(Category.code == case["category"])
+        .first()
+        .run()
+    )
+    radius = float(category["duplicate_radius_m"] if category else 100)
+    dlat = radius / 111_320.0
+    dlng = radius / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
+    open_statuses = sorted(workflow.OPEN)
+    near = (
+        await HazardReport.select(
+            HazardReport.id,
+            HazardReport.category,
+            HazardReport.status,
+            HazardReport.lat,
+            HazardReport.lng,
+        )
+        .where(
+            (HazardReport.id != report_id)
+            & (HazardReport.category == case["category"])
+            & HazardReport.status.is_in(open_statuses)
+            & (HazardReport.lat >= case["lat"] - dlat)
+            & (HazardReport.lat <= case["lat"] + dlat)
+            & (HazardReport.lng >= case["lng"] - dlng)
+            & (HazardReport.lng <= case["lng"] + dlng)
+        )
+        .limit(50)
+        .run()
+    )
+    found: dict[int, DuplicateRead] = {}
+    for r in near:
+        d = geo.distance_m(case["lng"], case["lat"], r["lng"], r["lat"])
+        if d <= radius:
+            found[r["id"]] = DuplicateRead(
+                id=r["id"],
+                category=r["category"],
+                status=r["status"],
+                distance_m=round(d, 1),
+                reason="nearby",
+            )
+    mine = (
+        await ReportPhoto.select(ReportPhoto.photo.dhash.as_alias("dhash"))
+        .where(ReportPhoto.report == report_id)
+        .run()
+    )
+    hashes = [int(m["dhash"], 16) for m in mine if m["dhash"]]
+    if hashes and case["township"]:
+        since = clock.now() - timedelta(days=90)
+        others = (
+            await ReportPhoto.select(
+                ReportPhoto.report,
+                ReportPhoto.photo.dhash.as_alias("dhash"),
+                ReportPhoto.report.category.as_alias("category"),
+                ReportPhoto.report.status.as_alias("status"),
+                ReportPhoto.report.lat.as_alias("lat"),
+                ReportPhoto.report.lng.as_alias("lng"),
+            )
+            .where(
+                (ReportPhoto.report != report_id)
+                & (ReportPhoto.report.township == case["township"])
+                & ReportPhoto.report.status.is_in(open_statuses)
+                & (ReportPhoto.report.created_at >= since)
+            )
+            .limit(2000)
+            .run()
+        )
+        for o in others:
+            if o["report"] in found or not o["dhash"]:
+                continue
+            h = int(o["dhash"], 16)
+            if any(bin(h ^ mine_hash).count("1") <= PHOTO_DUPLICATE_BITS for mine_hash in hashes):
+                found[o["report"]] = DuplicateRead(
+                    id=o["report"],
+                    category=o["category"],
+                    status=o["status"],
+                    distance_m=round(
+                        geo.distance_m(case["lng"], case["lat"], o["lng"], o["lat"]), 1
+                    ),
+                    reason="photo",
+                )
+    return sorted(found.values(), key=lambda d: (d.distance_m or 0.0, d.id))[:10]
+
+
+async def support(*, report_id: int, actor: Actor) -> int:
+    """Say "me too" on an open case instead of filing a new report; returns the supporters."""
+    case = (
+        await HazardReport.select(
+            HazardReport.id, HazardReport.status, HazardReport.reporter, HazardReport.area_path
+        )
+        .where(HazardReport.id == report_id)
+        .first()
+        .run()
+    )
+    if case is None:
+        raise NotFound("report_not_found")
+    if case["status"] not in workflow.OPEN:
+        raise Conflict(
+            "report_not_open",
+            detail="only open cases can be supported",
+            detail_zh="该案件已办结或未受理，无法附议",
+        )
+    if case["reporter"] == actor.account_id:
+        raise Conflict("report_own", detail="you reported this case", detail_zh="这是您本人的上报")
+    async with write_transaction():
+        if (
+            await Support.exists()
+            .where((Support.report == report_id) & (Support.account == actor.account_id))
+            .run()
+        ):
+            row = (
+                await HazardReport.select(HazardReport.supporters)
+                .where(HazardReport.id == report_id)
+                .first()
+                .run()
+            )
+            return row["supporters"]
+        await Support.insert(Support(report=report_id, account=actor.account_id)).run()
+        await (
+            HazardReport.update({HazardReport.supporters: HazardReport.supporters + 1})
+            .where(HazardReport.id == report_id)
+            .run()
+        )
+        await _event(
+            report_id,
+            None,
+            action="support",
+            from_status=case["status"],
+            to_status=case["status"],
+            note="",
+            data={"account_id": actor.account_id},
+            public=True,
+        )
+        row = (
+            await HazardReport.select(HazardReport.supporters)
+            .where(HazardReport.id == report_id)
+            .first()
+            .run()
+        )
+    return row["supporters"]
+
+
+# --- the workflow --------------------------------------------------------------------------
+
+
+class _Step:
+    """What one action changes: columns, event details, photos to attach, points to award."""
+
+    def __init__(self) -> None:
+        self.changes: dict[Any, Any] = {}
+        self.data: dict[str, Any] = {}
+        self.photos: list[tuple[list[int], str]] = []
+        self.awards: list[dict[str, Any]] = []
+        self.lat: float | None = None
+        self.lng: float | None = None
+
+
+def _need_reason(data: ActionIn) -> str:
+    reason = (data.reason or "").strip()
+    if not reason:
+        raise invalid(
+            "reason", "this action needs a reason", code="reason_required", detail_zh="请填写原因"
+        )
+    return reason
+
+
+async def _assignee_ok(account_id: int, case: dict[str, Any]) -> None:
+    """An assignee must be on duty somewhere in the case's township (or above it)."""
+    township_path = "/".join(case["area_path"].split("/")[:3]) + "/"
+    day = clock.today()
+    rows = (
+        await Assignment.select(Assignment.area_path)
+        .where(
+            (Assignment.account == account_id)
+            & (Assignment.valid_from <= day)
+            & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+        )
+        .run()
+    )
+    if not any(
+        r["area_path"].startswith(township_path) or case["area_path"].startswith(r["area_path"])
+        for r in rows
+    ):
+        raise invalid(
+            "assignee_id",
+            "the assignee holds no duty in this case's township",
+            code="assignee_invalid",
+            detail_zh="该人员不在本镇街任职",
+        )
+
+
+def _shift(value: datetime | None, by: timedelta) -> datetime | None:
+    return value + by if value is not None else None
+
+
+async def _plan(
+    t: workflow.Transition, case: dict[str, Any], data: ActionIn, actor: Actor, now: datetime
+) -> _Step:
+    """Validate an action's fields against the case and work out its effects."""
+    step = _Step()
+    s = get_settings()
+    reporter_rewarded = case["reporter"] is not None and not case["reporter_is_staff"]
+    reason = _need_reason(data) if t.reason_required else (data.reason or "").strip()
+    step.data["reason"] = reason or None
+    if t.action == "register":
+        if data.category:
+            step.changes[HazardReport.category] = (await _category(data.category))["code"]
+        if data.level:
+            step.changes[HazardReport.level] = data.level
+        step.changes[HazardReport.registered_at] = now
+        if reporter_rewarded:
+            step.awards.append(
+                dict(delta=s.points_registered, reason="registered", key=f"registered:{case['id']}")
+            )
+    elif t.action == "reject":
+        step.data["false_report"] = data.false_report
+        step.changes[HazardReport.due_at] = None
+        if data.false_report and reporter_rewarded:
+            step.awards.append(
+                dict(delta=s.points_false_report, reason="false_report", key=f"false:{case['id']}")
+            )
+    elif t.action == "merge":
+        if data.into is None:
+            raise invalid(
+                "into",
+                "name the case this one duplicates",
+                code="merge_target_required",
+                detail_zh="请指定合并到的案件",
+            )
+        if data.into == case["id"]:
+            raise invalid("into", "a case cannot be merged into itself", detail_zh="不能合并到自身")
+        target = (
+            await HazardReport.select(HazardReport.id, HazardReport.status, HazardReport.area_path)
+            .where(HazardReport.id == data.into)
+            .first()
+            .run()
+        )
+        if target is None or not policy.allows(actor.grants, "report.command", target["area_path"]):
+            raise invalid(
+                "into",
+                "no such case in your area",
+                code="report_not_found",
+                detail_zh="目标案件不存在或不在您的辖区",
+            )
+        if target["status"] not in workflow.OPEN:
+            raise invalid(
+                "into",
+                "the target case is not open",
+                code="report_not_open",
+                detail_zh="目标案件未在办理中",
+            )
+        step.changes[HazardReport.merged_into] = target["id"]
+        step.changes[HazardReport.due_at] = None
+        step.data["into"] = target["id"]
+        if reporter_rewarded:  # later reporters of a hazard earn at most the first point
+            step.awards.append(
+                dict(delta=s.points_registered, reason="duplicate", key=f"registered:{case['id']}")
+            )
+    elif t.action == "dispatch":
+        targets = [x for x in (data.assignee_id, data.grid_id, data.board) if x is not None]
+        if len(targets) != 1:
+            raise invalid(
+                "assignee_id",
+                "dispatch to exactly one of assignee_id, grid_id, board",
+                code="dispatch_target_required",
+                detail_zh="请指定一个承办人、网格或板块",
+            )
+        if data.assignee_id is not None:
+            await _assignee_ok(data.assignee_id, case)
+            step.changes[HazardReport.assignee] = data.assignee_id
+            step.data["assignee_id"] = data.assignee_id
+        if data.grid_id is not None:
+            from grid_backend.areas.tables import Area
+
+            grid = (
+                await Area.select(Area.id, Area.path, Area.level)
+                .where(Area.id == data.grid_id)
+                .first()
+                .run()
+            )
+            if (
+                grid is None
+                or grid["level"] not in ("grid", "micro_grid")
+                or not policy.allows(actor.grants, "report.command", grid["path"])
+            ):
+                raise invalid(
+                    "grid_id", "no such grid in your area", detail_zh="网格不存在或不在辖区"
+                )
+            step.changes[HazardReport.assigned_area] = grid["id"]
+            step.data["grid_id"] = grid["id"]
+        if data.board is not None:
+            if data.board not in policy.BOARDS:
+                raise invalid(
+                    "board", f"board is one of {', '.join(policy.BOARDS)}", detail_zh="未知板块"
+                )
+            step.changes[HazardReport.board] = data.board
+            step.data["board"] = data.board
+        supervision = (
+            msgspec.to_builtins(data.supervision) if data.supervision else case["supervision"]
+        )
+        level = case["level"]
+        if level == "major" and not supervision:
+            raise invalid(
+                "supervision",
+                "a major hazard needs its supervision listing "
+                "(responsibility, measures, funds, deadline, contingency plan)",
+                code="supervision_required",
+                detail_zh="重大隐患须先挂牌督办（五落实）",
+            )
+        if data.supervision:
+            step.changes[HazardReport.supervision] = supervision
+        if data.due_at is not None and data.due_at <= now:
+            raise invalid(
+                "due_at", "the deadline must be in the future", detail_zh="期限须晚于当前时间"
+            )
+        sla = await sla_for(case["category"], level)
+        ack_due = now + timedelta(minutes=sla["acknowledge_minutes"])
+        if data.due_at is not None:
+            rectify_due = data.due_at
+        elif level == "major" and supervision:
+            rectify_due = (
+                msgspec.convert(supervision["deadline"], datetime)
+                if isinstance(supervision["deadline"], str)
+                else supervision["deadline"]
+            )
+        else:
+            rectify_due = now + timedelta(minutes=sla["rectify_minutes"] or 3 * 24 * 60)
+        step.changes.update(
+            {
+                HazardReport.dispatched_at: now,
+                HazardReport.acknowledge_due_at: ack_due,
+                HazardReport.rectify_due_at: rectify_due,
+                HazardReport.due_at: ack_due,
+            }
+        )
+    elif t.action == "acknowledge":
+        step.changes.update(
+            {HazardReport.acknowledged_at: now, HazardReport.due_at: case["rectify_due_at"]}
+        )
+    elif t.action == "return":
+        sla = await sla_for(case["category"], case["level"])
+        step.changes.update(
+            {
+                HazardReport.assignee: None,
+                HazardReport.assigned_area: None,
+                HazardReport.board: None,
+                HazardReport.due_at: now + timedelta(minutes=sla["triage_minutes"]),
+            }
+        )
+    elif t.action == "suspend":
+        step.changes[HazardReport.suspended_at] = now
+    elif t.action == "resume":
+        paused = now - (case["suspended_at"] or now)
+        step.data["paused_seconds"] = int(paused.total_seconds())
+        step.changes.update(
+            {
+                HazardReport.suspended_at: None,
+                HazardReport.due_at: _shift(case["due_at"], paused),
+                HazardReport.rectify_due_at: _shift(case["rectify_due_at"], paused),
+                HazardReport.acknowledge_due_at: _shift(case["acknowledge_due_at"], paused),
+            }
+        )
+    elif t.action in ("report_fixed", "fix_on_spot"):
+        await _check_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
+        step.photos.append((data.photo_ids, "after"))
+        if t.action == "fix_on_spot":
+            await _check_photos(
+                data.before_photo_ids, actor.account_id, "before_photo_ids", required=True
+            )
+            step.photos.insert(0, (data.before_photo_ids, "before"))
+            step.changes[HazardReport.registered_at] = now
+            if reporter_rewarded:
+                step.awards.append(
+                    dict(
+                        delta=s.points_registered,
+                        reason="registered",
+                        key=f"registered:{case['id']}",
+                    )
+                )
+        step.changes.update({HazardReport.fixed_at: now, HazardReport.due_at: None})
+    elif t.action == "pass_check":
+        step.changes.update({HazardReport.closed_at: now, HazardReport.due_at: None})
+        if reporter_rewarded:
+            step.awards.append(
+                dict(delta=s.points_closed, reason="confirmed", key=f"confirmed:{case['id']}")
+            )
+    elif t.action == "fail_check":
+        step.changes.update(
+            {
+                HazardReport.rework_count: case["rework_count"] + 1,
+                HazardReport.fixed_at: None,
+                HazardReport.due_at: case["rectify_due_at"],
+            }
+        )
+    elif t.action == "reopen":
+        sla = await sla_for(case["category"], case["level"])
+        step.changes.update(
+            {
+                HazardReport.closed_at: None,
+                HazardReport.due_at: now + timedelta(minutes=sla["triage_minutes"]),
+            }
+        )
+    elif t.action == "relocate":
+        if data.location is None:
+            raise invalid("location", "give the corrected location", detail_zh="请提供更正后的位置")
+        route = await _route(data.location)
+        step.data["from"] = {"grid_id": case["grid"], "lat": case["lat"], "lng": case["lng"]}
+        step.data["to"] = {"grid_id": route["grid"], "lat": route["lat"], "lng": route["lng"]}
+        step.changes.update(
+            {
+                HazardReport.lat: route["lat"],
+                HazardReport.lng: route["lng"],
+                HazardReport.grid: route["grid"],
+                HazardReport.community: route["community"],
+                HazardReport.township: route["township"],
+                HazardReport.district: route["district"],
+                HazardReport.area_path: route["area_path"],
+                HazardReport.outside_grid: route["outside_grid"],
+            }
+        )
+        step.lat, step.lng = route["lat"], route["lng"]
+    return step
+
+
+async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = False) -> ReportRead:
+    """Take one workflow action on a case: checked against the table, written with its event
+    in one transaction, refused if the case changed meanwhile."""
+    case = await _case(report_id)
+    if _visible(case, actor) != "staff" and "grid_staff" not in roles_for(case, actor):
+        raise NotFound("report_not_found")
+    t = workflow.TRANSITIONS[data.action]
+    if case["status"] not in t.sources:
+        raise Conflict(
+            "action_not_allowed",
+            detail=f"{data.action} is not possible while the case is {case['status']}",
+            detail_zh="当前状态下不能执行该操作",
+        )
+    roles = roles_for(case, actor)
+    needed = t.major_roles if case["level"] == "major" and t.major_roles is not None else t.roles
+    if not needed & roles:
+        raise Forbidden(f"{data.action} needs one of: {', '.join(sorted(needed))}")
+    now = clock.now()
+    step = await _plan(t, case, data, actor, now)
+    target = t.target or case["status"]
+    step.changes.update({HazardReport.status: target, HazardReport.updated_at: now})
+    note = (data.reason or data.note or "").strip()
+    async with write_transaction():
+        # the status in the condition makes a concurrent action on the same case lose cleanly
+        updated = (
+            await HazardReport.update(step.changes)
+            .where((HazardReport.id == report_id) & (HazardReport.status == case["status"]))
+            .returning(HazardReport.id)
+            .run()
+        )
+        if not updated:
+            raise Conflict(
+                "report_changed",
+                detail="the case changed meanwhile; reload it",
+                detail_zh="案件已被他人更新，请刷新后重试",
+            )
+        event_id = await _event(
+            report_id,
+            actor,
+            action=t.action,
+            from_status=case["status"],
+            to_status=target,
+            note=note,
+            data=step.data,
+            lat=step.lat,
+            lng=step.lng,
+            public=t.public,
+            path=case["area_path"],
+        )
+        for ids, kind in step.photos:
+            await _attach(report_id, ids, kind, actor.account_id, event_id)
+        for a in step.awards:
+            given = await rewards.award(account_id=case["reporter"], report_id=report_id, **a)
+            if given:
+                await (
+                    HazardEvent.update({HazardEvent.data: {**step.data, "points": given}})
+                    .where(HazardEvent.id == event_id)
+                    .run()
+                )
+        if t.action == "merge":
+            target_status = (
+                await HazardReport.select(HazardReport.status)
+                .where(HazardReport.id == data.into)
+                .first()
+                .run()
+            )["status"]
+            await (
+                HazardReport.update(
+                    {
+                        HazardReport.supporters: HazardReport.supporters + 1 + case["supporters"],
+                    }
+                )
+                .where(HazardReport.id == data.into)
+                .run()
+            )
+            await _event(
+                data.into,
+                actor,
+                action="merged_in",
+                from_status=target_status,  # type: ignore[arg-type]
+                to_status=target_status,
+                note="",
+                data={"from": report_id},
+                public=False,
+                path=case["area_path"],
+            )
+    return await read_report(report_id=report_id, actor=actor, english=english)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import File
+
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.errors import invalid
+from grid_backend.core.uploads import read_multipart
+from grid_backend.media import services, storage
+from grid_backend.media.schemas import PhotoRead
+from grid_backend.settings import get_settings
+
+_MEDIA_TYPES = {"display": "image/jpeg", "thumbnail": "image/jpeg"}
+
+
+class MediaController(Controller):
+    path = "/api/v1/media"
+    tags = ["media"]
+
+    @post("", summary="Upload one photo (multipart field `file`)", request_max_body_size=None)
+    async def upload(self, caller: CurrentCaller, request: Request[Any, Any, Any]) -> PhotoRead:
+        s = get_settings()
+        form = await read_multipart(
+            request,
+            spool_dir=storage.spool_dir(),
+            file_fields=frozenset({"file"}),
+            max_file_bytes=s.media_max_bytes,
+            max_files=1,
+        )
+        try:
+            if not form.files:
+                raise invalid(
+                    "file",
+                    "attach the photo as the multipart field `file`",
+                    code="validation_failed",
+                    detail_zh="请以 file 字段上传照片",
+                )
+            return await services.ingest(upload=form.files[0].path, account_id=caller.account_id)
+        finally:
+            form.discard()
+
+    @get("/{photo_id:int}/{variant:str}", summary="A photo: display, thumbnail or original")
+    async def read(
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        photo_id: FromPath[int],
+        variant: FromPath[Literal["display", "thumbnail", "original"]],
+    ) -> Response[Any]:
+        grants = await policy.grants_of(caller.account_id)
+        row = await services.check_access(
+            photo_id=photo_id,
+            account_id=caller.account_id,
+            grants=grants,
+            original=variant == "original",
+        )
+        etag = f'"{row["sha256"][:32]}-{variant}"'
+        # content-addressed: a photo's bytes never change, but access may: revalidate privately
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "private, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(content=b"", status_code=304, headers=headers)
+        media_type = _MEDIA_TYPES.get(variant, row["mime"])
+        disposition = "attachment" if variant == "original" else "inline"
+        return File(
+            path=storage.path_of(row["sha256"], variant),
+            media_type=media_type,
+            content_disposition_type=disposition,
+            filename=f"{row['sha256'][:16]}{'.jpg' if variant != 'original' else ''}",
+            headers=headers,
+            etag=None,
+        )

@@ -1,0 +1,515 @@
+"""Photo pipeline: check an uploaded file, decode it safely and derive clean JPEGs and metadata.
+
+Pure and synchronous (no database, no HTTP): the caller streams the upload to disk and runs
+process_photo in a worker thread. Pillow and libjpeg/libheif release the GIL while decoding,
+resizing and encoding, so several photos are processed in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import IO
+
+import pillow_heif
+from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+
+# Registered once, at import. Embedded thumbnails, depth maps and auxiliary images are never used:
+# not parsing them saves work, and draft() can then never pick a thumbnail instead of the photo.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+DISPLAY_MAX_SIDE = 2048
+# Decoding stops at the smallest power-of-two scale whose long side is still this big: a 12 MP
+# photo (4000 px) is decoded straight to 2000 px and needs no resampling pass, which on this
+# hardware costs more than the decode itself.
+DISPLAY_MIN_SIDE = 1536
+THUMBNAIL_MAX_SIDE = 320
+JPEG_QUALITY = 82
+SNIFF_BYTES = 32
+_MAX_TOP_LEVEL_BOXES = 64
+
+_PIL_FORMAT = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "HEIF",
+    "image/heif": "HEIF",
+}
+_HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
+_HEIF_BRANDS = {b"mif1", b"msf1"}
+# This libheif build has no AV1 decoder, so AVIF must be refused as a type, not reported as corrupt.
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+# EXIF orientation -> the transpose that makes the picture upright (the table ImageOps uses).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES = {_UPRIGHT[5], _UPRIGHT[6], _UPRIGHT[7], _UPRIGHT[8]}
+
+_SRGB = ImageCms.createProfile("sRGB")
+_PROBE_COLOURS = [
+    (255, 0, 0),
+    (0, 255, 0),
+    (0, 0, 255),
+    (255, 255, 0),
+    (128, 128, 128),
+    (40, 90, 200),
+]
+_EXIF_DATETIME = re.compile(r"(\d{4})[:-](\d\d)[:-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
+_EXIF_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
+
+REJECTION_CODES = frozenset(
+    {
+        "photo_type_unsupported",
+        "photo_too_large",
+        "photo_too_many_pixels",
+        "photo_corrupt",
+        "photo_truncated",
+    }
+)
+
+
+class PhotoRejected(Exception):
+    """An upload the service will not take as a photo: a stable code and a message in two languages."""
+
+    def __init__(self, code: str, detail: str, detail_zh: str) -> None:
+        assert code in REJECTION_CODES, code
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.detail_zh = detail_zh
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedPhoto:
+    """What the pipeline derived from one accepted photo."""
+
+    sha256: str
+    mime: str
+    width: int
+    height: int
+    size_bytes: int
+    display: bytes
+    display_size: tuple[int, int]
+    thumbnail: bytes
+    thumbnail_size: tuple[int, int]
+    dhash: str
+    gps_lat: float | None
+    gps_lng: float | None
+    captured_at: datetime | None
+    orientation: int | None
+
+
+def sniff_type(head: bytes) -> str | None:
+    """Return the MIME type that the first bytes of a file prove, or None for anything else."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        major = head[8:12]
+        box_end = min(int.from_bytes(head[:4], "big"), len(head))
+        compatible = {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+        if major in _HEVC_BRANDS:
+            return "image/heic"
+        if major in _HEIF_BRANDS:
+            if compatible & _HEVC_BRANDS:
+                return "image/heic"
+            if compatible & _AVIF_BRANDS:
+                return None
+            return "image/heif"
+    return None
+
+
+def dhash_distance(a: str, b: str) -> int:
+    """Hamming distance between two dhash hex strings: 0 is the same picture, > 20 another one."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> ProcessedPhoto:
+    """Check, decode and re-encode the photo at path; raise PhotoRejected for anything unusable."""
+    size_bytes = os.stat(path).st_size
+    if size_bytes > max_bytes:
+        raise PhotoRejected(
+            "photo_too_large",
+            f"The photo is {size_bytes / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB.",
+            f"照片大小为 {size_bytes / 2**20:.1f} MB，超过了 {max_bytes / 2**20:.1f} MB 的上限。",
+        )
+    with open(path, "rb") as fh:
+        mime = sniff_type(fh.read(SNIFF_BYTES))
+        if mime is None:
+            raise _unsupported(empty=size_bytes == 0)
+        if _container_truncated(fh, mime=mime, size_bytes=size_bytes):
+            raise _truncated()
+        fh.seek(0)
+        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        fh.seek(0)
+        # catch_warnings swaps process-wide filters (not thread-safe before Python 3.14); the
+        # explicit pixel check in _open does not depend on them, they only tighten and quieten.
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: make it a refusal too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # "Corrupt EXIF data" and the like: bad metadata is ignored, the pixels decide.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            im = _open(fh, mime=mime, max_pixels=max_pixels)
+            full_size = im.size
+            _load(im, jpeg=mime == "image/jpeg")
+            exif = _exif(im)
+            heif = mime in ("image/heic", "image/heif")
+            # libheif has already applied the container's rotation and mirroring (and reset the
+            # EXIF tag); pillow-heif keeps the original value for the record.
+            orientation = _orientation_value(
+                im.info.get("original_orientation") if heif else exif.get(ExifTags.Base.Orientation)
+            )
+            transpose = None if heif else _UPRIGHT.get(orientation or 1)
+            icc_profile = im.info.get("icc_profile")
+            gps_lat, gps_lng = _gps(exif)
+            captured_at = _captured_at(exif)
+            small = _flatten(im)  # palette conversion may warn about its transparency
+
+    # A 12 MP photo never goes through a full-size resampling pass: JPEG was decoded at reduced
+    # scale, other formats are box-reduced by a power of two first.
+    factor = _reduction(small.size)
+    if factor > 1:
+        small = small.reduce(factor)
+    if transpose is not None:
+        small = small.transpose(transpose)
+        full_size = full_size[::-1] if transpose in _SWAPS_AXES else full_size
+    display_img = _to_srgb(_fit(small, DISPLAY_MAX_SIDE), icc_profile)
+    thumbnail_img = _fit(display_img, THUMBNAIL_MAX_SIDE)
+    return ProcessedPhoto(
+        sha256=sha256,
+        mime=mime,
+        width=full_size[0],
+        height=full_size[1],
+        size_bytes=size_bytes,
+        display=_encode_jpeg(display_img),
+        display_size=display_img.size,
+        thumbnail=_encode_jpeg(thumbnail_img),
+        thumbnail_size=thumbnail_img.size,
+        dhash=_dhash(thumbnail_img),
+        gps_lat=gps_lat,
+        gps_lng=gps_lng,
+        captured_at=captured_at,
+        orientation=orientation,
+    )
+
+
+def _container_truncated(fh: IO[bytes], *, mime: str, size_bytes: int) -> bool:
+    """Whether a WebP or HEIF container declares more bytes than the file has.
+
+    libheif decodes a HEIC cut short without complaint (missing tiles come out grey), and
+    libwebp calls a cut file merely invalid; their container headers state the true length.
+    """
+    if mime == "image/webp":
+        fh.seek(4)
+        return int.from_bytes(fh.read(4), "little") + 8 > size_bytes
+    if mime not in ("image/heic", "image/heif"):
+        return False  # Pillow itself reports truncated JPEG and PNG data
+    offset = 0
+    for _ in range(_MAX_TOP_LEVEL_BOXES):
+        if offset >= size_bytes:
+            return offset > size_bytes
+        fh.seek(offset)
+        header = fh.read(16)
+        if len(header) < 8:
+            return True  # the file ends inside a box header
+        box_size = int.from_bytes(header[:4], "big")
+        if box_size == 1:  # a 64-bit size follows the type
+            if len(header) < 16:
+                return True
+            box_size = int.from_bytes(header[8:16], "big")
+        if box_size == 0:  # the last box runs to the end of the file
+            return False
+        if box_size < 8 or not header[4:8].isalnum():
+            # Not a box header at all: damage, not a short file; libheif reports it as corrupt.
+            return False
+        offset += box_size
+    return False  # a real HEIF has a handful of top-level boxes; leave odd ones to libheif
+
+
+def _open(fh: IO[bytes], *, mime: str, max_pixels: int) -> Image.Image:
+    """Parse the header with the decoder of the sniffed type and check its size claim."""
+    try:
+        # formats=: only the decoder for the sniffed type may parse the file.
+        im = Image.open(fh, formats=[_PIL_FORMAT[mime]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(None, max_pixels) from None
+    except UnidentifiedImageError:
+        raise _corrupt() from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # ValueError includes PNG text chunks that would inflate past MAX_TEXT_CHUNK (1 MB) or
+        # MAX_TEXT_MEMORY (64 MB): Pillow stops inflating at the cap, so nothing is expanded.
+        raise _decode_error(exc) from None
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise _corrupt()
+    # The header's claim, before any pixel is decoded. Pillow's global MAX_IMAGE_PIXELS is left
+    # alone (other code shares it) and only backs this per-call limit up.
+    if width * height > max_pixels:
+        raise _too_many_pixels((width, height), max_pixels)
+    return im
+
+
+def _load(im: Image.Image, *, jpeg: bool) -> None:
+    """Decode the pixels (a JPEG at reduced scale); truncated and corrupt data are refused."""
+    if jpeg:
+        factor = _reduction(im.size)
+        if factor > 1:
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, staying at least this size; the image is
+            # still in stored orientation here, which is what draft() works on.
+            im.draft("RGB", (im.width // factor, im.height // factor))
+    try:
+        im.load()
+    except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as exc:
+        raise _decode_error(exc) from None
+
+
+def _reduction(size: tuple[int, int]) -> int:
+    """The largest power-of-two factor (at most 8) keeping the long side >= DISPLAY_MIN_SIDE."""
+    factor = 1
+    while factor < 8 and max(size) // (factor * 2) >= DISPLAY_MIN_SIDE:
+        factor *= 2
+    return factor
+
+
+def _fit_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size that fits within max_side on the longest side, keeping the aspect ratio."""
+    width, height = size
+    scale = max_side / max(width, height)
+    if scale >= 1:
+        return size
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _fit(im: Image.Image, max_side: int) -> Image.Image:
+    """Downscale to fit max_side (never upscale)."""
+    size = _fit_size(im.size, max_side)
+    if size == im.size:
+        return im
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """RGB, CMYK or L pixels: transparency flattened onto white, palettes and 16 bits expanded."""
+    if im.mode in ("RGB", "CMYK", "L") and "transparency" not in im.info:
+        return im
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        # 16-bit greyscale PNG: a plain convert() clips everything above 255 to white.
+        return im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La", "P") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return im.convert("RGB")
+
+
+def _to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """RGB in sRGB: the output carries no profile, so a non-sRGB one is applied to the pixels."""
+    transform = _icc_transform(icc_profile, im.mode) if icc_profile else None
+    if transform is not None:
+        return transform.apply(im)
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+@lru_cache(maxsize=32)
+def _icc_transform(icc_profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached transform to sRGB for this profile, or None if it is (near) sRGB or unusable."""
+    if mode not in ("RGB", "CMYK"):
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        # NOCACHE: lcms keeps a one-pixel cache in the transform, which threads would share.
+        transform = ImageCms.buildTransform(
+            source, _SRGB, mode, "RGB", flags=ImageCms.Flags.NOCACHE
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # a broken profile is metadata like any other: ignore it
+    if mode == "RGB" and _is_identity(transform):
+        return None  # Android phones embed sRGB itself; skip a 3 MP pass that changes nothing
+    return transform
+
+
+def _is_identity(transform: ImageCms.ImageCmsTransform) -> bool:
+    """Whether the transform leaves saturated and neutral test colours within 2 levels."""
+    probe = Image.new("RGB", (len(_PROBE_COLOURS), 1))
+    probe.putdata(_PROBE_COLOURS)
+    out = transform.apply(probe)
+    return all(
+        abs(a - b) <= 2
+        for x, colour in enumerate(_PROBE_COLOURS)
+        for a, b in zip(colour, out.getpixel((x, 0)), strict=True)  # type: ignore[arg-type]
+    )
+
+
+def _encode_jpeg(im: Image.Image) -> bytes:
+    """Encode as a metadata-free optimised JPEG."""
+    # Only what is passed to save() is written for JPEG; clearing info keeps it that way even
+    # if a later Pillow starts falling back to im.info as it does for PNG and WebP.
+    im.info = {}
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buf.getvalue()
+
+
+def _dhash(im: Image.Image) -> str:
+    """64-bit difference hash: is each pixel brighter than its right neighbour, on a 9x8 grey."""
+    small = im.convert("L").resize((9, 8), Image.Resampling.LANCZOS).tobytes()
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            left, right = small[row * 9 + col], small[row * 9 + col + 1]
+            bits = (bits << 1) | (left > right)
+    return f"{bits:016x}"
+
+
+def _exif(im: Image.Image) -> Image.Exif:
+    """The image's EXIF, or an empty one when it is missing or unreadable."""
+    try:
+        return im.getexif()
+    except Exception:  # metadata is optional: whatever a malformed block raises, ignore it
+        return Image.Exif()
+
+
+def _orientation_value(value: object) -> int | None:
+    """A valid EXIF orientation (1-8) or None."""
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _text(value: object) -> str | None:
+    """An EXIF ASCII value as a stripped str (writers pad with NULs and spaces)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.strip("\x00 ") if isinstance(value, str) else None
+
+
+def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
+    """WGS-84 latitude and longitude from the GPS IFD, or (None, None) if absent or malformed."""
+    try:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception:  # a malformed GPS IFD is treated as no GPS
+        return None, None
+    lat = _coordinate(gps.get(ExifTags.GPS.GPSLatitude), gps.get(ExifTags.GPS.GPSLatitudeRef), 90)
+    lng = _coordinate(
+        gps.get(ExifTags.GPS.GPSLongitude), gps.get(ExifTags.GPS.GPSLongitudeRef), 180
+    )
+    if lat is None or lng is None:
+        return None, None
+    if lat == 0 and lng == 0:
+        # Phones write 0/0 when they had no fix; nobody reports a hazard from the Gulf of Guinea.
+        return None, None
+    return lat, lng
+
+
+def _coordinate(value: object, ref: object, limit: float) -> float | None:
+    """Degrees from EXIF (deg, min, sec) rationals and an N/S/E/W reference; None if malformed."""
+    hemisphere = _text(ref)
+    if not hemisphere or hemisphere.upper() not in {"N", "S", "E", "W"}:
+        return None
+    parts = value if isinstance(value, tuple) else (value,)  # some writers store decimal degrees
+    if not 1 <= len(parts) <= 3:
+        return None
+    try:
+        numbers = [float(part) for part in parts]  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not all(math.isfinite(n) and n >= 0 for n in numbers):  # x/0 rationals read as nan
+        return None
+    degrees = sum(n / 60**i for i, n in enumerate(numbers))
+    if degrees > limit:
+        return None
+    return round(-degrees if hemisphere.upper() in {"S", "W"} else degrees, 7)
+
+
+def _captured_at(exif: Image.Exif) -> datetime | None:
+    """DateTimeOriginal: aware UTC if OffsetTimeOriginal is given, else naive device-local time."""
+    try:
+        ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    except Exception:  # a malformed Exif IFD is treated as no capture time
+        return None
+    text = _text(ifd.get(ExifTags.Base.DateTimeOriginal))
+    match = _EXIF_DATETIME.fullmatch(text or "")
+    if not match:
+        return None
+    try:
+        moment = datetime(*(int(g) for g in match.groups()))  # "0000:00:00 ..." fails here
+    except ValueError:
+        return None
+    subsec = _text(ifd.get(ExifTags.Base.SubsecTimeOriginal))
+    if subsec and subsec.isdigit():
+        moment = moment.replace(microsecond=int(subsec[:6].ljust(6, "0")))
+    offset = _EXIF_OFFSET.fullmatch(_text(ifd.get(ExifTags.Base.OffsetTimeOriginal)) or "")
+    if offset:
+        sign = -1 if offset[1] == "-" else 1
+        delta = sign * timedelta(hours=int(offset[2]), minutes=int(offset[3]))
+        try:
+            return moment.replace(tzinfo=timezone(delta)).astimezone(UTC)
+        except (ValueError, OverflowError):  # offsets past 24 h, dates at the edge of datetime
+            return moment
+    return moment
+
+
+def _unsupported(*, empty: bool) -> PhotoRejected:
+    if empty:
+        return PhotoRejected("photo_type_unsupported", "The file is empty.", "文件为空。")
+    return PhotoRejected(
+        "photo_type_unsupported",
+        "The file is not a JPEG, PNG, WebP or HEIC/HEIF photo.",
+        "文件不是 JPEG、PNG、WebP 或 HEIC/HEIF 格式的照片。",
+    )
+
+
+def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> PhotoRejected:
+    limit = f"{max_pixels / 1e6:g}"
+    if size is None:
+        return PhotoRejected(
+            "photo_too_many_pixels",
+            f"The photo claims far more pixels than the limit of {limit} megapixels.",
+            f"照片声明的像素数远超 {limit} 百万像素的上限。",
+        )
+    width, height = size
+    return PhotoRejected(
+        "photo_too_many_pixels",
+        f"The photo is {width} x {height} pixels; the limit is {limit} megapixels.",
+        f"照片为 {width} x {height} 像素，超过了 {limit} 百万像素的上限。",
+    )
+
+
+def _corrupt() -> PhotoRejected:
+    return PhotoRejected(
+        "photo_corrupt",
+        "The photo is damaged and cannot be read.",
+        "照片文件已损坏，无法读取。",
+    )
+
+
+def _truncated() -> PhotoRejected:
+    return PhotoRejected(
+        "photo_truncated",
+        "The photo is incomplete; the upload was probably cut off. Please send it again.",
+        "照片不完整，可能是上传中断了，请重新上传。",
+    )
+
+
+def _decode_error(exc: BaseException) -> PhotoRejected:
+    """Truncated (the upload was cut short) or corrupt, from what the decoder raised."""
+    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
+        return _truncated()
+    return _corrupt()

@@ -1,0 +1,167 @@
+"""Photo intake (pipeline off the event loop, content-addressed storage) and who may see what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from grid_backend.core import audit, policy
+from grid_backend.core.db import write_transaction
+from grid_backend.core.errors import DomainError, Forbidden, NotFound
+from grid_backend.media import storage
+from grid_backend.media.pipeline import PhotoRejected, ProcessedPhoto, process_photo
+from grid_backend.media.schemas import PhotoRead, photo_urls
+from grid_backend.media.tables import Photo, PhotoUpload
+from grid_backend.settings import get_settings
+
+# too large → 413, not an image we take → 415, damaged → 422
+_STATUS = {"photo_too_large": 413, "photo_too_many_pixels": 413, "photo_type_unsupported": 415}
+
+
+def _rejected(exc: PhotoRejected, field: str) -> DomainError:
+    return DomainError(
+        exc.code,
+        status=_STATUS.get(exc.code, 422),
+        detail=exc.detail,
+        detail_zh=exc.detail_zh,
+        errors=[{"field": field, "code": exc.code, "message": exc.detail}],
+    )
+
+
+def _process_and_keep(upload: Path) -> ProcessedPhoto:
+    """Blocking part of intake: decode, derive, store files."""
+    s = get_settings()
+    processed = process_photo(upload, max_bytes=s.media_max_bytes, max_pixels=s.media_max_pixels)
+    storage.keep(processed.sha256, upload, processed.display, processed.thumbnail)
+    return processed
+
+
+def _read(row: dict[str, Any], already: bool = False) -> PhotoRead:
+    display, thumbnail = photo_urls(row["id"])
+    return PhotoRead(
+        id=row["id"],
+        sha256=row["sha256"],
+        mime=row["mime"],
+        width=row["width"],
+        height=row["height"],
+        size_bytes=row["size_bytes"],
+        display_url=display,
+        thumbnail_url=thumbnail,
+        gps_lat=row["gps_lat"],
+        gps_lng=row["gps_lng"],
+        captured_at=row["captured_at"],
+        already_stored=already,
+    )
+
+
+async def ingest(*, upload: Path, account_id: int, field: str = "file") -> PhotoRead:
+    """Validate, process and store one uploaded photo; the same bytes are stored once."""
+    try:
+        processed = await anyio.to_thread.run_sync(_process_and_keep, upload)
+    except PhotoRejected as exc:
+        upload.unlink(missing_ok=True)  # noqa: ASYNC240 - an unlink, microseconds
+        raise _rejected(exc, field) from None
+    captured_utc = processed.captured_at if _aware(processed.captured_at) else None
+    captured_local = (
+        processed.captured_at.isoformat() if processed.captured_at and not captured_utc else None
+    )
+    async with write_transaction():
+        existing = await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
+        if existing is None:
+            existing = (
+                await Photo.insert(
+                    Photo(
+                        sha256=processed.sha256,
+                        mime=processed.mime,
+                        width=processed.width,
+                        height=processed.height,
+                        size_bytes=processed.size_bytes,
+                        dhash=processed.dhash,
+                        gps_lat=processed.gps_lat,
+                        gps_lng=processed.gps_lng,
+                        captured_at=captured_utc,
+                        captured_local=captured_local,
+                    )
+                )
+                .returning(*Photo.all_columns())
+                .run()
+            )[0]
+            already = False
+        else:
+            already = True
+        if (
+            not await PhotoUpload.exists()
+            .where((PhotoUpload.photo == existing["id"]) & (PhotoUpload.account == account_id))
+            .run()
+        ):
+            await PhotoUpload.insert(PhotoUpload(photo=existing["id"], account=account_id)).run()
+    return _read(existing, already)
+
+
+def _aware(value: datetime | None) -> bool:
+    return value is not None and value.tzinfo is not None
+
+
+async def get_photo_row(photo_id: int) -> dict[str, Any]:
+    row = await Photo.select().where(Photo.id == photo_id).first().run()
+    if row is None:
+        raise NotFound("photo_not_found")
+    return row
+
+
+async def uploaded_by(photo_ids: list[int], account_id: int) -> set[int]:
+    """Which of these photos this account uploaded (only those may be attached by it)."""
+    if not photo_ids:
+        return set()
+    rows = (
+        await PhotoUpload.select(PhotoUpload.photo)
+        .where(PhotoUpload.photo.is_in(photo_ids) & (PhotoUpload.account == account_id))
+        .run()
+    )
+    return {r["photo"] for r in rows}
+
+
+async def check_access(
+    *, photo_id: int, account_id: int, grants: list[policy.Grant], original: bool
+) -> dict[str, Any]:
+    """The photo row if the caller may see it: its uploader, or anyone who may see a case it
+    belongs to; originals only to staff whose area covers such a case (and every read audited)."""
+    from grid_backend.hazards.tables import ReportPhoto
+
+    row = await get_photo_row(photo_id)
+    cases = (
+        await ReportPhoto.select(
+            ReportPhoto.report,
+            ReportPhoto.report.area_path.as_alias("area_path"),
+            ReportPhoto.report.reporter.as_alias("reporter"),
+        )
+        .where(ReportPhoto.photo == photo_id)
+        .run()
+    )
+    staff_paths = [
+        c["area_path"] for c in cases if policy.allows(grants, "report.read", c["area_path"])
+    ]
+    if original:
+        if not staff_paths:
+            raise Forbidden()
+        await audit.record(
+            actor_id=account_id,
+            action="photo.original_read",
+            object_type="photo",
+            object_id=photo_id,
+            area_path=staff_paths[0],
+            detail={"sha256": row["sha256"]},
+        )
+        return row
+    if staff_paths or any(c["reporter"] == account_id for c in cases):
+        return row
+    if (
+        await PhotoUpload.exists()
+        .where((PhotoUpload.photo == photo_id) & (PhotoUpload.account == account_id))
+        .run()
+    ):
+        return row
+    raise Forbidden()
