@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import random
+import shutil
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import shapely
 
 from tqdm import tqdm
 
+from grid_backend.areas.locate import grid_index
 from grid_backend.areas.services import AreaInput, apply_areas
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock
@@ -156,7 +162,7 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     ids = await _ensure_accounts(
         [(p, n) for p, n, _, _ in DEMO_ACCOUNTS] + [(p, n) for p, n, _, _ in staff]
     )
-    since = clock.today().replace(month=1, day=1)
+    since = clock.today() - timedelta(days=365)  # on duty since well before the demo cases
     wanted = []
     for phone, _, duty, level in DEMO_ACCOUNTS + staff:
         if duty is None or level is None:
@@ -186,7 +192,9 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
             )
         )
     created = await _ensure_assignments(wanted)
+    cases = await _seed_cases(township.code, ids, points)
     return {
+        "cases_created": cases,
         "areas_created": len(fresh),
         "risk_points_created": len(new_points),
         "assignments_created": created,
@@ -245,3 +253,121 @@ async def create_user(
         "duty": duty,
         "area_code": area_code,
     }
+
+
+SEED_PHOTOS = Path(__file__).resolve().parents[1] / "seeds" / "photos"
+# (final state, the actions that lead there from "submitted"), a few cases of each
+_CASE_PATHS: list[tuple[str, list[str]]] = [
+    ("submitted", []),
+    ("registered", ["register"]),
+    ("dispatched", ["register", "dispatch"]),
+    ("in_progress", ["register", "dispatch", "acknowledge"]),
+    ("suspended", ["register", "dispatch", "acknowledge", "suspend"]),
+    ("pending_check", ["register", "dispatch", "acknowledge", "report_fixed"]),
+    ("closed", ["register", "dispatch", "acknowledge", "report_fixed", "pass_check"]),
+    ("rejected", ["reject"]),
+    ("merged", ["merge"]),
+]
+_DESCRIPTIONS = {
+    "gas": "小区燃气管道接口处有明显气味，疑似漏气",
+    "old_building": "老旧居民楼外墙开裂，有掉落风险",
+    "flooding": "下穿道路积水较深，车辆无法通行",
+    "landslide": "坡坎出现裂缝，雨后有泥土滑落",
+    "fire": "楼道堆放大量杂物，堵塞消防通道",
+    "construction": "工地围挡倒塌，占用人行道",
+    "urban_lifeline": "井盖缺失，夜间行人易跌落",
+    "crowded_place": "商场安全出口被锁闭",
+}
+
+
+async def _photo_for(account_id: int, name: str) -> int:
+    """A seed photo through the real pipeline, as uploaded by this account."""
+    from grid_backend.media import storage
+    from grid_backend.media.services import ingest
+
+    spool = storage.spool_dir()
+    spool.mkdir(parents=True, exist_ok=True)
+    copy = spool / f"seed-{account_id}-{name}"
+    shutil.copyfile(SEED_PHOTOS / name, copy)
+    return (await ingest(upload=copy, account_id=account_id)).id
+
+
+async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]) -> int:
+    """A few dozen cases in every state in the demo township, with real photos and timelines
+    written by the workflow itself, spread over the last weeks. Skipped if cases exist."""
+    from grid_backend.core import policy
+    from grid_backend.hazards import services as cases
+    from grid_backend.hazards.schemas import ActionIn, LocationIn, ReportCreate
+    from grid_backend.hazards.tables import HazardReport
+
+    if await HazardReport.count().run():
+        return 0
+    rng = random.Random(1410)
+    grids = (
+        await Area.select(Area.id, Area.code)
+        .where((Area.level == "grid") & Area.code.like(township_code + "%"))
+        .order_by(Area.code)
+        .run()
+    )
+    index = await grid_index.get()
+    geoms = {int(i): g for i, g in zip(index.grid_ids, index.geoms, strict=True)}
+    resident = ids["13900000012"]
+    dispatcher, worker = ids["13900000004"], ids["13900000007"]
+
+    async def actor(account_id: int) -> Any:
+        return cases.Actor(account_id, await policy.grants_of(account_id))
+
+    photos = sorted(p.name for p in SEED_PHOTOS.glob("*.jpg"))
+    categories = list(_DESCRIPTIONS)
+    start = clock.now() - timedelta(days=28)
+    created = 0
+    first_open: int | None = None
+    try:
+        for n in range(36):
+            state, path = _CASE_PATHS[n % len(_CASE_PATHS)]
+            at = start + timedelta(hours=18 * n + rng.randint(0, 8))
+            clock.set_clock(lambda at=at: at)
+            grid = grids[rng.randrange(len(grids))]
+            point = shapely.Point(geoms[grid["id"]].representative_point())
+            category = categories[n % len(categories)]
+            reporter = resident if n % 3 else ids.get(f"137{n:08d}", resident)
+            photo = await _photo_for(reporter, photos[n % len(photos)])
+            report, _ = await cases.submit(
+                data=ReportCreate(
+                    category=category,
+                    description=_DESCRIPTIONS[category],
+                    location=LocationIn(
+                        lat=point.y, lng=point.x, accuracy_m=rng.choice([5, 12, 30])
+                    ),
+                    photo_ids=[photo],
+                    reporter_safe=True,
+                    urgent=category in ("gas", "flooding"),
+                ),
+                actor=await actor(reporter),
+                idempotency_key=None,
+            )
+            for step, action in enumerate(path):
+                clock.set_clock(lambda at=at, step=step: at + timedelta(minutes=25 * (step + 1)))
+                who = worker if action in ("acknowledge", "report_fixed") else dispatcher
+                fields: dict[str, Any] = {"action": action}
+                if action == "dispatch":
+                    fields["assignee_id"] = worker
+                if action in ("suspend", "reject"):
+                    fields["reason"] = (
+                        "需协调产权单位" if action == "suspend" else "现场核实不属于安全隐患"
+                    )
+                if action == "report_fixed":
+                    fields["photo_ids"] = [await _photo_for(worker, photos[(n + 1) % len(photos)])]
+                if action == "merge":
+                    if first_open is None:
+                        break
+                    fields["into"] = first_open
+                await cases.act(
+                    report_id=report.id, data=ActionIn(**fields), actor=await actor(who)
+                )
+            if state == "submitted" and first_open is None:
+                first_open = report.id
+            created += 1
+    finally:
+        clock.set_clock(None)
+    return created

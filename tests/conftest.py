@@ -89,6 +89,8 @@ async def db(database):
     if database.engine_type == "postgres":
         await database.run_ddl(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     else:
+        # a case merged into another is RESTRICT-referenced by it: unlink before deleting
+        await database.run_ddl("UPDATE hazard_report SET merged_into = NULL")
         for table in TABLES:
             await database.run_ddl(f"DELETE FROM {table}")
     await database.run_ddl("DELETE FROM sla_rule WHERE category <> ''")

@@ -33,6 +33,7 @@ async def test_demo_seed_is_idempotent_and_complete(client):
     after_first = await _counts()
     second = await seed_demo()
     assert second == {
+        "cases_created": 0,
         "areas_created": 0,
         "risk_points_created": 0,
         "assignments_created": 0,
@@ -55,6 +56,40 @@ async def test_demo_seed_is_idempotent_and_complete(client):
         assert duties == ({duty} if duty else set()), phone
         # a fresh login limiter per phone so 12 logins from one address stay under the limit
     assert await Assignment.count().where(Assignment.duty == "grid_leader").run() > 150
+    # cases in every state of the workflow, each with a real photo and a complete timeline
+    from grid_backend.hazards.tables import HazardEvent, HazardReport, ReportPhoto
+    from grid_backend.hazards.workflow import STATUSES
+
+    statuses = {r["status"] for r in await HazardReport.select(HazardReport.status).run()}
+    assert statuses == set(STATUSES)
+    assert first["cases_created"] >= 30
+    without_photo = (
+        await HazardReport.count()
+        .where(HazardReport.id.not_in(ReportPhoto.select(ReportPhoto.report)))
+        .run()
+    )
+    assert without_photo == 0
+    closed = (
+        await HazardReport.select(HazardReport.id)
+        .where(HazardReport.status == "closed")
+        .first()
+        .run()
+    )
+    actions = [
+        e["action"]
+        for e in await HazardEvent.select(HazardEvent.action)
+        .where(HazardEvent.report == closed["id"])
+        .order_by(HazardEvent.id)
+        .run()
+    ]
+    assert actions == [
+        "submit",
+        "register",
+        "dispatch",
+        "acknowledge",
+        "report_fixed",
+        "pass_check",
+    ]
 
 
 async def test_demo_grids_lie_inside_the_real_district(client):
