@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-
 from tqdm import tqdm
 
 from grid_backend.areas.locate import grid_index

@@ -181,17 +181,18 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
             icc_profile = im.info.get("icc_profile")
             gps_lat, gps_lng = _gps(exif)
             captured_at = _captured_at(exif)
-            small = _flatten(im)  # palette conversion may warn about its transparency
+            pixels = _flatten(im)  # inside: palette conversion may warn about its transparency
 
-    # A 12 MP photo never goes through a full-size resampling pass: JPEG was decoded at reduced
-    # scale, other formats are box-reduced by a power of two first.
-    factor = _reduction(small.size)
+    # A 12 MP photo never goes through a full-size resampling pass: a JPEG was decoded at reduced
+    # scale, other formats are box-reduced by a power of two first (cheap, and a fine filter).
+    factor = _reduction(pixels.size)
     if factor > 1:
-        small = small.reduce(factor)
+        pixels = pixels.reduce(factor)
     if transpose is not None:
-        small = small.transpose(transpose)
+        pixels = pixels.transpose(transpose)
         full_size = full_size[::-1] if transpose in _SWAPS_AXES else full_size
-    display_img = _to_srgb(_fit(small, DISPLAY_MAX_SIDE), icc_profile)
+    # The colour transform runs on at most 2048 px, not on the full image.
+    display_img = _to_srgb(_fit(pixels, DISPLAY_MAX_SIDE), icc_profile)
     thumbnail_img = _fit(display_img, THUMBNAIL_MAX_SIDE)
     return ProcessedPhoto(
         sha256=sha256,
@@ -310,8 +311,8 @@ def _flatten(im: Image.Image) -> Image.Image:
     """RGB, CMYK or L pixels: transparency flattened onto white, palettes and 16 bits expanded."""
     if im.mode in ("RGB", "CMYK", "L") and "transparency" not in im.info:
         return im
-    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        # 16-bit greyscale PNG: a plain convert() clips everything above 255 to white.
+    if im.mode.startswith("I"):
+        # 16-bit greyscale PNG (I;16, or I): a plain convert() clips everything above 255 to white.
         return im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La", "P") or "transparency" in im.info:
         rgba = im.convert("RGBA")
