@@ -112,3 +112,14 @@ def test_cli_reports_a_bad_setting_and_exits(tmp_path):
     assert done.returncode == 2
     assert "GRID_TIMEZONE" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_setting_is_documented():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from grid_backend.settings import Settings
+
+    doc = (Path(__file__).parents[1] / "docs" / "deployment.md").read_text()
+    missing = [f.name for f in fields(Settings) if f"`GRID_{f.name.upper()}`" not in doc]
+    assert missing == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 from grid_backend.core import audit, policy
@@ -29,6 +31,18 @@ def _rejected(exc: PhotoRejected, field: str) -> DomainError:
         detail_zh=exc.detail_zh,
         errors=[{"field": field, "code": exc.code, "message": exc.detail}],
     )
+
+
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _pipeline_limiter() -> anyio.CapacityLimiter:
+    """Decoding is CPU- and memory-bound: run as many at once as there are cores, and queue
+    the rest, rather than let 40 threads each hold a decoded 12-megapixel photo."""
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+    return _limiter
 
 
 def _process_and_keep(upload: Path) -> ProcessedPhoto:
@@ -60,7 +74,9 @@ def _read(row: dict[str, Any], already: bool = False) -> PhotoRead:
 async def ingest(*, upload: Path, account_id: int, field: str = "file") -> PhotoRead:
     """Validate, process and store one uploaded photo; the same bytes are stored once."""
     try:
-        processed = await anyio.to_thread.run_sync(_process_and_keep, upload)
+        processed = await anyio.to_thread.run_sync(
+            _process_and_keep, upload, limiter=_pipeline_limiter()
+        )
     except PhotoRejected as exc:
         upload.unlink(missing_ok=True)  # noqa: ASYNC240 - an unlink, microseconds
         raise _rejected(exc, field) from None
