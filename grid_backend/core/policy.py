@@ -53,7 +53,8 @@ RULES: dict[str, frozenset[str]] = {
     "report.fix_on_spot": frozenset(
         {"grid_leader", "grid_worker", "emergency_officer", "responder"}
     ),
-    "report.contact": _STAFF,  # the reporter's phone number unmasked
+    # the reporter's phone number unmasked: those who may need to call them back
+    "report.contact": _MANAGERS | {"board_handler", "grid_leader", "grid_worker", "emergency_officer"},
     "sla.write": frozenset({"admin"}),
 }
 

@@ -130,18 +130,17 @@ async def read_multipart(
                                 UploadedFile(event.name, event.filename, Path(name), 0)
                             )
             parser.close()
-    except ParserLimitReached:
-        form.discard()
-        raise _too_large(max_file_bytes) from None
-    except MultipartError as exc:
-        form.discard()
-        raise invalid(
-            "body", f"malformed multipart body: {exc}", detail_zh="上传内容格式不正确"
-        ) from None
-    except BaseException:
+    except BaseException as exc:
+        # close the open part first: an unclosed file leaks its descriptor until GC
         if sink is not None:
             sink.close()
         form.discard()
+        if isinstance(exc, ParserLimitReached):
+            raise _too_large(max_file_bytes) from None
+        if isinstance(exc, MultipartError):
+            raise invalid(
+                "body", f"malformed multipart body: {exc}", detail_zh="上传内容格式不正确"
+            ) from None
         raise
     for f in form.files:
         f.size = f.path.stat().st_size

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from grid_backend.media.services import ingest
 from grid_backend.settings import get_settings
 
 MAX_JSON_BYTES = 64 * 1024
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 _LOCATION_FIELDS = ("lat", "lng", "datum", "accuracy_m", "source", "is_mock")
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 
@@ -48,9 +50,15 @@ def _decode(raw: bytes | str, kind: type) -> Any:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        message, _, path = str(exc).rpartition(" - at `$.")
-        field = path.rstrip("`") if path else "body"
-        raise invalid(field, message or str(exc), detail_zh="请求参数不正确") from None
+        text = str(exc)
+        message, found, path = text.rpartition(" - at `$.")
+        if not found:  # an error at the top level carries no path
+            message, path = text, ""
+        field = path.rstrip("`")
+        named = _NAMED_FIELD.search(message)
+        if named:  # the field that is missing or to remove, not the object holding it
+            field = f"{field}.{named.group(1)}" if field else named.group(1)
+        raise invalid(field or "body", message, detail_zh="请求参数不正确") from None
     except msgspec.DecodeError as exc:
         raise invalid("body", f"not JSON: {exc}", detail_zh="不是合法的 JSON") from None
 

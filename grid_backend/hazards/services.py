@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from grid_backend.areas.services import locate_point
 from grid_backend.core import clock, geo, policy
-from grid_backend.core.db import write_transaction
+from grid_backend.core.db import is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.hazards import rewards, workflow
@@ -263,10 +264,13 @@ def _status_text(status: str, english: bool = False) -> str:
     return en if english else zh
 
 
-async def read_report(*, report_id: int, actor: Actor, english: bool = False) -> ReportRead:
-    """One case as this person may see it, with the actions they may take now."""
+async def read_report(
+    *, report_id: int, actor: Actor, english: bool = False, acted: bool = False
+) -> ReportRead:
+    """One case as this person may see it, with the actions they may take now (acted: they
+    just changed it, and see the result even if the change took it out of their sight)."""
     case = await _case(report_id)
-    view = _visible(case, actor)
+    view = _visible(case, actor) or ("staff" if acted else None)
     if view is None:
         raise NotFound("report_not_found")
     full = view == "staff"
@@ -328,6 +332,10 @@ def _scope_condition(actor: Actor) -> Any:
     )
     for path in policy.scopes(actor.grants, "report.read"):
         condition = condition | HazardReport.area_path.like(path + "%")
+    # staff of a grid a case was dispatched to hold it as assignees (see roles_for)
+    for g in actor.grants:
+        if g.duty in _GRID_DUTIES:
+            condition = condition | HazardReport.assigned_area.path.like(g.area_path + "%")
     return condition
 
 
@@ -360,6 +368,7 @@ async def list_reports(
         HazardReport.created_at,
         HazardReport.due_at,
         HazardReport.assignee,
+        HazardReport.area_path,
         HazardReport.grid.name.as_alias("grid_name"),
     )
     query = (
@@ -394,7 +403,14 @@ async def list_reports(
     if created_to:
         query = query.where(HazardReport.created_at < created_to)
     if text:
-        query = query.where(HazardReport.description.ilike(f"%{_escape_like(text)}%"))
+        # raw: SQLite has no ILIKE (LIKE ignores ASCII case there) and no default ESCAPE
+        query = query.where(
+            WhereRaw(
+                f"hazard_report.description {'ILIKE' if is_postgres() else 'LIKE'} {{}}"
+                " ESCAPE '\\'",
+                f"%{_escape_like(text)}%",
+            )
+        )
     before = decode_cursor(cursor)
     if before is not None:
         query = query.where(HazardReport.id < before)
@@ -415,7 +431,14 @@ async def list_reports(
                 created_at=r["created_at"],
                 due_at=r["due_at"],
                 overdue=overdue(r, now),
-                assignee_id=None if mine else r["assignee"],
+                # staff ids are for staff: not for a resident, even on their own case
+                assignee_id=r["assignee"]
+                if not mine
+                and (
+                    policy.allows(actor.grants, "report.read", r["area_path"])
+                    or r["assignee"] == actor.account_id
+                )
+                else None,
                 thumbnail_url=photo_urls(thumbs[r["id"]])[1] if r["id"] in thumbs else None,
             )
             for r in rows
@@ -425,7 +448,8 @@ async def list_reports(
 
 
 def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")[:100]
+    # cut before escaping, so an escape is never cut in half
+    return text[:100].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _first_photos(report_ids: list[int]) -> dict[int, int]:
@@ -821,11 +845,14 @@ async def support(*, report_id: int, actor: Actor) -> int:
     if case["reporter"] == actor.account_id:
         raise Conflict("report_own", detail="you reported this case", detail_zh="这是您本人的上报")
     async with write_transaction():
-        if (
-            await Support.exists()
-            .where((Support.report == report_id) & (Support.account == actor.account_id))
+        # DO NOTHING: the same person's parallel "me too" may commit first (PostgreSQL)
+        added = (
+            await Support.insert(Support(report=report_id, account=actor.account_id))
+            .on_conflict(target=(Support.report, Support.account), action="DO NOTHING")
+            .returning(Support.id)
             .run()
-        ):
+        )
+        if not added:
             row = (
                 await HazardReport.select(HazardReport.supporters)
                 .where(HazardReport.id == report_id)
@@ -833,7 +860,6 @@ async def support(*, report_id: int, actor: Actor) -> int:
                 .run()
             )
             return row["supporters"]
-        await Support.insert(Support(report=report_id, account=actor.account_id)).run()
         await (
             HazardReport.update({HazardReport.supporters: HazardReport.supporters + 1})
             .where(HazardReport.id == report_id)
@@ -905,6 +931,17 @@ async def _assignee_ok(account_id: int, case: dict[str, Any]) -> None:
             code="assignee_invalid",
             detail_zh="该人员不在本镇街任职",
         )
+
+
+def _future(field: str, value: datetime | None, now: datetime) -> None:
+    """A deadline set by a person: with its UTC offset (a naive time is ambiguous and cannot
+    be compared), and later than now."""
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise invalid(field, "give the deadline with its UTC offset", detail_zh="期限须带时区")
+    if value <= now:
+        raise invalid(field, "the deadline must be in the future", detail_zh="期限须晚于当前时间")
 
 
 def _shift(value: datetime | None, by: timedelta) -> datetime | None:
@@ -983,6 +1020,14 @@ async def _plan(
                 code="dispatch_target_required",
                 detail_zh="请指定一个承办人、网格或板块",
             )
+        # the one target replaces any earlier one (a reopened case dispatched again)
+        step.changes.update(
+            {
+                HazardReport.assignee: None,
+                HazardReport.assigned_area: None,
+                HazardReport.board: None,
+            }
+        )
         if data.assignee_id is not None:
             await _assignee_ok(data.assignee_id, case)
             step.changes[HazardReport.assignee] = data.assignee_id
@@ -1026,11 +1071,9 @@ async def _plan(
                 detail_zh="重大隐患须先挂牌督办（五落实）",
             )
         if data.supervision:
+            _future("supervision.deadline", data.supervision.deadline, now)
             step.changes[HazardReport.supervision] = supervision
-        if data.due_at is not None and data.due_at <= now:
-            raise invalid(
-                "due_at", "the deadline must be in the future", detail_zh="期限须晚于当前时间"
-            )
+        _future("due_at", data.due_at, now)
         sla = await sla_for(case["category"], level)
         ack_due = now + timedelta(minutes=sla["acknowledge_minutes"])
         if data.due_at is not None:
@@ -1086,7 +1129,14 @@ async def _plan(
                 data.before_photo_ids, actor.account_id, "before_photo_ids", required=True
             )
             step.photos.insert(0, (data.before_photo_ids, "before"))
-            step.changes[HazardReport.registered_at] = now
+            # the fixer and their grid own the case, so a failed check has someone to redo it
+            step.changes.update(
+                {
+                    HazardReport.registered_at: now,
+                    HazardReport.assignee: actor.account_id,
+                    HazardReport.assigned_area: case["grid"],
+                }
+            )
             if reporter_rewarded:
                 step.awards.append(
                     dict(
@@ -1115,13 +1165,23 @@ async def _plan(
         step.changes.update(
             {
                 HazardReport.closed_at: None,
+                HazardReport.assignee: None,  # registered again: to be dispatched afresh
+                HazardReport.assigned_area: None,
+                HazardReport.board: None,
                 HazardReport.due_at: now + timedelta(minutes=sla["triage_minutes"]),
             }
         )
     elif t.action == "relocate":
         if data.location is None:
             raise invalid("location", "give the corrected location", detail_zh="请提供更正后的位置")
-        route = await _route(data.location)
+        try:
+            route = await _route(data.location)
+        except DomainError as exc:  # bad input in the body: a 422 naming the field
+            if exc.code != "outside_all_grids":
+                raise
+            raise invalid(
+                "location", exc.detail or "", code=exc.code, detail_zh=exc.detail_zh
+            ) from None
         step.data["from"] = {"grid_id": case["grid"], "lat": case["lat"], "lng": case["lng"]}
         step.data["to"] = {"grid_id": route["grid"], "lat": route["lat"], "lng": route["lng"]}
         step.changes.update(
@@ -1144,7 +1204,7 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
     """Take one workflow action on a case: checked against the table, written with its event
     in one transaction, refused if the case changed meanwhile."""
     case = await _case(report_id)
-    if _visible(case, actor) != "staff" and "grid_staff" not in roles_for(case, actor):
+    if _visible(case, actor) is None:  # the reporter sees the case, so is refused with a 403
         raise NotFound("report_not_found")
     t = workflow.TRANSITIONS[data.action]
     if case["status"] not in t.sources:
@@ -1226,4 +1286,6 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
                 public=False,
                 path=case["area_path"],
             )
-    return await read_report(report_id=report_id, actor=actor, english=english)
+    # a return or a relocation can take the case out of the actor's sight: they still get
+    # the result of what they did rather than a 404 for a change that was made
+    return await read_report(report_id=report_id, actor=actor, english=english, acted=True)

@@ -17,6 +17,14 @@ from grid_backend.settings import get_settings
 _MEDIA_TYPES = {"display": "image/jpeg", "thumbnail": "image/jpeg"}
 
 
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match may list several tags, weak ones (W/) included, or be "*" (RFC 9110)."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
 class MediaController(Controller):
     path = "/api/v1/media"
     tags = ["media"]
@@ -65,7 +73,7 @@ class MediaController(Controller):
             "Cache-Control": "private, max-age=86400",
             "X-Content-Type-Options": "nosniff",
         }
-        if request.headers.get("if-none-match") == etag:
+        if _matches(request.headers.get("if-none-match"), etag):
             return Response(content=b"", status_code=304, headers=headers)
         media_type = _MEDIA_TYPES.get(variant, row["mime"])
         disposition = "attachment" if variant == "original" else "inline"

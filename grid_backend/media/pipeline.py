@@ -12,7 +12,10 @@ import io
 import math
 import os
 import re
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -35,6 +38,7 @@ THUMBNAIL_MAX_SIDE = 320
 JPEG_QUALITY = 82
 SNIFF_BYTES = 32
 _MAX_TOP_LEVEL_BOXES = 64
+_WARNINGS_LOCK = threading.Lock()
 
 _PIL_FORMAT = {
     "image/jpeg": "JPEG",
@@ -160,28 +164,16 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
         fh.seek(0)
         sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
         fh.seek(0)
-        # catch_warnings swaps process-wide filters (not thread-safe before Python 3.14); the
-        # explicit pixel check in _open does not depend on them, they only tighten and quieten.
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: make it a refusal too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # "Corrupt EXIF data" and the like: bad metadata is ignored, the pixels decide.
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        with _pillow_warnings():
             im = _open(fh, mime=mime, max_pixels=max_pixels)
-            full_size = im.size
-            _load(im, jpeg=mime == "image/jpeg")
-            exif = _exif(im)
-            heif = mime in ("image/heic", "image/heif")
-            # libheif has already applied the container's rotation and mirroring (and reset the
-            # EXIF tag); pillow-heif keeps the original value for the record.
-            orientation = _orientation_value(
-                im.info.get("original_orientation") if heif else exif.get(ExifTags.Base.Orientation)
-            )
-            transpose = None if heif else _UPRIGHT.get(orientation or 1)
-            icc_profile = im.info.get("icc_profile")
-            gps_lat, gps_lng = _gps(exif)
-            captured_at = _captured_at(exif)
-            pixels = _flatten(im)  # inside: palette conversion may warn about its transparency
+        full_size = im.size
+        _load(im, jpeg=mime == "image/jpeg")
+    heif = mime in ("image/heic", "image/heif")
+    with _pillow_warnings():
+        orientation, (gps_lat, gps_lng), captured_at = _metadata(im, heif=heif)
+    # libheif has already applied the container's rotation and mirroring.
+    transpose = None if heif else _UPRIGHT.get(orientation or 1)
+    pixels = _flatten(im)
 
     # A 12 MP photo never goes through a full-size resampling pass: a JPEG was decoded at reduced
     # scale, other formats are box-reduced by a power of two first (cheap, and a fine filter).
@@ -192,7 +184,7 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
         pixels = pixels.transpose(transpose)
         full_size = full_size[::-1] if transpose in _SWAPS_AXES else full_size
     # The colour transform runs on at most 2048 px, not on the full image.
-    display_img = _to_srgb(_fit(pixels, DISPLAY_MAX_SIDE), icc_profile)
+    display_img = _to_srgb(_fit(pixels, DISPLAY_MAX_SIDE), im.info.get("icc_profile"))
     thumbnail_img = _fit(display_img, THUMBNAIL_MAX_SIDE)
     return ProcessedPhoto(
         sha256=sha256,
@@ -210,6 +202,21 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
         captured_at=captured_at,
         orientation=orientation,
     )
+
+
+@contextmanager
+def _pillow_warnings() -> Iterator[None]:
+    """Pillow's bomb warning becomes an error and its bad-metadata complaints are silenced."""
+    # catch_warnings swaps the process-wide filter list on entry and puts it back on exit: two
+    # threads interleaving leave one thread's filters installed for good (4 threads did it in a
+    # few hundred photos). The lock serialises the swaps; it is held only while Pillow parses
+    # headers and metadata (under 2 ms, a 64 MB PNG text bomb aside), never while decoding.
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice that: make it a refusal too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # "Corrupt EXIF data" and the like: bad metadata is ignored, the pixels decide.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        yield
 
 
 def _container_truncated(fh: IO[bytes], *, mime: str, size_bytes: int) -> bool:
@@ -278,7 +285,9 @@ def _load(im: Image.Image, *, jpeg: bool) -> None:
             im.draft("RGB", (im.width // factor, im.height // factor))
     try:
         im.load()
-    except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, RuntimeError, Warning) as exc:
+        # Warning: only where warnings are errors (tests, python -W error) can a decoder's
+        # complaint get here, and then it is about damaged data.
         raise _decode_error(exc) from None
 
 
@@ -379,6 +388,16 @@ def _dhash(im: Image.Image) -> str:
             left, right = small[row * 9 + col], small[row * 9 + col + 1]
             bits = (bits << 1) | (left > right)
     return f"{bits:016x}"
+
+
+def _metadata(
+    im: Image.Image, *, heif: bool
+) -> tuple[int | None, tuple[float | None, float | None], datetime | None]:
+    """Orientation, GPS position and capture time; malformed metadata reads as absent."""
+    exif = _exif(im)
+    # pillow-heif resets the EXIF tag of the decoded (already turned) image and keeps the value.
+    raw = im.info.get("original_orientation") if heif else exif.get(ExifTags.Base.Orientation)
+    return _orientation_value(raw), _gps(exif), _captured_at(exif)
 
 
 def _exif(im: Image.Image) -> Image.Exif:

@@ -86,8 +86,10 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
     )
     async with write_transaction():
         existing = await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
+        already = existing is not None
         if existing is None:
-            existing = (
+            # DO NOTHING: a parallel upload of the same bytes may commit first (PostgreSQL)
+            inserted = (
                 await Photo.insert(
                     Photo(
                         sha256=processed.sha256,
@@ -102,18 +104,21 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
                         captured_local=captured_local,
                     )
                 )
+                .on_conflict(target=Photo.sha256, action="DO NOTHING")
                 .returning(*Photo.all_columns())
                 .run()
-            )[0]
-            already = False
-        else:
-            already = True
-        if (
-            not await PhotoUpload.exists()
-            .where((PhotoUpload.photo == existing["id"]) & (PhotoUpload.account == account_id))
+            )
+            already = not inserted
+            existing = (
+                inserted[0]
+                if inserted
+                else await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
+            )
+        await (
+            PhotoUpload.insert(PhotoUpload(photo=existing["id"], account=account_id))
+            .on_conflict(target=(PhotoUpload.photo, PhotoUpload.account), action="DO NOTHING")
             .run()
-        ):
-            await PhotoUpload.insert(PhotoUpload(photo=existing["id"], account=account_id)).run()
+        )
     return _read(existing, already)
 
 

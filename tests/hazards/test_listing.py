@@ -1,0 +1,335 @@
+"""Listing and reading cases: who sees which, the filters, pagination, and what residents see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from factories import G1, G2, G3, G4, Person, file_report, make_person, make_tree
+
+from grid_backend.core import clock
+from grid_backend.core.security import issue_access_token
+from grid_backend.settings import get_settings
+
+
+async def listing(client, person: Person, path: str = "/api/v1/reports", **params) -> list[int]:
+    r = await client.get(path, params=params, headers=person.headers)
+    assert r.status_code == 200, r.text
+    return [item["id"] for item in r.json()["items"]]
+
+
+async def act(client, person: Person, report_id: int, **body) -> dict:
+    r = await client.post(f"/api/v1/reports/{report_id}/actions", json=body, headers=person.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def later(person: Person) -> Person:
+    """The same person with a token issued at the (moved) clock."""
+    return Person(person.id, person.phone, issue_access_token(person.id)[0])
+
+
+@pytest.fixture
+async def town(client):
+    """Two residents' cases across both districts and the staff around them."""
+    ids = await make_tree()
+    people = {
+        "r1": await make_person(name="居民甲"),
+        "r2": await make_person(name="居民乙"),
+        "disp1": await make_person(("dispatcher", "500103001")),
+        "disp2": await make_person(("dispatcher", "500103002")),
+        "sup": await make_person(("supervisor", "500103")),
+        "w1": await make_person(("grid_worker", G1), employment="full_time"),
+        "w2": await make_person(("grid_worker", G2), employment="full_time"),
+        "instructor": await make_person(("grid_instructor", G1)),
+    }
+    r1, r2 = people["r1"], people["r2"]
+    cases = {
+        "a": await file_report(client, r1, grid=G1, description="燃气管道漏气"),
+        "b": await file_report(client, r1, grid=G2, category="fire", description="100%确定有火情"),
+        "c": await file_report(client, r2, grid=G3, description="a_b 井盖缺失"),
+        "d": await file_report(client, r2, grid=G4, category="landslide", description="边坡裂缝"),
+    }
+    return ids, people, {k: v["id"] for k, v in cases.items()}
+
+
+# --- scope -------------------------------------------------------------------------------------
+
+
+async def test_each_person_sees_their_own_scope(client, town):
+    _, p, c = town
+    assert await listing(client, p["disp1"]) == [c["b"], c["a"]]
+    assert await listing(client, p["disp2"]) == [c["c"]]
+    assert await listing(client, p["sup"]) == [c["c"], c["b"], c["a"]]
+    assert await listing(client, p["w1"]) == [c["a"]]
+    assert await listing(client, p["w2"]) == [c["b"]]
+    assert await listing(client, p["instructor"]) == [c["a"]]
+    assert await listing(client, p["r1"]) == [c["b"], c["a"]]
+    assert await listing(client, p["r2"]) == [c["d"], c["c"]]
+    stranger = await make_person()
+    assert await listing(client, stranger) == []
+    # asking for another area or another person's cases does not widen the scope
+    assert await listing(client, p["r1"], category="landslide") == []
+    assert await listing(client, p["disp1"], area_id=town[0]["500103002"]) == []
+
+
+async def test_a_grid_worker_also_sees_what_is_dispatched_to_them(client, town):
+    _, p, c = town
+    await act(client, p["disp1"], c["b"], action="register")
+    await act(client, p["disp1"], c["b"], action="dispatch", assignee_id=p["w1"].id)
+    assert await listing(client, p["w1"]) == [c["b"], c["a"]]
+    assert await listing(client, p["w1"], assignee_id=p["w1"].id) == [c["b"]]
+    # and what is dispatched to their grid
+    await act(client, p["disp1"], c["a"], action="register")
+    await act(client, p["disp1"], c["a"], action="dispatch", grid_id=town[0][G2])
+    assert await listing(client, p["w2"]) == [c["b"], c["a"]]
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["w2"].headers)
+    assert r.status_code == 200
+    assert "acknowledge" in r.json()["actions"]
+    # the other residents still see only their own
+    assert await listing(client, p["r2"]) == [c["d"], c["c"]]
+
+
+async def test_a_resident_never_reads_another_residents_case(client, town):
+    _, p, c = town
+    r = await client.get(f"/api/v1/reports/{c['c']}", headers=p["r1"].headers)
+    assert r.status_code == 404
+    assert r.json()["code"] == "report_not_found"
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["disp2"].headers)
+    assert r.status_code == 404
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+async def test_filters(client, town):
+    ids, p, c = town
+    sup, disp1 = p["sup"], p["disp1"]
+    urgent = (await file_report(client, p["r1"], grid=G1, urgent=True, description="紧急"))["id"]
+    await act(client, disp1, c["a"], action="register", level="major")
+    await act(client, disp1, c["b"], action="register")
+    await act(client, disp1, c["b"], action="dispatch", assignee_id=p["w1"].id)
+    await act(client, p["disp2"], c["c"], action="reject", reason="重复")
+
+    assert await listing(client, sup, status="registered") == [c["a"]]
+    assert await listing(client, sup, status=["registered", "dispatched"]) == [c["b"], c["a"]]
+    assert await listing(client, sup, status=["submitted", "rejected"]) == [urgent, c["c"]]
+    assert await listing(client, sup, category="fire") == [c["b"]]
+    assert await listing(client, sup, category="gas") == [urgent, c["c"], c["a"]]
+    assert await listing(client, sup, level="major") == [c["a"]]
+    assert await listing(client, sup, level="general") == [urgent, c["c"], c["b"]]
+    assert await listing(client, sup, area_id=ids[G2]) == [c["b"]]
+    assert await listing(client, sup, area_id=ids["500103002"]) == [c["c"]]
+    assert await listing(client, sup, area_id=ids["500103001001"]) == [urgent, c["b"], c["a"]]
+    assert await listing(client, sup, assignee_id=p["w1"].id) == [c["b"]]
+    assert await listing(client, sup, urgent="true") == [urgent]
+    assert await listing(client, sup, urgent="false") == [c["c"], c["b"], c["a"]]
+    assert await listing(client, sup, status="closed") == []
+
+    for params, field in (
+        ({"status": "opened"}, "status"),
+        ({"level": "huge"}, "level"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"created_from": "yesterday"}, "created_from"),
+    ):
+        r = await client.get("/api/v1/reports", params=params, headers=sup.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["code"] == "validation_failed"
+        assert field in [e["field"] for e in r.json()["errors"]], r.json()
+    r = await client.get("/api/v1/reports", params={"area_id": 999_999}, headers=sup.headers)
+    assert r.status_code == 404
+
+
+async def test_created_between(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+    made = []
+    for day in range(3):
+        clock.set_clock(lambda day=day: start + timedelta(days=day))
+        made.append((await file_report(client, resident, grid=G1))["id"])
+    clock.set_clock(None)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    assert await listing(
+        client,
+        dispatcher,
+        created_from=(start + timedelta(hours=12)).strftime(fmt),
+        created_to=(start + timedelta(hours=36)).strftime(fmt),
+    ) == [made[1]]
+    assert await listing(client, dispatcher, created_from=start.strftime(fmt)) == made[::-1]
+    # created_to is exclusive; a time with an offset means the same instant
+    local = (start + timedelta(days=2)).astimezone(get_settings().zone).isoformat()
+    assert await listing(client, dispatcher, created_to=local) == [made[1], made[0]]
+
+
+async def test_text_search_treats_percent_and_underscore_literally(client, town):
+    _, p, c = town
+    sup = p["sup"]
+    extra = (await file_report(client, p["r2"], grid=G3, description="ab 100 确定"))["id"]
+    assert await listing(client, sup, q="燃气") == [c["a"]]
+    assert await listing(client, sup, q="%") == [c["b"]]
+    assert await listing(client, sup, q="100%") == [c["b"]]
+    assert await listing(client, sup, q="_") == [c["c"]]
+    assert await listing(client, sup, q="a_b") == [c["c"]]
+    assert await listing(client, sup, q="A_B") == [c["c"]]  # case does not matter
+    assert await listing(client, sup, q="确定") == [extra, c["b"]]
+    assert await listing(client, sup, q="\\") == []
+    assert await listing(client, sup, q="%" * 100) == []
+    r = await client.get("/api/v1/reports", params={"q": "x" * 101}, headers=sup.headers)
+    assert r.status_code == 422
+
+
+async def test_overdue_follows_the_clock(client, town):
+    _, p, c = town
+    sup = p["sup"]
+    await act(client, p["disp2"], c["c"], action="reject", reason="不属实")
+    assert await listing(client, sup, overdue="true") == []
+    assert await listing(client, sup, overdue="false") == [c["c"], c["b"], c["a"]]
+
+    # triage is due within an hour of submission: two hours later the open ones are late
+    two_hours = datetime.now(UTC) + timedelta(hours=2)
+    clock.set_clock(lambda: two_hours)
+    sup = later(sup)
+    assert await listing(client, sup, overdue="true") == [c["b"], c["a"]]
+    assert await listing(client, sup, overdue="false") == [c["c"]]
+    page = (await client.get("/api/v1/reports", headers=sup.headers)).json()
+    assert {i["id"]: i["overdue"] for i in page["items"]} == {
+        c["a"]: True,
+        c["b"]: True,
+        c["c"]: False,
+    }
+    detail = (await client.get(f"/api/v1/reports/{c['a']}", headers=sup.headers)).json()
+    assert detail["overdue"] is True
+
+
+async def test_pagination_walks_every_case_once_newest_first(client):
+    ids = await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    made = [(await file_report(client, resident, grid=(G1, G2)[i % 2]))["id"] for i in range(7)]
+    for person, path in (
+        (dispatcher, "/api/v1/reports"),
+        (resident, "/api/v1/reports"),
+        (resident, "/api/v1/me/reports"),
+    ):
+        seen, pages, cursor = [], 0, None
+        while True:
+            params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            r = await client.get(path, params=params, headers=person.headers)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            pages += 1
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == sorted(made, reverse=True)
+        assert pages == 3
+    # filters hold across pages
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "area_id": ids[G2], **({"cursor": cursor} if cursor else {})}
+        page = (
+            await client.get("/api/v1/reports", params=params, headers=dispatcher.headers)
+        ).json()
+        seen += [i["id"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == sorted(made[1::2], reverse=True)
+
+
+# --- what residents see ------------------------------------------------------------------------
+
+
+async def test_my_reports_in_plain_language_without_assignees(client, town):
+    _, p, c = town
+    r1 = p["r1"]
+    await act(client, p["disp1"], c["b"], action="register")
+    await act(client, p["disp1"], c["b"], action="dispatch", assignee_id=p["w1"].id)
+
+    page = (await client.get("/api/v1/me/reports", headers=r1.headers)).json()
+    assert [(i["id"], i["status"], i["status_text"]) for i in page["items"]] == [
+        (c["b"], "dispatched", "已交办给责任人"),
+        (c["a"], "submitted", "已提交，等待受理"),
+    ]
+    assert all(i["assignee_id"] is None for i in page["items"])
+    assert page["items"][0]["thumbnail_url"].endswith("/thumbnail")
+    assert page["items"][0]["grid_name"] == "第二网格"
+
+    english = await client.get(
+        "/api/v1/me/reports", headers={**r1.headers, "Accept-Language": "en-US,en;q=0.9"}
+    )
+    assert [i["status_text"] for i in english.json()["items"]] == [
+        "Assigned to the people responsible",
+        "Received, waiting to be reviewed",
+    ]
+    prefers_zh = await client.get(
+        "/api/v1/me/reports", headers={**r1.headers, "Accept-Language": "zh-CN,en;q=0.5"}
+    )
+    assert prefers_zh.json()["items"][1]["status_text"] == "已提交，等待受理"
+    # the general list shows a resident their own cases without staff ids either
+    page = (await client.get("/api/v1/reports", headers=r1.headers)).json()
+    assert all(i["assignee_id"] is None for i in page["items"])
+    # while staff see who has it
+    staff = (await client.get("/api/v1/reports", headers=p["disp1"].headers)).json()
+    assert {i["id"]: i["assignee_id"] for i in staff["items"]}[c["b"]] == p["w1"].id
+
+
+async def test_the_reporter_sees_the_public_timeline_without_names(client, town):
+    _, p, c = town
+    r1, disp1, w1 = p["r1"], p["disp1"], p["w1"]
+    await act(client, disp1, c["a"], action="register", note="已受理")
+    await act(client, disp1, c["a"], action="relocate", location={"lat": 29.521, "lng": 106.521})
+    await act(client, disp1, c["a"], action="dispatch", assignee_id=w1.id)
+    await act(client, w1, c["a"], action="acknowledge")
+
+    staff = (await client.get(f"/api/v1/reports/{c['a']}", headers=disp1.headers)).json()
+    assert [e["action"] for e in staff["timeline"]] == [
+        "submit",
+        "register",
+        "relocate",
+        "dispatch",
+        "acknowledge",
+    ]
+    assert staff["timeline"][1]["actor_id"] == disp1.id
+    assert staff["timeline"][1]["actor_name"] == "测试"
+    assert staff["assignee_id"] == w1.id
+    assert staff["reporter_name"] == "居民甲"
+
+    mine = (await client.get(f"/api/v1/reports/{c['a']}", headers=r1.headers)).json()
+    assert [e["action"] for e in mine["timeline"]] == [
+        "submit",
+        "register",
+        "dispatch",
+        "acknowledge",
+    ]
+    for event in mine["timeline"]:
+        assert event["actor_id"] is None
+        assert event["actor_name"] is None
+        assert event["data"] == {}
+    assert mine["status_text"] == "正在整改"
+    assert mine["assignee_id"] is None
+    assert mine["assigned_area_id"] is None
+    assert mine["reporter_phone"] is None
+    assert mine["actions"] == []
+    english = await client.get(
+        f"/api/v1/reports/{c['a']}", headers={**r1.headers, "Accept-Language": "en"}
+    )
+    assert english.json()["status_text"] == "Being fixed"
+
+
+async def test_the_reporters_phone_is_shown_to_a_dispatcher(client, town):
+    _, p, c = town
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["disp1"].headers)
+    assert r.json()["reporter_phone"] == p["r1"].phone
+
+
+async def test_the_reporters_phone_is_masked_for_a_grid_instructor(client, town):
+    _, p, c = town
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["instructor"].headers)
+    assert r.status_code == 200
+    phone = p["r1"].phone
+    assert r.json()["reporter_phone"] == f"{phone[:3]}****{phone[-4:]}"
