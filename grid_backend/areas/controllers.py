@@ -21,10 +21,11 @@ from grid_backend.areas.schemas import (
     RiskPointType,
     RiskPointUpdate,
 )
+from grid_backend.areas.services import area_path_of
 from grid_backend.areas.tables import Area
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
-from grid_backend.core.errors import DomainError, NotFound
+from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -167,12 +168,7 @@ class RiskPointController(Controller):
         cursor: Cursor = None,
     ) -> RiskPointPage:
         grants = await policy.grants_of(caller.account_id)
-        area_path = None
-        if area_id is not None:
-            area = await Area.select(Area.path).where(Area.id == area_id).first().run()
-            if area is None:
-                raise NotFound("area_not_found")
-            area_path = area["path"]
+        area_path = await area_path_of(area_id)
         return await risk_points.list_risk_points(
             grants=grants,
             area_path=area_path,

@@ -125,6 +125,16 @@ async def list_areas(
     return AreaPage(items=[_area_read(r, boxes.get(r["id"])) for r in rows], next_cursor=cursor_out)
 
 
+async def area_path_of(area_id: int | None) -> str | None:
+    """The path of an area named in a filter (None passes through); 404 if it does not exist."""
+    if area_id is None:
+        return None
+    row = await Area.select(Area.path).where(Area.id == area_id).first().run()
+    if row is None:
+        raise NotFound("area_not_found")
+    return row["path"]
+
+
 async def _area_row(area_id: int) -> dict[str, Any]:
     row = await Area.select(*_AREA_COLUMNS).where(Area.id == area_id).first().run()
     if row is None:

@@ -9,11 +9,12 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from grid_backend.areas.services import area_path_of
 from grid_backend.areas.tables import Area
 from grid_backend.core import audit, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import DomainError, NotFound, invalid, wants_english
+from grid_backend.core.errors import DomainError, invalid, wants_english
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.uploads import read_multipart
 from grid_backend.hazards import rewards, services
@@ -157,12 +158,7 @@ class ReportController(Controller):
         cursor: Cursor = None,
     ) -> ReportPage:
         actor = await _actor(caller)
-        area_path = None
-        if area_id is not None:
-            area = await Area.select(Area.path).where(Area.id == area_id).first().run()
-            if area is None:
-                raise NotFound("area_not_found")
-            area_path = area["path"]
+        area_path = await area_path_of(area_id)
         return await services.list_reports(
             actor=actor,
             status=status,
