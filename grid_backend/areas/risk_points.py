@@ -119,6 +119,23 @@ async def _place(lat: float, lng: float, datum: str) -> tuple[float, float, Any]
     return wlat, wlng, match.grid
 
 
+def _values(data: RiskPointCreate, lat: float, lng: float, grid: Any, now: Any) -> dict[str, Any]:
+    """The columns a create or an import writes, the position already routed to `grid`."""
+    return {
+        "name": data.name.strip(),
+        "type": data.type,
+        "risk_level": data.risk_level,
+        "lat": lat,
+        "lng": lng,
+        "grid": grid.id,
+        "area_path": grid.path,
+        "contacts": _contacts(data.contacts),
+        "threatened_households": data.threatened_households,
+        "note": data.note,
+        "updated_at": now,
+    }
+
+
 def _contacts(contacts: list[Contact]) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(c) for c in contacts]
 
@@ -151,18 +168,8 @@ async def create_risk_point(
             await RiskPoint.insert(
                 RiskPoint(
                     code=data.code or "RP" + secrets.token_hex(5).upper(),
-                    name=data.name.strip(),
-                    type=data.type,
-                    risk_level=data.risk_level,
-                    lat=lat,
-                    lng=lng,
-                    grid=grid.id,
-                    area_path=grid.path,
-                    contacts=_contacts(data.contacts),
-                    threatened_households=data.threatened_households,
-                    note=data.note,
                     created_at=now,
-                    updated_at=now,
+                    **_values(data, lat, lng, grid, now),
                 )
             )
             .returning(RiskPoint.id)
@@ -336,19 +343,7 @@ async def import_risk_points(
     created = updated = 0
     async with write_transaction():
         for data, lat, lng, grid in placed:
-            values = dict(
-                name=data.name,
-                type=data.type,
-                risk_level=data.risk_level,
-                lat=lat,
-                lng=lng,
-                grid=grid.id,
-                area_path=grid.path,
-                contacts=_contacts(data.contacts),
-                threatened_households=data.threatened_households,
-                note=data.note,
-                updated_at=now,
-            )
+            values = _values(data, lat, lng, grid, now)
             if data.code in existing:
                 await (
                     RiskPoint.update({getattr(RiskPoint, k): v for k, v in values.items()})

@@ -223,12 +223,9 @@ def expected_refusal(
     return None
 
 
-# the order in which hypothesis, which prefers the first choices, tries what may be done: the
-# way through the workflow first, the ways out of it last
-PREFERENCE = sorted(
-    workflow.ACTIONS,
-    key=lambda a: (a in ("reject", "merge", "relocate"), workflow.ACTIONS.index(a)),
-)
+# the ways out of the main path (and relocation, allowed almost always) are drawn less often,
+# so that sequences get through the whole workflow
+SIDE_ACTIONS = frozenset({"reject", "merge", "relocate"})
 
 
 def what_may_happen(case: dict[str, Any], cast: Cast) -> dict[str, list[str]]:
@@ -261,8 +258,8 @@ async def test_random_action_sequences_keep_the_invariants(cast, data):
         live = [i for i in ids if may[i]]
         if live and data.draw(st.integers(0, 3), label="pick") > 0:
             report_id = data.draw(st.sampled_from(live), label="case")
-            ordered = sorted(may[report_id], key=PREFERENCE.index)
-            action = data.draw(st.sampled_from(ordered), label="action")
+            weighted = [a for a in may[report_id] for _ in range(1 if a in SIDE_ACTIONS else 4)]
+            action = data.draw(st.sampled_from(weighted), label="action")
             who = data.draw(st.sampled_from(may[report_id][action]), label="actor")
         else:
             report_id = data.draw(st.sampled_from(ids), label="case")
