@@ -12,8 +12,10 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
+from grid_backend.core.openapi import components_for
 from grid_backend.core.system import SystemController
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
+from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
 from grid_backend.people.controllers import AssignmentController, AuthController, MeController
@@ -36,7 +38,7 @@ CONTROLLERS = [
 
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
-    return Litestar(
+    app = Litestar(
         route_handlers=CONTROLLERS,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -59,6 +61,10 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         ),
         debug=False,
     )
+    # bodies read by hand (JSON or a streamed multipart upload on one path) are described
+    # from their Structs; Litestar regenerates its components, so add them afterwards
+    app.openapi_schema.components.schemas.update(components_for(ReportCreate).schemas or {})
+    return app
 
 
 logging.getLogger("grid_backend")

@@ -54,7 +54,8 @@ RULES: dict[str, frozenset[str]] = {
         {"grid_leader", "grid_worker", "emergency_officer", "responder"}
     ),
     # the reporter's phone number unmasked: those who may need to call them back
-    "report.contact": _MANAGERS | {"board_handler", "grid_leader", "grid_worker", "emergency_officer"},
+    "report.contact": _MANAGERS
+    | {"board_handler", "grid_leader", "grid_worker", "emergency_officer"},
     "sla.write": frozenset({"admin"}),
 }
 

@@ -15,6 +15,7 @@ from grid_backend.core import audit, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import DomainError, invalid, wants_english
+from grid_backend.core.openapi import binary, body_operation, text
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.uploads import read_multipart
 from grid_backend.hazards import rewards, services
@@ -99,6 +100,15 @@ class ReportController(Controller):
         "",
         summary="Report a hazard (JSON with photo_ids, or multipart with photos)",
         request_max_body_size=None,
+        operation_class=body_operation(
+            ReportCreate,
+            multipart={
+                "data": text(
+                    "the report as JSON (the JSON body's fields), or send them as plain fields"
+                ),
+                "photos": binary("1–9 photos: JPEG, PNG, WebP or HEIC", many=True),
+            },
+        ),
     )
     async def submit(
         self, caller: CurrentCaller, request: Request[Any, Any, Any]

@@ -9,6 +9,7 @@ from litestar.response import File
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
+from grid_backend.core.openapi import binary, body_operation
 from grid_backend.core.uploads import read_multipart
 from grid_backend.media import services, storage
 from grid_backend.media.schemas import PhotoRead
@@ -29,7 +30,14 @@ class MediaController(Controller):
     path = "/api/v1/media"
     tags = ["media"]
 
-    @post("", summary="Upload one photo (multipart field `file`)", request_max_body_size=None)
+    @post(
+        "",
+        summary="Upload one photo (multipart field `file`)",
+        request_max_body_size=None,
+        operation_class=body_operation(
+            None, multipart={"file": binary("a JPEG, PNG, WebP or HEIC photo")}
+        ),
+    )
     async def upload(self, caller: CurrentCaller, request: Request[Any, Any, Any]) -> PhotoRead:
         s = get_settings()
         form = await read_multipart(

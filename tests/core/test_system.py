@@ -73,3 +73,16 @@ async def test_chinese_is_the_default_language(client):
     assert r.json()["title"] == "请先登录"
     r = await client.get("/api/v1/me", headers={"Accept-Language": "en-GB"})
     assert r.json()["title"] == "Authentication is required"
+
+
+async def test_openapi_describes_bodies_read_by_hand(client):
+    doc = (await client.get("/schema/openapi.json")).json()
+    body = doc["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["$ref"] == "#/components/schemas/ReportCreate"
+    assert (
+        body["multipart/form-data"]["schema"]["properties"]["photos"]["items"]["format"] == "binary"
+    )
+    report = doc["components"]["schemas"]["ReportCreate"]
+    assert {"category", "location"} <= set(report["required"])
+    upload = doc["paths"]["/api/v1/media"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"

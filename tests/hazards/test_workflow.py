@@ -24,15 +24,23 @@ T1, T2, D1, D2 = "500103001", "500103002", "500103", "500104"
 
 
 @dataclass
-class World:
+class Crew:
+    """The people who take a case of G1 through the workflow."""
+
     areas: dict[str, int]
     resident: Person  # files the cases
     neighbour: Person  # another resident
     dispatcher: Person
-    commander: Person
-    supervisor: Person
     worker: Person  # grid worker of G1, where the cases are
     leader: Person  # grid leader of G1
+
+
+@dataclass
+class World(Crew):
+    """The crew and everyone around them, in and out of the case's area."""
+
+    commander: Person
+    supervisor: Person
     worker2: Person  # grid worker of G2, same township
     board: Person  # board handler of T1, safety and law
     board_other: Person  # board handler of T1, economy
@@ -41,17 +49,23 @@ class World:
     far_worker: Person  # grid worker of G3, the other township
 
 
-async def world() -> World:
-    areas = await make_tree()
-    return World(
-        areas=areas,
+async def crew() -> Crew:
+    return Crew(
+        areas=await make_tree(),
         resident=await make_person(name="居民"),
         neighbour=await make_person(name="邻居"),
         dispatcher=await make_person(("dispatcher", T1), name="调度员"),
-        commander=await make_person(("commander", T1), name="指挥长"),
-        supervisor=await make_person(("supervisor", D1), name="督查"),
         worker=await make_person(("grid_worker", G1), employment="full_time"),
         leader=await make_person(("grid_leader", G1)),
+    )
+
+
+async def world() -> World:
+    c = await crew()
+    return World(
+        **vars(c),
+        commander=await make_person(("commander", T1), name="指挥长"),
+        supervisor=await make_person(("supervisor", D1), name="督查"),
         worker2=await make_person(("grid_worker", G2), employment="full_time"),
         board=await make_person(("board_handler", T1), board="safety_law"),
         board_other=await make_person(("board_handler", T1), board="economy"),
@@ -150,7 +164,7 @@ ROUTE = {
 assert set(ROUTE) == set(STATUSES)
 
 
-async def standard(client, w: World, report_id: int, action: str) -> tuple[Person, dict]:
+async def standard(client, w: Crew, report_id: int, action: str) -> tuple[Person, dict]:
     """The person who owns the action on a general case of G1 dispatched to the G1 worker,
     and valid fields for it."""
     if action in ("acknowledge", "report_fixed"):
@@ -177,7 +191,7 @@ async def standard(client, w: World, report_id: int, action: str) -> tuple[Perso
     return person, body
 
 
-async def case_in(client, w: World, status: str, **register: object) -> int:
+async def case_in(client, w: Crew, status: str, **register: object) -> int:
     """A resident's case in G1 driven to `status` by the people who own each step."""
     report_id = (await file_report(client, w.resident))["id"]
     for action in ROUTE[status]:
@@ -193,7 +207,7 @@ SOURCES = [(t.action, s) for t in TRANSITIONS.values() for s in sorted(t.sources
 
 @pytest.mark.parametrize(("action", "source"), SOURCES, ids=[f"{a}-{s}" for a, s in SOURCES])
 async def test_every_transition_from_every_source(client, action, source):
-    w = await world()
+    w = await crew()
     report_id = await case_in(client, w, source)
     person, body = await standard(client, w, report_id, action)
     before = await events(report_id)
@@ -225,7 +239,7 @@ async def test_every_transition_from_every_source(client, action, source):
 
 @pytest.mark.parametrize("status", STATUSES)
 async def test_actions_from_the_wrong_state_are_refused(client, status):
-    w = await world()
+    w = await crew()
     report_id = await case_in(client, w, status)
     other = (await file_report(client, w.neighbour))["id"]
     wrong = [a for a, t in TRANSITIONS.items() if status not in t.sources]
@@ -452,7 +466,7 @@ async def test_major_hazard_needs_supervision_and_a_supervisor_to_close(client):
         assignee_id=w.worker.id,
     )
     past = supervision(clock.now() - timedelta(days=1))
-    await refused(
+    problem = await refused(
         client,
         w.dispatcher,
         report_id,
@@ -462,6 +476,7 @@ async def test_major_hazard_needs_supervision_and_a_supervisor_to_close(client):
         assignee_id=w.worker.id,
         supervision=past,
     )
+    assert problem["errors"][0]["field"] == "supervision.deadline"
     deadline = (clock.now() + timedelta(days=30)).replace(microsecond=0)
     case = await ok(
         client,

@@ -303,14 +303,7 @@ async def test_random_action_sequences_keep_the_invariants(cast, data):
                 actor.account_id,
             )
         check_invariants(now, expected_events, resident)
-        STATS[(action, "ok" if error is None else error.code)] += 1
-        STATS["status " + now.cases[report_id]["status"]] += 1
 
-
-import collections
-STATS = collections.Counter()
-def test_zz_print():
-    for k, v in sorted(STATS.items(), key=str): print(k, v)
 
 def test_the_monthly_cap_is_not_the_reason_the_bound_holds():
     """The +1/+5 bound above must come from the workflow, not from the cap cutting awards."""
