@@ -1153,11 +1153,16 @@ async def _plan(
                 dict(delta=s.points_closed, reason="confirmed", key=f"confirmed:{case['id']}")
             )
     elif t.action == "fail_check":
+        rectify_due = case["rectify_due_at"]
+        if rectify_due is None:  # fixed on the spot, never dispatched: rework gets the SLA's time
+            sla = await sla_for(case["category"], case["level"])
+            rectify_due = now + timedelta(minutes=sla["rectify_minutes"] or 3 * 24 * 60)
         step.changes.update(
             {
                 HazardReport.rework_count: case["rework_count"] + 1,
                 HazardReport.fixed_at: None,
-                HazardReport.due_at: case["rectify_due_at"],
+                HazardReport.rectify_due_at: rectify_due,
+                HazardReport.due_at: rectify_due,
             }
         )
     elif t.action == "reopen":

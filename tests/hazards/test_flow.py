@@ -55,3 +55,22 @@ async def test_resident_report_to_closed_case_with_points(client):
     r = await client.get(photo["thumbnail_url"], headers=resident.headers)
     assert r.status_code == 200
     assert r.headers["content-type"] == "image/jpeg"
+
+
+async def test_rework_after_a_fix_on_the_spot_has_a_deadline(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    worker = await make_person(("grid_worker", G1), employment="full_time")
+    rid = (await file_report(client, resident))["id"]
+    before = await upload_photo(client, worker, "hopper.jpg")
+    after = await upload_photo(client, worker, "flower.jpg")
+    r = await act(client, worker, rid, action="fix_on_spot", before_photo_ids=[before],
+                  photo_ids=[after])
+    assert r.json()["status"] == "pending_check"
+    r = await act(client, dispatcher, rid, action="fail_check", reason="阀门仍有气味")
+    body = r.json()
+    assert body["status"] == "in_progress"
+    assert body["rework_count"] == 1
+    assert body["due_at"] is not None
+    assert body["due_at"] == body["rectify_due_at"]
