@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -92,6 +93,81 @@ def seed_city(grids: int, seed_value: int) -> None:
 
     summary = _run(seeding.seed_city(grids=grids, seed=seed_value))
     click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the timed jobs alone (servers can then run with GRID_SCHEDULER=false)."""
+    from grid_backend.scheduler import build_scheduler
+
+    async def run_forever() -> None:
+        from grid_backend.core.db import engine
+
+        db = engine()
+        if db.engine_type == "postgres":
+            await db.start_connection_pool(min_size=1, max_size=4)
+        sched = build_scheduler()
+        sched.start()
+        click.echo(f"scheduler running {len(sched.get_jobs())} jobs; Ctrl-C stops it", err=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            sched.shutdown(wait=False)
+            if db.engine_type == "postgres":
+                await db.close_connection_pool()
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
+        _run(run_forever())
+
+
+@main.group()
+def jobs() -> None:
+    """The timed jobs: list them or run one by hand."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """Every job with its trigger and last run."""
+    from grid_backend.core.tables import JobLease
+    from grid_backend.scheduler import JOBS
+
+    async def rows() -> dict[str, dict]:
+        return {r["job_id"]: r for r in await JobLease.select().output(load_json=True).run()}
+
+    last = _run(rows())
+    for job in JOBS:
+        seen = last.get(job.id, {})  # type: ignore[union-attr]
+        finished = seen.get("last_finished_at")
+        click.echo(
+            f"{job.id:36} {job.trigger()!s:48} last: {finished or '-'} {seen.get('last_error') or ''}"
+        )
+
+
+@jobs.command("run")
+@click.argument("job_id")
+def jobs_run(job_id: str) -> None:
+    """Run one job now (it still takes the lease, so it never overlaps a scheduled run)."""
+    from grid_backend.scheduler import find, run_job
+
+    try:
+        job = find(job_id)
+    except KeyError:
+        raise click.ClickException(f"no job {job_id!r}; see `grid-backend jobs list`") from None
+    outcome = _run(run_job(job))
+    click.echo(
+        json.dumps(
+            {
+                "job": job_id,
+                "ran": outcome.ran,
+                "result": outcome.result,  # type: ignore[attr-defined]
+                "error": outcome.error,
+            },
+            ensure_ascii=False,
+            default=str,
+        )
+    )  # type: ignore[attr-defined]
+    if outcome.error:  # type: ignore[attr-defined]
+        sys.exit(1)
 
 
 @main.command("create-user")

@@ -37,9 +37,17 @@ def lifespan_for(settings: Settings, *, open_pool: bool = True):
                 await grid_index.get()  # warm: the first locate should not pay for the build
             except Exception:  # the database may not be migrated yet; /readyz says so
                 logger.warning("grid index not built at start", exc_info=True)
+            scheduler = None
+            if settings.scheduler and open_pool:
+                from grid_backend.scheduler import build_scheduler
+
+                scheduler = build_scheduler()
+                scheduler.start()
             try:
                 yield
             finally:
+                if scheduler is not None:
+                    scheduler.shutdown(wait=False)
                 if pooled:
                     await db.close_connection_pool()
 

@@ -47,6 +47,7 @@ class Settings:
     points_false_report: int = -3
     points_monthly_cap: int = 100
     log_level: str = "INFO"
+    scheduler: bool = True
 
     @property
     def engine(self) -> str:

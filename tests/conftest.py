@@ -17,6 +17,7 @@ os.environ["GRID_SECRET_KEY"] = "test-secret-0123456789-abcdefghijklmnopqrstuvwx
 os.environ["GRID_PASSWORD_HASH_COST"] = "fast"
 os.environ["GRID_INDEX_REFRESH_SECONDS"] = "0"
 os.environ["GRID_PRODUCTION"] = "false"
+os.environ["GRID_SCHEDULER"] = "false"  # tests run jobs by hand, on the test clock
 os.environ["PICCOLO_CONF"] = "grid_backend.piccolo_conf"
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -1,4 +1,4 @@
-from piccolo.columns import JSONB, Integer, Timestamptz, Varchar
+from piccolo.columns import JSONB, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -21,3 +21,17 @@ class GeoRevision(Table, tablename="revision"):
 
     name = Varchar(length=32, unique=True)
     revision = Integer(default=0)
+
+
+class JobLease(Table, tablename="job_lease"):
+    """Who runs a scheduled job now: several processes each run a scheduler, and a tick is
+    done only by the one whose claim on this row succeeds (until `expires_at`)."""
+
+    job_id = Varchar(length=64, unique=True)
+    holder = Varchar(length=128, default="")
+    expires_at = Timestamptz(null=True, default=None)
+    last_started_at = Timestamptz(null=True, default=None)
+    last_finished_at = Timestamptz(null=True, default=None)
+    last_result = JSONB(default={})
+    last_error = Text(default="")
+    runs = Integer(default=0)

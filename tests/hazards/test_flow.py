@@ -65,8 +65,9 @@ async def test_rework_after_a_fix_on_the_spot_has_a_deadline(client):
     rid = (await file_report(client, resident))["id"]
     before = await upload_photo(client, worker, "hopper.jpg")
     after = await upload_photo(client, worker, "flower.jpg")
-    r = await act(client, worker, rid, action="fix_on_spot", before_photo_ids=[before],
-                  photo_ids=[after])
+    r = await act(
+        client, worker, rid, action="fix_on_spot", before_photo_ids=[before], photo_ids=[after]
+    )
     assert r.json()["status"] == "pending_check"
     r = await act(client, dispatcher, rid, action="fail_check", reason="阀门仍有气味")
     body = r.json()
