@@ -18,6 +18,15 @@ from grid_backend.hazards.controllers import MyCasesController, ReportController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
+from grid_backend.notify import channels as notify_channels
+from grid_backend.notify import events as notify_events
+from grid_backend.notify.controllers import EventsController, InboxController
+from grid_backend.patrols.controllers import (
+    MyTasksController,
+    PatrolPlanController,
+    PatrolStatsController,
+    PatrolTaskController,
+)
 from grid_backend.people.controllers import AssignmentController, AuthController, MeController
 from grid_backend.settings import Settings, get_settings
 
@@ -33,6 +42,12 @@ CONTROLLERS = [
     ReportController,
     MyCasesController,
     SlaController,
+    PatrolPlanController,
+    PatrolTaskController,
+    MyTasksController,
+    PatrolStatsController,
+    InboxController,
+    EventsController,
 ]
 
 
@@ -43,6 +58,8 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
+        plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
+        on_shutdown=[notify_channels.close_client],  # the delivery job's httpx client
         openapi_config=OpenAPIConfig(
             title="grid-backend",
             version="1",

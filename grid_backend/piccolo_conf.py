@@ -25,5 +25,7 @@ APP_REGISTRY = AppRegistry(
         "grid_backend.people.piccolo_app",
         "grid_backend.media.piccolo_app",
         "grid_backend.hazards.piccolo_app",
+        "grid_backend.notify.piccolo_app",
+        "grid_backend.patrols.piccolo_app",
     ]
 )

@@ -23,6 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from grid_backend.core import clock
 from grid_backend.core.tables import JobLease
+from grid_backend.notify.jobs import deliver as deliver_notifications
+from grid_backend.patrols import jobs as patrol_jobs
 from grid_backend.settings import get_settings
 
 logger = logging.getLogger("grid_backend.scheduler")
@@ -65,6 +67,25 @@ JOBS: list[Job] = [
         lambda: CronTrigger(hour=3, minute=30, timezone=_zone()),
         prune_refresh_tokens,
         "delete refresh tokens expired more than 7 days ago",
+    ),
+    Job(
+        "notify.deliver",
+        lambda: IntervalTrigger(seconds=get_settings().notify_interval_seconds, timezone=_zone()),
+        deliver_notifications,
+        "send due notifications: push, SMS and scheduled inbox items, with retries",
+    ),
+    Job(
+        "patrols.materialise",
+        lambda: IntervalTrigger(minutes=10, timezone=_zone()),
+        patrol_jobs.materialise,
+        "make the patrol tasks of the next GRID_PATROL_HORIZON_HOURS from the plans",
+        lease_seconds=900,
+    ),
+    Job(
+        "patrols.mark_missed",
+        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        patrol_jobs.mark_missed,
+        "mark patrol tasks whose window ended unfinished as missed",
     ),
 ]
 

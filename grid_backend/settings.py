@@ -48,6 +48,20 @@ class Settings:
     points_monthly_cap: int = 100
     log_level: str = "INFO"
     scheduler: bool = True
+    # notify: delivery channels and live events
+    push_webhook_url: str = ""
+    push_webhook_secret: str = field(default="", repr=False)
+    sms_gateway_url: str = field(default="", repr=False)  # may carry the gateway's key
+    redis_url: str = field(default="", repr=False)
+    notify_interval_seconds: float = 5.0
+    notify_timeout_seconds: float = 5.0
+    notify_concurrency: int = 50
+    # patrols: how far ahead tasks exist, when a start is on time, how long a started
+    # patrol may still be finished after its window
+    patrol_horizon_hours: int = 36
+    patrol_early_start_minutes: int = 30
+    patrol_on_time_minutes: int = 15
+    patrol_finish_grace_minutes: int = 60
 
     @property
     def engine(self) -> str:
@@ -136,6 +150,34 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' in production")
     if s.secret_key and len(s.secret_key.encode()) < 32:
         raise SettingsError("GRID_SECRET_KEY", "must be at least 32 bytes long")
+    for name, url in (
+        ("GRID_PUSH_WEBHOOK_URL", s.push_webhook_url),
+        ("GRID_SMS_GATEWAY_URL", s.sms_gateway_url),
+    ):
+        if url and (not url.startswith(("http://", "https://")) or not urlsplit(url).hostname):
+            raise SettingsError(name, "must be an http:// or https:// URL")
+    if s.push_webhook_url and len(s.push_webhook_secret.encode()) < 16:
+        raise SettingsError(
+            "GRID_PUSH_WEBHOOK_SECRET",
+            "must be at least 16 bytes when GRID_PUSH_WEBHOOK_URL is set",
+        )
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("GRID_REDIS_URL", "must start with redis://, rediss:// or unix://")
+    if not 0.5 <= s.notify_interval_seconds <= 3600:
+        raise SettingsError("GRID_NOTIFY_INTERVAL_SECONDS", "must be between 0.5 and 3600")
+    if not 0.1 <= s.notify_timeout_seconds <= 60:
+        raise SettingsError("GRID_NOTIFY_TIMEOUT_SECONDS", "must be between 0.1 and 60")
+    if not 1 <= s.notify_concurrency <= 1000:
+        raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
+    if not 1 <= s.patrol_horizon_hours <= 14 * 24:
+        raise SettingsError("GRID_PATROL_HORIZON_HOURS", "must be between 1 and 336")
+    for name, minutes in (
+        ("GRID_PATROL_EARLY_START_MINUTES", s.patrol_early_start_minutes),
+        ("GRID_PATROL_ON_TIME_MINUTES", s.patrol_on_time_minutes),
+        ("GRID_PATROL_FINISH_GRACE_MINUTES", s.patrol_finish_grace_minutes),
+    ):
+        if not 0 <= minutes <= 24 * 60:
+            raise SettingsError(name, "must be between 0 and 1440")
 
 
 def _development_secret(data_dir: Path) -> str:

@@ -28,6 +28,15 @@ from grid_backend.settings import get_settings  # noqa: E402
 
 # hazard_category and sla_rule hold migration-seeded configuration: reset, not emptied
 TABLES = [
+    "delivery_attempt",
+    "notification",
+    "notification_preference",
+    "patrol_log",
+    "patrol_check_in_photo",
+    "patrol_check_in",
+    "patrol_task",
+    "patrol_checkpoint",
+    "patrol_plan",
     "points_entry",
     "hazard_support",
     "hazard_event",

@@ -74,8 +74,25 @@ TITLES: dict[str, tuple[str, str]] = {
         "重复提交的内容不一致",
         "This Idempotency-Key was used for a different request",
     ),
+    "plan_not_found": ("巡查计划不存在", "No such patrol plan"),
+    "plan_ended": ("巡查计划已结束", "The patrol plan has ended"),
+    "recurrence_invalid": ("巡查周期设置不正确", "The recurrence is not valid"),
+    "patrol_assignee_invalid": ("该人员不在此网格任职", "The person holds no duty in this grid"),
+    "task_not_found": ("巡查任务不存在", "No such patrol task"),
+    "task_window_closed": ("不在巡查时段内", "Outside the task's time window"),
+    "task_state_conflict": (
+        "巡查任务当前状态下不能执行该操作",
+        "Not possible in the patrol task's current state",
+    ),
+    "checkpoint_unknown": ("巡查点不属于该任务", "The checkpoint is not on this task"),
+    "patrol_report_invalid": (
+        "只能关联本人在巡查期间上报的隐患",
+        "Only hazards you reported during this patrol can be linked",
+    ),
     "internal_error": ("服务器内部错误", "Internal server error"),
     "unavailable": ("服务暂不可用", "The service is unavailable"),
+    "notification_not_found": ("通知不存在", "No such notification"),
+    "quiet_hours_invalid": ("免打扰时段设置不正确", "The quiet hours are not valid"),
 }
 
 

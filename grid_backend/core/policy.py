@@ -57,6 +57,11 @@ RULES: dict[str, frozenset[str]] = {
     "report.contact": _MANAGERS
     | {"board_handler", "grid_leader", "grid_worker", "emergency_officer"},
     "sla.write": frozenset({"admin"}),
+    # patrols: plans made by the command centre (and grid leaders in their grid), reviewed
+    # by those who oversee them; missed patrols excused by managers
+    "patrol.plan": _COMMAND,
+    "patrol.review": _COMMAND | {"grid_instructor"},
+    "patrol.excuse": _MANAGERS,
 }
 
 

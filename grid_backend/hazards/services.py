@@ -17,6 +17,7 @@ from grid_backend.core.db import is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.hazards import rewards, workflow
+from grid_backend.notify import services as notify
 from grid_backend.hazards.schemas import (
     ActionIn,
     AreaRef,
@@ -1205,6 +1206,56 @@ async def _plan(
     return step
 
 
+_POINT_REASONS = {
+    "registered": ("上报已受理", "your report was accepted"),
+    "confirmed": ("隐患已整改办结", "the hazard was fixed and closed"),
+    "duplicate": ("同一隐患的重复上报", "a repeat report of a known hazard"),
+    "false_report": ("上报内容不实", "the report was found to be false"),
+}
+
+
+async def _notify_points(
+    account_id: int, report_id: int, delta: int, reason: str, event_id: int
+) -> None:
+    """Tell a resident they earned (or lost) points, in the case's transaction."""
+    zh, en = _POINT_REASONS.get(reason, (reason, reason))
+    await notify.enqueue(
+        recipient_id=account_id,
+        kind="points.awarded",
+        payload={"case_id": report_id, "delta": delta, "reason_zh": zh, "reason_en": en},
+        dedupe_key=f"points:{event_id}:account:{account_id}",
+    )
+
+
+async def _notify_change(
+    case: dict[str, Any],
+    actor: Actor,
+    t: workflow.Transition,
+    target: str,
+    event_id: int,
+    step: _Step,
+) -> None:
+    """The outbox side of an action: the reporter hears of a new state, an assignee of a
+    case dispatched to them (written in the case's transaction, so never lost or doubled)."""
+    reporter = case["reporter"]
+    if reporter and reporter != actor.account_id and target != case["status"] and t.public:
+        zh, en = workflow.PLAIN_STATUS[target]
+        await notify.enqueue(
+            recipient_id=reporter,
+            kind="case.status_changed",
+            payload={"case_id": case["id"], "status": target, "status_zh": zh, "status_en": en},
+            dedupe_key=f"case:{case['id']}:event:{event_id}:account:{reporter}",
+        )
+    assignee = step.data.get("assignee_id")
+    if t.action == "dispatch" and assignee and assignee != actor.account_id:
+        await notify.enqueue(
+            recipient_id=assignee,
+            kind="case.assigned",
+            payload={"case_id": case["id"], "category": case["category"]},
+            dedupe_key=f"case:{case['id']}:assigned:{event_id}:account:{assignee}",
+        )
+
+
 async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = False) -> ReportRead:
     """Take one workflow action on a case: checked against the table, written with its event
     in one transaction, refused if the case changed meanwhile."""
@@ -1264,6 +1315,8 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
                     .where(HazardEvent.id == event_id)
                     .run()
                 )
+                await _notify_points(case["reporter"], report_id, given, a["reason"], event_id)
+        await _notify_change(case, actor, t, target, event_id, step)
         if t.action == "merge":
             target_status = (
                 await HazardReport.select(HazardReport.status)

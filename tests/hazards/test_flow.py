@@ -75,3 +75,25 @@ async def test_rework_after_a_fix_on_the_spot_has_a_deadline(client):
     assert body["rework_count"] == 1
     assert body["due_at"] is not None
     assert body["due_at"] == body["rectify_due_at"]
+
+
+async def test_the_reporter_and_the_assignee_hear_of_the_case_in_their_inbox(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    worker = await make_person(("grid_worker", G1), employment="full_time")
+    rid = (await file_report(client, resident))["id"]
+    await act(client, dispatcher, rid, action="register")
+    await act(client, dispatcher, rid, action="dispatch", assignee_id=worker.id)
+
+    inbox = (await client.get("/api/v1/me/notifications", headers=resident.headers)).json()
+    kinds = sorted(n["kind"] for n in inbox["items"])
+    assert kinds == ["case.status_changed", "case.status_changed", "points.awarded"]
+    assert inbox["unread_count"] == 3
+    theirs = (await client.get("/api/v1/me/notifications", headers=worker.headers)).json()
+    assert [n["kind"] for n in theirs["items"]] == ["case.assigned"]
+    # a refused action notifies nobody
+    r = await act(client, worker, rid, action="register")
+    assert r.status_code == 409
+    again = (await client.get("/api/v1/me/notifications", headers=resident.headers)).json()
+    assert again["unread_count"] == 3

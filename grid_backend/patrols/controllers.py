@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from grid_backend.areas.services import area_path_of
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.errors import invalid
+from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.patrols import services
+from grid_backend.patrols.schemas import (
+    CheckInCreate,
+    CheckInRead,
+    Datum,
+    ExcuseIn,
+    FinishIn,
+    PlanCreate,
+    PlanPage,
+    PlanRead,
+    PlanStatus,
+    PlanUpdate,
+    StartIn,
+    StatsRead,
+    TaskPage,
+    TaskRead,
+    TaskStatus,
+)
+
+DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
+
+
+async def _grants(caller: Any) -> list[policy.Grant]:
+    return await policy.grants_of(caller.account_id)
+
+
+class PatrolPlanController(Controller):
+    path = "/api/v1/patrol-plans"
+    tags = ["patrols"]
+
+    @post("", summary="Make a patrol plan for a grid (its tasks are made at once)")
+    async def create_plan(self, caller: CurrentCaller, data: JSONBody[PlanCreate]) -> PlanRead:
+        return await services.create_plan(
+            data=data, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+    @get("", summary="Patrol plans inside the caller's area")
+    async def list_plans(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        status: FromQuery[PlanStatus | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PlanPage:
+        return await services.list_plans(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @get("/{plan_id:int}", summary="One patrol plan with its checkpoints and next windows")
+    async def read_plan(
+        self, caller: CurrentCaller, plan_id: FromPath[int], datum: DatumParam = "wgs84"
+    ) -> PlanRead:
+        return await services.read_plan(plan_id=plan_id, grants=await _grants(caller), datum=datum)
+
+    @patch("/{plan_id:int}", summary="Change a plan; its tasks to come are made again")
+    async def update_plan(
+        self, caller: CurrentCaller, plan_id: FromPath[int], data: JSONBody[PlanUpdate]
+    ) -> PlanRead:
+        return await services.update_plan(
+            plan_id=plan_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+    @post("/{plan_id:int}/pause", status_code=HTTP_200_OK, summary="Pause a plan")
+    async def pause(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+        return await services.set_plan_status(
+            plan_id=plan_id,
+            action="pause",
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+
+    @post("/{plan_id:int}/resume", status_code=HTTP_200_OK, summary="Resume a paused plan")
+    async def resume(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+        return await services.set_plan_status(
+            plan_id=plan_id,
+            action="resume",
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+
+    @post("/{plan_id:int}/end", status_code=HTTP_200_OK, summary="End a plan for good")
+    async def end(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+        return await services.set_plan_status(
+            plan_id=plan_id,
+            action="end",
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+
+
+class PatrolTaskController(Controller):
+    path = "/api/v1/tasks"
+    tags = ["patrols"]
+
+    @get("", summary="Patrol tasks inside the caller's area (supervisors)")
+    async def list_tasks(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        plan_id: FromQuery[int | None] = None,
+        status: FromQuery[TaskStatus | None] = None,
+        unassigned: FromQuery[bool | None] = None,
+        assignee_id: FromQuery[int | None] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> TaskPage:
+        return await services.list_tasks(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            plan_id=plan_id,
+            status=status,
+            unassigned=unassigned,
+            assignee_id=assignee_id,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @get("/{task_id:int}", summary="One task with its checkpoints, check-ins and log")
+    async def read_task(
+        self, caller: CurrentCaller, task_id: FromPath[int], datum: DatumParam = "wgs84"
+    ) -> TaskRead:
+        return await services.read_task(
+            task_id=task_id, account_id=caller.account_id, grants=await _grants(caller), datum=datum
+        )
+
+    @post("/{task_id:int}/start", status_code=HTTP_200_OK, summary="Start one's patrol task")
+    async def start(
+        self,
+        caller: CurrentCaller,
+        task_id: FromPath[int],
+        data: JSONBody[StartIn | None] = None,
+    ) -> TaskRead:
+        return await services.start_task(
+            task_id=task_id,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+            device_time=data.device_time if data else None,
+        )
+
+    @post(
+        "/{task_id:int}/check-ins",
+        summary="Check in at a checkpoint (Idempotency-Key or client_id: a retry returns the first)",
+    )
+    async def check_in(
+        self,
+        caller: CurrentCaller,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[int],
+        data: JSONBody[CheckInCreate],
+    ) -> Response[CheckInRead]:
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 8 <= len(key) <= 100:
+            raise invalid(
+                "Idempotency-Key", "8 to 100 characters", detail_zh="幂等键长度应为8到100个字符"
+            )
+        result, replayed = await services.check_in(
+            task_id=task_id,
+            data=data,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+            idempotency_key=key,
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(result, status_code=200 if replayed else 201, headers=headers)
+
+    @post("/{task_id:int}/finish", status_code=HTTP_200_OK, summary="Finish with the patrol log")
+    async def finish(
+        self, caller: CurrentCaller, task_id: FromPath[int], data: JSONBody[FinishIn]
+    ) -> TaskRead:
+        return await services.finish_task(
+            task_id=task_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+    @post("/{task_id:int}/excuse", status_code=HTTP_200_OK, summary="Excuse a missed task")
+    async def excuse(
+        self, caller: CurrentCaller, task_id: FromPath[int], data: JSONBody[ExcuseIn]
+    ) -> TaskRead:
+        return await services.excuse_task(
+            task_id=task_id,
+            reason=data.reason,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+
+
+class MyTasksController(Controller):
+    path = "/api/v1/me/tasks"
+    tags = ["patrols"]
+
+    @get("", summary="The caller's patrol tasks: today and upcoming, with checkpoints")
+    async def my_tasks(
+        self,
+        caller: CurrentCaller,
+        datum: DatumParam = "wgs84",
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> TaskPage:
+        return await services.my_tasks(
+            account_id=caller.account_id, datum=datum, limit=limit, cursor=cursor
+        )
+
+
+class PatrolStatsController(Controller):
+    path = "/api/v1/patrols"
+    tags = ["patrols"]
+
+    @get("/stats", summary="Completion and punctuality by grid or person over a period")
+    async def stats(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        group_by: FromQuery[Literal["grid", "person"]] = "grid",
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> StatsRead:
+        return await services.stats(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            date_from=date_from,
+            date_to=date_to,
+            group_by=group_by,
+            limit=limit,
+            cursor=cursor,
+        )
