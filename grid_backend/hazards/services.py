@@ -17,7 +17,6 @@ from grid_backend.core.db import is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.hazards import rewards, workflow
-from grid_backend.notify import services as notify
 from grid_backend.hazards.schemas import (
     ActionIn,
     AreaRef,
@@ -42,6 +41,7 @@ from grid_backend.hazards.tables import (
 from grid_backend.media.schemas import photo_urls
 from grid_backend.media.services import uploaded_by
 from grid_backend.media.tables import Photo
+from grid_backend.notify import services as notify
 from grid_backend.people.phones import mask_phone
 from grid_backend.people.tables import Assignment
 from grid_backend.settings import get_settings
