@@ -23,8 +23,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from grid_backend.core import clock
 from grid_backend.core.tables import JobLease
+from grid_backend.hazards import jobs as hazard_jobs
 from grid_backend.notify.jobs import deliver as deliver_notifications
 from grid_backend.patrols import jobs as patrol_jobs
+from grid_backend.patrols import reminders as patrol_reminders
 from grid_backend.settings import get_settings
 
 logger = logging.getLogger("grid_backend.scheduler")
@@ -86,6 +88,18 @@ JOBS: list[Job] = [
         lambda: IntervalTrigger(minutes=5, timezone=_zone()),
         patrol_jobs.mark_missed,
         "mark patrol tasks whose window ended unfinished as missed",
+    ),
+    Job(
+        "hazards.remind_deadlines",
+        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        hazard_jobs.remind_deadlines,
+        "remind before case deadlines and escalate overdue cases up the area tree",
+    ),
+    Job(
+        "patrols.remind",
+        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        patrol_reminders.remind_patrols,
+        "remind before patrol windows, at half-window without a start, and escalate misses",
     ),
 ]
 

@@ -43,6 +43,13 @@ KINDS: dict[str, Kind] = {
             "Case #{case_id} has been dispatched to you",
         ),
         Kind(
+            "case.due_soon",
+            "案件即将到期",
+            "Case due soon",
+            "案件 #{case_id} 将于 {due_local} 到期，请及时处理",
+            "Case #{case_id} is due at {due_local}",
+        ),
+        Kind(
             "case.overdue",
             "案件已超期",
             "Case overdue",
@@ -63,6 +70,27 @@ KINDS: dict[str, Kind] = {
             "Patrol reminder",
             "{grid_name} 的巡查任务将于 {starts_local} 开始",
             "Your patrol of {grid_name} starts at {starts_local}",
+        ),
+        Kind(
+            "patrol.not_started",
+            "巡查尚未开始",
+            "Patrol not started",
+            "{grid_name} 的巡查时段已过半，尚未开始",
+            "Half of the patrol window for {grid_name} has passed without a start",
+        ),
+        Kind(
+            "patrol.missed",
+            "巡查任务漏巡",
+            "Patrol missed",
+            "{assignee_name} 未完成 {grid_name} {starts_local} 的巡查",
+            "{assignee_name} missed the {starts_local} patrol of {grid_name}",
+        ),
+        Kind(
+            "patrol.repeated_misses",
+            "多次漏巡",
+            "Repeated missed patrols",
+            "{assignee_name} 近7天漏巡 {count} 次",
+            "{assignee_name} missed {count} patrols in 7 days",
         ),
         Kind(
             "warning.issued",

@@ -546,3 +546,23 @@ async def end_assignment(
         )
         await audit.bump_revision("assignments")
     return await get_assignment(assignment_id=assignment_id)
+
+
+async def holders(*, duties: list[str], area_paths: list[str], day: date) -> dict[str, list[int]]:
+    """Who holds one of these duties exactly at each of these areas on a day (for reminders
+    and escalations): {area_path: [account ids]}."""
+    if not area_paths:
+        return {}
+    rows = (
+        await Assignment.select(Assignment.account, Assignment.area_path)
+        .where(
+            Assignment.duty.is_in(duties)
+            & Assignment.area_path.is_in(sorted(set(area_paths)))
+            & _current(day)
+        )
+        .run()
+    )
+    found: dict[str, list[int]] = {}
+    for r in rows:
+        found.setdefault(r["area_path"], []).append(r["account"])
+    return found

@@ -1,0 +1,106 @@
+"""Deadline reminders and escalations of hazard cases, through the notification outbox.
+
+Before a stage's deadline (30 min) the person responsible is reminded; once it has passed the
+case escalates up the area tree: the assignee (or the township's dispatchers) at once, the
+township's dispatchers and commander after 2 h, the district's supervisors after 24 h.
+Escalation changes who is told, not the status. Every notification has a dedupe key naming the
+case, the deadline and the step, so a repeated or interrupted run sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from grid_backend.core import clock
+from grid_backend.core.db import write_transaction
+from grid_backend.hazards import workflow
+from grid_backend.hazards.tables import HazardReport
+from grid_backend.notify import services as notify
+from grid_backend.people.services import holders
+from grid_backend.settings import get_settings
+
+REMIND_BEFORE = timedelta(minutes=30)
+# (time past the deadline, who is told)
+ESCALATION = (
+    (timedelta(0), "responsible"),
+    (timedelta(hours=2), "township"),
+    (timedelta(hours=24), "district"),
+)
+
+
+def _ancestor(path: str, depth: int) -> str:
+    """The path of the ancestor `depth` levels below the city (1 district, 2 township)."""
+    return "/".join(path.split("/")[: depth + 1]) + "/"
+
+
+async def remind_deadlines(now: datetime) -> dict[str, Any]:
+    """Remind before each case deadline and escalate after it (idempotent by dedupe keys)."""
+    running = sorted(workflow.OPEN - {"suspended"})
+    cases = (
+        await HazardReport.select(
+            HazardReport.id,
+            HazardReport.status,
+            HazardReport.due_at,
+            HazardReport.assignee,
+            HazardReport.area_path,
+            HazardReport.category,
+        )
+        .where(
+            HazardReport.status.is_in(running)
+            & HazardReport.due_at.is_not_null()
+            & (HazardReport.due_at <= now + REMIND_BEFORE)
+        )
+        .limit(5000)
+        .run()
+    )
+    day = clock.today()
+    townships = [_ancestor(c["area_path"], 2) for c in cases]
+    districts = [_ancestor(c["area_path"], 1) for c in cases]
+    command = await holders(duties=["dispatcher", "commander"], area_paths=townships, day=day)
+    dispatch_only = await holders(duties=["dispatcher"], area_paths=townships, day=day)
+    supervisors = await holders(duties=["supervisor"], area_paths=districts, day=day)
+    sent = 0
+    zone = get_settings().zone
+    async with write_transaction():
+        for case in cases:
+            responsible = (
+                [case["assignee"]]
+                if case["assignee"]
+                else dispatch_only.get(_ancestor(case["area_path"], 2), [])
+            )
+            due = case["due_at"]
+            steps: list[tuple[str, list[int]]] = []
+            if due > now:
+                steps.append(("before", responsible))
+            else:
+                for after, who in ESCALATION:
+                    if now - due < after:
+                        break
+                    steps.append(
+                        (
+                            f"overdue+{int(after.total_seconds() // 3600)}h",
+                            {
+                                "responsible": responsible,
+                                "township": command.get(_ancestor(case["area_path"], 2), []),
+                                "district": supervisors.get(_ancestor(case["area_path"], 1), []),
+                            }[who],
+                        )
+                    )
+            for step, people in steps:
+                kind = "case.overdue" if step != "before" else "case.due_soon"
+                for account_id in people:
+                    new = await notify.enqueue(
+                        recipient_id=account_id,
+                        kind=kind,
+                        payload={
+                            "case_id": case["id"],
+                            "status": case["status"],
+                            "due_at": due.isoformat(),
+                            "step": step,
+                            "due_local": due.astimezone(zone).strftime("%m-%d %H:%M"),
+                        },
+                        dedupe_key=f"case:{case['id']}:due:{due.isoformat()}:{step}:account:{account_id}",
+                        urgent=step != "before",
+                    )
+                    sent += bool(new)
+    return {"cases": len(cases), "notified": sent}
