@@ -43,10 +43,21 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
 
-bench: $(STAMP) ## locate benchmark on a city seed in PostgreSQL (prints JSON)
+bench: bench-locate bench-intake bench-patrols bench-notify ## every benchmark (JSON on stdout)
+
+bench-locate: $(STAMP) ## locate on the city seed (PostgreSQL)
 	$(BIN)/python benchmarks/locate.py
+
+bench-intake: $(STAMP) ## photo reports over HTTP (SQLite; --database-url for PostgreSQL)
+	$(BIN)/python benchmarks/intake.py
+
+bench-patrols: $(STAMP) ## patrol tasks for 62,000 plans
+	$(BIN)/python benchmarks/patrols.py
+
+bench-notify: $(STAMP) ## 20,000 notifications to a local webhook sink
+	$(BIN)/python benchmarks/notify.py
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint format bench clean
+.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify clean
