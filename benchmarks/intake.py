@@ -22,7 +22,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _setup import ensure_database, free_port  # noqa: E402 - the benchmarks folder
 
 RESIDENT_PHONE = "13900000012"  # 居民小杨 of the 渝中区 demo
 PHOTO_LAT, PHOTO_LNG = 29.557, 106.575  # WGS-84, inside 渝中区
@@ -262,26 +262,6 @@ def profile_pipeline(path: Path, out: str) -> None:
 # ---------------------------------------------------------------- the database
 
 
-def _ensure_database(url: str, *, fresh: bool) -> None:
-    if not url.startswith("postgresql"):
-        return
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            if fresh:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-
-
 async def _prepare(result: dict) -> str:
     """Migrate, seed the demo if absent; an access token for the demo resident."""
     from grid_backend.core.security import issue_access_token
@@ -319,12 +299,6 @@ async def _report_count() -> dict:
 
 
 # ---------------------------------------------------------------- over HTTP
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RssSampler:
@@ -528,7 +502,7 @@ def _originals() -> int:
 
 
 def over_http(token: str, variants: dict[str, Variants], result: dict) -> None:
-    port = _free_port()
+    port = free_port()
     server_log = WORK / "server.log"
     with open(server_log, "wb") as log_file:
         profiler = ["-m", "cProfile", "-o", ARGS.profile_server] if ARGS.profile_server else []
@@ -648,7 +622,7 @@ def main() -> None:
         "server": "uvicorn, 1 worker, on 127.0.0.1; the clients run on the same 2 cores",
     }
     try:
-        _ensure_database(DATABASE_URL, fresh=ARGS.fresh_database)
+        ensure_database(DATABASE_URL, fresh=ARGS.fresh_database)
         photos = make_photos(WORK)
         tag = secrets.token_hex(4)
         variants = {

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from _setup import ensure_database, free_port  # noqa: E402 - the benchmarks folder
 
 
 def _parse() -> argparse.Namespace:
@@ -44,30 +44,6 @@ os.environ["PICCOLO_CONF"] = "grid_backend.piccolo_conf"
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
-
-
-def _ensure_database(url: str) -> None:
-    if not url.startswith("postgresql"):
-        return
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _sample_points(index, count: int, seed: int = 7) -> np.ndarray:
@@ -231,7 +207,7 @@ async def _bench_token() -> str:
 def _http(result: dict, token: str, points: np.ndarray) -> None:
     from _http import load
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRID_ACCESS_TOKEN_SECONDS": "3600", "GRID_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [sys.executable, "-m", "grid_backend.cli", "serve", "--port", str(port)],
@@ -300,7 +276,7 @@ def _http(result: dict, token: str, points: np.ndarray) -> None:
 
 
 def main() -> None:
-    _ensure_database(ARGS.database_url)
+    ensure_database(ARGS.database_url)
     result: dict = {"database": ARGS.database_url.split("://")[0]}
     token, points = asyncio.run(_in_process(result))
     _http(result, token, points)

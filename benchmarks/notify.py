@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _setup import ensure_database  # noqa: E402 - the benchmarks folder
 
 SECRET = "bench-secret-0123456789abcdef"
 
@@ -113,22 +114,6 @@ os.environ.update(
         "PICCOLO_CONF": "grid_backend.piccolo_conf",
     }
 )
-
-
-def _ensure_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
 
 
 def _start_sink() -> tuple[subprocess.Popen, int]:
@@ -366,7 +351,7 @@ def main() -> None:
         return
     if not ARGS.database_url.startswith("postgresql"):
         sys.exit("this benchmark runs on PostgreSQL")
-    _ensure_database(ARGS.database_url)
+    ensure_database(ARGS.database_url)
     sink, port = _start_sink()
     sink_url = f"http://127.0.0.1:{port}/push"
     os.environ["GRID_PUSH_WEBHOOK_URL"] = sink_url

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from _setup import ensure_database, free_port  # noqa: E402 - the benchmarks folder
 
 
 def _parse() -> argparse.Namespace:
@@ -55,30 +55,6 @@ PATROL_TABLES = (
     "patrol_checkpoint",
     "patrol_plan",
 )
-
-
-def _ensure_database(url: str) -> None:
-    if not url.startswith("postgresql"):
-        return
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _migrate() -> None:
@@ -253,7 +229,7 @@ async def _mark_missed(result: dict) -> None:
 def _http(result: dict, token: str) -> None:
     from _http import load
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "GRID_ACCESS_TOKEN_SECONDS": "3600",
@@ -329,7 +305,7 @@ def _http(result: dict, token: str) -> None:
 
 
 def main() -> None:
-    _ensure_database(ARGS.database_url)
+    ensure_database(ARGS.database_url)
     result: dict = {"database": ARGS.database_url.split("://")[0]}
     token = asyncio.run(_in_process(result))
     _http(result, token)

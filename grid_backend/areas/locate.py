@@ -15,16 +15,16 @@ from shapely import STRtree
 
 from grid_backend.core.audit import read_revision
 from grid_backend.core.geo import distance_m
+from grid_backend.core.policy import ancestor_path
 from grid_backend.core.revisions import watcher
 
 _METRES_PER_DEGREE = 111_320.0
 
 
 def roster_scope(path: str) -> str:
-    """The township above an area (its first three path codes): rosters are read and cached
-    per township, so one query serves every grid a township's people stand in."""
-    codes = path.split("/")
-    return "/".join(codes[:3]) + "/" if len(codes) > 4 else path
+    """The township above an area: rosters are read and cached per township, so one query
+    serves every grid a township's people stand in."""
+    return ancestor_path(path, "township")
 
 
 @dataclass(frozen=True, slots=True)

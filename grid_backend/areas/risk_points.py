@@ -19,7 +19,7 @@ from grid_backend.areas.schemas import (
 from grid_backend.areas.services import _Errors, locate_point
 from grid_backend.areas.tables import RiskPoint
 from grid_backend.core import audit, clock, policy
-from grid_backend.core.db import write_transaction
+from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 
@@ -89,11 +89,9 @@ async def list_risk_points(
     paths = policy.scopes(grants, "risk_point.read")
     if not paths:
         raise Forbidden()
-    scope = None
-    for p in paths:
-        clause = RiskPoint.area_path.like(p + "%")
-        scope = clause if scope is None else scope | clause
-    query = RiskPoint.select(*_COLUMNS).where(scope).output(load_json=True)
+    query = (
+        RiskPoint.select(*_COLUMNS).where(under(RiskPoint.area_path, paths)).output(load_json=True)
+    )
     if area_path is not None:
         query = query.where(RiskPoint.area_path.like(area_path + "%"))
     if type is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
@@ -56,3 +57,13 @@ async def fetch(sql: str, *args: object) -> list[dict]:
     from grid_backend.core.tables import GeoRevision  # any table: raw() is table-agnostic
 
     return await GeoRevision.raw(sql, *args).run()
+
+
+def under(column: Any, paths: list[str]) -> Any:
+    """Rows whose area path lies under any of these paths (None for no paths): a subtree
+    test on the materialised path, indexed on PostgreSQL by the pattern indexes."""
+    condition = None
+    for p in paths:
+        clause = column.like(p + "%")
+        condition = clause if condition is None else condition | clause
+    return condition

@@ -11,6 +11,16 @@ from grid_backend.core.errors import Forbidden
 from grid_backend.core.revisions import RevisionCache
 
 LEVELS = ("city", "district", "township", "community", "grid", "micro_grid")
+
+
+def ancestor_path(path: str, level: str) -> str:
+    """The path of an area's ancestor at `level` (e.g. the township above a grid); the
+    area's own path when it is at or above that level."""
+    codes = [c for c in path.split("/") if c]
+    depth = LEVELS.index(level) + 1
+    return "/".join(codes[:depth]) + "/" if len(codes) > depth else path
+
+
 PARENT_LEVEL = {child: parent for parent, child in zip(LEVELS, LEVELS[1:], strict=False)}
 
 # Where each duty may be held (DESIGN.md §3).

@@ -13,6 +13,7 @@ from typing import Any
 
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
+from grid_backend.core.policy import ancestor_path
 from grid_backend.hazards import workflow
 from grid_backend.hazards.tables import HazardReport
 from grid_backend.notify import services as notify
@@ -26,11 +27,6 @@ ESCALATION = (
     (timedelta(hours=2), "township"),
     (timedelta(hours=24), "district"),
 )
-
-
-def _ancestor(path: str, depth: int) -> str:
-    """The path of the ancestor `depth` levels below the city (1 district, 2 township)."""
-    return "/".join(path.split("/")[: depth + 1]) + "/"
 
 
 async def remind_deadlines(now: datetime) -> dict[str, Any]:
@@ -54,8 +50,8 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
         .run()
     )
     day = clock.today()
-    townships = [_ancestor(c["area_path"], 2) for c in cases]
-    districts = [_ancestor(c["area_path"], 1) for c in cases]
+    townships = [ancestor_path(c["area_path"], "township") for c in cases]
+    districts = [ancestor_path(c["area_path"], "district") for c in cases]
     command = await holders(duties=["dispatcher", "commander"], area_paths=townships, day=day)
     dispatch_only = await holders(duties=["dispatcher"], area_paths=townships, day=day)
     supervisors = await holders(duties=["supervisor"], area_paths=districts, day=day)
@@ -66,7 +62,7 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
             responsible = (
                 [case["assignee"]]
                 if case["assignee"]
-                else dispatch_only.get(_ancestor(case["area_path"], 2), [])
+                else dispatch_only.get(ancestor_path(case["area_path"], "township"), [])
             )
             due = case["due_at"]
             steps: list[tuple[str, list[int]]] = []
@@ -81,8 +77,12 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
                             f"overdue+{int(after.total_seconds() // 3600)}h",
                             {
                                 "responsible": responsible,
-                                "township": command.get(_ancestor(case["area_path"], 2), []),
-                                "district": supervisors.get(_ancestor(case["area_path"], 1), []),
+                                "township": command.get(
+                                    ancestor_path(case["area_path"], "township"), []
+                                ),
+                                "district": supervisors.get(
+                                    ancestor_path(case["area_path"], "district"), []
+                                ),
                             }[who],
                         )
                     )

@@ -911,7 +911,7 @@ def _need_reason(data: ActionIn) -> str:
 
 async def _assignee_ok(account_id: int, case: dict[str, Any]) -> None:
     """An assignee must be on duty somewhere in the case's township (or above it)."""
-    township_path = "/".join(case["area_path"].split("/")[:3]) + "/"
+    township_path = policy.ancestor_path(case["area_path"], "township")
     day = clock.today()
     rows = (
         await Assignment.select(Assignment.area_path)

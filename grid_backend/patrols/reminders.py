@@ -9,6 +9,7 @@ from typing import Any
 
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
+from grid_backend.core.policy import ancestor_path
 from grid_backend.notify import services as notify
 from grid_backend.patrols.tables import PatrolTask
 from grid_backend.people.services import holders
@@ -16,10 +17,6 @@ from grid_backend.settings import get_settings
 
 BEFORE = timedelta(minutes=30)
 REPEATED = 3  # misses in 7 days that reach the township
-
-
-def _township(path: str) -> str:
-    return "/".join(path.split("/")[:3]) + "/"
 
 
 async def remind_patrols(now: datetime) -> dict[str, Any]:
@@ -129,12 +126,12 @@ async def _repeated_misses(now: datetime, day: Any) -> int:
     dispatchers = await holders(
         duties=["dispatcher"],
         day=day,
-        area_paths=[_township(rs[0]["area_path"]) for rs in repeat.values()],
+        area_paths=[ancestor_path(rs[0]["area_path"], "township") for rs in repeat.values()],
     )
     week = day.isocalendar()
     sent = 0
     for assignee, rs in repeat.items():
-        for dispatcher in dispatchers.get(_township(rs[0]["area_path"]), []):
+        for dispatcher in dispatchers.get(ancestor_path(rs[0]["area_path"], "township"), []):
             sent += bool(
                 await notify.enqueue(
                     recipient_id=dispatcher,

@@ -16,7 +16,7 @@ import msgspec
 from grid_backend.areas.services import to_wgs84
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, geo, policy
-from grid_backend.core.db import engine, fetch, write_transaction
+from grid_backend.core.db import engine, fetch, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, encode_cursor, next_cursor
 from grid_backend.hazards.schemas import AreaRef
@@ -194,10 +194,11 @@ async def list_plans(
     paths = policy.scopes(grants, "patrol.review")
     if not paths:
         return PlanPage(items=[], next_cursor=None)
-    scope = PatrolPlan.area_path.like(paths[0] + "%")
-    for p in paths[1:]:
-        scope = scope | PatrolPlan.area_path.like(p + "%")
-    query = PatrolPlan.select(*_PLAN_COLUMNS).where(scope).output(load_json=True)
+    query = (
+        PatrolPlan.select(*_PLAN_COLUMNS)
+        .where(under(PatrolPlan.area_path, paths))
+        .output(load_json=True)
+    )
     if area_path:
         query = query.where(PatrolPlan.area_path.like(area_path + "%"))
     if status:
@@ -870,10 +871,7 @@ async def list_tasks(
     paths = policy.scopes(grants, "patrol.review")
     if not paths:
         return TaskPage(items=[], next_cursor=None)
-    scope = PatrolTask.area_path.like(paths[0] + "%")
-    for p in paths[1:]:
-        scope = scope | PatrolTask.area_path.like(p + "%")
-    query = PatrolTask.select(*_TASK_COLUMNS).where(scope)
+    query = PatrolTask.select(*_TASK_COLUMNS).where(under(PatrolTask.area_path, paths))
     if area_path:
         query = query.where(PatrolTask.area_path.like(area_path + "%"))
     if plan_id is not None:

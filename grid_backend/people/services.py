@@ -8,7 +8,7 @@ from typing import Any
 
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, policy
-from grid_backend.core.db import write_transaction
+from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.ratelimit import SlidingWindow
@@ -292,14 +292,6 @@ async def me(*, account_id: int) -> MeRead:
     return MeRead(account=_account_read(row), assignments=items, is_staff=bool(items))
 
 
-def _in_scopes(column: Any, paths: list[str]) -> Any:
-    condition = None
-    for p in paths:
-        clause = column.like(p + "%")
-        condition = clause if condition is None else condition | clause
-    return condition
-
-
 async def list_assignments(
     *,
     grants: list[policy.Grant],
@@ -313,7 +305,7 @@ async def list_assignments(
 ) -> AssignmentPage:
     """Assignments inside the caller's scope (and always the caller's own)."""
     paths = policy.scopes(grants, "assignment.read")
-    scope = _in_scopes(Assignment.area_path, paths)
+    scope = under(Assignment.area_path, paths)
     own = Assignment.account == caller_id
     query = Assignment.select(*_ASSIGNMENT_COLUMNS).where(own if scope is None else scope | own)
     if area_id is not None:
