@@ -29,6 +29,8 @@ from grid_backend.patrols.controllers import (
 )
 from grid_backend.people.controllers import AssignmentController, AuthController, MeController
 from grid_backend.settings import Settings, get_settings
+from grid_backend.web import routes as page_routes
+from grid_backend.web.templating import template_config
 
 CONTROLLERS = [
     SystemController,
@@ -54,7 +56,8 @@ CONTROLLERS = [
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
     app = Litestar(
-        route_handlers=CONTROLLERS,
+        route_handlers=[*CONTROLLERS, *page_routes()],
+        template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan_for(settings, open_pool=open_pool)],

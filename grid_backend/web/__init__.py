@@ -1,0 +1,45 @@
+"""Pages of the street-office console and the field web app; templates and static files live in
+grid_ui/. Page handlers call the same services as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.static_files import create_static_files_router
+from xstatic.pkg import leaflet
+
+from grid_backend.web import i18n
+from grid_backend.web.home import HomeController
+from grid_backend.web.templating import STATIC
+
+PAGE_HANDLERS: list[Any] = [HomeController]
+
+
+async def _page_language(request: Request[Any, Any, Any]) -> None:
+    i18n.set_language(
+        i18n.pick_language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
+    )
+
+
+async def _remember_language(response: Response) -> Response:
+    """`?lang=` sets the language cookie too, so the choice holds on the following pages."""
+    response.set_cookie(i18n.COOKIE, i18n.current_language(), max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def routes() -> list[Router]:
+    """The page router (language chosen per request) and the static files."""
+    return [
+        Router(
+            path="/",
+            route_handlers=PAGE_HANDLERS,
+            before_request=_page_language,
+            after_request=_remember_language,
+            include_in_schema=False,
+        ),
+        create_static_files_router(
+            path="/static/vendor/leaflet", directories=[leaflet.BASE_DIR], name="leaflet"
+        ),
+        create_static_files_router(path="/static", directories=[STATIC]),
+    ]

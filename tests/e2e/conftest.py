@@ -1,0 +1,202 @@
+"""Browser tests: the real server in a subprocess on a free 127.0.0.1 port, with its own
+database (migrated and seeded with the demo), driven by Debian's Chromium through Playwright.
+
+The server's database follows the suite's engine: a temporary SQLite file, or a PostgreSQL
+database named after the suite's with `_e2e` appended (dropped and created for the session).
+Screenshots go to `.pytest-data/screenshots/` (look at them: they are the test artifacts)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ".pytest-data" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO_PASSWORD = "Grid141demo"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_database(data_dir: Path) -> str:
+    url = os.environ["GRID_DATABASE_URL"]
+    if not url.startswith("postgres"):
+        return f"sqlite:///{data_dir}/e2e.sqlite3"
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_e2e"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True, capture_output=True)  # noqa: S607
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    log: Path
+
+    def cli(self, *args: str) -> str:
+        """Run `grid-backend ARGS` against the server's database (e.g. `jobs run ...`)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "grid_backend.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode:
+            raise AssertionError(f"grid-backend {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        """A JSON API client for setting up or checking what the pages show."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def login(self, phone: str, password: str = DEMO_PASSWORD) -> str:
+        """An access token for a demo account."""
+        with self.api() as client:
+            answer = client.post("/api/v1/auth/login", json={"phone": phone, "password": password})
+            answer.raise_for_status()
+            return answer.json()["access_token"]
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    data = Path(tempfile.mkdtemp(prefix="grid-e2e-"))
+    env = {
+        **os.environ,
+        "GRID_DATA_DIR": str(data),
+        "GRID_MEDIA_ROOT": str(data / "media"),
+        "GRID_DATABASE_URL": _server_database(data),
+        "GRID_SCHEDULER": "false",  # the tests run jobs by hand through `live_server.cli`
+        "GRID_LOG_LEVEL": "WARNING",
+    }
+    port = _free_port()
+    server = LiveServer(url=f"http://127.0.0.1:{port}", env=env, log=data / "server.log")
+    server.cli("migrate")
+    server.cli("seed", "demo")
+    with server.log.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "grid_backend.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError(f"the server exited:\n{server.log.read_text()}")
+                try:
+                    if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the server did not start:\n{server.log.read_text()}")
+                time.sleep(0.2)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def desktop(browser, live_server):
+    """A desktop-sized page (the console) on the live server."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A 360 px wide phone page (the field app) on the live server."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": 29.5630, "longitude": 106.5516, "accuracy": 12},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """`screenshot(page, name)` saves a full-page screenshot as a test artifact."""
+
+    def take(page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        engine = (
+            "pg" if os.environ.get("GRID_DATABASE_URL", "").startswith("postgres") else "sqlite"
+        )
+        path = SCREENSHOTS / f"{name}-{engine}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
