@@ -27,6 +27,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "account_disabled": ("账号已停用", "The account is disabled"),
     "rate_limited": ("尝试过于频繁，请稍后再试", "Too many attempts; try again later"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
+    "csrf_failed": ("页面已过期，请刷新后重试", "The page has expired; reload it and try again"),
     "not_found": ("资源不存在", "Not found"),
     "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
     "conflict": ("与现有数据冲突", "Conflicts with existing data"),
@@ -93,6 +94,25 @@ TITLES: dict[str, tuple[str, str]] = {
     "unavailable": ("服务暂不可用", "The service is unavailable"),
     "notification_not_found": ("通知不存在", "No such notification"),
     "quiet_hours_invalid": ("免打扰时段设置不正确", "The quiet hours are not valid"),
+    "warning_not_found": ("预警不存在", "No such warning"),
+    "warning_closed": ("预警已解除或已过期", "The warning is cancelled or has expired"),
+    "warning_period_invalid": ("预警起止时间不正确", "The warning's period is not valid"),
+    "warning_area_invalid": ("预警区域不正确", "The warning's areas are not valid"),
+    "callout_not_found": ("叫应不存在", "No such callout"),
+    "callout_closed": ("叫应已取消", "The callout is cancelled"),
+    "callout_no_recipients": ("没有可叫应的人员", "Nobody to call out in these areas"),
+    "callout_recipient_invalid": (
+        "被叫应人员不在这些区域任职",
+        "A named person holds no duty in these areas",
+    ),
+    "report_not_urgent": ("该案件不是紧急险情", "The case is not urgent"),
+    "response_not_found": ("响应记录不存在", "No such response record"),
+    "response_step_out_of_order": (
+        "请按顺序记录：收到、出发、到达、完成",
+        "Steps go in order: acknowledge, set off, arrive, finish",
+    ),
+    "team_not_found": ("救援队伍不存在", "No such rescue team"),
+    "team_retired": ("救援队伍已停用", "The rescue team is retired"),
 }
 
 

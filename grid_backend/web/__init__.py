@@ -9,7 +9,7 @@ from litestar import Request, Response, Router
 from litestar.static_files import create_static_files_router
 from xstatic.pkg import leaflet
 
-from grid_backend.web import i18n
+from grid_backend.web import console, i18n
 from grid_backend.web.home import HomeController
 from grid_backend.web.templating import STATIC
 
@@ -17,9 +17,7 @@ PAGE_HANDLERS: list[Any] = [HomeController]
 
 
 async def _page_language(request: Request[Any, Any, Any]) -> None:
-    i18n.set_language(
-        i18n.pick_language(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
-    )
+    i18n.choose_for(request)
 
 
 async def _remember_language(response: Response) -> Response:
@@ -29,11 +27,12 @@ async def _remember_language(response: Response) -> Response:
 
 
 def routes() -> list[Router]:
-    """The page router (language chosen per request) and the static files."""
+    """The page router (language chosen per request; the console nested in it) and the static
+    files."""
     return [
         Router(
             path="/",
-            route_handlers=PAGE_HANDLERS,
+            route_handlers=[*PAGE_HANDLERS, console.router()],
             before_request=_page_language,
             after_request=_remember_language,
             include_in_schema=False,

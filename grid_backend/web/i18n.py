@@ -48,6 +48,13 @@ def pick_language(query: str | None, cookie: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def choose_for(request: Any) -> str:
+    """Set the language of this request's page from its query and cookie."""
+    language = pick_language(request.query_params.get("lang"), request.cookies.get(COOKIE))
+    _language.set(language)
+    return language
+
+
 def set_language(language: str) -> None:
     _language.set(language)
 
@@ -79,3 +86,24 @@ def messages_for_scripts(prefix: str = "js:") -> dict[str, str]:
         for key, value in catalog(current_language()).items()
         if key.startswith(prefix)
     }
+
+
+DUTY_NAMES = {
+    "grid_leader": ("网格长", "Grid leader"),
+    "grid_worker": ("网格员", "Grid worker"),
+    "grid_instructor": ("网格指导员", "Grid instructor"),
+    "emergency_officer": ("应急管理员", "Emergency officer"),
+    "responder": ("群防员", "Community responder"),
+    "site_monitor": ("群测群防员", "Site monitor"),
+    "dispatcher": ("值班员", "Dispatcher"),
+    "commander": ("指挥长", "Commander"),
+    "board_handler": ("板块办理人", "Board handler"),
+    "supervisor": ("区县督办", "District supervisor"),
+    "admin": ("系统管理员", "Administrator"),
+}
+
+
+def duty_name(duty: str) -> str:
+    """A duty's name in the page language."""
+    zh, en = DUTY_NAMES.get(duty, (duty, duty))
+    return en if current_language() == "en" else zh

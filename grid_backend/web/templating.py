@@ -11,6 +11,7 @@ from litestar.template.config import TemplateConfig
 
 from grid_backend.settings import get_settings
 from grid_backend.web import i18n
+from grid_backend.web.console import console_user, csrf_token
 
 UI = Path(__file__).resolve().parents[2] / "grid_ui"
 TEMPLATES = UI / "templates"
@@ -39,6 +40,9 @@ def environment() -> Environment:
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["script_messages"] = i18n.messages_for_scripts
+    env.globals["console_user"] = console_user
+    env.globals["csrf_token"] = csrf_token
+    env.globals["duty_name"] = i18n.duty_name
     return env
 
 

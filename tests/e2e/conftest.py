@@ -200,3 +200,22 @@ def screenshot():
         return path
 
     return take
+
+
+DISPATCHER = "13900000004"  # 李值班, dispatcher of 七星岗街道 in the demo
+
+
+def sign_in_console(page, phone: str = DISPATCHER, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the console's login form (lands on the dashboard)."""
+    page.goto("/console/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/**")
+
+
+@pytest.fixture
+def console(desktop):
+    """A desktop page signed in to the console as the demo dispatcher."""
+    sign_in_console(desktop)
+    return desktop

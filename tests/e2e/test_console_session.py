@@ -1,0 +1,31 @@
+"""Signing in to the console in a real browser: wrong password, then the dispatcher's session."""
+
+from __future__ import annotations
+
+
+def test_the_dispatcher_signs_in_and_the_pages_can_call_the_api(desktop, screenshot):
+    desktop.goto("/console/login")
+    desktop.fill("input[name=phone]", "13900000004")
+    desktop.fill("input[name=password]", "not-the-password")
+    desktop.click("button[type=submit]")
+    assert desktop.locator("p.error").inner_text() == "手机号或密码错误"
+    screenshot(desktop, "console-login-error")
+
+    desktop.fill("input[name=password]", "Grid141demo")
+    desktop.click("button[type=submit]")
+    desktop.wait_for_url("**/console/")
+    cookies = {c["name"]: c for c in desktop.context.cookies()}
+    assert cookies["grid_access"]["httpOnly"]
+    assert not cookies["grid_csrf"]["httpOnly"]  # the pages read it for their requests
+    # the page's scripts can call the API with the cookie and the CSRF header
+    status = desktop.evaluate(
+        """async () => {
+          const csrf = document.cookie.match(/grid_csrf=([^;]+)/)[1];
+          const bare = await fetch('/api/v1/me/notifications/read-all', {method: 'POST'});
+          const signed = await fetch('/api/v1/me/notifications/read-all',
+            {method: 'POST', headers: {'X-CSRF-Token': csrf}});
+          const me = await (await fetch('/api/v1/me')).json();
+          return [bare.status, signed.status, me.account.name];
+        }"""
+    )
+    assert status == [403, 200, "李值班"]
