@@ -43,7 +43,7 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
 
-bench: bench-locate bench-intake bench-patrols bench-notify ## every benchmark (JSON on stdout)
+bench: bench-locate bench-intake bench-patrols bench-notify bench-callout ## every benchmark (JSON on stdout)
 
 bench-locate: $(STAMP) ## locate on the city seed (PostgreSQL)
 	$(BIN)/python benchmarks/locate.py
@@ -57,7 +57,10 @@ bench-patrols: $(STAMP) ## patrol tasks for 62,000 plans
 bench-notify: $(STAMP) ## 20,000 notifications to a local webhook sink
 	$(BIN)/python benchmarks/notify.py
 
+bench-callout: $(STAMP) ## a red warning over a district: 100,000 called out, delivery, acks/s
+	$(BIN)/python benchmarks/callout.py
+
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify clean
+.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify bench-callout clean

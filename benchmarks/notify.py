@@ -1,6 +1,6 @@
 """Notification delivery benchmark: 20,000 due push notifications delivered through
-`deliver_due` and the real push channel (signed webhook POSTs over httpx) to a local sink on
-127.0.0.1, on PostgreSQL. Prints JSON.
+`deliver_due` and the real push channel (signed webhook POSTs through httpcore, the engine
+under httpx) to a local sink on 127.0.0.1, on PostgreSQL. Prints JSON.
 
     python benchmarks/notify.py
     python benchmarks/notify.py --count 50000 --processes 3
@@ -135,10 +135,16 @@ async def _sink_only(url: str, requests: int) -> dict:
             status, _ = await sender.post(url, body, channels.signed_headers(body, -i, SECRET))
         return status == 200
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     ok = await asyncio.gather(*(one(i) for i in range(1, requests + 1)))
     elapsed = time.perf_counter() - started
-    return {"requests": requests, "per_s": round(requests / elapsed), "failures": ok.count(False)}
+    cpu = time.process_time() - cpu_started
+    return {
+        "requests": requests,
+        "per_s": round(requests / elapsed),
+        "failures": ok.count(False),
+        "cpu_ms_per_request": round(cpu / requests * 1000, 3),  # this process, not the sink
+    }
 
 
 async def _deliver_here() -> dict:

@@ -9,12 +9,19 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from grid_backend.alerts.controllers import (
+    CalloutController,
+    MyCalloutsController,
+    WarningController,
+)
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
+from grid_backend.areas.map import MapController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.openapi import components_for
 from grid_backend.core.system import SystemController
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
+from grid_backend.hazards.map import CaseMapController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
@@ -27,8 +34,21 @@ from grid_backend.patrols.controllers import (
     PatrolStatsController,
     PatrolTaskController,
 )
-from grid_backend.people.controllers import AssignmentController, AuthController, MeController
+from grid_backend.people.controllers import (
+    AccountController,
+    AssignmentController,
+    AuthController,
+    MeController,
+)
+from grid_backend.response.controllers import (
+    MyResponsesController,
+    RescueTeamController,
+    ResponseController,
+    ResponseStatsController,
+    UrgentCaseController,
+)
 from grid_backend.settings import Settings, get_settings
+from grid_backend.stats.controllers import DashboardController, ExportController
 from grid_backend.web import routes as page_routes
 from grid_backend.web.templating import template_config
 
@@ -37,11 +57,14 @@ CONTROLLERS = [
     AuthController,
     MeController,
     AssignmentController,
+    AccountController,
     AreaController,
     LocateController,
     RiskPointController,
+    MapController,
     MediaController,
     ReportController,
+    CaseMapController,
     MyCasesController,
     SlaController,
     PatrolPlanController,
@@ -50,6 +73,16 @@ CONTROLLERS = [
     PatrolStatsController,
     InboxController,
     EventsController,
+    WarningController,
+    CalloutController,
+    MyCalloutsController,
+    ResponseController,
+    UrgentCaseController,
+    MyResponsesController,
+    RescueTeamController,
+    ResponseStatsController,
+    DashboardController,
+    ExportController,
 ]
 
 

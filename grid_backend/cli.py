@@ -112,7 +112,7 @@ def scheduler() -> None:
         try:
             await asyncio.Event().wait()
         finally:
-            sched.shutdown(wait=False)
+            await sched.stop()  # runs in flight put their work back first
             if db.engine_type == "postgres":
                 await db.close_connection_pool()
 

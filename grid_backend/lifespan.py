@@ -47,7 +47,7 @@ def lifespan_for(settings: Settings, *, open_pool: bool = True):
                 yield
             finally:
                 if scheduler is not None:
-                    scheduler.shutdown(wait=False)
+                    await scheduler.stop()  # runs in flight put their work back first
                 if pooled:
                     await db.close_connection_pool()
 

@@ -27,5 +27,7 @@ APP_REGISTRY = AppRegistry(
         "grid_backend.hazards.piccolo_app",
         "grid_backend.notify.piccolo_app",
         "grid_backend.patrols.piccolo_app",
+        "grid_backend.alerts.piccolo_app",
+        "grid_backend.response.piccolo_app",
     ]
 )

@@ -7,6 +7,7 @@ are idempotent (unique keys, not luck), so a crash mid-run or a repeated run cha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -21,10 +22,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from grid_backend.alerts import jobs as alert_jobs
 from grid_backend.core import clock
+from grid_backend.core.db import write_transaction
 from grid_backend.core.tables import JobLease
 from grid_backend.hazards import jobs as hazard_jobs
 from grid_backend.notify.jobs import deliver as deliver_notifications
+from grid_backend.notify.services import to_the_end
 from grid_backend.patrols import jobs as patrol_jobs
 from grid_backend.patrols import reminders as patrol_reminders
 from grid_backend.settings import get_settings
@@ -101,6 +105,13 @@ JOBS: list[Job] = [
         patrol_reminders.remind_patrols,
         "remind before patrol windows, at half-window without a start, and escalate misses",
     ),
+    Job(
+        "alerts.escalate",
+        lambda: IntervalTrigger(seconds=30, timezone=_zone()),
+        alert_jobs.escalate,
+        "escalate unanswered callouts: remind, then the grid leader, then the township",
+        lease_seconds=120,
+    ),
 ]
 
 
@@ -121,6 +132,14 @@ class RunResult:
 
 async def claim(job: Job, *, now: datetime, holder: str = HOLDER) -> bool:
     """Take the job's lease if it is free (or expired); one statement, so it is atomic."""
+    # in a write transaction: on SQLite, claims queue in order with this process's other
+    # writes instead of waiting on SQLite's busy handler, which may let a whole run and its
+    # release pass first (and the same tick run twice)
+    async with write_transaction():
+        return await _claim(job, now=now, holder=holder)
+
+
+async def _claim(job: Job, *, now: datetime, holder: str) -> bool:
     await (
         JobLease.insert(JobLease(job_id=job.id))
         .on_conflict(target=JobLease.job_id, action="DO NOTHING")
@@ -163,7 +182,15 @@ async def release(job: Job, *, holder: str, result: dict[str, Any], error: str) 
 async def run_job(job: Job, *, holder: str = HOLDER) -> RunResult:
     """Run one tick of a job if this process wins its lease."""
     now = clock.now()
-    if not await claim(job, now=now, holder=holder):
+    # a stop (cancellation) during the claim or the release must not leave the lease taken
+    # until it expires: both run to their end, and a claim won just as the stop came is
+    # given back
+    try:
+        won = await to_the_end(claim(job, now=now, holder=holder))
+    except asyncio.CancelledError:
+        await to_the_end(release(job, holder=holder, result={}, error="stopped"))
+        raise
+    if not won:
         return RunResult(job.id, ran=False)
     result: dict[str, Any] = {}
     error = ""
@@ -172,17 +199,59 @@ async def run_job(job: Job, *, holder: str = HOLDER) -> RunResult:
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         logger.exception("job %s failed", job.id)
+    except asyncio.CancelledError:
+        error = "stopped"
+        raise
     finally:
-        await release(job, holder=holder, result=result, error=error)
+        await to_the_end(release(job, holder=holder, result=result, error=error))
     return RunResult(job.id, ran=True, result=result, error=error)
 
 
-def build_scheduler(jobs: list[Job] | None = None) -> AsyncIOScheduler:
-    """An AsyncIOScheduler with every job; start() and shutdown() are the caller's."""
-    scheduler = AsyncIOScheduler(timezone=_zone())
+class Scheduler(AsyncIOScheduler):
+    """APScheduler's AsyncIOScheduler with a graceful stop: `await stop()` ends the runs in
+    flight and waits until each has put its work back (the delivery job records what it sent
+    and frees what it had not started), so a restart neither repeats nor loses anything. A
+    process that dies instead leaves its lease and claims to expire."""
+
+    def __init__(self, *, holder: str = HOLDER, **options: Any) -> None:
+        super().__init__(**options)
+        self.holder = holder
+        self.runs: set[asyncio.Task[Any]] = set()
+
+    async def run(self, job: Job) -> RunResult:
+        task = asyncio.current_task()
+        assert task is not None
+        self.runs.add(task)
+        try:
+            return await run_job(job, holder=self.holder)
+        finally:
+            self.runs.discard(task)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop scheduling, cancel the runs in flight and wait for them to wind down (at most
+        `grace` seconds: by default the notify timeout, what a request in flight may take,
+        plus 10 s)."""
+        if self.running:
+            self.shutdown(wait=False)  # also cancels the runs in flight
+        running = [t for t in self.runs if not t.done()]
+        for task in running:
+            if not task.cancelling():
+                task.cancel()
+        if not running:
+            return
+        if grace is None:
+            grace = get_settings().notify_timeout_seconds + 10
+        _, late = await asyncio.wait(running, timeout=grace)
+        if late:
+            logger.warning("%d job runs still winding down after %.0f s", len(late), grace)
+
+
+def build_scheduler(jobs: list[Job] | None = None, *, holder: str = HOLDER) -> Scheduler:
+    """A Scheduler with every job; start() and `await stop()` are the caller's."""
+    scheduler = Scheduler(holder=holder, timezone=_zone())
     for job in jobs if jobs is not None else JOBS:
         scheduler.add_job(
-            run_job,
+            scheduler.run,
             trigger=job.trigger(),
             args=[job],
             id=job.id,
@@ -195,4 +264,12 @@ def build_scheduler(jobs: list[Job] | None = None) -> AsyncIOScheduler:
     return scheduler
 
 
-__all__ = ["JOBS", "CronTrigger", "IntervalTrigger", "Job", "build_scheduler", "run_job"]
+__all__ = [
+    "JOBS",
+    "CronTrigger",
+    "IntervalTrigger",
+    "Job",
+    "Scheduler",
+    "build_scheduler",
+    "run_job",
+]

@@ -20,6 +20,7 @@ from grid_backend.core.security import hash_password
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_account, create_assignment, validate_assignment
 from grid_backend.people.tables import Account, Assignment
+from grid_backend.response.demo import seed_response_demo
 
 DEMO_PASSWORD = "Grid141demo"
 
@@ -192,6 +193,9 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
         )
     created = await _ensure_assignments(wanted)
     cases = await _seed_cases(township.code, ids, points)
+    await seed_response_demo(
+        township_code=township.code, grid_code=grid.code, ids=ids, photo_for=_photo_for
+    )
     return {
         "cases_created": cases,
         "areas_created": len(fresh),

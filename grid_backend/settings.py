@@ -53,6 +53,7 @@ class Settings:
     push_webhook_secret: str = field(default="", repr=False)
     sms_gateway_url: str = field(default="", repr=False)  # may carry the gateway's key
     redis_url: str = field(default="", repr=False)
+    redis_prefix: str = "grid"  # live-event channels: pub/sub is shared by every Redis db
     notify_interval_seconds: float = 5.0
     notify_timeout_seconds: float = 5.0
     notify_concurrency: int = 50
@@ -62,6 +63,20 @@ class Settings:
     patrol_early_start_minutes: int = 30
     patrol_on_time_minutes: int = 15
     patrol_finish_grace_minutes: int = 60
+    # alerts: minutes between the escalation steps of an unanswered callout
+    callout_escalate_minutes: int = 5
+    # response to urgent cases: where an arrival counts, the city's targets (docs/metrics.md)
+    response_arrival_radius_m: float = 300.0
+    response_reaction_target_minutes: int = 10
+    response_ground_target_minutes: int = 30
+    response_air_target_minutes: int = 60
+    # the dashboard: share of accepted hazards to be rectified (docs/dashboard.md)
+    rectification_target_percent: float = 98.5
+    # the console map: a tile server for deployments that have one (empty: outlines on a plain
+    # background) and the datum its tiles are drawn in (Chinese providers: GCJ-02)
+    map_tile_url: str = ""
+    map_tile_datum: str = "gcj02"
+    map_tile_attribution: str = ""
 
     @property
     def engine(self) -> str:
@@ -163,6 +178,8 @@ def _check(s: Settings) -> None:
         )
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("GRID_REDIS_URL", "must start with redis://, rediss:// or unix://")
+    if not s.redis_prefix or not s.redis_prefix.replace("-", "").replace("_", "").isalnum():
+        raise SettingsError("GRID_REDIS_PREFIX", "must be letters, digits, - or _")
     if not 0.5 <= s.notify_interval_seconds <= 3600:
         raise SettingsError("GRID_NOTIFY_INTERVAL_SECONDS", "must be between 0.5 and 3600")
     if not 0.1 <= s.notify_timeout_seconds <= 60:
@@ -178,6 +195,28 @@ def _check(s: Settings) -> None:
     ):
         if not 0 <= minutes <= 24 * 60:
             raise SettingsError(name, "must be between 0 and 1440")
+    if s.map_tile_url and (
+        not s.map_tile_url.startswith(("http://", "https://", "/"))
+        or not all(k in s.map_tile_url for k in ("{z}", "{x}", "{y}"))
+    ):
+        raise SettingsError(
+            "GRID_MAP_TILE_URL", "must be an http(s):// or /path URL template with {z}, {x} and {y}"
+        )
+    if s.map_tile_datum not in ("wgs84", "gcj02"):
+        raise SettingsError("GRID_MAP_TILE_DATUM", "must be wgs84 or gcj02")
+    if not 1 <= s.callout_escalate_minutes <= 240:
+        raise SettingsError("GRID_CALLOUT_ESCALATE_MINUTES", "must be between 1 and 240")
+    if not 10 <= s.response_arrival_radius_m <= 10_000:
+        raise SettingsError("GRID_RESPONSE_ARRIVAL_RADIUS_M", "must be between 10 and 10000")
+    for name, minutes in (
+        ("GRID_RESPONSE_REACTION_TARGET_MINUTES", s.response_reaction_target_minutes),
+        ("GRID_RESPONSE_GROUND_TARGET_MINUTES", s.response_ground_target_minutes),
+        ("GRID_RESPONSE_AIR_TARGET_MINUTES", s.response_air_target_minutes),
+    ):
+        if not 1 <= minutes <= 24 * 60:
+            raise SettingsError(name, "must be between 1 and 1440")
+    if not 0 < s.rectification_target_percent <= 100:
+        raise SettingsError("GRID_RECTIFICATION_TARGET_PERCENT", "must be above 0 and at most 100")
 
 
 def _development_secret(data_dir: Path) -> str:

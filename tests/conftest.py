@@ -28,6 +28,16 @@ from grid_backend.settings import get_settings  # noqa: E402
 
 # hazard_category and sla_rule hold migration-seeded configuration: reset, not emptied
 TABLES = [
+    "early_warning_round",
+    "callout_recipient",
+    "callout_area",
+    "callout",
+    "early_warning_area",
+    "early_warning",
+    "response_step",
+    "response_record",
+    "rescue_team_area",
+    "rescue_team",
     "delivery_attempt",
     "notification",
     "notification_preference",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -110,3 +111,28 @@ async def test_every_job_is_scheduled_in_the_configured_zone(db):
         assert fire.date().isoformat() == "2026-04-01"  # across the month end, local time
     finally:
         sched.shutdown(wait=False)
+
+
+async def test_a_scheduler_stopped_mid_run_frees_the_lease_at_once(db):
+    clock.set_clock(lambda: NOW)
+    started = asyncio.Event()
+
+    async def endless(now):
+        started.set()
+        await asyncio.Event().wait()
+
+    job = dataclasses.replace(
+        _job(endless, lease_seconds=600), trigger=lambda: scheduler.IntervalTrigger(seconds=0.05)
+    )
+    sched = scheduler.build_scheduler([job], holder="a")
+    sched.start()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+    finally:
+        await sched.stop()
+    assert not sched.running and not sched.runs
+    lease = await JobLease.select().where(JobLease.job_id == "test.job").first().run()
+    assert lease["expires_at"] is None and lease["last_error"] == "stopped"
+    # another process runs the next tick at once, not when the 10-minute lease would expire
+    quick = dataclasses.replace(job, function=lambda now: asyncio.sleep(0, {"ok": True}))
+    assert (await scheduler.run_job(quick, holder="b")).ran

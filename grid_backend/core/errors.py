@@ -75,6 +75,10 @@ TITLES: dict[str, tuple[str, str]] = {
         "重复提交的内容不一致",
         "This Idempotency-Key was used for a different request",
     ),
+    "export_too_large": (
+        "导出内容过多，请缩短期间",
+        "Too many rows to export; choose a shorter period",
+    ),
     "plan_not_found": ("巡查计划不存在", "No such patrol plan"),
     "plan_ended": ("巡查计划已结束", "The patrol plan has ended"),
     "recurrence_invalid": ("巡查周期设置不正确", "The recurrence is not valid"),

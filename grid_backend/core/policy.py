@@ -72,6 +72,22 @@ RULES: dict[str, frozenset[str]] = {
     "patrol.plan": _COMMAND,
     "patrol.review": _COMMAND | {"grid_instructor"},
     "patrol.excuse": _MANAGERS,
+    # warnings and callouts: issued by the command centre and district supervisors, read by
+    # staff of the areas they cover; a callout's board watched by managers and grid leaders
+    "alert.issue": frozenset({"dispatcher", "commander", "supervisor"}),
+    "warning.read": _STAFF,
+    "callout.board": _MANAGERS | {"grid_leader"},
+    # urgent cases: teams managed and dispatched by the command centre (and above), response
+    # metrics read by managers
+    "rescue_team.read": _STAFF,
+    "rescue_team.manage": _MANAGERS,
+    "response.dispatch": _MANAGERS,
+    "response.stats": _MANAGERS,
+    # the console's dashboard figures and the case ledger export (the area's whole picture),
+    # and the review of residents' reward points across an area
+    "stats.read": _COMMAND | {"grid_instructor"},
+    "report.export": _COMMAND | {"grid_instructor"},
+    "points.review": _MANAGERS,
 }
 
 

@@ -21,6 +21,8 @@ from grid_backend.core.uploads import read_multipart
 from grid_backend.hazards import rewards, services
 from grid_backend.hazards.schemas import (
     ActionIn,
+    DuplicateCheck,
+    DuplicateRead,
     PointsRead,
     ReportCreate,
     ReportPage,
@@ -148,6 +150,16 @@ class ReportController(Controller):
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(report, status_code=200 if replayed else 201, headers=headers)
+
+    @post(
+        "/possible-duplicates",
+        status_code=HTTP_200_OK,
+        summary='Possible duplicates of a report before it is sent (to offer "me too")',
+    )
+    async def possible_duplicates(
+        self, caller: CurrentCaller, data: JSONBody[DuplicateCheck]
+    ) -> list[DuplicateRead]:
+        return await services.check_duplicates(data=data, actor=await _actor(caller))
 
     @get("", summary="Cases the caller may see, filtered and paginated")
     async def list_reports(

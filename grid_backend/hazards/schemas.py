@@ -93,6 +93,14 @@ class EventRead(msgspec.Struct):
     data: dict[str, Any] = {}
 
 
+class DuplicateCheck(msgspec.Struct, forbid_unknown_fields=True):
+    """What a phone knows before sending a report: asks for possible duplicates first."""
+
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    location: LocationIn
+    photo_ids: Annotated[list[int], msgspec.Meta(max_length=20)] = []
+
+
 class DuplicateRead(msgspec.Struct):
     id: int
     category: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from piccolo.columns.combination import WhereRaw
 
 from grid_backend.areas.services import locate_point
 from grid_backend.core import clock, geo, policy
-from grid_backend.core.db import is_postgres, write_transaction
+from grid_backend.core.db import fetch, in_values, is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.hazards import rewards, workflow
@@ -21,6 +22,7 @@ from grid_backend.hazards.schemas import (
     ActionIn,
     AreaRef,
     CategoryRead,
+    DuplicateCheck,
     DuplicateRead,
     EventRead,
     LocationIn,
@@ -39,11 +41,11 @@ from grid_backend.hazards.tables import (
     Support,
 )
 from grid_backend.media.schemas import photo_urls
-from grid_backend.media.services import uploaded_by
-from grid_backend.media.tables import Photo
+from grid_backend.media.services import uploaded_photos
 from grid_backend.notify import services as notify
 from grid_backend.people.phones import mask_phone
-from grid_backend.people.tables import Assignment
+from grid_backend.people.tables import Account, Assignment
+from grid_backend.response import services as response
 from grid_backend.settings import get_settings
 
 PHOTO_DUPLICATE_BITS = 6  # dhash distance at or below which two photos show the same scene
@@ -92,8 +94,31 @@ async def sla_for(category: str, level: str) -> dict[str, Any]:
     )
     rows.sort(key=lambda r: r["category"] == "")
     if not rows:
-        return {"triage_minutes": 60, "acknowledge_minutes": 60, "rectify_minutes": 3 * 24 * 60}
+        return dict(_DEFAULT_SLA)
     return rows[0]
+
+
+_DEFAULT_SLA = {"triage_minutes": 60, "acknowledge_minutes": 60, "rectify_minutes": 3 * 24 * 60}
+
+
+_SUBMIT_CONFIG_SQL = (
+    "SELECT c.code, c.duplicate_radius_m, s.category AS sla_category, s.triage_minutes,"
+    " s.acknowledge_minutes, s.rectify_minutes"
+    " FROM hazard_category c LEFT JOIN sla_rule s"
+    " ON s.level = {} AND (s.category = c.code OR s.category = '')"
+    " WHERE c.code = {} AND c.is_active"
+)
+
+
+async def _submit_config(code: str, level: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The active category and its SLA row for the level (as _category and sla_for), in one
+    query: a submission's configuration."""
+    rows = await fetch(_SUBMIT_CONFIG_SQL, level, code)
+    if not rows:
+        await _category(code)  # raises category_unknown
+    rows.sort(key=lambda r: r["sla_category"] != code)  # the category's own row first
+    sla = rows[0] if rows[0]["sla_category"] is not None else _DEFAULT_SLA
+    return rows[0], sla
 
 
 # --- roles ---------------------------------------------------------------------------------
@@ -212,37 +237,40 @@ async def _photos(report_id: int) -> list[PhotoRef]:
         .order_by(ReportPhoto.id)
         .run()
     )
-    out = []
-    for r in rows:
-        display, thumbnail = photo_urls(r["photo"])
-        out.append(
-            PhotoRef(
-                id=r["photo"],
-                kind=r["kind"],
-                display_url=display,
-                thumbnail_url=thumbnail,
-                width=r["width"],
-                height=r["height"],
-                gps_lat=r["lat"],
-                gps_lng=r["lng"],
-            )
-        )
-    return out
+    return [
+        _photo_ref({"id": r["photo"], **r, "gps_lat": r["lat"], "gps_lng": r["lng"]}, r["kind"])
+        for r in rows
+    ]
+
+
+def _photo_ref(photo: dict[str, Any], kind: str) -> PhotoRef:
+    """A photo row (id, width, height, gps_lat, gps_lng) as shown on a case."""
+    display, thumbnail = photo_urls(photo["id"])
+    return PhotoRef(
+        id=photo["id"],
+        kind=kind,
+        display_url=display,
+        thumbnail_url=thumbnail,
+        width=photo["width"],
+        height=photo["height"],
+        gps_lat=photo["gps_lat"],
+        gps_lng=photo["gps_lng"],
+    )
+
+
+_TIMELINE_SQL = (
+    "SELECT e.id, e.action, e.from_status, e.to_status, e.at, e.note, e.duty, e.actor,"
+    " e.data, a.name AS actor_name FROM hazard_event e LEFT JOIN account a ON a.id = e.actor"
+    " WHERE e.report = {}{public} ORDER BY e.id"
+)
 
 
 async def _timeline(report_id: int, full: bool) -> list[EventRead]:
-    query = (
-        HazardEvent.select(
-            *HazardEvent.all_columns(),
-            HazardEvent.actor.name.as_alias("actor_name"),
-        )
-        .where(HazardEvent.report == report_id)
-        .output(load_json=True)
-        .order_by(HazardEvent.id)
+    # hand-written: on every read of a case, and building the joined select cost more than
+    # running it
+    rows = await fetch(
+        _TIMELINE_SQL.replace("{public}", "" if full else " AND e.public"), report_id
     )
-    if not full:
-        query = query.where(HazardEvent.public.eq(True))
-    rows = await query.run()
     return [
         EventRead(
             id=r["id"],
@@ -254,10 +282,15 @@ async def _timeline(report_id: int, full: bool) -> list[EventRead]:
             duty=r["duty"],
             actor_id=r["actor"] if full else None,
             actor_name=r["actor_name"] if full else None,
-            data=r["data"] if full else {},
+            data=_json(r["data"]) if full else {},
         )
         for r in rows
     ]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as read by a hand-written query (text on both engines)."""
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
 def _status_text(status: str, english: bool = False) -> str:
@@ -270,7 +303,18 @@ async def read_report(
 ) -> ReportRead:
     """One case as this person may see it, with the actions they may take now (acted: they
     just changed it, and see the result even if the change took it out of their sight)."""
-    case = await _case(report_id)
+    return await _report_read(await _case(report_id), actor, english=english, acted=acted)
+
+
+async def _report_read(
+    case: dict[str, Any],
+    actor: Actor,
+    *,
+    english: bool,
+    acted: bool = False,
+    photos: list[PhotoRef] | None = None,
+) -> ReportRead:
+    """A case row (as _case reads it) as this person may see it; photos if already known."""
     view = _visible(case, actor) or ("staff" if acted else None)
     if view is None:
         raise NotFound("report_not_found")
@@ -321,8 +365,8 @@ async def read_report(
         created_at=case["created_at"],
         updated_at=case["updated_at"],
         closed_at=case["closed_at"],
-        photos=await _photos(report_id),
-        timeline=await _timeline(report_id, full),
+        photos=photos if photos is not None else await _photos(case["id"]),
+        timeline=await _timeline(case["id"], full),
         actions=workflow.allowed(case["status"], case["level"], roles) if full else [],
     )
 
@@ -482,20 +526,32 @@ async def _route(location: LocationIn) -> dict[str, Any]:
     index, match, wlng, wlat = await locate_point(
         lat=location.lat, lng=location.lng, datum=location.datum
     )
-    chain = {n.level: n.id for n in index.ancestors(match.grid)}
+    chain = {n.level: n for n in index.ancestors(match.grid)}
+    township = chain.get("township")
     return {
         "lat": wlat,
         "lng": wlng,
         "grid": match.grid.id,
+        "grid_code": match.grid.code,
+        "grid_name": match.grid.name,
         "area_path": match.grid.path,
-        "community": chain.get("community"),
-        "township": chain.get("township"),
-        "district": chain.get("district"),
+        "community": chain["community"].id if "community" in chain else None,
+        "township": township.id if township else None,
+        "township_code": township.code if township else None,
+        "township_name": township.name if township else None,
+        "district": chain["district"].id if "district" in chain else None,
         "outside_grid": match.outside,
     }
 
 
 async def _check_photos(ids: list[int], account_id: int, field: str, *, required: bool) -> None:
+    await _own_photos(ids, account_id, field, required=required)
+
+
+async def _own_photos(
+    ids: list[int], account_id: int, field: str, *, required: bool
+) -> dict[int, dict[str, Any]]:
+    """The photo rows by id, if the caller uploaded every one of them (and there are few)."""
     limit = get_settings().media_max_photos
     if required and not ids:
         raise invalid(
@@ -513,7 +569,7 @@ async def _check_photos(ids: list[int], account_id: int, field: str, *, required
         )
     if len(set(ids)) != len(ids):
         raise invalid(field, "a photo is listed twice", detail_zh="照片重复")
-    mine = await uploaded_by(ids, account_id)
+    mine = await uploaded_photos(ids, account_id)
     missing = [i for i in ids if i not in mine]
     if missing:
         raise invalid(
@@ -522,18 +578,31 @@ async def _check_photos(ids: list[int], account_id: int, field: str, *, required
             code="photo_not_yours",
             detail_zh="只能使用本人上传的照片",
         )
+    return mine
 
 
-async def _exif_distance(photo_ids: list[int], lat: float, lng: float) -> float | None:
-    if not photo_ids:
-        return None
-    rows = (
-        await Photo.select(Photo.gps_lat, Photo.gps_lng)
-        .where(Photo.id.is_in(photo_ids) & Photo.gps_lat.is_not_null())
+def _exif_distance(photos: Iterable[dict[str, Any]], lat: float, lng: float) -> float | None:
+    """How far from the reported position the farthest photo with an EXIF position was taken."""
+    distances = [
+        geo.distance_m(lng, lat, p["gps_lng"], p["gps_lat"])
+        for p in photos
+        if p["gps_lat"] is not None and p["gps_lng"] is not None
+    ]
+    return round(max(distances), 1) if distances else None
+
+
+async def _account_contact(account_id: int) -> dict[str, Any]:
+    """reporter_name and reporter_phone of a case filed by this account."""
+    row = (
+        await Account.select(Account.name, Account.phone)
+        .where(Account.id == account_id)
+        .first()
         .run()
     )
-    distances = [geo.distance_m(lng, lat, r["gps_lng"], r["gps_lat"]) for r in rows]
-    return round(max(distances), 1) if distances else None
+    return {
+        "reporter_name": row["name"] if row else None,
+        "reporter_phone": row["phone"] if row else None,
+    }
 
 
 def _is_unique_violation(exc: Exception) -> bool:
@@ -542,12 +611,12 @@ def _is_unique_violation(exc: Exception) -> bool:
 
 
 async def _by_client_key(account_id: int, key: str) -> dict[str, Any] | None:
-    return (
-        await HazardReport.select(HazardReport.id, HazardReport.request_digest)
-        .where((HazardReport.reporter == account_id) & (HazardReport.client_key == key))
-        .first()
-        .run()
+    rows = await fetch(
+        "SELECT id, request_digest FROM hazard_report WHERE reporter = {} AND client_key = {}",
+        account_id,
+        key,
     )
+    return rows[0] if rows else None
 
 
 async def submit(
@@ -560,7 +629,8 @@ async def submit(
         earlier = await _by_client_key(actor.account_id, key)
         if earlier is not None:
             return await _replay(earlier, digest, actor, english), True
-    category = await _category(data.category)
+    level = data.level or "general"
+    category, sla = await _submit_config(data.category, level)
     if data.level is not None and not actor.is_staff:
         raise invalid(
             "level", "only staff set the level of a hazard", detail_zh="仅工作人员可设定隐患等级"
@@ -572,7 +642,7 @@ async def submit(
             code="reporter_safe_required",
             detail_zh="请确认您当前是否处于安全位置",
         )
-    await _check_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
+    photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
     try:
         route = await _route(data.location)
     except DomainError as exc:
@@ -587,10 +657,8 @@ async def submit(
                 ],
             ) from None
         raise
-    level = data.level or "general"
-    sla = await sla_for(category["code"], level)
     now = clock.now()
-    exif_distance = await _exif_distance(data.photo_ids, route["lat"], route["lng"])
+    exif_distance = _exif_distance(photos.values(), route["lat"], route["lng"])
     triage_due = now + timedelta(minutes=sla["triage_minutes"])
     try:
         async with write_transaction():
@@ -634,7 +702,7 @@ async def submit(
                         request_digest=digest,
                     )
                 )
-                .returning(HazardReport.id)
+                .returning(*HazardReport.all_columns())
                 .run()
             )[0]
             await _attach(row["id"], data.photo_ids, "evidence", actor.account_id)
@@ -654,6 +722,8 @@ async def submit(
                 lat=route["lat"],
                 lng=route["lng"],
             )
+            if data.urgent:  # responders and the dispatcher are alerted now, before triage
+                await response.alert_urgent(report_id=row["id"])
     except _Raced:
         earlier = await _by_client_key(actor.account_id, key)  # type: ignore[arg-type]
         return await _replay(earlier, digest, actor, english), True  # type: ignore[arg-type]
@@ -663,8 +733,32 @@ async def submit(
             if earlier is not None:
                 return await _replay(earlier, digest, actor, english), True
         raise
-    result = await read_report(report_id=row["id"], actor=actor, english=english)
-    result.possible_duplicates = await possible_duplicates(row["id"])
+    # The answer is built from what was just written, not read back: the case row came back
+    # from the INSERT, the names from the area index, the photos from the check above.
+    case = {
+        **row,
+        "supervision": None,
+        "grid_code": route["grid_code"],
+        "grid_name": route["grid_name"],
+        "township_code": route["township_code"],
+        "township_name": route["township_name"],
+        "assigned_area_path": None,
+        "reporter_name": None,
+        "reporter_phone": None,
+    }
+    if _visible(case, actor) == "staff":  # staff see the reporter's name and phone
+        case.update(await _account_contact(actor.account_id))
+    result = await _report_read(
+        case,
+        actor,
+        english=english,
+        photos=[_photo_ref(photos[pid], "evidence") for pid in data.photo_ids],
+    )
+    result.possible_duplicates = await possible_duplicates(
+        case=case,
+        radius_m=float(category["duplicate_radius_m"]),
+        dhashes=[photos[pid]["dhash"] for pid in data.photo_ids],
+    )
     return result, False
 
 
@@ -738,91 +832,85 @@ async def _event(
     return row["id"]
 
 
-async def possible_duplicates(report_id: int) -> list[DuplicateRead]:
-    """Open cases of the same category nearby, and open cases with a near-identical photo."""
-    case = await _case(report_id)
-    category = (
-        await Category.select(Category.duplicate_radius_m)
-        .where(Category.code == case["category"])
-        .first()
-        .run()
+# Nearby open cases of the category (a box around the point, checked by distance below), then
+# the newest open cases of the township with photos, whose dhash is compared here: one query.
+_DUPLICATES_SQL = (
+    "SELECT * FROM (SELECT id, category, status, lat, lng, NULL AS dhash FROM hazard_report"
+    " WHERE id <> {} AND category = {} AND status {open}"
+    " AND lat >= {} AND lat <= {} AND lng >= {} AND lng <= {} LIMIT 50) nearby"
+    " UNION ALL"
+    " SELECT * FROM (SELECT r.id, r.category, r.status, r.lat, r.lng, p.dhash"
+    " FROM hazard_photo hp JOIN hazard_report r ON r.id = hp.report"
+    " JOIN photo p ON p.id = hp.photo"
+    " WHERE r.township = {} AND r.id <> {} AND r.status {open} AND r.created_at >= {}"
+    " ORDER BY hp.id DESC LIMIT {limit}) photos"
+)
+DUPLICATE_PHOTOS_SCANNED = 500  # the newest photos of open cases a submission compares with
+
+
+async def possible_duplicates(
+    *, case: dict[str, Any], radius_m: float, dhashes: list[str | None]
+) -> list[DuplicateRead]:
+    """Open cases of the same category nearby, and open cases of the township (filed in the
+    last 90 days) with a near-identical photo; the ten nearest."""
+    dlat = radius_m / 111_320.0
+    dlng = radius_m / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
+    hashes = [int(h, 16) for h in dhashes if h]
+    scanned = DUPLICATE_PHOTOS_SCANNED if hashes and case["township"] else 0
+    status_in, statuses = in_values(sorted(workflow.OPEN))
+    sql = _DUPLICATES_SQL.replace("{open}", status_in).replace("{limit}", str(scanned))
+    rows = await fetch(
+        sql,
+        case["id"],
+        case["category"],
+        *statuses,
+        case["lat"] - dlat,
+        case["lat"] + dlat,
+        case["lng"] - dlng,
+        case["lng"] + dlng,
+        case["township"],
+        case["id"],
+        *statuses,
+        clock.now() - timedelta(days=90),
     )
-    radius = float(category["duplicate_radius_m"] if category else 100)
-    dlat = radius / 111_320.0
-    dlng = radius / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
-    open_statuses = sorted(workflow.OPEN)
-    near = (
-        await HazardReport.select(
-            HazardReport.id,
-            HazardReport.category,
-            HazardReport.status,
-            HazardReport.lat,
-            HazardReport.lng,
-        )
-        .where(
-            (HazardReport.id != report_id)
-            & (HazardReport.category == case["category"])
-            & HazardReport.status.is_in(open_statuses)
-            & (HazardReport.lat >= case["lat"] - dlat)
-            & (HazardReport.lat <= case["lat"] + dlat)
-            & (HazardReport.lng >= case["lng"] - dlng)
-            & (HazardReport.lng <= case["lng"] + dlng)
-        )
-        .limit(50)
-        .run()
-    )
+    rows.sort(key=lambda r: r["dhash"] is not None)  # nearby first: that reason wins
     found: dict[int, DuplicateRead] = {}
-    for r in near:
-        d = geo.distance_m(case["lng"], case["lat"], r["lng"], r["lat"])
-        if d <= radius:
-            found[r["id"]] = DuplicateRead(
-                id=r["id"],
-                category=r["category"],
-                status=r["status"],
-                distance_m=round(d, 1),
-                reason="nearby",
-            )
-    mine = (
-        await ReportPhoto.select(ReportPhoto.photo.dhash.as_alias("dhash"))
-        .where(ReportPhoto.report == report_id)
-        .run()
-    )
-    hashes = [int(m["dhash"], 16) for m in mine if m["dhash"]]
-    if hashes and case["township"]:
-        since = clock.now() - timedelta(days=90)
-        others = (
-            await ReportPhoto.select(
-                ReportPhoto.report,
-                ReportPhoto.photo.dhash.as_alias("dhash"),
-                ReportPhoto.report.category.as_alias("category"),
-                ReportPhoto.report.status.as_alias("status"),
-                ReportPhoto.report.lat.as_alias("lat"),
-                ReportPhoto.report.lng.as_alias("lng"),
-            )
-            .where(
-                (ReportPhoto.report != report_id)
-                & (ReportPhoto.report.township == case["township"])
-                & ReportPhoto.report.status.is_in(open_statuses)
-                & (ReportPhoto.report.created_at >= since)
-            )
-            .limit(2000)
-            .run()
-        )
-        for o in others:
-            if o["report"] in found or not o["dhash"]:
+    for r in rows:
+        if r["id"] in found:
+            continue
+        distance = geo.distance_m(case["lng"], case["lat"], r["lng"], r["lat"])
+        if r["dhash"] is None:
+            if distance > radius_m:
                 continue
-            h = int(o["dhash"], 16)
-            if any(bin(h ^ mine_hash).count("1") <= PHOTO_DUPLICATE_BITS for mine_hash in hashes):
-                found[o["report"]] = DuplicateRead(
-                    id=o["report"],
-                    category=o["category"],
-                    status=o["status"],
-                    distance_m=round(
-                        geo.distance_m(case["lng"], case["lat"], o["lng"], o["lat"]), 1
-                    ),
-                    reason="photo",
-                )
+            reason = "nearby"
+        elif not any(
+            (int(r["dhash"], 16) ^ mine).bit_count() <= PHOTO_DUPLICATE_BITS for mine in hashes
+        ):
+            continue
+        else:
+            reason = "photo"
+        found[r["id"]] = DuplicateRead(
+            id=r["id"],
+            category=r["category"],
+            status=r["status"],
+            distance_m=round(distance, 1),
+            reason=reason,
+        )
     return sorted(found.values(), key=lambda d: (d.distance_m or 0.0, d.id))[:10]
+
+
+async def check_duplicates(*, data: DuplicateCheck, actor: Actor) -> list[DuplicateRead]:
+    """Possible duplicates of a report not sent yet (the same search as on submission), so a
+    phone can offer "me too" before the resident files a second case."""
+    category = await _category(data.category)
+    photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=False)
+    route = await _route(data.location)
+    case = {"id": 0, "lat": route["lat"], "lng": route["lng"], "township": route["township"]}
+    return await possible_duplicates(
+        case={**case, "category": data.category},
+        radius_m=float(category["duplicate_radius_m"]),
+        dhashes=[photos[pid]["dhash"] for pid in data.photo_ids],
+    )
 
 
 async def support(*, report_id: int, actor: Actor) -> int:

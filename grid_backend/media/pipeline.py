@@ -185,7 +185,9 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
         full_size = full_size[::-1] if transpose in _SWAPS_AXES else full_size
     # The colour transform runs on at most 2048 px, not on the full image.
     display_img = _to_srgb(_fit(pixels, DISPLAY_MAX_SIDE), im.info.get("icc_profile"))
-    thumbnail_img = _fit(display_img, THUMBNAIL_MAX_SIDE)
+    # From the display copy, not the original; for a thumbnail the box reduction may take it
+    # down to just above its size (2000 -> 333 -> 320 px: 3.7 ms instead of 6 ms).
+    thumbnail_img = _fit(display_img, THUMBNAIL_MAX_SIDE, reducing_gap=1.0)
     return ProcessedPhoto(
         sha256=sha256,
         mime=mime,
@@ -308,12 +310,13 @@ def _fit_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _fit(im: Image.Image, max_side: int) -> Image.Image:
-    """Downscale to fit max_side (never upscale)."""
+def _fit(im: Image.Image, max_side: int, reducing_gap: float = 2.0) -> Image.Image:
+    """Downscale to fit max_side (never upscale): a box reduction by an integer factor that
+    leaves at least reducing_gap times the target size, then Lanczos."""
     size = _fit_size(im.size, max_side)
     if size == im.size:
         return im
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=reducing_gap)
 
 
 def _flatten(im: Image.Image) -> Image.Image:
@@ -370,12 +373,14 @@ def _is_identity(transform: ImageCms.ImageCmsTransform) -> bool:
 
 
 def _encode_jpeg(im: Image.Image) -> bytes:
-    """Encode as a metadata-free optimised JPEG."""
+    """Encode as a metadata-free JPEG."""
     # Only what is passed to save() is written for JPEG; clearing info keeps it that way even
     # if a later Pillow starts falling back to im.info as it does for PNG and WebP.
     im.info = {}
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    # No optimize=True: optimised Huffman tables save about 6% of the bytes of a display copy
+    # and double the encoding time (16 ms instead of 8 ms for 2000 x 1500 px here).
+    im.save(buf, "JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
 
 

@@ -11,7 +11,7 @@ import anyio
 import anyio.to_thread
 
 from grid_backend.core import audit, policy
-from grid_backend.core.db import write_transaction
+from grid_backend.core.db import fetch, in_values, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
 from grid_backend.media import storage
 from grid_backend.media.pipeline import PhotoRejected, ProcessedPhoto, process_photo
@@ -85,35 +85,33 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
         processed.captured_at.isoformat() if processed.captured_at and not captured_utc else None
     )
     async with write_transaction():
-        existing = await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
-        already = existing is not None
-        if existing is None:
-            # DO NOTHING: a parallel upload of the same bytes may commit first (PostgreSQL)
-            inserted = (
-                await Photo.insert(
-                    Photo(
-                        sha256=processed.sha256,
-                        mime=processed.mime,
-                        width=processed.width,
-                        height=processed.height,
-                        size_bytes=processed.size_bytes,
-                        dhash=processed.dhash,
-                        gps_lat=processed.gps_lat,
-                        gps_lng=processed.gps_lng,
-                        captured_at=captured_utc,
-                        captured_local=captured_local,
-                    )
+        # One statement for a new photo; DO NOTHING: the same bytes may be stored already, or a
+        # parallel upload of them may commit first (PostgreSQL)
+        inserted = (
+            await Photo.insert(
+                Photo(
+                    sha256=processed.sha256,
+                    mime=processed.mime,
+                    width=processed.width,
+                    height=processed.height,
+                    size_bytes=processed.size_bytes,
+                    dhash=processed.dhash,
+                    gps_lat=processed.gps_lat,
+                    gps_lng=processed.gps_lng,
+                    captured_at=captured_utc,
+                    captured_local=captured_local,
                 )
-                .on_conflict(target=Photo.sha256, action="DO NOTHING")
-                .returning(*Photo.all_columns())
-                .run()
             )
-            already = not inserted
-            existing = (
-                inserted[0]
-                if inserted
-                else await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
-            )
+            .on_conflict(target=Photo.sha256, action="DO NOTHING")
+            .returning(*Photo.all_columns())
+            .run()
+        )
+        already = not inserted
+        existing = (
+            inserted[0]
+            if inserted
+            else await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
+        )
         await (
             PhotoUpload.insert(PhotoUpload(photo=existing["id"], account=account_id))
             .on_conflict(target=(PhotoUpload.photo, PhotoUpload.account), action="DO NOTHING")
@@ -135,14 +133,24 @@ async def get_photo_row(photo_id: int) -> dict[str, Any]:
 
 async def uploaded_by(photo_ids: list[int], account_id: int) -> set[int]:
     """Which of these photos this account uploaded (only those may be attached by it)."""
+    return set(await uploaded_photos(photo_ids, account_id))
+
+
+async def uploaded_photos(photo_ids: list[int], account_id: int) -> dict[int, dict[str, Any]]:
+    """The rows (size, position, dhash) of those of these photos this account uploaded."""
     if not photo_ids:
-        return set()
-    rows = (
-        await PhotoUpload.select(PhotoUpload.photo)
-        .where(PhotoUpload.photo.is_in(photo_ids) & (PhotoUpload.account == account_id))
-        .run()
-    )
-    return {r["photo"] for r in rows}
+        return {}
+    condition, args = in_values(photo_ids)
+    # placeholders only: every value travels as a query argument
+    rows = await fetch(_UPLOADED_SQL.replace("{in}", condition), account_id, *args)
+    return {r["id"]: r for r in rows}
+
+
+_UPLOADED_SQL = (
+    "SELECT p.id, p.width, p.height, p.gps_lat, p.gps_lng, p.dhash"
+    " FROM photo_upload u JOIN photo p ON p.id = u.photo"
+    " WHERE u.account = {} AND u.photo {in}"
+)
 
 
 async def check_access(

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
@@ -13,6 +12,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import wants_english
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.notify import services
+from grid_backend.notify.events import LiveEvents
 from grid_backend.notify.schemas import (
     NotificationPage,
     NotificationRead,
@@ -89,6 +89,6 @@ class EventsController(Controller):
         " `inbox.read_all` when another device reads; a `: heartbeat` comment every 15 s.",
     )
     async def stream(
-        self, caller: CurrentCaller, channels: NamedDependency[ChannelsPlugin]
+        self, caller: CurrentCaller, channels: NamedDependency[LiveEvents]
     ) -> ServerSentEvent:
         return ServerSentEvent(services.live_stream(plugin=channels, account_id=caller.account_id))

@@ -28,5 +28,9 @@ async def deliver(now: datetime) -> dict[str, Any]:
             if result["claimed"] < BATCH or time.monotonic() - started > BUDGET_SECONDS:
                 return
 
-    await asyncio.gather(*(runner() for _ in range(RUNNERS)))
+    # a task group, not gather: when the run is stopped, it waits until every runner has
+    # recorded what it sent (gather would return as soon as the first one ended)
+    async with asyncio.TaskGroup() as group:
+        for _ in range(RUNNERS):
+            group.create_task(runner())
     return totals

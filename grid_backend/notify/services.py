@@ -7,14 +7,18 @@ caused it: a rolled-back event notifies no one, a repeated one notifies once. An
 now is delivered at once (it is in the inbox when the transaction commits); everything else is
 sent by the `notify.deliver` job through `deliver_due`:
 
-1. claim: due rows get `claimed_until` and a run token, in one short transaction (PostgreSQL:
-   `SELECT … FOR UPDATE SKIP LOCKED`, so parallel runs take disjoint rows; SQLite: the write
-   transaction is serialised and the UPDATE repeats the "still claimable" condition);
+1. claim: due rows get `claimed_until` and a run token (PostgreSQL: one UPDATE of the rows a
+   `FOR UPDATE SKIP LOCKED` subquery picked, so parallel runs take disjoint rows; SQLite: a
+   serialised write transaction whose UPDATE repeats the "still claimable" condition);
 2. send outside any transaction, concurrently (a semaphore of GRID_NOTIFY_CONCURRENCY);
-3. record every attempt and the new states in one transaction, only for rows this run still
-   holds. A failure is retried after 1, 5, 30 and 120 minutes; the fifth failure is `dead`,
-   keeping the last error. A run that dies between 1 and 3 loses nothing: its claim expires
-   and the rows are sent again (at least once; gateways drop repeated notification ids)."""
+3. record every attempt and the new states at once (PostgreSQL: one statement over arrays),
+   only for rows this run still holds. A failure is retried after 1, 5, 30 and 120 minutes;
+   the fifth failure is `dead`, keeping the last error.
+
+A run that is stopped (cancelled: the scheduler's stop, the app's shutdown) lets its requests
+in flight finish, records them and frees the rows it had not sent. A run that dies between 1
+and 3 loses nothing either: its claim expires and the rows are sent again (at least once;
+gateways drop repeated notification ids)."""
 
 from __future__ import annotations
 
@@ -32,11 +36,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import msgspec
-from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
 
 from grid_backend.core import clock
-from grid_backend.core.db import engine, is_postgres, write_transaction
+from grid_backend.core.db import engine, fetch, is_postgres, write_transaction
 from grid_backend.core.errors import NotFound, invalid
 from grid_backend.notify import channels, events, kinds
 from grid_backend.notify.schemas import (
@@ -404,8 +407,11 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
     # a job tick keeps its `now` for every batch; claims run on the clock, or a late batch
     # of a long tick would be held for less than its sends may take
     current = max(now, clock.now().astimezone(UTC))
+    if is_postgres():
+        rows = await fetch(_CLAIM_SQL, current + claim_seconds(limit), token, now, current, limit)
+        return await _outgoing(rows, {r["id"] for r in rows})
     claimable = _claimable(now, current)
-    async with write_transaction():
+    async with write_transaction():  # SQLite: serialised, so the rows read are still free
         query = (
             Notification.select(*_CLAIM_COLUMNS)
             .where(claimable)
@@ -413,8 +419,6 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
             .limit(limit)
             .output(load_json=True)
         )
-        if is_postgres():  # SQLite: the write transaction is serialised instead
-            query = query.lock_rows("UPDATE", skip_locked=True, of=(Notification,))
         rows = await query.run()
         if not rows:
             return []
@@ -429,7 +433,22 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
             .returning(Notification.id)
             .run()
         )
-    held = {r["id"] for r in taken}
+    return await _outgoing(rows, {r["id"] for r in taken})
+
+
+# PostgreSQL: one statement, no transaction around it; parallel runs (other replicas) skip
+# the rows another has locked. Held for the longest a full batch may take.
+_CLAIM_SQL = """
+UPDATE notification SET claimed_until = {}, claim_token = {}
+WHERE id IN (
+    SELECT id FROM notification
+    WHERE status = 'pending' AND due_at <= {} AND (claimed_until IS NULL OR claimed_until <= {})
+    ORDER BY due_at LIMIT {}
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, recipient, channel, kind, urgent, payload::text AS payload, attempts"""
+
+
+async def _outgoing(rows: list[dict[str, Any]], held: set[int]) -> list[channels.Outgoing]:
     phones = await _phones([r["recipient"] for r in rows if r["channel"] == "sms"])
     return [
         channels.Outgoing(
@@ -438,13 +457,19 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
             channel=r["channel"],
             kind=r["kind"],
             urgent=r["urgent"],
-            payload=r["payload"] if isinstance(r["payload"], dict) else {},
+            payload=_payload(r["payload"]),
             attempts=r["attempts"],
             phone=phones.get(r["recipient"]),
         )
         for r in rows
         if r["id"] in held
     ]
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    if isinstance(value, str | bytes):
+        value = msgspec.json.decode(value)
+    return value if isinstance(value, dict) else {}
 
 
 async def _phones(account_ids: list[int]) -> dict[int, str]:
@@ -458,12 +483,17 @@ async def _phones(account_ids: list[int]) -> dict[int, str]:
     return {r["id"]: r["phone"] for r in rows}
 
 
-async def send_all(items: list[channels.Outgoing]) -> list[channels.Outcome]:
-    """Send concurrently, at most GRID_NOTIFY_CONCURRENCY at a time in this process (step 2)."""
+async def send_all(
+    items: list[channels.Outgoing], *, stopping: asyncio.Event | None = None
+) -> list[channels.Outcome | None]:
+    """Send concurrently, at most GRID_NOTIFY_CONCURRENCY at a time in this process (step 2).
+    Once `stopping` is set no further send starts: those items get None."""
     sender = channels.get_sender()
 
-    async def one(item: channels.Outgoing) -> channels.Outcome:
+    async def one(item: channels.Outgoing) -> channels.Outcome | None:
         async with sender.gate:
+            if stopping is not None and stopping.is_set():
+                return None
             return await channels.send(item, sender)
 
     return list(await asyncio.gather(*(one(item) for item in items)))
@@ -488,6 +518,14 @@ async def record(
         if item.channel != "inbox" and not item.urgent:
             due = quiet_until(due, quiet[item.recipient_id]) or due
         retry[(tries, outcome.error, due)].append(item.id)
+    counts = {
+        "sent": len(sent),
+        "retried": sum(map(len, retry.values())),
+        "dead": sum(map(len, dead.values())),
+    }
+    if is_postgres():
+        await _record_pg(items, outcomes, token, at, retry, dead)
+        return counts
     mine = (Notification.claim_token == token) & (Notification.status == "pending")
     released = {Notification.claimed_until: None, Notification.claim_token: None}
     async with write_transaction():
@@ -553,11 +591,60 @@ async def record(
                 .where(Notification.id.is_in(ids) & mine)
                 .run()
             )
-    return {
-        "sent": len(sent),
-        "retried": sum(map(len, retry.values())),
-        "dead": sum(map(len, dead.values())),
-    }
+    return counts
+
+
+# PostgreSQL: the whole batch in one statement, one array per column: each row this run
+# still holds moves on, and every attempt is logged (unless its notification was deleted
+# meanwhile, with its account)
+_RECORD_SQL = """
+WITH v AS (
+    SELECT * FROM unnest(
+        {}::int[], {}::text[], {}::bool[], {}::int[], {}::text[], {}::int[], {}::text[],
+        {}::int[], {}::timestamptz[]
+    ) AS v(id, channel, ok, status_code, error, duration_ms, status, attempts, due_at)
+), moved AS (
+    UPDATE notification n
+    SET status = v.status, attempts = v.attempts, due_at = coalesce(v.due_at, n.due_at),
+        last_error = v.error, sent_at = CASE WHEN v.ok THEN {} ELSE n.sent_at END,
+        claimed_until = NULL, claim_token = NULL
+    FROM v
+    WHERE n.id = v.id AND n.claim_token = {} AND n.status = 'pending'
+)
+INSERT INTO delivery_attempt (notification, channel, at, ok, status_code, error, duration_ms)
+SELECT v.id, v.channel, {}, v.ok, v.status_code, v.error, v.duration_ms
+FROM v WHERE EXISTS (SELECT 1 FROM notification n WHERE n.id = v.id)"""
+
+
+async def _record_pg(
+    items: list[channels.Outgoing],
+    outcomes: list[channels.Outcome],
+    token: uuid.UUID,
+    at: datetime,
+    retry: dict[tuple[int, str, datetime], list[int]],
+    dead: dict[tuple[int, str], list[int]],
+) -> None:
+    due_of = {i: due for (_, _, due), ids in retry.items() for i in ids}
+    dead_ids = {i for ids in dead.values() for i in ids}
+    status = [
+        "sent" if o.ok else "dead" if i.id in dead_ids else "pending"
+        for i, o in zip(items, outcomes, strict=True)
+    ]
+    await fetch(
+        _RECORD_SQL,
+        [i.id for i in items],
+        [i.channel for i in items],
+        [o.ok for o in outcomes],
+        [o.status_code for o in outcomes],
+        [o.error for o in outcomes],
+        [o.duration_ms for o in outcomes],
+        status,
+        [i.attempts + 1 for i in items],
+        [due_of.get(i.id) for i in items],
+        at,
+        token,
+        at,
+    )
 
 
 async def deliver_due(now: datetime, *, limit: int = 500) -> dict[str, int]:
@@ -566,8 +653,52 @@ async def deliver_due(now: datetime, *, limit: int = 500) -> dict[str, int]:
     items = await claim_due(now.astimezone(UTC), limit=limit, token=token)
     if not items:
         return {"claimed": 0, "sent": 0, "retried": 0, "dead": 0}
-    outcomes = await send_all(items)
-    return {"claimed": len(items), **await record(items, outcomes, token)}
+    stopping = asyncio.Event()
+    sending = asyncio.ensure_future(send_all(items, stopping=stopping))
+    try:
+        outcomes = await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        # the run is being stopped (the scheduler's stop, the app's shutdown): the requests
+        # in flight finish (each within the timeout) and no new one starts; what was sent is
+        # recorded, so a restart does not send it again, and the rest is freed at once
+        # rather than when the claim expires
+        stopping.set()
+        await to_the_end(_wind_down(items, sending, token))
+        raise
+    return {"claimed": len(items), **await to_the_end(record(items, outcomes, token))}
+
+
+async def _wind_down(
+    items: list[channels.Outgoing],
+    sending: asyncio.Future[list[channels.Outcome | None]],
+    token: uuid.UUID,
+) -> None:
+    outcomes = await sending
+    done = [(i, o) for i, o in zip(items, outcomes, strict=True) if o is not None]
+    if done:
+        await record([i for i, _ in done], [o for _, o in done], token)
+    async with write_transaction():
+        await (
+            Notification.update({Notification.claimed_until: None, Notification.claim_token: None})
+            .where((Notification.claim_token == token) & (Notification.status == "pending"))
+            .run()
+        )
+
+
+async def to_the_end(work: Any) -> Any:
+    """Await `work` to its end even if this task is cancelled meanwhile (a recording cut in
+    half would roll back, and everything would be sent again), then pass the cancellation
+    on. For short database writes only: a stop waits for them."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 # --- inbox ---------------------------------------------------------------------------------
@@ -703,11 +834,11 @@ async def mark_all_read(*, account_id: int) -> ReadAllResult:
 
 
 async def live_stream(
-    *, plugin: ChannelsPlugin, account_id: int
+    *, plugin: events.LiveEvents, account_id: int
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Server-sent events of the caller's own channel, with a comment every
     HEARTBEAT_SECONDS so proxies keep the connection open and clients notice a dead one."""
-    async with plugin.start_subscription(events.channel_of(account_id)) as subscriber:
+    async with plugin.start_subscription(plugin.channel_of(account_id)) as subscriber:
         yield ServerSentEventMessage(data=None, comment="connected", retry=5000)
         stream = subscriber.iter_events()
 

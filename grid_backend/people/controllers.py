@@ -12,6 +12,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.people import services
 from grid_backend.people.schemas import (
+    AccountPage,
     AssignmentCreate,
     AssignmentPage,
     AssignmentRead,
@@ -124,4 +125,23 @@ class AssignmentController(Controller):
         grants = await policy.grants_of(caller.account_id)
         return await services.end_assignment(
             assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id
+        )
+
+
+class AccountController(Controller):
+    path = "/api/v1/accounts"
+    tags = ["people"]
+
+    @get("", summary="People on duty in the caller's area; anyone else by full phone, masked")
+    async def find_accounts(
+        self,
+        caller: CurrentCaller,
+        q: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        area_id: FromQuery[int | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> AccountPage:
+        grants = await policy.grants_of(caller.account_id)
+        return await services.find_accounts(
+            grants=grants, q=q, area_id=area_id, limit=limit, cursor=cursor
         )

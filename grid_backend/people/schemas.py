@@ -79,6 +79,29 @@ class AssignmentPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class DutyBrief(msgspec.Struct):
+    duty: str
+    area_id: int
+    area_name: str
+
+
+class AccountBrief(msgspec.Struct):
+    """A person as the console lists them: staff of the caller's area with their number;
+    anyone else (a resident) with it masked (DESIGN.md §9)."""
+
+    id: int
+    name: str
+    phone: str
+    phone_masked: bool
+    is_active: bool
+    duties: list[DutyBrief]  # current duties inside the caller's area
+
+
+class AccountPage(msgspec.Struct):
+    items: list[AccountBrief]
+    next_cursor: str | None
+
+
 class MeRead(msgspec.Struct):
     account: AccountRead
     assignments: list[AssignmentRead]

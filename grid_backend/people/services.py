@@ -9,7 +9,7 @@ from typing import Any
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import under, write_transaction
-from grid_backend.core.errors import Conflict, DomainError, NotFound, invalid
+from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.ratelimit import SlidingWindow
 from grid_backend.core.security import (
@@ -20,12 +20,15 @@ from grid_backend.core.security import (
     refresh_digest,
     verify_password,
 )
-from grid_backend.people.phones import normalise_phone
+from grid_backend.people.phones import mask_phone, normalise_phone
 from grid_backend.people.schemas import (
+    AccountBrief,
+    AccountPage,
     AccountRead,
     AssignmentCreate,
     AssignmentPage,
     AssignmentRead,
+    DutyBrief,
     MeRead,
     TokenPair,
 )
@@ -558,3 +561,89 @@ async def holders(*, duties: list[str], area_paths: list[str], day: date) -> dic
     for r in rows:
         found.setdefault(r["area_path"], []).append(r["account"])
     return found
+
+
+async def find_accounts(
+    *,
+    grants: list[policy.Grant],
+    q: str | None = None,
+    area_id: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> AccountPage:
+    """People on duty inside the caller's area, by name or phone; anyone else only by their
+    full phone number (to appoint a resident), and with that number masked."""
+    paths = policy.scopes(grants, "account.read")
+    if not paths:
+        raise Forbidden()
+    if area_id is not None:
+        area = await Area.select(Area.path).where(Area.id == area_id).first().run()
+        if area is None:
+            raise NotFound("area_not_found")
+        inside = [p for p in paths if p.startswith(area["path"])]
+        paths = [area["path"]] if any(area["path"].startswith(p) for p in paths) else inside
+        if not paths:
+            raise Forbidden()
+    today = clock.today()
+    held = Assignment.select(Assignment.account).where(
+        under(Assignment.area_path, paths) & _current(today)
+    )
+    query = Account.select(*_ACCOUNT_COLUMNS).where(Account.id.is_in(held))
+    text = (q or "").strip()[:64]
+    exact: dict[str, Any] | None = None
+    if text:
+        digits = "".join(c for c in text if c.isdigit())
+        if digits and len(digits) == len(text.replace(" ", "").replace("-", "")):
+            query = query.where(Account.phone.like(f"%{digits}%"))
+            try:
+                phone = normalise_phone(text)
+            except DomainError:
+                phone = None
+            if phone is not None and not cursor:
+                exact = (
+                    await Account.select(*_ACCOUNT_COLUMNS)
+                    .where(Account.phone == phone)
+                    .first()
+                    .run()
+                )
+        else:
+            query = query.where(Account.name.like(f"%{text.replace('%', '')}%"))
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(Account.id > after)
+    rows = await query.order_by(Account.id).limit(limit + 1).run()
+    cursor_out = next_cursor(rows, limit)
+    staff_ids = {r["id"] for r in rows}
+    if exact is not None and exact["id"] not in staff_ids:
+        rows.insert(0, exact)
+    duties: dict[int, list[DutyBrief]] = {}
+    if rows:
+        for a in (
+            await Assignment.select(
+                Assignment.account, Assignment.duty, Assignment.area, Assignment.area.name
+            )
+            .where(
+                Assignment.account.is_in([r["id"] for r in rows])
+                & under(Assignment.area_path, paths)
+                & _current(today)
+            )
+            .order_by(Assignment.id)
+            .run()
+        ):
+            duties.setdefault(a["account"], []).append(
+                DutyBrief(duty=a["duty"], area_id=a["area"], area_name=a["area.name"])
+            )
+    return AccountPage(
+        items=[
+            AccountBrief(
+                id=r["id"],
+                name=r["name"],
+                phone=r["phone"] if r["id"] in staff_ids else mask_phone(r["phone"]),
+                phone_masked=r["id"] not in staff_ids,
+                is_active=r["is_active"],
+                duties=duties.get(r["id"], []),
+            )
+            for r in rows
+        ],
+        next_cursor=cursor_out,
+    )

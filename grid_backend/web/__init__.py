@@ -10,10 +10,11 @@ from litestar.static_files import create_static_files_router
 from xstatic.pkg import leaflet
 
 from grid_backend.web import console, i18n
+from grid_backend.web.field import FieldController
 from grid_backend.web.home import HomeController
 from grid_backend.web.templating import STATIC
 
-PAGE_HANDLERS: list[Any] = [HomeController]
+PAGE_HANDLERS: list[Any] = [HomeController, FieldController]
 
 
 async def _page_language(request: Request[Any, Any, Any]) -> None:

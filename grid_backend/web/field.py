@@ -13,6 +13,7 @@ from litestar import Controller, Response, get
 from litestar.response import Template
 
 from grid_backend.settings import get_settings
+from grid_backend.web import i18n
 from grid_backend.web.templating import STATIC, TEMPLATES
 
 FIELD_STATIC = STATIC / "field"
@@ -59,6 +60,7 @@ def _page(name: str, title: str, **context: object) -> Template:
             "page_title": title,
             "timezone": get_settings().timezone,
             "version": shell_assets()[1],
+            "duty_names": {duty: i18n.duty_name(duty) for duty in i18n.DUTY_NAMES},
             **context,
         },
     )
@@ -140,7 +142,7 @@ class FieldController(Controller):
         body = f"const SHELL = {json.dumps(config)};\n{script}"
         return Response(
             body,
-            media_type="text/javascript; charset=utf-8",
+            media_type="text/javascript",
             headers={
                 "Service-Worker-Allowed": "/app/",
                 "Cache-Control": "no-store, max-age=0",

@@ -41,7 +41,7 @@ def environment() -> Environment:
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["script_messages"] = i18n.messages_for_scripts
     env.globals["console_user"] = console_user
-    env.globals["csrf_token"] = csrf_token
+    env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name
     return env
 

@@ -101,6 +101,9 @@ def live_server() -> Iterator[LiveServer]:
         "GRID_DATABASE_URL": _server_database(data),
         "GRID_SCHEDULER": "false",  # the tests run jobs by hand through `live_server.cli`
         "GRID_LOG_LEVEL": "WARNING",
+        # every browser test signs in from 127.0.0.1: the per-address limit (30 per 15 min)
+        # would refuse the later tests of a full run
+        "GRID_LOGIN_ATTEMPTS_PER_ADDRESS": "100000",
     }
     port = _free_port()
     server = LiveServer(url=f"http://127.0.0.1:{port}", env=env, log=data / "server.log")
@@ -146,8 +149,10 @@ def live_server() -> Iterator[LiveServer]:
     shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """Chromium for one test. Playwright's sync API holds an event loop while it runs, which
+    would stop every later async test of the suite: so it is started and stopped per test."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
         if os.environ.get("CI") == "true":
@@ -219,3 +224,21 @@ def console(desktop):
     """A desktop page signed in to the console as the demo dispatcher."""
     sign_in_console(desktop)
     return desktop
+
+
+@pytest.fixture
+def send_report():
+    """`send_report(page)` taps "send" on the field app's report form; when the app offers
+    possible duplicates first, it chooses to send anyway. True if duplicates were offered."""
+
+    def send(page) -> bool:
+        page.click("#send")
+        page.locator(
+            "#result:not([hidden]), #precheck:not([hidden]), #form-error:not([hidden])"
+        ).first.wait_for()
+        if page.locator("#precheck").is_visible():
+            page.click("#send-anyway")
+            return True
+        return False
+
+    return send

@@ -495,6 +495,49 @@ async def test_possible_duplicates_nearby_and_by_photo(client):
     ]
 
 
+async def test_duplicates_are_offered_before_sending_and_nothing_is_filed(client):
+    await make_tree()
+    alice, bob = await make_person(), await make_person()
+    first = await file_report(client, alice, photo="hopper.jpg")
+    lat, lng = POINT_IN[G1]
+    before = await HazardReport.count()
+
+    near = {"category": "gas", "location": {"lat": lat + 40 / 111_320, "lng": lng}}
+    r = await client.post("/api/v1/reports/possible-duplicates", json=near, headers=bob.headers)
+    assert r.status_code == 200, r.text
+    assert [(d["id"], d["reason"]) for d in r.json()] == [(first["id"], "nearby")]
+    assert r.json()[0]["distance_m"] == pytest.approx(40, abs=1)
+
+    # the same photo far away in the township is found by its picture
+    photo = await upload_photo(client, bob, "hopper.jpg")
+    far = {"category": "fire", "location": dict(zip(("lat", "lng"), POINT_IN[G2], strict=True))}
+    r = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={**far, "photo_ids": [photo]},
+        headers=bob.headers,
+    )
+    assert [(d["id"], d["reason"]) for d in r.json()] == [(first["id"], "photo")]
+    assert await HazardReport.count() == before  # asking files nothing
+
+    # somebody else's photo, an unknown category, no token: refused
+    theirs = await upload_photo(client, alice, "flower.jpg")
+    r = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={**near, "photo_ids": [theirs]},
+        headers=bob.headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "photo_not_yours"
+    r = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={**near, "category": "nope"},
+        headers=bob.headers,
+    )
+    assert r.json()["code"] == "category_unknown"
+    r = await client.post("/api/v1/reports/possible-duplicates", json=near)
+    assert r.status_code == 401
+
+
 # --- support ("me too") ------------------------------------------------------------------------
 
 

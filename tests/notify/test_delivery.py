@@ -165,28 +165,25 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
     assert expected.startswith("sha256=") and len(expected) == 7 + 64
 
 
-async def test_a_run_cancelled_mid_send_loses_nothing_and_records_each_once(receiver, test_clock):
+async def test_a_run_cancelled_mid_send_records_what_went_out_and_frees_the_rest(
+    patient, test_clock
+):
+    receiver = patient
     receiver.delay = 0.05  # keep requests in flight
     people = [await make_person() for _ in range(4)]
     ids = await _push([p.id for p in people], 30)
     run = asyncio.create_task(services.deliver_due(test_clock.now, limit=500))
     await asyncio.wait_for(receiver.wait_for_hits(30), 10)
-    run.cancel()
+    run.cancel()  # a stop: the requests in flight finish, no new one starts
     with pytest.raises(asyncio.CancelledError):
         await run
-    # claimed, nothing recorded: not due again until the claim expires
     states = await _states(ids)
-    assert {s["status"] for s in states.values()} == {"pending"}
-    assert all(s["claimed_until"] is not None for s in states.values())
-    assert (await services.deliver_due(test_clock.now))["claimed"] == 0
-    receiver.delay = 0
-    test_clock.advance(seconds=services.claim_seconds(120).total_seconds())
-    assert (await services.deliver_due(test_clock.now))["sent"] == 120
-    seen = receiver.seen()
-    assert all(seen[i] >= 1 for i in ids)
-    assert any(seen[i] == 2 for i in ids)  # at least once: the interrupted ones went twice
-    states = await _states(ids)
-    assert {s["status"] for s in states.values()} == {"sent"}
+    sent = {i for i, s in states.items() if s["status"] == "sent"}
+    assert 30 <= len(sent) < len(ids)
+    assert set(receiver.seen()) == sent  # what went out is recorded, and only that
+    assert all(s["claimed_until"] is None for s in states.values())  # the rest is free now
+    assert (await services.deliver_due(test_clock.now))["sent"] == len(ids) - len(sent)
+    assert receiver.seen() == dict.fromkeys(ids, 1)  # none lost, none twice
     assert set((await _ok_attempts(ids)).values()) == {1}
 
 
@@ -215,7 +212,8 @@ async def test_a_late_run_does_not_overwrite_rows_another_run_took_over(receiver
     assert row["status"] == "sent" and row["last_error"] == "" and row["attempts"] == 1
 
 
-async def test_parallel_runs_never_send_one_notification_twice(receiver, test_clock):
+async def test_parallel_runs_never_send_one_notification_twice(patient, test_clock):
+    receiver = patient
     receiver.delay = 0.01
     people = [await make_person() for _ in range(4)]
     ids = await _push([p.id for p in people], 50)

@@ -120,3 +120,14 @@ async def test_sign_out_revokes_the_session(db, client):
     assert out.status_code == 303
     reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
     assert reuse.status_code == 401
+
+
+async def test_pages_carry_the_session_csrf_token_for_their_forms_and_scripts(db, client):
+    await make_tree()
+    person = await make_person(("dispatcher", "500103001"))
+    await _sign_in(client, person.phone)
+    page = await client.get("/console/map")
+    assert page.status_code == 200
+    token = client.cookies["grid_csrf"]
+    assert f'<meta name="csrf-token" content="{token}">' in page.text
+    assert f'name="csrf_token" value="{token}"' in page.text  # the sign-out form

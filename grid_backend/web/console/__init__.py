@@ -29,13 +29,33 @@ from grid_backend.people import services as people_services
 from grid_backend.people.schemas import MeRead
 from grid_backend.web import i18n
 from grid_backend.web.console import session
+from grid_backend.web.console.cases import CasesPage
+from grid_backend.web.console.dashboard import DashboardPage
+from grid_backend.web.console.exports import ExportsPage
+from grid_backend.web.console.map import MapPage
+from grid_backend.web.console.patrols import PatrolsPage
+from grid_backend.web.console.people import PeoplePage
+from grid_backend.web.console.rewards import RewardsPage
 from grid_backend.web.console.session import SessionController
+from grid_backend.web.console.urgent import UrgentPage
+from grid_backend.web.console.warnings import WarningsPage
 
 CSRF_FIELD = "csrf_token"
 PUBLIC_PATHS = frozenset({"/console/login"})
 
 # page controllers; each console area appends its own
-CONSOLE_HANDLERS: list[Any] = [SessionController]
+CONSOLE_HANDLERS: list[Any] = [
+    SessionController,
+    MapPage,
+    PatrolsPage,
+    PeoplePage,
+    WarningsPage,
+    UrgentPage,
+    DashboardPage,
+    CasesPage,
+    RewardsPage,
+    ExportsPage,
+]
 
 _me: ContextVar[MeRead | None] = ContextVar("console_me", default=None)
 _csrf: ContextVar[str] = ContextVar("console_csrf", default="")

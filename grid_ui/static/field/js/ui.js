@@ -60,7 +60,7 @@ export function $(selector) {
 
 export function view(...children) {
   const node = document.getElementById("view");
-  node.replaceChildren(...children);
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));
   return node;
 }
 

@@ -1,0 +1,383 @@
+"""The risk map's layers: the grids under an area with their open cases and risk, risk points,
+and one grid's team on duty. Geometry comes from the in-memory grid index (no boundary reads
+per request), simplified for drawing and converted to the datum the map's tiles need."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import shapely
+from litestar import Controller, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+from piccolo.query.functions.aggregate import Count
+from shapely.geometry import mapping
+
+from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
+from grid_backend.areas.schemas import AreaBrief, Datum, TeamMember
+from grid_backend.areas.services import team_on_duty
+from grid_backend.areas.tables import Area, RiskPoint
+from grid_backend.core import clock, geo, policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.db import under
+from grid_backend.core.errors import Forbidden, NotFound
+from grid_backend.people.phones import mask_phone
+
+RISK_LEVELS = ("low", "medium", "high", "major")
+MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
+MAX_POINTS = 5_000
+SIMPLIFY_M = 3.0  # drawing tolerance: below what a console map at street zoom can show
+_DEGREE_M = 111_320.0
+
+DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
+
+
+class GridProperties(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    open_cases: int
+    overdue_cases: int
+    urgent_cases: int
+    risk_points: int
+    risk_level: str | None  # the highest level of the grid's active risk points
+
+
+class GridFeature(msgspec.Struct):
+    id: int
+    geometry: dict[str, Any]
+    properties: GridProperties
+    type: str = "Feature"
+
+
+class GridCollection(msgspec.Struct):
+    area: AreaBrief
+    datum: str
+    truncated: bool  # more grids than MAX_GRIDS: choose a smaller area
+    features: list[GridFeature]
+    type: str = "FeatureCollection"
+
+
+class RiskPointProperties(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    type: str
+    risk_level: str
+    grid_id: int
+    threatened_households: int
+
+
+class RiskPointFeature(msgspec.Struct):
+    id: int
+    geometry: dict[str, Any]
+    properties: RiskPointProperties
+    type: str = "Feature"
+
+
+class RiskPointCollection(msgspec.Struct):
+    datum: str
+    truncated: bool
+    features: list[RiskPointFeature]
+    type: str = "FeatureCollection"
+
+
+class GridRiskPoint(msgspec.Struct):
+    id: int
+    name: str
+    type: str
+    risk_level: str
+
+
+class GridDetail(msgspec.Struct):
+    grid: AreaBrief
+    ancestors: list[AreaBrief]
+    households: int | None
+    population: int | None
+    team: list[TeamMember]
+    phones_masked: bool
+    open_cases: int
+    overdue_cases: int
+    risk_points: list[GridRiskPoint]
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+async def _area(area_id: int) -> dict[str, Any]:
+    row = (
+        await Area.select(
+            Area.id, Area.code, Area.name, Area.level, Area.path, Area.households, Area.population
+        )
+        .where(Area.id == area_id)
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound("area_not_found")
+    return row
+
+
+async def map_scope(
+    grants: list[policy.Grant], area_id: int | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The area shown (the caller's own by default) and the paths inside it the caller may
+    see: the whole area when a duty covers it, else the caller's areas below it."""
+    scopes = policy.scopes(grants, "risk_point.read")  # every duty: staff see their map
+    if not scopes:
+        raise Forbidden()
+    if area_id is None:
+        top = min(scopes, key=lambda p: (p.count("/"), p))
+        row = await Area.select(Area.id).where(Area.path == top).first().run()
+        area_id = row["id"] if row else 0
+    area = await _area(area_id)
+    path = area["path"]
+    if any(path.startswith(s) for s in scopes):
+        return area, [path]
+    inside = [s for s in scopes if s.startswith(path)]
+    if not inside:
+        raise Forbidden()
+    return area, inside
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+
+class _Simplified:
+    """Simplified grid outlines per (index revision, datum): drawn often, changed rarely."""
+
+    def __init__(self) -> None:
+        self.revision: int | None = None
+        self.shapes: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def get(self, index: GridIndex, datum: str, positions: list[int]) -> list[dict[str, Any]]:
+        if self.revision != index.revision:
+            self.shapes.clear()
+            self.revision = index.revision
+        missing = [i for i in positions if (datum, i) not in self.shapes]
+        if missing:
+            geoms = shapely.simplify(
+                index.geoms[missing], SIMPLIFY_M / _DEGREE_M, preserve_topology=True
+            )
+            if datum != "wgs84":
+                geoms = [geo.transform_geometry(g, "wgs84", datum) for g in geoms]
+            # 6 decimals (about 0.1 m) are plenty for drawing and halve the JSON
+            geoms = shapely.set_precision(list(geoms), 1e-6, mode="keep_collapsed")
+            for i, g in zip(missing, geoms, strict=True):
+                self.shapes[(datum, i)] = mapping(g)
+        return [self.shapes[(datum, i)] for i in positions]
+
+
+_simplified = _Simplified()
+
+
+def _position(lng: float, lat: float, datum: str) -> dict[str, Any]:
+    if datum != "wgs84":
+        lng, lat = geo.convert(lng, lat, "wgs84", datum)
+    return {"type": "Point", "coordinates": [round(lng, 7), round(lat, 7)]}
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+async def _case_counts(paths: list[str]) -> dict[int, dict[str, int]]:
+    """Open, overdue and urgent cases per grid under these paths."""
+    from grid_backend.hazards.tables import HazardReport
+    from grid_backend.hazards.workflow import OPEN
+
+    base = HazardReport.status.is_in(sorted(OPEN)) & under(HazardReport.area_path, paths)
+    running = HazardReport.status.is_in(sorted(OPEN - {"suspended"}))
+    counts: dict[int, dict[str, int]] = {}
+    for name, condition in (
+        ("open", base),
+        ("overdue", base & running & (HazardReport.due_at < clock.now())),
+        ("urgent", base & HazardReport.urgent.eq(True)),
+    ):
+        rows = (
+            await HazardReport.select(HazardReport.grid, Count(HazardReport.id, alias="n"))
+            .where(condition)
+            .group_by(HazardReport.grid)
+            .run()
+        )
+        for r in rows:
+            counts.setdefault(r["grid"], {})[name] = r["n"]
+    return counts
+
+
+async def _risk_by_grid(paths: list[str]) -> dict[int, tuple[int, str]]:
+    rows = (
+        await RiskPoint.select(RiskPoint.grid, RiskPoint.risk_level)
+        .where(RiskPoint.is_active.eq(True) & under(RiskPoint.area_path, paths))
+        .run()
+    )
+    found: dict[int, tuple[int, str]] = {}
+    for r in rows:
+        count, level = found.get(r["grid"], (0, ""))
+        top = max(level, r["risk_level"], key=lambda v: RISK_LEVELS.index(v) if v else -1)
+        found[r["grid"]] = (count + 1, top)
+    return found
+
+
+# --- layers --------------------------------------------------------------------------------
+
+
+async def grid_layer(
+    *, grants: list[policy.Grant], area_id: int | None, datum: str = "wgs84"
+) -> GridCollection:
+    """The grids under an area as GeoJSON, with open-case counts and risk level."""
+    area, paths = await map_scope(grants, area_id)
+    index = grid_index.fresh() or await grid_index.get()
+    positions = [
+        i for i, node in enumerate(index.grid_nodes) if any(node.path.startswith(p) for p in paths)
+    ]
+    truncated = len(positions) > MAX_GRIDS
+    positions = positions[:MAX_GRIDS]
+    shapes = _simplified.get(index, datum, positions)
+    cases = await _case_counts(paths)
+    risks = await _risk_by_grid(paths)
+    features = []
+    for i, geometry in zip(positions, shapes, strict=True):
+        node = index.grid_nodes[i]
+        counted = cases.get(node.id, {})
+        risk_count, risk_level = risks.get(node.id, (0, None))
+        features.append(
+            GridFeature(
+                id=node.id,
+                geometry=geometry,
+                properties=GridProperties(
+                    id=node.id,
+                    code=node.code,
+                    name=node.name,
+                    open_cases=counted.get("open", 0),
+                    overdue_cases=counted.get("overdue", 0),
+                    urgent_cases=counted.get("urgent", 0),
+                    risk_points=risk_count,
+                    risk_level=risk_level or None,
+                ),
+            )
+        )
+    return GridCollection(
+        area=AreaBrief(id=area["id"], code=area["code"], name=area["name"], level=area["level"]),
+        datum=datum,
+        truncated=truncated,
+        features=features,
+    )
+
+
+async def risk_point_layer(
+    *, grants: list[policy.Grant], area_id: int | None, datum: str = "wgs84"
+) -> RiskPointCollection:
+    """Active risk points under an area as GeoJSON points."""
+    _, paths = await map_scope(grants, area_id)
+    rows = (
+        await RiskPoint.select(
+            RiskPoint.id,
+            RiskPoint.code,
+            RiskPoint.name,
+            RiskPoint.type,
+            RiskPoint.risk_level,
+            RiskPoint.lat,
+            RiskPoint.lng,
+            RiskPoint.grid,
+            RiskPoint.threatened_households,
+        )
+        .where(RiskPoint.is_active.eq(True) & under(RiskPoint.area_path, paths))
+        .order_by(RiskPoint.id)
+        .limit(MAX_POINTS + 1)
+        .run()
+    )
+    return RiskPointCollection(
+        datum=datum,
+        truncated=len(rows) > MAX_POINTS,
+        features=[
+            RiskPointFeature(
+                id=r["id"],
+                geometry=_position(r["lng"], r["lat"], datum),
+                properties=RiskPointProperties(
+                    id=r["id"],
+                    code=r["code"],
+                    name=r["name"],
+                    type=r["type"],
+                    risk_level=r["risk_level"],
+                    grid_id=r["grid"],
+                    threatened_households=r["threatened_households"],
+                ),
+            )
+            for r in rows[:MAX_POINTS]
+        ],
+    )
+
+
+async def grid_detail(*, grants: list[policy.Grant], grid_id: int) -> GridDetail:
+    """One grid for the map's side panel: its team on duty today, risk points, case counts."""
+    area = await _area(grid_id)
+    if not policy.allows(grants, "risk_point.read", area["path"]):
+        raise NotFound("area_not_found")  # as if absent: the map shows no grid outside one's area
+    index = grid_index.fresh() or await grid_index.get()
+    node = index.nodes.get(grid_id)
+    areas = [grid_id] + [m for m, _ in index.micro.get(grid_id, [])]
+    scope = roster_scope(area["path"])
+    rows = await team_on_duty(areas, scope=scope, members=index.members.get(scope, areas))
+    show = policy.allows(grants, "contact.read", area["path"])
+    counts = (await _case_counts([area["path"]])).get(grid_id, {})
+    points = (
+        await RiskPoint.select(RiskPoint.id, RiskPoint.name, RiskPoint.type, RiskPoint.risk_level)
+        .where(RiskPoint.is_active.eq(True) & (RiskPoint.grid == grid_id))
+        .order_by(RiskPoint.id)
+        .limit(200)
+        .run()
+    )
+    return GridDetail(
+        grid=AreaBrief(id=area["id"], code=area["code"], name=area["name"], level=area["level"]),
+        ancestors=[
+            AreaBrief(id=n.id, code=n.code, name=n.name, level=n.level)
+            for n in (index.ancestors(node) if node else [])
+        ],
+        households=area["households"],
+        population=area["population"],
+        team=[
+            TeamMember(
+                account_id=r["account"],
+                name=r["name"],
+                duty=r["duty"],
+                area_id=r["area"],
+                phone=r["phone"] if show else mask_phone(r["phone"]),
+                employment=r["employment"],
+            )
+            for r in rows
+        ],
+        phones_masked=not show,
+        open_cases=counts.get("open", 0),
+        overdue_cases=counts.get("overdue", 0),
+        risk_points=[GridRiskPoint(**p) for p in points],
+    )
+
+
+class MapController(Controller):
+    path = "/api/v1/map"
+    tags = ["areas"]
+
+    @get("/grids", summary="Grids under an area as GeoJSON, with open cases and risk level")
+    async def grids(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        datum: DatumParam = "wgs84",
+    ) -> GridCollection:
+        grants = await policy.grants_of(caller.account_id)
+        return await grid_layer(grants=grants, area_id=area_id, datum=datum)
+
+    @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
+    async def grid(self, caller: CurrentCaller, grid_id: FromPath[int]) -> GridDetail:
+        grants = await policy.grants_of(caller.account_id)
+        return await grid_detail(grants=grants, grid_id=grid_id)
+
+    @get("/risk-points", summary="Active risk points under an area as GeoJSON")
+    async def risk_points(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        datum: DatumParam = "wgs84",
+    ) -> RiskPointCollection:
+        grants = await policy.grants_of(caller.account_id)
+        return await risk_point_layer(grants=grants, area_id=area_id, datum=datum)

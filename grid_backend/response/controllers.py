@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from grid_backend.areas.services import area_path_of
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.hazards.schemas import Datum
+from grid_backend.response import services
+from grid_backend.response.schemas import (
+    DispatchIn,
+    MyResponsePage,
+    ResponseList,
+    ResponseRead,
+    ResponseStatsRead,
+    StepIn,
+    SuggestionsRead,
+    TeamCreate,
+    TeamPage,
+    TeamRead,
+    TeamType,
+    TeamUpdate,
+    Tier,
+    UrgentCasePage,
+)
+
+DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
+
+
+async def _grants(caller: Any) -> list[policy.Grant]:
+    return await policy.grants_of(caller.account_id)
+
+
+class ResponseController(Controller):
+    """Responses to urgent cases: records and their steps, team dispatch and suggestions."""
+
+    path = "/api/v1/reports"
+    tags = ["response"]
+
+    @get("/{report_id:int}/responses", summary="Responses to a case, with their steps")
+    async def list_responses(
+        self, caller: CurrentCaller, report_id: FromPath[int], datum: DatumParam = "wgs84"
+    ) -> ResponseList:
+        return await services.list_responses(
+            report_id=report_id,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+            datum=datum,
+        )
+
+    @post(
+        "/{report_id:int}/responses",
+        summary="Dispatch a rescue team to an urgent case (again: its record, 200)",
+    )
+    async def dispatch(
+        self, caller: CurrentCaller, report_id: FromPath[int], data: JSONBody[DispatchIn]
+    ) -> Response[ResponseRead]:
+        record, created = await services.dispatch_team(
+            report_id=report_id,
+            data=data,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+        return Response(record, status_code=201 if created else 200)
+
+    @post(
+        "/{report_id:int}/responses/{response_id:int}/steps",
+        status_code=HTTP_200_OK,
+        summary="Record the next step: acknowledge, set_off, arrive, finish",
+    )
+    async def step(
+        self,
+        caller: CurrentCaller,
+        report_id: FromPath[int],
+        response_id: FromPath[int],
+        data: JSONBody[StepIn],
+    ) -> ResponseRead:
+        return await services.record_step(
+            report_id=report_id,
+            response_id=response_id,
+            data=data,
+            account_id=caller.account_id,
+            grants=await _grants(caller),
+        )
+
+    @get(
+        "/{report_id:int}/team-suggestions",
+        summary="The nearest active rescue teams of each tier serving the case's area",
+    )
+    async def suggestions(
+        self,
+        caller: CurrentCaller,
+        report_id: FromPath[int],
+        per_tier: Annotated[int, QueryParameter(ge=1, le=20)] = 3,
+        datum: DatumParam = "wgs84",
+    ) -> SuggestionsRead:
+        return await services.suggest_teams(
+            report_id=report_id, grants=await _grants(caller), per_tier=per_tier, datum=datum
+        )
+
+
+class UrgentCaseController(Controller):
+    path = "/api/v1/urgent-cases"
+    tags = ["response"]
+
+    @get("", summary="Urgent cases in the caller's areas with their responses, newest first")
+    async def list_urgent(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        open: FromQuery[bool | None] = None,
+        waiting: FromQuery[bool | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> UrgentCasePage:
+        return await services.list_urgent(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            open_only=open,
+            waiting=waiting,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+class MyResponsesController(Controller):
+    path = "/api/v1/me/responses"
+    tags = ["response"]
+
+    @get("", summary="The caller's own responses to urgent cases (unfinished unless finished=true)")
+    async def mine(
+        self,
+        caller: CurrentCaller,
+        finished: FromQuery[bool] = False,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> MyResponsePage:
+        return await services.my_responses(
+            account_id=caller.account_id, finished=finished, limit=limit, cursor=cursor
+        )
+
+
+class RescueTeamController(Controller):
+    path = "/api/v1/rescue-teams"
+    tags = ["response"]
+
+    @get("", summary="Rescue teams serving the caller's areas")
+    async def list_teams(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        tier: FromQuery[Tier | None] = None,
+        type: FromQuery[TeamType | None] = None,
+        active: FromQuery[bool | None] = True,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        datum: DatumParam = "wgs84",
+    ) -> TeamPage:
+        return await services.list_teams(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            tier=tier,
+            team_type=type,
+            active=active,
+            limit=limit,
+            cursor=cursor,
+            datum=datum,
+        )
+
+    @post("", summary="Register a rescue team")
+    async def create_team(self, caller: CurrentCaller, data: JSONBody[TeamCreate]) -> TeamRead:
+        return await services.create_team(
+            data=data, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+    @get("/{team_id:int}", summary="One rescue team")
+    async def read_team(
+        self, caller: CurrentCaller, team_id: FromPath[int], datum: DatumParam = "wgs84"
+    ) -> TeamRead:
+        return await services.read_team(team_id=team_id, grants=await _grants(caller), datum=datum)
+
+    @patch("/{team_id:int}", summary="Change a rescue team")
+    async def update_team(
+        self, caller: CurrentCaller, team_id: FromPath[int], data: JSONBody[TeamUpdate]
+    ) -> TeamRead:
+        return await services.update_team(
+            team_id=team_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+    @delete("/{team_id:int}", status_code=HTTP_200_OK, summary="Retire a rescue team")
+    async def retire_team(self, caller: CurrentCaller, team_id: FromPath[int]) -> TeamRead:
+        return await services.retire_team(
+            team_id=team_id, account_id=caller.account_id, grants=await _grants(caller)
+        )
+
+
+class ResponseStatsController(Controller):
+    path = "/api/v1/stats/response-times"
+    tags = ["response"]
+
+    @get("", summary="Reaction and arrival times of urgent cases (docs/metrics.md)")
+    async def response_times(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        group_by: FromQuery[Literal["township", "district"]] = "township",
+    ) -> ResponseStatsRead:
+        return await services.response_times(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            date_from=date_from,
+            date_to=date_to,
+            group_by=group_by,
+        )

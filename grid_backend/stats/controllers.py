@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import anyio
+from litestar import Controller, get
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Stream
+
+from grid_backend.areas.services import area_path_of
+from grid_backend.core import policy
+from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.stats import ledger, services
+from grid_backend.stats.schemas import DashboardRead, PointsReview
+
+DateFrom = Annotated[date | None, QueryParameter(name="from", description="local date")]
+DateTo = Annotated[date | None, QueryParameter(name="to", description="local date, included")]
+AreaAlias = Annotated[int | None, QueryParameter(name="area", description="same as area_id")]
+
+
+async def _grants(caller: Any) -> list[policy.Grant]:
+    return await policy.grants_of(caller.account_id)
+
+
+class DashboardController(Controller):
+    path = "/api/v1/stats"
+    tags = ["stats"]
+
+    @get("/dashboard", summary="The console's dashboard figures (docs/dashboard.md)")
+    async def dashboard(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        area: AreaAlias = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> DashboardRead:
+        return await services.dashboard(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id if area_id is not None else area),
+            date_from=date_from,
+            date_to=date_to,
+        )
+
+    @get("/points", summary="Reward points entries for cases in the caller's area")
+    async def points(
+        self,
+        caller: CurrentCaller,
+        area_id: FromQuery[int | None] = None,
+        account_id: FromQuery[int | None] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PointsReview:
+        return await services.points_review(
+            grants=await _grants(caller),
+            area_path=await area_path_of(area_id),
+            account_id=account_id,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    try:
+        async with await anyio.open_file(path, "rb") as handle:
+            while chunk := await handle.read(64 * 1024):
+                yield chunk
+    finally:
+        await anyio.Path(path).unlink(missing_ok=True)
+
+
+def _disposition(name: str, fmt: str) -> str:
+    chinese = quote(f"隐患台账{name.removeprefix('hazard-ledger')}")
+    return f"attachment; filename=\"{name}\"; filename*=UTF-8''{chinese}"
+
+
+class ExportController(Controller):
+    path = "/api/v1/reports/export"
+    tags = ["stats"]
+
+    @get("", summary="The hazard ledger of an area and period as Excel or CSV")
+    async def export(
+        self,
+        caller: CurrentCaller,
+        format: FromQuery[Literal["xlsx", "csv"]] = "xlsx",
+        area_id: FromQuery[int | None] = None,
+        area: AreaAlias = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        lang: FromQuery[Literal["zh-CN", "en"]] = "zh-CN",
+    ) -> Stream:
+        chosen = area_id if area_id is not None else area
+        area_path = await area_path_of(chosen)
+        export = await ledger.prepare(
+            grants=await _grants(caller),
+            account_id=caller.account_id,
+            area_path=area_path,
+            date_from=date_from,
+            date_to=date_to,
+            fmt=format,
+            english=lang == "en",
+        )
+        code = area_path.rstrip("/").rsplit("/", 1)[-1] if area_path else None
+        name = ledger.filename(export, code, format)
+        headers = {
+            "Content-Disposition": _disposition(name, format),
+            "X-Row-Count": str(export.rows),
+            "Cache-Control": "no-store",
+        }
+        if format == "csv":
+            return Stream(
+                ledger.csv_chunks(export), media_type="text/csv; charset=utf-8", headers=headers
+            )
+        path = await ledger.xlsx_file(export)
+        headers["Content-Length"] = str(path.stat().st_size)
+        return Stream(
+            _file_chunks(path),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers=headers,
+        )

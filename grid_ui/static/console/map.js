@@ -1,0 +1,192 @@
+// The risk map: grid outlines (coloured by open cases or risk level), risk points, open cases
+// and active warnings as Leaflet layers, read from the JSON API in the tiles' datum.
+import { api, t } from "/static/console/api.js";
+
+// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
+// shadows the console's and renders ""), take the token from its cookie: same value.
+const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+if (csrfMeta && !csrfMeta.content) {
+  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
+}
+
+const config = JSON.parse(document.getElementById("map-config").textContent);
+const query = `area_id=${config.area_id}&datum=${config.datum}`;
+const OPEN = ["submitted", "registered", "dispatched", "in_progress", "suspended", "pending_check"];
+const RISK = { low: "#8fb8e8", medium: "#f2d14b", high: "#f08c2e", major: "#d93025" };
+const WARNING = { blue: "#1e63d6", yellow: "#e6b800", orange: "#f07800", red: "#d01010" };
+const CASE_STEPS = [[0, "#e4efe4"], [1, "#fff1b8"], [3, "#ffc77a"], [6, "#f28b6b"]];
+
+const map = L.map("map", { zoomSnap: 0.25, attributionControl: Boolean(config.tile_url) });
+if (config.tile_url) {
+  L.tileLayer(config.tile_url, { attribution: config.attribution, maxZoom: 19 }).addTo(map);
+}
+const status = document.getElementById("map-status");
+const detail = document.getElementById("grid-detail");
+const colourBy = document.getElementById("colour-by");
+let grids;
+let selected = null;
+
+function caseColour(n) {
+  let colour = CASE_STEPS[0][1];
+  for (const [from, c] of CASE_STEPS) if (n >= from) colour = c;
+  return colour;
+}
+
+function fill(props) {
+  if (colourBy.value === "risk") return props.risk_level ? RISK[props.risk_level] : "#eef1f5";
+  return caseColour(props.open_cases);
+}
+
+function style(feature) {
+  const chosen = selected === feature.id;
+  return {
+    className: "grid",
+    color: chosen ? "#0b63c5" : "#4b5563",
+    weight: chosen ? 3 : 1,
+    fillColor: fill(feature.properties),
+    fillOpacity: 0.7,
+  };
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function legend() {
+  const box = document.getElementById("legend");
+  box.replaceChildren(el("h3", {}, colourBy.value === "risk" ? t("Risk level") : t("Open cases")));
+  const rows = colourBy.value === "risk"
+    ? [["#eef1f5", t("none")], ...Object.entries(RISK).map(([k, c]) => [c, t(`risk ${k}`)])]
+    : [[CASE_STEPS[0][1], "0"], [CASE_STEPS[1][1], "1–2"], [CASE_STEPS[2][1], "3–5"], [CASE_STEPS[3][1], "6+"]];
+  for (const [colour, label] of rows) {
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.background = colour;
+    box.append(el("div", {}, swatch, label));
+  }
+  const dot = (c) => { const s = el("span", { class: "swatch" }); s.style.background = c; s.style.borderRadius = "50%"; return s; };
+  box.append(el("div", {}, dot("#7b1fa2"), t("Risk point")), el("div", {}, dot("#c62828"), t("Open case")));
+}
+
+async function showGrid(feature) {
+  selected = feature.id;
+  grids.setStyle(style);
+  document.getElementById("map-hint").hidden = true;
+  detail.hidden = false;
+  detail.replaceChildren(el("p", { class: "muted" }, t("Loading…")));
+  const statuses = OPEN.map((s) => `status=${s}`).join("&");
+  try {
+    const [info, cases] = await Promise.all([
+      api("GET", `/api/v1/map/grids/${feature.id}`),
+      api("GET", `/api/v1/reports?area_id=${feature.id}&${statuses}&limit=20`),
+    ]);
+    const team = el("ul", { "data-testid": "grid-team" });
+    for (const m of info.team) {
+      team.append(el("li", {}, el("strong", {}, m.name), ` · ${t(`duty ${m.duty}`)} · ${m.phone}`));
+    }
+    if (!info.team.length) team.append(el("li", { class: "error" }, t("Nobody on duty today")));
+    const list = el("ul", { "data-testid": "grid-cases" });
+    for (const c of cases.items) {
+      list.append(el("li", {},
+        el("a", { href: `/console/cases/${c.id}` }, `#${c.id}`),
+        ` ${c.status_text} · ${c.description.slice(0, 40)}`,
+        c.overdue ? el("span", { class: "badge danger" }, t("overdue")) : ""));
+    }
+    if (!cases.items.length) list.append(el("li", { class: "muted" }, t("No open cases")));
+    const points = el("ul");
+    for (const p of info.risk_points) points.append(el("li", {}, `${p.name} · ${t(`risk ${p.risk_level}`)}`));
+    const path = info.ancestors.map((a) => a.name).join(" / ");
+    detail.replaceChildren(
+      el("h2", {}, info.grid.name),
+      el("p", { class: "muted" }, path),
+      el("p", {}, `${t("Open cases")}: ${info.open_cases} · ${t("overdue")}: ${info.overdue_cases}`),
+      el("h3", {}, t("Team on duty today")), team,
+      el("h3", {}, t("Open cases")), list,
+      ...(info.risk_points.length ? [el("h3", {}, t("Risk points")), points] : []),
+    );
+  } catch (problem) {
+    detail.replaceChildren(el("p", { class: "error" }, problem.title || problem.message));
+  }
+}
+
+function pointLayer(collection, options) {
+  return L.geoJSON(collection, {
+    pointToLayer: (feature, latlng) => L.circleMarker(latlng, options(feature)),
+    onEachFeature: (feature, layer) => layer.bindTooltip(tooltip(feature)),
+  });
+}
+
+function tooltip(feature) {
+  const p = feature.properties;
+  if (p.risk_level && p.type) return `${p.name} · ${t(`risk ${p.risk_level}`)}`;
+  return `#${p.id} · ${p.status}${p.urgent ? " · " + t("urgent") : ""}`;
+}
+
+async function warningLayer(gridCollection) {
+  // active warnings cover areas; the grids under them get a coloured border
+  const page = await api("GET", `/api/v1/warnings?active=true&area_id=${config.area_id}&limit=50`);
+  const layer = L.layerGroup();
+  for (const warning of page.items) {
+    const codes = warning.areas.map((a) => a.code);
+    const covered = gridCollection.features.filter((f) => codes.some((c) => f.properties.code.startsWith(c)));
+    if (!covered.length) continue;
+    L.geoJSON({ type: "FeatureCollection", features: covered }, {
+      interactive: false,
+      style: { className: "warning-area", color: WARNING[warning.level], weight: 4, dashArray: "6 4", fill: false },
+    }).addTo(layer);
+  }
+  return { layer, count: page.items.length };
+}
+
+async function load() {
+  status.textContent = t("Loading…");
+  const collection = await api("GET", `/api/v1/map/grids?${query}`);
+  grids = L.geoJSON(collection, {
+    style,
+    onEachFeature: (feature, layer) => {
+      layer.bindTooltip(`${feature.properties.name} · ${t("Open cases")} ${feature.properties.open_cases}`);
+      layer.on("click", () => showGrid(feature));
+    },
+  }).addTo(map);
+  if (collection.features.length) map.fitBounds(grids.getBounds(), { padding: [12, 12] });
+  else map.setView([29.56, 106.57], 13);
+  document.getElementById("map").dataset.grids = String(collection.features.length);
+  const overlays = {};
+  overlays[t("Grids")] = grids;
+  const [points, cases] = await Promise.all([
+    api("GET", `/api/v1/map/risk-points?${query}`),
+    api("GET", `/api/v1/reports/map?${query}`),
+  ]);
+  overlays[t("Risk points")] = pointLayer(points, (f) => ({
+    className: "risk-point", radius: 6, color: "#4a148c", weight: 1.5,
+    fillColor: RISK[f.properties.risk_level] || "#7b1fa2", fillOpacity: 0.95,
+  })).addTo(map);
+  overlays[t("Open cases")] = pointLayer(cases, (f) => ({
+    className: "open-case", radius: f.properties.urgent ? 7 : 4.5, color: "#7f0000", weight: 1,
+    fillColor: f.properties.overdue || f.properties.urgent ? "#c62828" : "#ef6c00", fillOpacity: 0.9,
+  })).addTo(map);
+  let warnings = 0;
+  try {
+    const found = await warningLayer(collection);
+    overlays[t("Active warnings")] = found.layer.addTo(map);
+    warnings = found.count;
+  } catch (problem) {
+    console.warn("warnings layer", problem);
+  }
+  L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+  const parts = [
+    `${t("Grids")}: ${collection.features.length}`,
+    `${t("Risk points")}: ${points.features.length}`,
+    `${t("Open cases")}: ${cases.features.length}`,
+    `${t("Active warnings")}: ${warnings}`,
+  ];
+  if (collection.truncated) parts.push(t("Too many grids: choose a smaller area"));
+  status.textContent = parts.join(" · ");
+  document.getElementById("map").dataset.ready = "true";
+}
+
+colourBy.addEventListener("change", () => { grids?.setStyle(style); legend(); });
+legend();
+load().catch((problem) => { status.textContent = problem.title || problem.message; status.className = "error"; });

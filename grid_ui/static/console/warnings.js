@@ -1,0 +1,84 @@
+// Warnings and callouts: issue a warning; the acknowledgement board of a callout, refreshed
+// live from the server-sent events of GET /api/v1/events (callout.ack, callout.created).
+import { api, t } from "/static/console/api.js";
+
+// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
+// shadows the console's and renders ""), take the token from its cookie: same value.
+const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+if (csrfMeta && !csrfMeta.content) {
+  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
+}
+
+const config = JSON.parse(document.getElementById("warnings-config").textContent);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+const form = document.getElementById("warning-form");
+form?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = form.elements;
+  const expires = new Date(Date.now() + Number(f.hours.value) * 3600 * 1000);
+  const body = {
+    level: f.level.value,
+    type: f.type.value,
+    area_ids: [...f.area_ids.selectedOptions].map((o) => Number(o.value)),
+    expires_at: expires.toISOString(),
+    message: f.message.value,
+    callout: f.callout.checked,
+  };
+  try {
+    const warning = await api("POST", "/api/v1/warnings", body);
+    const callout = warning.callout_ids?.[warning.callout_ids.length - 1];
+    location.href = `/console/warnings?area_id=${config.area_id}${callout ? `&callout_id=${callout}` : ""}`;
+  } catch (problem) {
+    form.querySelector("[data-error]").textContent = problem.errors?.[0]?.message || problem.title || problem.message;
+  }
+});
+
+const ANSWER = { acked: "badge ok", pending: "badge", reminded: "badge warn", escalated: "badge danger" };
+const local = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { timeZone: config.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+let flashed = null;
+
+async function refresh() {
+  const board = await api("GET", `/api/v1/callouts/${config.callout_id}/board?level=grid&limit=200`);
+  for (const [key, value] of Object.entries(board.totals)) {
+    const cell = document.querySelector(`[data-total="${key}"]`);
+    if (cell) cell.textContent = String(value);
+  }
+  const share = board.totals.recipients ? (100 * board.totals.acked) / board.totals.recipients : 0;
+  document.getElementById("progress").style.width = `${share}%`;
+  document.getElementById("board-areas").replaceChildren(...board.areas.map((a) =>
+    el("tr", {}, el("td", {}, a.area.name), el("td", {}, String(a.acked)), el("td", {}, String(a.pending)))));
+  document.getElementById("board-people").replaceChildren(...board.people.map((p) => {
+    const row = el("tr", { "data-person": p.account_id, "data-status": p.status },
+      el("td", {}, p.name), el("td", {}, t(`duty ${p.duty}`)), el("td", {}, p.grid?.name || ""),
+      el("td", {}, el("span", { class: ANSWER[p.status] }, t(`answer ${p.status}`)), p.acked_at ? ` ${local(p.acked_at)}` : ""));
+    if (p.account_id === flashed) row.className = "flash";
+    return row;
+  }));
+}
+
+if (config.callout_id) {
+  refresh().catch((problem) => console.warn(problem));
+  const live = document.getElementById("live");
+  const source = new EventSource("/api/v1/events");
+  source.onopen = () => { live.dataset.state = "on"; };
+  source.onerror = () => { live.dataset.state = "off"; };
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(() => refresh().catch(console.warn), 150); };
+  for (const name of ["callout.ack", "callout.created", "callout.cancelled", "callout.escalated"]) {
+    source.addEventListener(name, (event) => {
+      const data = JSON.parse(event.data);
+      if (data.callout_id !== config.callout_id) return;
+      flashed = data.account_id ?? null;
+      later();
+    });
+  }
+  // the stream is best effort: a slow refresh keeps the board right if an event is lost
+  setInterval(() => refresh().catch(console.warn), 60000);
+}

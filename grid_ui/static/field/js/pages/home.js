@@ -1,0 +1,64 @@
+import { api, logout, me } from "../api.js";
+import * as outbox from "../outbox.js";
+import { $, t } from "../ui.js";
+
+const DUTIES = JSON.parse(document.getElementById("duty-names").textContent);
+
+async function fill(id, load) {
+  try {
+    $(id).textContent = await load();
+  } catch (err) {
+    $(id).textContent = "";
+  }
+}
+
+export default async function ({ staff }) {
+  const person = await me();
+  const duties = person.assignments.map((a) => `${DUTIES[a.duty] || a.duty} · ${a.area_name}`);
+  $("#who").textContent = [t("js:Hello, {name}", { name: person.account.name }), ...duties].join("\n");
+  $("#logout").addEventListener("click", async () => {
+    const waiting = (await outbox.items()).length;
+    if (waiting && !confirm(t("js:{n} items have not been sent and will be lost. Sign out?", { n: waiting }))) {
+      return;
+    }
+    for (const item of await outbox.items()) await outbox.discard(item.id);
+    await logout();
+    location.replace("/app/login");
+  });
+  const jobs = [
+    fill("#tile-reports", async () => {
+      const page = await api("/api/v1/me/reports?limit=50");
+      return t("js:{n} reports", { n: page.items.length + (page.next_cursor ? "+" : "") });
+    }),
+    fill("#tile-points", async () => t("js:{n} points", { n: (await api("/api/v1/me/points?limit=1")).balance })),
+    fill("#tile-inbox", async () => {
+      const inbox = await api("/api/v1/me/notifications?limit=1");
+      const badge = $("#unread");
+      badge.textContent = inbox.unread_count;
+      badge.hidden = !inbox.unread_count;
+      return t("js:{n} unread", { n: inbox.unread_count });
+    }),
+    fill("#tile-outbox", async () => t("js:{n} waiting", { n: (await outbox.items()).length })),
+  ];
+  if (staff) {
+    jobs.push(
+      fill("#tile-tasks", async () => {
+        const page = await api("/api/v1/me/tasks?limit=50");
+        const open = page.items.filter((i) => i.status === "scheduled" || i.status === "in_progress");
+        return t("js:{n} to do", { n: open.length });
+      }),
+      fill("#tile-cases", async () => {
+        const page = await api(
+          `/api/v1/reports?assignee_id=${person.account.id}&status=dispatched&status=in_progress&limit=50`,
+        );
+        return t("js:{n} open", { n: page.items.length });
+      }),
+      fill("#tile-callouts", async () => {
+        const page = await api("/api/v1/me/callouts?status=pending&limit=50");
+        const waiting = page.items.filter((c) => !c.acked_at && c.status !== "cancelled").length;
+        return waiting ? t("js:{n} to acknowledge", { n: waiting }) : t("js:None waiting");
+      }),
+    );
+  }
+  await Promise.all(jobs);
+}

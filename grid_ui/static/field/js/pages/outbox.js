@@ -1,0 +1,73 @@
+// What waits on this phone to be sent, what was refused and why, and what went lately.
+import * as outbox from "../outbox.js";
+import { $, h, t, view, when } from "../ui.js";
+
+const STATE = {
+  waiting: "js:Waiting for the network",
+  sending: "js:Sending…",
+  failed: "js:Not accepted",
+};
+
+async function draw() {
+  const list = (await outbox.items()).sort((a, b) => a.id - b.id);
+  const done = await outbox.sent();
+  view(
+    list.length
+      ? h(
+          "ul.queue",
+          {},
+          list.map((item) =>
+            h(
+              `li.q-${item.status}`,
+              { dataset: { key: item.key } },
+              h("b", { text: item.label }),
+              h("span.state", { text: t(STATE[item.status]) }),
+              h("small", {
+                text: `${when(item.created_at)}${(item.photos || []).length ? " · " + t("js:{n} photos", { n: item.photos.length }) : ""}`,
+              }),
+              item.error ? h("p.error", { text: item.error }) : null,
+              item.status === "failed"
+                ? h(
+                    "p.row",
+                    {},
+                    h("button.secondary", { type: "button", text: t("js:Try again"), on: { click: () => outbox.retry(item.id) } }),
+                    h("button.link", {
+                      type: "button",
+                      text: t("js:Discard"),
+                      on: { click: () => confirm(t("js:Discard it for good?")) && outbox.discard(item.id) },
+                    }),
+                  )
+                : null,
+            ),
+          ),
+        )
+      : h("p.empty", { id: "queue-empty", text: t("js:Nothing is waiting. Everything was sent.") }),
+    done.length
+      ? h(
+          "section.sent",
+          {},
+          h("h2", { text: t("js:Sent lately") }),
+          h(
+            "ul.queue",
+            {},
+            done.map((d) =>
+              h(
+                "li.q-sent",
+                {},
+                h("b", { text: d.label }),
+                h("span.state", { text: t("js:Sent") }),
+                h("small", { text: when(new Date(d.at).toISOString()) }),
+                d.kind === "report" && d.result ? h("a", { href: `/app/case?id=${d.result.id}`, text: t("js:Case {id}", { id: d.result.id }) }) : null,
+              ),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+export default async function () {
+  window.addEventListener("outbox", draw);
+  $("#send-now").addEventListener("click", () => outbox.flush());
+  await draw();
+}

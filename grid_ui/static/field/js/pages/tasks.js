@@ -1,0 +1,50 @@
+// Today's patrols and the next ones, with how many checkpoints are done.
+import { cachedGet } from "../api.js";
+import { describe, h, t, view, when } from "../ui.js";
+import { offlineNote } from "./reports.js";
+
+export const TASK_STATUS = {
+  scheduled: "js:To do",
+  in_progress: "js:Under way",
+  completed: "js:Done",
+  missed: "js:Missed",
+  cancelled: "js:Cancelled",
+};
+
+export default async function () {
+  try {
+    const answer = await cachedGet("/api/v1/me/tasks?limit=50");
+    const list = answer.data.items;
+    view(
+      offlineNote(answer),
+      list.length
+        ? h(
+            "div.list",
+            {},
+            list.map((task) => {
+              const done = task.checkpoints.filter((c) => c.checked_in).length;
+              return h(
+                "a.item.task",
+                { href: `/app/task?id=${task.id}` },
+                h(
+                  "div",
+                  {},
+                  h("b", { text: task.plan_name }),
+                  h("p.desc", { text: `${task.grid.name} · ${when(task.window_start)}–${when(task.window_end, { date: false })}` }),
+                  h(
+                    "p.meta",
+                    {},
+                    h(`span.status.t-${task.status}`, { text: t(TASK_STATUS[task.status] || task.status) }),
+                    " ",
+                    t("js:{done} of {all} checkpoints", { done, all: task.checkpoints.length }),
+                  ),
+                ),
+              );
+            }),
+          )
+        : h("p.empty", { text: t("js:No patrols for you today.") }),
+    );
+  } catch (err) {
+    view(h("p.error", { text: describe(err) }));
+  }
+}

@@ -1,0 +1,88 @@
+"""The patrol page in a real browser: a plan is made through the page's form, and a missed
+task is excused from the day's board."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_MOVE_WINDOW = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from grid_backend.patrols.tables import PatrolTask
+
+async def main():
+    end = datetime.now(UTC) - timedelta(minutes=90)
+    await PatrolTask.update({PatrolTask.window_start: end - timedelta(hours=2),
+                             PatrolTask.window_end: end}).where(PatrolTask.id == int(sys.argv[1])).run()
+
+asyncio.run(main())
+"""
+
+
+def _task_missed(live_server, task_id: int) -> None:
+    """The live server runs on the real clock: move the task's window into the past (today),
+    then let the real job mark it missed."""
+    subprocess.run(
+        [sys.executable, "-c", _MOVE_WINDOW, str(task_id)],
+        env={**live_server.env, "PICCOLO_CONF": "grid_backend.piccolo_conf"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    live_server.cli("jobs", "run", "patrols.mark_missed")
+
+
+def console_token(page) -> str:
+    """The signed-in console's access token (its cookie), so the test needs no second sign-in
+    (sign-ins are rate-limited per address, and the browser tests share one server)."""
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "grid_access")
+
+
+def test_a_plan_is_made_through_the_page_and_a_miss_excused(console, live_server, screenshot):
+    console.goto("/console/patrols")
+    name = f"夜间巡查 {uuid.uuid4().hex[:6]}"
+    console.click("#new-plan")
+    form = console.locator("#plan-form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=time]").fill("23:30")
+    form.locator("button[type=submit]").click()
+    console.wait_for_load_state()
+    try:
+        console.wait_for_selector(f"[data-testid=plans] >> text={name}", timeout=15000)
+    except Exception:
+        raise AssertionError(form.locator("[data-error]").inner_text()) from None
+    row = console.locator("[data-testid=plans] tr", has_text=name)
+    assert "执行中" in row.inner_text()
+
+    with live_server.api(console_token(console)) as api:
+        plans = api.get("/api/v1/patrol-plans", params={"limit": 200}).json()["items"]
+        plan = next(p for p in plans if p["name"] == name)
+        tasks = api.get("/api/v1/tasks", params={"plan_id": plan["id"]}).json()["items"]
+        task = tasks[0]
+        _task_missed(live_server, task["id"])
+        assert api.get(f"/api/v1/tasks/{task['id']}").json()["status"] == "missed"
+
+    console.goto(f"/console/patrols?day={task['local_date']}")
+    card = console.locator(f"[data-status=missed] [data-task='{task['id']}']")
+    card.click()
+    dialog = console.locator("#task-dialog")
+    dialog.wait_for()
+    dialog.locator("#task-map path.checkpoint").wait_for()  # the checkpoint on the small map
+    dialog.locator("textarea[name=reason]").fill("暴雨封路，无法通行")
+    screenshot(console, "console-patrols-task")
+    dialog.locator("#excuse-form button[type=submit]").click()
+    console.wait_for_selector(f"[data-status=missed] [data-task='{task['id']}'] >> text=已免责")
+    with live_server.api(console_token(console)) as api:
+        done = api.get(f"/api/v1/tasks/{task['id']}").json()
+    assert done["excused"] is True and done["excuse_reason"] == "暴雨封路，无法通行"
+    # pausing from the page
+    console.locator("[data-testid=plans] tr", has_text=name).locator(
+        "[data-plan-action=pause]"
+    ).click()
+    console.wait_for_selector(f"[data-testid=plans] tr:has-text('{name}') >> text=已暂停")
+    screenshot(console, "console-patrols")

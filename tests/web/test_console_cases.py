@@ -1,0 +1,197 @@
+"""The console's case queue and case page: what each person sees, one form per allowed action
+posted through the workflow, refusals shown next to their form, bulk dispatch case by case,
+and CSRF on every change."""
+
+from __future__ import annotations
+
+import re
+
+from factories import G1, G3, file_report, make_person, make_tree
+
+T1, T2 = "500103001", "500103002"
+CSRF = "csrf-test-token-0123456789"
+
+
+def sign_in(client, person) -> None:
+    """The console's cookies for a person (as the login form sets them)."""
+    client.cookies.set("grid_access", person.token)
+    client.cookies.set("grid_csrf", CSRF)
+
+
+async def status_of(client, person, case_id: int) -> str:
+    r = await client.get(f"/api/v1/reports/{case_id}", headers=person.headers)
+    return r.json()["status"]
+
+
+async def act(client, case_id: int, **fields):
+    return await client.post(
+        f"/console/cases/{case_id}/actions", data={"csrf_token": CSRF, **fields}
+    )
+
+
+async def world(client):
+    await make_tree()
+    people = {
+        "resident": await make_person(name="居民甲"),
+        "dispatcher": await make_person(("dispatcher", T1), name="李值班"),
+        "worker": await make_person(("grid_worker", G1), name="周网格员", employment="full_time"),
+        "other": await make_person(("dispatcher", T2), name="外街道值班"),
+    }
+    mine = [(await file_report(client, people["resident"]))["id"] for _ in range(3)]
+    theirs = (await file_report(client, people["resident"], grid=G3))["id"]
+    return people, mine, theirs
+
+
+async def test_the_queue_shows_the_callers_cases_with_filters(client):
+    people, mine, theirs = await world(client)
+    sign_in(client, people["dispatcher"])
+    page = await client.get("/console/cases")
+    assert page.status_code == 200
+    shown = {int(x) for x in re.findall(r'data-case="(\d+)"', page.text)}
+    assert shown == set(mine)  # not the other township's case
+    assert 'name="case_id"' in page.text  # a dispatcher gets the bulk dispatch bar
+    assert "周网格员" in page.text  # eligible assignees in the picker
+
+    await act(client, mine[0], action="register", level="general", category="gas")
+    page = await client.get("/console/cases", params={"status": "registered"})
+    assert {int(x) for x in re.findall(r'data-case="(\d+)"', page.text)} == {mine[0]}
+    page = await client.get("/console/cases", params={"status": "open", "q": "燃气"})
+    assert {int(x) for x in re.findall(r'data-case="(\d+)"', page.text)} == set(mine)
+    page = await client.get("/console/cases", params={"q": "没有这种描述"})
+    assert "data-case=" not in page.text
+
+    sign_in(client, people["other"])
+    page = await client.get("/console/cases")
+    assert {int(x) for x in re.findall(r'data-case="(\d+)"', page.text)} == {theirs}
+
+
+async def test_the_case_page_offers_exactly_the_allowed_actions(client):
+    people, mine, theirs = await world(client)
+    sign_in(client, people["dispatcher"])
+    page = await client.get(f"/console/cases/{mine[0]}")
+    assert page.status_code == 200
+    forms = set(re.findall(r'class="card action-form" data-action="(\w+)"', page.text))
+    assert forms == {"register", "reject", "merge", "relocate"}
+    # every form carries the session's CSRF token (the cookie's value)
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]*)"', page.text))
+    assert tokens == {CSRF}
+    assert "/api/v1/media/" in page.text  # thumbnails of the evidence
+    assert 'data-action="submit"' in page.text  # the timeline
+
+    sign_in(client, people["worker"])  # grid staff may fix it on the spot, nothing else
+    page = await client.get(f"/console/cases/{mine[0]}")
+    forms = set(re.findall(r'class="card action-form" data-action="(\w+)"', page.text))
+    assert forms == {"fix_on_spot"}
+    assert 'enctype="multipart/form-data"' in page.text
+    assert 'name="case_id"' not in (await client.get("/console/cases")).text
+
+    sign_in(client, people["dispatcher"])
+    missing = await client.get(f"/console/cases/{theirs}")
+    assert missing.status_code == 404
+    assert "案件不存在" in missing.text
+
+
+async def test_register_then_dispatch_through_the_forms(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    case = mine[0]
+    done = await act(client, case, action="register", level="general", category="fire")
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/console/cases/{case}?done=register"
+    assert await status_of(client, people["dispatcher"], case) == "registered"
+    page = await client.get(done.headers["location"])
+    assert 'class="flash' in page.text and "已立案" in page.text
+    assert 'data-action="dispatch"' in page.text
+
+    # a refusal comes back on the page, next to the form, in Chinese
+    refused = await act(
+        client, case, action="dispatch", target="assignee", assignee_id=str(people["other"].id)
+    )
+    assert refused.status_code == 422
+    problem = re.search(r'data-problem="dispatch">([^<]+)<', refused.text)
+    assert problem and "承办人不在本辖区" in problem.group(1)
+    assert await status_of(client, people["dispatcher"], case) == "registered"
+
+    done = await act(
+        client,
+        case,
+        action="dispatch",
+        target="assignee",
+        assignee_id=str(people["worker"].id),
+        due_at="2099-01-02T18:00",
+    )
+    assert done.status_code == 303, done.text
+    r = await client.get(f"/api/v1/reports/{case}", headers=people["dispatcher"].headers)
+    body = r.json()
+    assert (body["status"], body["assignee_id"]) == ("dispatched", people["worker"].id)
+    assert body["rectify_due_at"].startswith("2099-01-02T10:00")  # 18:00 in Shanghai
+
+    # and in English the refusal is in English
+    refused = await client.post(
+        f"/console/cases/{case}/actions?lang=en", data={"csrf_token": CSRF, "action": "register"}
+    )
+    assert refused.status_code == 409
+    assert "Not possible in the case&#39;s current state" in refused.text
+
+
+async def test_an_action_needing_a_reason_is_refused_without_one(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    refused = await act(client, mine[1], action="reject", reason="  ")
+    assert refused.status_code == 422
+    assert re.search(r'data-problem="reject">请填写原因', refused.text)
+    done = await act(client, mine[1], action="reject", reason="重复上报", false_report="1")
+    assert done.status_code == 303
+    assert await status_of(client, people["dispatcher"], mine[1]) == "rejected"
+
+
+async def test_changes_without_the_csrf_token_are_refused(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    for path, data in (
+        (f"/console/cases/{mine[0]}/actions", {"action": "register"}),
+        ("/console/cases/dispatch", {"case_id": str(mine[0])}),
+    ):
+        for token in (None, "forged-token"):
+            body = dict(data) if token is None else {**data, "csrf_token": token}
+            answer = await client.post(path, data=body)
+            assert answer.status_code == 403
+    assert await status_of(client, people["dispatcher"], mine[0]) == "submitted"
+
+
+async def test_bulk_dispatch_reports_each_case(client):
+    people, mine, theirs = await world(client)
+    sign_in(client, people["dispatcher"])
+    for case in mine[:2]:
+        await act(client, case, action="register", level="general", category="gas")
+    answer = await client.post(
+        "/console/cases/dispatch",
+        data={
+            "csrf_token": CSRF,
+            "case_id": [str(mine[0]), str(mine[1]), str(mine[2]), str(theirs)],
+            "assignee_id": str(people["worker"].id),
+            "due_at": "2099-01-02T18:00",
+            "back": "/console/cases?status=registered",
+        },
+    )
+    assert answer.status_code == 200
+    results = dict(re.findall(r'data-case="(\d+)" data-ok="(\w+)"', answer.text))
+    assert results == {
+        str(mine[0]): "true",
+        str(mine[1]): "true",
+        str(mine[2]): "false",  # still submitted: refused by the workflow
+        str(theirs): "false",  # not the caller's township
+    }
+    assert "当前状态下不能执行该操作" in answer.text
+    assert "案件不存在" in answer.text
+    assert re.search(r"data-testid=\"bulk-summary\">[^<]*2[^<]*周网格员[^<]*2", answer.text)
+    assert 'href="/console/cases?status=registered"' in answer.text
+    for case in mine[:2]:
+        assert await status_of(client, people["dispatcher"], case) == "dispatched"
+    assert await status_of(client, people["dispatcher"], mine[2]) == "submitted"
+
+    nobody = await client.post(
+        "/console/cases/dispatch", data={"csrf_token": CSRF, "case_id": str(mine[2])}
+    )
+    assert nobody.status_code == 422
+    assert "请选择承办人" in nobody.text

@@ -1,0 +1,84 @@
+"""The console's map page: who gets it, for which area, with which tiles and datum."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from factories import G1, make_person, make_tree
+
+from grid_backend.settings import get_settings
+
+D1, T1, T2 = "500103", "500103001", "500103002"
+
+
+def config_of(page: str) -> dict:
+    found = re.search(r'<script type="application/json" id="map-config">(.*?)</script>', page, re.S)
+    assert found, page
+    return json.loads(found.group(1))
+
+
+async def test_a_dispatcher_gets_the_map_of_their_township_without_tiles(client):
+    ids = await make_tree()
+    dispatcher = await make_person(("dispatcher", T1))
+    client.cookies.set("grid_access", dispatcher.token)
+    page = await client.get("/console/map")
+    assert page.status_code == 200
+    assert "/static/vendor/leaflet/leaflet.js" in page.text
+    assert "/static/console/map.js" in page.text
+    assert config_of(page.text) == {
+        "tile_url": "",
+        "attribution": "",
+        "datum": "wgs84",  # no tiles: positions stay in WGS-84
+        "timezone": "Asia/Shanghai",
+        "area_id": ids[T1],
+    }
+    assert 'aria-current="page"' in page.text and ">地图<" in page.text
+
+
+async def test_a_supervisor_chooses_among_the_townships_of_the_district(client):
+    ids = await make_tree()
+    supervisor = await make_person(("supervisor", D1))
+    client.cookies.set("grid_access", supervisor.token)
+    page = await client.get("/console/map", params={"area_id": ids[T2]})
+    assert page.status_code == 200
+    options = re.findall(r'<option value="(\d+)"( selected)?>', page.text)
+    assert [int(v) for v, _ in options] == [ids[D1], ids[T1], ids[T2]]
+    assert config_of(page.text)["area_id"] == ids[T2]
+    # an area outside the caller's falls back to their own
+    page = await client.get("/console/map", params={"area_id": ids["500104"]})
+    assert config_of(page.text)["area_id"] == ids[D1]
+
+
+async def test_a_grid_worker_sees_their_grid_and_residents_are_turned_away(client):
+    ids = await make_tree()
+    worker = await make_person(("grid_worker", G1))
+    client.cookies.set("grid_access", worker.token)
+    assert config_of((await client.get("/console/map")).text)["area_id"] == ids[G1]
+    resident = await make_person()
+    client.cookies.set("grid_access", resident.token)
+    assert (await client.get("/console/map")).status_code == 403
+    client.cookies.clear()
+    answer = await client.get("/console/map")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/login?next=")
+
+
+async def test_a_configured_tile_server_sets_the_datum_of_the_positions(client, monkeypatch):
+    await make_tree()
+    settings = get_settings()
+    monkeypatch.setattr(
+        "grid_backend.web.console.map.get_settings",
+        lambda: type(settings)(
+            **{
+                **{f: getattr(settings, f) for f in settings.__slots__},
+                "map_tile_url": "https://tiles.example.cn/{z}/{x}/{y}.png",
+                "map_tile_datum": "gcj02",
+            }
+        ),
+    )
+    dispatcher = await make_person(("dispatcher", T1))
+    client.cookies.set("grid_access", dispatcher.token)
+    config = config_of((await client.get("/console/map")).text)
+    assert config["tile_url"] == "https://tiles.example.cn/{z}/{x}/{y}.png"
+    assert config["datum"] == "gcj02"
