@@ -176,6 +176,10 @@ class ReportController(Controller):
         created_from: FromQuery[datetime | None] = None,
         created_to: FromQuery[datetime | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        sort: Annotated[
+            Literal["newest", "oldest", "due"],
+            QueryParameter(description="newest first, oldest first, or nearest deadline first"),
+        ] = "newest",
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ReportPage:
@@ -193,6 +197,7 @@ class ReportController(Controller):
             created_from=created_from,
             created_to=created_to,
             text=q,
+            sort=sort,
             limit=limit,
             cursor=cursor,
             english=_english(request),

@@ -11,12 +11,18 @@ from typing import Any
 
 import msgspec
 from piccolo.columns.combination import WhereRaw
+from piccolo.query import OrderByRaw
 
 from grid_backend.areas.services import locate_point
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.db import fetch, in_values, is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
-from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.pagination import (
+    decode_cursor,
+    decode_due_cursor,
+    encode_due_cursor,
+    next_cursor,
+)
 from grid_backend.hazards import rewards, workflow
 from grid_backend.hazards.schemas import (
     ActionIn,
@@ -398,11 +404,13 @@ async def list_reports(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     text: str | None = None,
+    sort: str = "newest",
     limit: int = 50,
     cursor: str | None = None,
     english: bool = False,
 ) -> ReportPage:
-    """Cases the person may see, newest first, filtered."""
+    """Cases the person may see, filtered; newest first, oldest first, or the nearest deadline
+    first (cases without one last)."""
     query = HazardReport.select(
         HazardReport.id,
         HazardReport.status,
@@ -456,11 +464,9 @@ async def list_reports(
                 f"%{_escape_like(text)}%",
             )
         )
-    before = decode_cursor(cursor)
-    if before is not None:
-        query = query.where(HazardReport.id < before)
-    rows = await query.order_by(HazardReport.id, ascending=False).limit(limit + 1).run()
-    cursor_out = next_cursor(rows, limit)
+    query, cursor_out_of = _sorted(query, sort, cursor)
+    rows = await query.limit(limit + 1).run()
+    cursor_out = cursor_out_of(rows, limit)
     thumbs = await _first_photos([r["id"] for r in rows])
     return ReportPage(
         items=[
@@ -490,6 +496,47 @@ async def list_reports(
         ],
         next_cursor=cursor_out,
     )
+
+
+SORTS = ("newest", "oldest", "due")
+
+
+def _sorted(query: Any, sort: str, cursor: str | None) -> tuple[Any, Any]:
+    """The query in the asked order from the cursor on, and how to make the next cursor.
+    Keyset pagination throughout: by id, or by (has no deadline, deadline, id) for "due"."""
+    if sort == "oldest":
+        after = decode_cursor(cursor)
+        if after is not None:
+            query = query.where(HazardReport.id > after)
+        return query.order_by(HazardReport.id), next_cursor
+    if sort != "due":
+        before = decode_cursor(cursor)
+        if before is not None:
+            query = query.where(HazardReport.id < before)
+        return query.order_by(HazardReport.id, ascending=False), next_cursor
+    last = decode_due_cursor(cursor)
+    if last is not None:
+        due, last_id = last
+        if due is None:  # already among the cases without a deadline
+            query = query.where(HazardReport.due_at.is_null() & (HazardReport.id > last_id))
+        else:
+            query = query.where(
+                (HazardReport.due_at > due)
+                | ((HazardReport.due_at == due) & (HazardReport.id > last_id))
+                | HazardReport.due_at.is_null()
+            )
+    # NULLs last on both engines (SQLite sorts them first by default)
+    ordered = query.order_by(
+        OrderByRaw("hazard_report.due_at IS NULL, hazard_report.due_at, hazard_report.id")
+    )
+
+    def cursor_of(rows: list[dict[str, Any]], limit: int) -> str | None:
+        if len(rows) <= limit:
+            return None
+        del rows[limit:]
+        return encode_due_cursor(rows[-1]["due_at"], rows[-1]["id"])
+
+    return ordered, cursor_of
 
 
 def _escape_like(text: str) -> str:

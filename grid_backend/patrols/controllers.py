@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -11,7 +10,7 @@ from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
-from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
 from grid_backend.patrols import services
 from grid_backend.patrols.schemas import (
     CheckInCreate,
@@ -120,8 +119,8 @@ class PatrolTaskController(Controller):
         status: FromQuery[TaskStatus | None] = None,
         unassigned: FromQuery[bool | None] = None,
         assignee_id: FromQuery[int | None] = None,
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> TaskPage:
@@ -232,8 +231,8 @@ class PatrolStatsController(Controller):
         self,
         caller: CurrentCaller,
         area_id: FromQuery[int | None] = None,
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         group_by: FromQuery[Literal["grid", "person"]] = "grid",
         limit: Limit = 50,
         cursor: Cursor = None,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -10,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK
 from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
-from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
 from grid_backend.hazards.schemas import Datum
 from grid_backend.response import services
 from grid_backend.response.schemas import (
@@ -209,8 +208,8 @@ class ResponseStatsController(Controller):
         self,
         caller: CurrentCaller,
         area_id: FromQuery[int | None] = None,
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
         group_by: FromQuery[Literal["township", "district"]] = "township",
     ) -> ResponseStatsRead:
         return await services.response_times(

@@ -241,6 +241,53 @@ async def test_pagination_walks_every_case_once_newest_first(client):
     assert seen == sorted(made[1::2], reverse=True)
 
 
+async def walk(client, person: Person, **params) -> list[dict]:
+    """Every page of the list, two at a time."""
+    seen, cursor = [], None
+    while True:
+        page_params = {"limit": 2, **params, **({"cursor": cursor} if cursor else {})}
+        r = await client.get("/api/v1/reports", params=page_params, headers=person.headers)
+        assert r.status_code == 200, r.text
+        seen += r.json()["items"]
+        if not (cursor := r.json()["next_cursor"]):
+            return seen
+
+
+async def test_sorted_by_nearest_deadline_or_oldest_across_pages(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    start = datetime.now(UTC)
+    made = {}
+    for hours in (3, 0, 1, 2, 5):  # triage is due an hour after each submission
+        clock.set_clock(lambda h=hours: start + timedelta(hours=h))
+        made[hours] = (await file_report(client, later(resident)))["id"]
+    clock.set_clock(lambda: start + timedelta(hours=6))
+    dispatcher = later(dispatcher)
+    await act(client, dispatcher, made[2], action="reject", reason="不属实")
+
+    by_due = await walk(client, dispatcher, sort="due")
+    assert [i["id"] for i in by_due] == [made[h] for h in (0, 1, 3, 5, 2)]
+    assert by_due[-1]["due_at"] is None  # a case without a deadline comes last
+    assert [i["id"] for i in await walk(client, dispatcher, sort="oldest")] == sorted(made.values())
+    assert [i["id"] for i in await walk(client, dispatcher, sort="due", status="submitted")] == [
+        made[h] for h in (0, 1, 3, 5)
+    ]
+
+    r = await client.get("/api/v1/reports", params={"sort": "sideways"}, headers=dispatcher.headers)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    newest_cursor = (
+        await client.get("/api/v1/reports", params={"limit": 1}, headers=dispatcher.headers)
+    ).json()["next_cursor"]
+    r = await client.get(
+        "/api/v1/reports",
+        params={"sort": "due", "cursor": newest_cursor},
+        headers=dispatcher.headers,
+    )
+    assert r.status_code == 422  # a cursor of another order is refused, not misread
+
+
 # --- what residents see ------------------------------------------------------------------------
 
 

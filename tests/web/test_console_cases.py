@@ -65,6 +65,22 @@ async def test_the_queue_shows_the_callers_cases_with_filters(client):
     assert {int(x) for x in re.findall(r'data-case="(\d+)"', page.text)} == {theirs}
 
 
+async def test_the_queue_orders_by_the_chosen_key_across_pages(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    await act(client, mine[1], action="reject", reason="不属实")  # no deadline: last by due
+
+    def ids(text: str) -> list[int]:
+        return [int(x) for x in re.findall(r'data-case="(\d+)"', text)]
+
+    assert ids((await client.get("/console/cases")).text) == sorted(mine, reverse=True)
+    oldest = await client.get("/console/cases", params={"sort": "oldest"})
+    assert ids(oldest.text) == sorted(mine)
+    assert '<option value="oldest" selected>' in oldest.text
+    by_due = await client.get("/console/cases", params={"sort": "due"})
+    assert ids(by_due.text) == [mine[0], mine[2], mine[1]]
+
+
 async def test_the_case_page_offers_exactly_the_allowed_actions(client):
     people, mine, theirs = await world(client)
     sign_in(client, people["dispatcher"])

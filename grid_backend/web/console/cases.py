@@ -21,6 +21,7 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import TITLES, DomainError, invalid
+from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.hazards import services as hazards
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ActionIn, ReportRead
@@ -120,8 +121,6 @@ async def eligible_assignees(
 # --- the queue -------------------------------------------------------------------------------
 
 StatusFilter = Annotated[list[str] | None, QueryParameter(name="status")]
-DateFrom = Annotated[date | None, QueryParameter(name="from")]
-DateTo = Annotated[date | None, QueryParameter(name="to")]
 Text = Annotated[str | None, QueryParameter(max_length=100)]
 
 
@@ -163,6 +162,7 @@ async def queue_context(
     date_to: date | None,
     q: str | None,
     cursor: str | None,
+    sort: str | None = None,
 ) -> dict[str, Any]:
     actor = await actor_of(caller)
     choices = await area_choices(actor.grants, "report.read")
@@ -183,6 +183,7 @@ async def queue_context(
         created_to=day_start(date_to + timedelta(days=1)) if date_to else None,
         text=q or None,
         limit=PAGE_SIZE,
+        sort=sort if sort in hazards.SORTS else "newest",
         cursor=cursor,
         english=english(),
     )
@@ -196,6 +197,7 @@ async def queue_context(
         "from": date_from or "",
         "to": date_to or "",
         "q": q or "",
+        "sort": sort if sort in hazards.SORTS and sort != "newest" else "",
     }
     kept = [(k, v) for k, v in filters.items() if k != "status" and v != ""]
     kept += [("status", s) for s in filters["status"]]
@@ -384,6 +386,7 @@ class CasesPage(Controller):
         date_to: DateTo = None,
         q: Text = None,
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        sort: Annotated[str | None, QueryParameter(max_length=8)] = None,
     ) -> Template:
         context = await queue_context(
             caller,
@@ -397,6 +400,7 @@ class CasesPage(Controller):
             date_to=date_to,
             q=q,
             cursor=cursor,
+            sort=sort,
         )
         return page("cases.html", context)
 

@@ -5,16 +5,17 @@ as SVG charts drawn here on the server (no script, no chart library)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
+from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.stats import services as stats
 from grid_backend.stats.schemas import TrendDay
 from grid_backend.web.console.cases import page, problem_text
@@ -96,10 +97,6 @@ def _quick_ranges(today: date) -> list[tuple[str, date, date]]:
         ("month", today.replace(day=1), today),
         ("90", today - timedelta(days=89), today),
     ]
-
-
-DateFrom = Annotated[date | None, QueryParameter(name="from")]
-DateTo = Annotated[date | None, QueryParameter(name="to")]
 
 
 class DashboardPage(Controller):

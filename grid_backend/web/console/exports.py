@@ -3,21 +3,18 @@ by GET /api/v1/reports/export (the form below submits straight to it)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Annotated
+from datetime import timedelta
 
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.stats.ledger import COLUMNS, MAX_ROWS
 from grid_backend.web.console.cases import page
 from grid_backend.web.console.map import area_choices
-
-DateFrom = Annotated[date | None, QueryParameter(name="from")]
-DateTo = Annotated[date | None, QueryParameter(name="to")]
 
 
 class ExportsPage(Controller):

@@ -3,7 +3,6 @@ period, each linking to its case (stats.services.points_review, as GET /api/v1/s
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -14,13 +13,11 @@ from litestar.response import Template
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
+from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.stats import labels
 from grid_backend.stats import services as stats
 from grid_backend.web.console.cases import english, page, problem_text
 from grid_backend.web.console.map import area_choices, pick_area
-
-DateFrom = Annotated[date | None, QueryParameter(name="from")]
-DateTo = Annotated[date | None, QueryParameter(name="to")]
 
 
 class RewardsPage(Controller):
