@@ -1,10 +1,8 @@
-"""The story of issue 6, end to end: a resident reports a hazard from the phone page, the
-street office registers and dispatches it, the grid worker takes it on and reports it fixed
-with an after photo from the phone page, the street office checks and closes it, and the
-resident sees it closed and has the points.
-
-The dispatcher's steps go through the JSON API here; the console's own story test drives
-them through its pages."""
+"""The story of issue 6, end to end, in three browsers: a resident reports a hazard from the
+phone page, the dispatcher registers and dispatches it on the console's case page, the grid
+worker takes it on and reports it fixed with an after photo from the phone page, the
+dispatcher passes the check on the console, and the resident sees it closed and has the
+points. The API is used only to look things up."""
 
 from __future__ import annotations
 
@@ -44,8 +42,21 @@ def sign_in(page, phone: str, password: str = PASSWORD) -> None:
     expect(page.locator("#who")).to_contain_text("您好")
 
 
+def console_action(console, case_id: int, action: str, **fields: str) -> None:
+    """Fill and submit the console's form for one workflow action on the case page."""
+    form = console.locator(f"form[data-action='{action}']")
+    for name, value in fields.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.locator("button[type=submit]").click()
+    console.wait_for_url(f"**/console/cases/{case_id}?done={action}")
+
+
 def test_a_hazard_from_report_to_closed_with_points(
-    phone, second_phone, live_server, screenshot, send_report
+    phone, second_phone, console, live_server, screenshot, send_report
 ):
     # a new resident, so the points are theirs alone
     resident_phone = f"1360000{random.randint(1000, 9999)}"
@@ -82,14 +93,14 @@ def test_a_hazard_from_report_to_closed_with_points(
     case = dispatcher.get(f"/api/v1/reports/{case_id}").json()
     assert case["grid"]["id"] == grid_id and case["description"] == description
 
-    # 2. the dispatcher registers it and dispatches it to the grid worker
-    for body in (
-        {"action": "register", "level": "general"},
-        {"action": "dispatch", "assignee_id": worker["account"]["id"]},
-    ):
-        answer = dispatcher.post(f"/api/v1/reports/{case_id}/actions", json=body)
-        assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "dispatched"
+    # 2. the dispatcher finds it in the console's queue, registers it and dispatches it
+    console.goto("/console/cases?status=submitted")
+    console.click(f"tr[data-case='{case_id}'] a")
+    console.wait_for_url(f"**/console/cases/{case_id}")
+    console_action(console, case_id, "register", level="general")
+    console_action(console, case_id, "dispatch", assignee_id=str(worker["account"]["id"]))
+    assert dispatcher.get(f"/api/v1/reports/{case_id}").json()["status"] == "dispatched"
+    screenshot(console, "story-console-dispatched")
 
     # 3. the grid worker takes it on and reports it fixed from the phone, with an after photo
     worker_page = second_phone
@@ -108,10 +119,15 @@ def test_a_hazard_from_report_to_closed_with_points(
     expect(worker_page.locator(".gallery figcaption", has_text="整改后")).to_have_count(1)
     screenshot(worker_page, "story-worker-fixed")
 
-    # 4. the dispatcher checks and closes it
-    answer = dispatcher.post(f"/api/v1/reports/{case_id}/actions", json={"action": "pass_check"})
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["status"] == "closed"
+    # 4. the dispatcher sees the after photo on the case page, passes the check and closes it
+    console.goto(f"/console/cases/{case_id}")
+    expect(console.locator("[data-testid=case-status]")).to_have_attribute(
+        "data-status", "pending_check"
+    )
+    console_action(console, case_id, "pass_check")
+    expect(console.locator("[data-testid=case-status]")).to_have_attribute("data-status", "closed")
+    screenshot(console, "story-console-closed")
+    assert dispatcher.get(f"/api/v1/reports/{case_id}").json()["status"] == "closed"
     dispatcher.close()
 
     # 5. the resident sees it closed, the public steps of its timeline, and the points
