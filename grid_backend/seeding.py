@@ -196,13 +196,60 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     await seed_response_demo(
         township_code=township.code, grid_code=grid.code, ids=ids, photo_for=_photo_for
     )
+    plans = await _seed_patrol_plans(township.code, grid.code, dispatcher=ids[DEMO_DISPATCHER])
     return {
         "cases_created": cases,
+        "patrol_plans_created": plans,
         "areas_created": len(fresh),
         "risk_points_created": len(new_points),
         "assignments_created": created,
         "demo_password": DEMO_PASSWORD,
     }
+
+
+DEMO_DISPATCHER = "13900000004"
+
+
+async def _seed_patrol_plans(township_code: str, grid_code: str, *, dispatcher: int) -> int:
+    """A daily patrol of its risk points for every grid of the demo township that has some,
+    by the grid's full-time worker (the demo grid's at 09:00, the others at 14:30); under an
+    orange or red warning they patrol once or twice more. Plans that exist are kept."""
+    from grid_backend.core import policy
+    from grid_backend.patrols.schemas import CheckpointIn, PlanCreate, Recurrence
+    from grid_backend.patrols.services import create_plan
+    from grid_backend.patrols.tables import PatrolPlan
+
+    rows = (
+        await RiskPoint.select(RiskPoint.id, RiskPoint.grid.id, RiskPoint.grid.code)
+        .where(RiskPoint.grid.code.like(township_code + "%"))
+        .order_by(RiskPoint.id)
+        .run()
+    )
+    by_grid: dict[tuple[int, str], list[int]] = {}
+    for r in rows:
+        by_grid.setdefault((r["grid.id"], r["grid.code"]), []).append(r["id"])
+    existing = {r["grid"] for r in await PatrolPlan.select(PatrolPlan.grid).run()}
+    grants = await policy.grants_of(dispatcher)
+    made = 0
+    for (grid_id, code), point_ids in sorted(by_grid.items(), key=lambda item: item[0][1]):
+        if grid_id in existing:
+            continue
+        await create_plan(
+            data=PlanCreate(
+                name="网格日常巡查" if code == grid_code else "风险点位巡查",
+                grid_id=grid_id,
+                duty="grid_worker",
+                employment="full_time",
+                recurrence=Recurrence(kind="daily", time="09:00" if code == grid_code else "14:30"),
+                checkpoints=[CheckpointIn(risk_point_id=i) for i in point_ids[:5]],
+                window_minutes=120,
+                extra_rounds={"orange": 1, "red": 2},
+            ),
+            account_id=dispatcher,
+            grants=grants,
+        )
+        made += 1
+    return made
 
 
 def _grid_staff(areas: list[Any], skip: str) -> list[tuple[str, str, str, str]]:

@@ -14,6 +14,7 @@ from factories import make_tree
 from grid_backend.areas.locate import grid_index
 from grid_backend.areas.tables import Area, AreaBoundary, RiskPoint
 from grid_backend.core.tables import AuditEntry
+from grid_backend.patrols.tables import PatrolPlan, PatrolTask
 from grid_backend.people.tables import Account, Assignment
 from grid_backend.seeding import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_city, seed_demo
 
@@ -23,17 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 async def _counts() -> dict[str, int]:
     return {
         t._meta.tablename: await t.count().run()
-        for t in (Area, AreaBoundary, RiskPoint, Account, Assignment)
+        for t in (Area, AreaBoundary, RiskPoint, Account, Assignment, PatrolPlan, PatrolTask)
     }
 
 
 async def test_demo_seed_is_idempotent_and_complete(client):
     first = await seed_demo()
     assert first["areas_created"] > 200
+    assert first["patrol_plans_created"] >= 3  # the township's grids with risk points
     after_first = await _counts()
     second = await seed_demo()
     assert second == {
         "cases_created": 0,
+        "patrol_plans_created": 0,
         "areas_created": 0,
         "risk_points_created": 0,
         "assignments_created": 0,
