@@ -155,3 +155,39 @@ def test_a_resident_is_offered_the_open_case_nearby_and_says_me_too_instead(
         case = api.get(f"/api/v1/reports/{existing['id']}").json()
     assert len(filed_after) == len(filed_before)  # no second case was filed
     assert case["supporters"] == 1
+
+
+def test_my_reports_show_more_than_one_page(phone, live_server):
+    """A resident with 53 reports sees the newest 50, then the rest on "show more"."""
+    resident = f"1361111{random.randint(1000, 9999)}"
+    with live_server.api() as api:
+        answer = api.post(
+            "/api/v1/auth/register",
+            json={"phone": resident, "password": "Safe2live!", "name": "老上报"},
+        )
+        token = answer.json()["access_token"]
+    with live_server.api(token) as api:
+        for n in range(53):
+            photo = api.post(
+                "/api/v1/media", files={"file": ("p.jpg", PHOTO.read_bytes(), "image/jpeg")}
+            ).json()["id"]
+            made = api.post(
+                "/api/v1/reports",
+                json={
+                    "category": "other",
+                    "description": f"第 {n} 条",
+                    "photo_ids": [photo],
+                    "reporter_safe": True,
+                    "location": {"lat": 29.55 + n * 0.0001, "lng": 106.56},
+                },
+            )
+            assert made.status_code == 201, made.text
+    page = phone
+    sign_in(page, resident, "Safe2live!")
+    page.goto("/app/reports")
+    items = page.locator(".list a.item")
+    expect(items).to_have_count(50)
+    page.click("#more")
+    expect(items).to_have_count(53)
+    expect(page.locator("#more")).to_have_count(0)  # nothing more to show
+    expect(items.last).to_contain_text("第 0 条")

@@ -1,7 +1,17 @@
 // Notifications: newest first; opening one marks it read and follows its case or task.
 import { api, cachedGet } from "../api.js";
 import { describe, h, t, toast, view, when } from "../ui.js";
-import { offlineNote } from "./reports.js";
+import { moreButton, offlineNote } from "./reports.js";
+
+const PAGE = "/api/v1/me/notifications?limit=50";
+
+function note(n) {
+  return h(
+    `button.item.note${n.read_at ? "" : ".unread"}${n.urgent ? ".urgent" : ""}`,
+    { type: "button", on: { click: () => open(n) } },
+    h("div", {}, h("b", { text: n.title }), h("p.desc", { text: n.body }), h("p.meta", { text: when(n.created_at) })),
+  );
+}
 
 function target(n) {
   const d = n.data || {};
@@ -26,8 +36,9 @@ async function open(n) {
 
 export default async function () {
   try {
-    const answer = await cachedGet("/api/v1/me/notifications?limit=50");
+    const answer = await cachedGet(PAGE);
     const inbox = answer.data;
+    const container = h("div.list", {}, inbox.items.map(note));
     view(
       offlineNote(answer),
       inbox.unread_count
@@ -50,19 +61,8 @@ export default async function () {
             }),
           )
         : null,
-      inbox.items.length
-        ? h(
-            "div.list",
-            {},
-            inbox.items.map((n) =>
-              h(
-                `button.item.note${n.read_at ? "" : ".unread"}${n.urgent ? ".urgent" : ""}`,
-                { type: "button", on: { click: () => open(n) } },
-                h("div", {}, h("b", { text: n.title }), h("p.desc", { text: n.body }), h("p.meta", { text: when(n.created_at) })),
-              ),
-            ),
-          )
-        : h("p.empty", { text: t("js:No notifications.") }),
+      inbox.items.length ? container : h("p.empty", { text: t("js:No notifications.") }),
+      answer.offline ? null : moreButton(PAGE, inbox.next_cursor, container, note),
     );
   } catch (err) {
     view(h("p.error", { text: describe(err) }));
