@@ -14,7 +14,8 @@ async def _worker(
     host: str,
     port: int,
     make_path: Callable[[int], str],
-    headers: str,
+    method: str,
+    headers_for: Callable[[int], str],
     deadline: float,
     max_requests: int,
     counter: list[int],
@@ -26,7 +27,10 @@ async def _worker(
         while time.perf_counter() < deadline and counter[0] < max_requests:
             n = counter[0]
             counter[0] += 1
-            request = f"GET {make_path(n)} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n"
+            body = "" if method == "GET" else "Content-Length: 0\r\n"
+            request = (
+                f"{method} {make_path(n)} HTTP/1.1\r\nHost: {host}\r\n{headers_for(n)}{body}\r\n"
+            )
             started = time.perf_counter()
             writer.write(request.encode())
             head = await reader.readuntil(b"\r\n\r\n")
@@ -49,19 +53,35 @@ async def load(
     make_path: Callable[[int], str],
     *,
     token: str | None = None,
+    token_for: Callable[[int], str] | None = None,
+    method: str = "GET",
     seconds: float = 5.0,
     connections: int = 32,
     max_requests: int = 500_000,
 ) -> dict:
-    """Requests/s, latency percentiles (ms) and error count for one endpoint."""
-    headers = f"Authorization: Bearer {token}\r\n" if token else ""
+    """Requests/s, latency percentiles (ms) and error count for one endpoint: request n goes to
+    make_path(n), as one caller (`token`) or as many (`token_for(n)`); POSTs have no body."""
+
+    def headers_for(n: int) -> str:
+        bearer = token_for(n) if token_for else token
+        return f"Authorization: Bearer {bearer}\r\n" if bearer else ""
+
     counter, latencies, errors = [0], [], []
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
         *[
             _worker(
-                host, port, make_path, headers, deadline, max_requests, counter, latencies, errors
+                host,
+                port,
+                make_path,
+                method,
+                headers_for,
+                deadline,
+                max_requests,
+                counter,
+                latencies,
+                errors,
             )
             for _ in range(connections)
         ]

@@ -382,40 +382,6 @@ async def _deliver(sink_url: str) -> dict:
     }
 
 
-async def _post_worker(
-    port: int,
-    path: str,
-    tokens: list[str],
-    deadline: float,
-    counter: list[int],
-    latencies: list[float],
-    errors: list[int],
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < deadline and counter[0] < len(tokens):
-            n = counter[0]
-            counter[0] += 1
-            request = (
-                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Authorization: Bearer {tokens[n]}\r\nContent-Length: 0\r\n\r\n"
-            )
-            began = time.perf_counter()
-            writer.write(request.encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - began)
-            if status != 200:
-                errors.append(status)
-    finally:
-        writer.close()
-
-
 async def _acks(port: int, callout_id: int) -> dict:
     from _http import load
 
@@ -438,75 +404,48 @@ async def _acks(port: int, callout_id: int) -> dict:
             seconds=ARGS.http_seconds,
             connections=ARGS.connections,
         )
-        counter: list[int] = [0]
-        latencies: list[float] = []
-        errors: list[int] = []
-        started = time.perf_counter()
-        await asyncio.gather(
-            *[
-                _post_worker(
-                    port,
-                    f"/api/v1/callouts/{callout_id}/ack",
-                    tokens,
-                    started + ARGS.ack_seconds,
-                    counter,
-                    latencies,
-                    errors,
-                )
-                for _ in range(ARGS.connections)
-            ]
+        path = f"/api/v1/callouts/{callout_id}/ack"
+        first = await load(
+            "127.0.0.1",
+            port,
+            lambda n: path,
+            method="POST",
+            token_for=lambda n: tokens[n],
+            seconds=ARGS.ack_seconds,
+            connections=ARGS.connections,
+            max_requests=len(tokens),
         )
-        elapsed = time.perf_counter() - started
-        latencies.sort()
-
-        def pct(p: float) -> float:
-            return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
-
         acked = await fetch(
             "SELECT COUNT(*) AS n FROM callout_recipient WHERE callout = {}"
             " AND acked_at IS NOT NULL",
             callout_id,
         )
         # a second tap of the same people: the idempotent path (no write)
-        repeat_counter: list[int] = [0]
-        repeat_latencies: list[float] = []
-        repeat_errors: list[int] = []
-        repeat_started = time.perf_counter()
-        await asyncio.gather(
-            *[
-                _post_worker(
-                    port,
-                    f"/api/v1/callouts/{callout_id}/ack",
-                    tokens[: len(latencies)],
-                    repeat_started + min(ARGS.ack_seconds, 5.0),
-                    repeat_counter,
-                    repeat_latencies,
-                    repeat_errors,
-                )
-                for _ in range(ARGS.connections)
-            ]
+        repeat = await load(
+            "127.0.0.1",
+            port,
+            lambda n: path,
+            method="POST",
+            token_for=lambda n: tokens[n],
+            seconds=min(ARGS.ack_seconds, 5.0),
+            connections=ARGS.connections,
+            max_requests=first["requests"],
         )
-        repeat_elapsed = time.perf_counter() - repeat_started
         return {
             "bare_healthz": bare,
             "first_taps": {
-                "requests": len(latencies),
-                "seconds": round(elapsed, 2),
-                "acks_per_s": round(len(latencies) / elapsed),
-                "p50_ms": pct(0.50),
-                "p99_ms": pct(0.99),
-                "errors": len(errors),
-                "error_statuses": sorted(set(errors))[:5],
+                **{k: v for k, v in first.items() if k != "requests_per_s"},
+                "acks_per_s": first["requests_per_s"],
                 "acked_rows": int(acked[0]["n"]),
             },
             "repeated_taps": {
-                "requests": len(repeat_latencies),
-                "acks_per_s": round(len(repeat_latencies) / repeat_elapsed),
-                "errors": len(repeat_errors),
+                "requests": repeat["requests"],
+                "acks_per_s": repeat["requests_per_s"],
+                "errors": repeat["errors"],
             },
             "connections": ARGS.connections,
             "target_per_s": 500,
-            "meets_target": len(latencies) / elapsed >= 500 and not errors,
+            "meets_target": first["requests_per_s"] >= 500 and not first["errors"],
         }
     finally:
         await db.close_connection_pool()
