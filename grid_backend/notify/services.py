@@ -415,6 +415,7 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
         query = (
             Notification.select(*_CLAIM_COLUMNS)
             .where(claimable)
+            .order_by(Notification.urgent, ascending=False)  # urgent first, then by due time
             .order_by(Notification.due_at)
             .limit(limit)
             .output(load_json=True)
@@ -437,13 +438,14 @@ async def claim_due(now: datetime, *, limit: int, token: uuid.UUID) -> list[chan
 
 
 # PostgreSQL: one statement, no transaction around it; parallel runs (other replicas) skip
-# the rows another has locked. Held for the longest a full batch may take.
+# the rows another has locked. Held for the longest a full batch may take. Urgent rows first
+# (index notification_due_urgent), so an alert never waits behind a routine backlog.
 _CLAIM_SQL = """
 UPDATE notification SET claimed_until = {}, claim_token = {}
 WHERE id IN (
     SELECT id FROM notification
     WHERE status = 'pending' AND due_at <= {} AND (claimed_until IS NULL OR claimed_until <= {})
-    ORDER BY due_at LIMIT {}
+    ORDER BY urgent DESC, due_at LIMIT {}
     FOR UPDATE SKIP LOCKED)
 RETURNING id, recipient, channel, kind, urgent, payload::text AS payload, attempts"""
 

@@ -258,3 +258,40 @@ async def test_unknown_channels_and_kinds_are_programming_errors(db):
     with pytest.raises(ValueError, match="kind"):
         await services.enqueue(recipient_id=person.id, kind="nope", payload={}, dedupe_key="k")
     assert await Notification.count().run() == 0
+
+
+async def test_an_urgent_notification_is_claimed_ahead_of_an_older_backlog(test_clock):
+    import uuid
+
+    person = await make_person()
+    await _prefs(person.id, push=True)
+    for n in range(5):  # yesterday's routine reminders, still waiting
+        await services.enqueue(
+            recipient_id=person.id,
+            kind="case.status_changed",
+            payload={"case_id": n, "status_zh": "已立案", "status_en": "registered"},
+            dedupe_key=f"case:{n}:registered",
+            due_at=test_clock.now - timedelta(hours=1 + n),
+        )
+    await services.enqueue(
+        recipient_id=person.id,
+        kind="case.urgent",
+        payload={
+            "case_id": 99,
+            "category_zh": "燃气",
+            "category_en": "gas",
+            "grid_name": "第一网格",
+        },
+        dedupe_key="case:99:urgent",
+    )
+    first = await services.claim_due(test_clock.now, limit=1, token=uuid.uuid4())
+    assert [(o.kind, o.urgent) for o in first] == [("case.urgent", True)]
+    # the routine ones follow, oldest first (a batch's rows come back in no set order)
+    batches = [
+        {
+            o.payload["case_id"]
+            for o in await services.claim_due(test_clock.now, limit=2, token=uuid.uuid4())
+        }
+        for _ in range(3)
+    ]
+    assert batches == [{4, 3}, {2, 1}, {0}]
