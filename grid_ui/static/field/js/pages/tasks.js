@@ -1,7 +1,30 @@
 // Today's patrols and the next ones, with how many checkpoints are done.
 import { cachedGet } from "../api.js";
 import { describe, h, t, view, when } from "../ui.js";
-import { offlineNote } from "./reports.js";
+import { moreButton, offlineNote } from "./reports.js";
+
+const PAGE = "/api/v1/me/tasks?limit=50";
+
+function taskItem(task) {
+  const done = task.checkpoints.filter((c) => c.checked_in).length;
+  return h(
+    "a.item.task",
+    { href: `/app/task?id=${task.id}` },
+    h(
+      "div",
+      {},
+      h("b", { text: task.plan_name }),
+      h("p.desc", { text: `${task.grid.name} · ${when(task.window_start)}–${when(task.window_end, { date: false })}` }),
+      h(
+        "p.meta",
+        {},
+        h(`span.status.t-${task.status}`, { text: t(TASK_STATUS[task.status] || task.status) }),
+        " ",
+        t("js:{done} of {all} checkpoints", { done, all: task.checkpoints.length }),
+      ),
+    ),
+  );
+}
 
 export const TASK_STATUS = {
   scheduled: "js:To do",
@@ -13,36 +36,13 @@ export const TASK_STATUS = {
 
 export default async function () {
   try {
-    const answer = await cachedGet("/api/v1/me/tasks?limit=50");
+    const answer = await cachedGet(PAGE);
     const list = answer.data.items;
+    const container = h("div.list", {}, list.map(taskItem));
     view(
       offlineNote(answer),
-      list.length
-        ? h(
-            "div.list",
-            {},
-            list.map((task) => {
-              const done = task.checkpoints.filter((c) => c.checked_in).length;
-              return h(
-                "a.item.task",
-                { href: `/app/task?id=${task.id}` },
-                h(
-                  "div",
-                  {},
-                  h("b", { text: task.plan_name }),
-                  h("p.desc", { text: `${task.grid.name} · ${when(task.window_start)}–${when(task.window_end, { date: false })}` }),
-                  h(
-                    "p.meta",
-                    {},
-                    h(`span.status.t-${task.status}`, { text: t(TASK_STATUS[task.status] || task.status) }),
-                    " ",
-                    t("js:{done} of {all} checkpoints", { done, all: task.checkpoints.length }),
-                  ),
-                ),
-              );
-            }),
-          )
-        : h("p.empty", { text: t("js:No patrols for you today.") }),
+      list.length ? container : h("p.empty", { text: t("js:No patrols for you today.") }),
+      answer.offline ? null : moreButton(PAGE, answer.data.next_cursor, container, taskItem),
     );
   } catch (err) {
     view(h("p.error", { text: describe(err) }));
