@@ -15,13 +15,12 @@ from shapely.geometry import mapping
 
 from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
 from grid_backend.areas.schemas import AreaBrief, Datum, TeamMember
-from grid_backend.areas.services import team_on_duty
+from grid_backend.areas.services import team_members, team_on_duty
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
-from grid_backend.people.phones import mask_phone
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
@@ -335,17 +334,7 @@ async def grid_detail(*, grants: list[policy.Grant], grid_id: int) -> GridDetail
         ],
         households=area["households"],
         population=area["population"],
-        team=[
-            TeamMember(
-                account_id=r["account"],
-                name=r["name"],
-                duty=r["duty"],
-                area_id=r["area"],
-                phone=r["phone"] if show else mask_phone(r["phone"]),
-                employment=r["employment"],
-            )
-            for r in rows
-        ],
+        team=team_members(rows, show=show),
         phones_masked=not show,
         open_cases=counts.get("open", 0),
         overdue_cases=counts.get("overdue", 0),

@@ -720,6 +720,21 @@ async def _roster(scope: str, members: list[int], day: Any) -> dict[int, list[di
     return roster
 
 
+def team_members(rows: list[dict[str, Any]], *, show: bool) -> list[TeamMember]:
+    """The team on duty as shown to a caller: phones masked unless `show`."""
+    return [
+        TeamMember(
+            account_id=r["account"],
+            name=r["name"],
+            duty=r["duty"],
+            area_id=r["area"],
+            phone=r["phone"] if show else mask_phone(r["phone"]),
+            employment=r["employment"],
+        )
+        for r in rows
+    ]
+
+
 async def team_on_duty(
     area_ids: Iterable[int], *, scope: str, members: list[int]
 ) -> list[dict[str, Any]]:
@@ -738,17 +753,7 @@ async def locate(*, lat: float, lng: float, datum: str, grants: list[policy.Gran
     scope = roster_scope(match.grid.path)
     rows = await team_on_duty(areas, scope=scope, members=index.members.get(scope, areas))
     show = policy.allows(grants, "contact.read", match.grid.path)
-    team = [
-        TeamMember(
-            account_id=r["account"],
-            name=r["name"],
-            duty=r["duty"],
-            area_id=r["area"],
-            phone=r["phone"] if show else mask_phone(r["phone"]),
-            employment=r["employment"],
-        )
-        for r in rows
-    ]
+    team = team_members(rows, show=show)
     return LocateRead(
         grid=_node_brief(match.grid),
         micro_grid=_node_brief(match.micro_grid) if match.micro_grid else None,

@@ -21,7 +21,7 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import TITLES, DomainError, invalid
-from grid_backend.core.pagination import DateFrom, DateTo
+from grid_backend.core.pagination import Cursor, DateFrom, DateTo
 from grid_backend.hazards import services as hazards
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ActionIn, ReportRead
@@ -385,7 +385,7 @@ class CasesPage(Controller):
         date_from: DateFrom = None,
         date_to: DateTo = None,
         q: Text = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Cursor = None,
         sort: Annotated[str | None, QueryParameter(max_length=8)] = None,
     ) -> Template:
         context = await queue_context(

@@ -3,17 +3,17 @@ period, each linking to its case (stats.services.points_review, as GET /api/v1/s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
-from grid_backend.core.pagination import DateFrom, DateTo
+from grid_backend.core.pagination import Cursor, DateFrom, DateTo
 from grid_backend.stats import labels
 from grid_backend.stats import services as stats
 from grid_backend.web.console.cases import english, page, problem_text
@@ -31,7 +31,7 @@ class RewardsPage(Controller):
         account_id: FromQuery[int | None] = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Cursor = None,
     ) -> Template:
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "points.review")
