@@ -1,0 +1,949 @@
+"""The XSS canary (issue 10 §1): a script payload in every text a user can write, then every
+console and field page opened in Chromium, map features hovered and clicked, patrol tasks
+opened. The payload must never run and never become markup.
+
+Every payload sets `window.__xss` if it ever runs. A trap installed before any page script
+records that, any alert/confirm/prompt/print and any dialog. A MutationObserver also records
+any element that arrives with an `on…` handler or a `javascript:` link carrying the payload,
+so a payload that became markup is caught even where the Content-Security-Policy stops it
+from running. Each page must also show the payload as literal text (the test cannot pass by
+not showing the data).
+
+FIELDS lists every str field of the API's input Structs and the writes that are not Structs
+(GeoJSON imports, the CLI): what the test seeds into it, or why it is not free text.
+`test_every_input_text_field_is_in_the_canary_table` fails when a new one appears."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import msgspec
+import msgspec.inspect as mi
+import pytest
+
+import grid_backend
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTO = ROOT / "tests" / "media" / "images" / "hopper.jpg"
+PASSWORD = "Grid141demo"
+ADMIN, SUPERVISOR, DISPATCHER = "13900000001", "13900000002", "13900000004"
+LEADER, WORKER, OFFICER = "13900000006", "13900000007", "13900000009"
+# accounts made by this test (create-user), with names that carry a payload
+CANARY_WORKER, CANARY_RESIDENT = "13655500001", "13655500002"
+CANARY_PASSWORD = "Canary-xss-141-Chongqing!"
+
+# Each shape sets the canary if it ever runs as HTML or as a link.
+IMG = '<img src=x onerror="window.__xss=1">'
+SVG = '<svg onload="window.__xss=1">'
+SCRIPT = '"><script>window.__xss=1</script>'
+JS_LINK = "javascript:window.__xss=1"
+TEMPLATE = "{{7*7}}${7*7}"
+
+# field -> the value seeded into it: a short tag (to find it on the page) and a payload
+V: dict[str, str] = {
+    "worker_name": "工" + IMG,
+    "resident_name": "民" + SVG,
+    "grid_name": "网格" + IMG,
+    "community_name": "社区" + SCRIPT,
+    "rp_name": "点位" + IMG,
+    "rp_note": "备注" + SVG,
+    "rp_contact_name": "联系" + IMG,
+    "rp_contact_role": "职务" + TEMPLATE,
+    "rp_contact_phone": JS_LINK,
+    "rp2_name": "改点" + SVG,
+    "rp2_note": "改注" + IMG,
+    "plan_name": "计划" + IMG,
+    "plan2_name": "改计划" + SVG,
+    "checkpoint_name": "签点" + IMG,
+    "checkpoint2_name": "签点二" + SVG,
+    "check_in_note": "签注" + IMG,
+    "check_in_client_id": "cid" + IMG,
+    "narrative": "日志" + SVG,
+    "excuse": "免责" + IMG,
+    "case_desc": "案" + IMG + TEMPLATE,
+    "case_client_id": "rcid" + SVG,
+    "register_note": "立案" + SVG,
+    "dispatch_note": "交办" + IMG,
+    "reject_desc": "驳案" + SVG,
+    "reject_reason": "驳回" + IMG,
+    "suspend_desc": "挂案" + IMG,
+    "suspend_reason": "挂起" + SVG,
+    "return_desc": "退案" + SVG,
+    "return_reason": "退回" + IMG,
+    "major_desc": "重大" + IMG,
+    "responsibility": "责任" + IMG,
+    "measures": "措施" + SVG,
+    "funds": "资金" + SCRIPT,
+    "contingency": "预案" + IMG,
+    "urgent_desc": "急" + IMG,
+    "team_name": "救援" + IMG,
+    "team_contact_name": "队长" + SVG,
+    "team_contact_phone": JS_LINK,
+    "team_note": "队注" + IMG,
+    "team2_name": "改队" + SVG,
+    "team2_note": "改队注" + IMG,
+    "response_note": "出动" + SVG,
+    "step_note": "到场" + IMG,
+    "warning_message": "预警" + IMG,
+    "warning2_message": "改预警" + SVG,
+    "cancel_reason": "解除" + IMG,
+    "callout_message": "叫应" + IMG,
+    "callout_message_en": "Callout " + SVG,
+}
+
+EXEMPT = "not free text: "
+# Every str field of an input Struct (grid_backend.*.schemas, forbid_unknown_fields), and
+# every write that is not a Struct: the V key(s) seeded into it, or why it is not user text.
+FIELDS: dict[str, str] = {
+    "alerts.WarningCreate.message": "warning_message",
+    "alerts.WarningUpdate.message": "warning2_message",
+    "alerts.CancelIn.reason": "cancel_reason",
+    "alerts.CalloutCreate.message": "callout_message",
+    "alerts.CalloutCreate.message_en": "callout_message_en",
+    "areas.Contact.name": "rp_contact_name",
+    "areas.Contact.role": "rp_contact_role",
+    "areas.Contact.phone": "rp_contact_phone",
+    "areas.RiskPointCreate.name": "rp_name",
+    "areas.RiskPointCreate.note": "rp_note",
+    "areas.RiskPointCreate.code": EXEMPT + "pattern [A-Za-z0-9_-]+",
+    "areas.RiskPointUpdate.name": "rp2_name",
+    "areas.RiskPointUpdate.note": "rp2_note",
+    "hazards.ReportCreate.description": "case_desc reject_desc suspend_desc return_desc"
+    " major_desc urgent_desc",
+    "hazards.ReportCreate.client_id": "case_client_id",
+    "hazards.ReportCreate.category": EXEMPT + "one of the configured categories",
+    "hazards.Supervision.responsibility": "responsibility",
+    "hazards.Supervision.measures": "measures",
+    "hazards.Supervision.funds": "funds",
+    "hazards.Supervision.contingency_plan": "contingency",
+    "hazards.ActionIn.note": "register_note dispatch_note",
+    "hazards.ActionIn.reason": "reject_reason suspend_reason return_reason",
+    "hazards.ActionIn.category": EXEMPT + "one of the configured categories",
+    "hazards.ActionIn.board": EXEMPT + "one of the configured boards",
+    "hazards.DuplicateCheck.category": EXEMPT + "a lookup, never stored",
+    "hazards.SlaRuleWrite.category": EXEMPT + "one of the configured categories",
+    "patrols.Recurrence.time": EXEMPT + "pattern HH:MM",
+    "patrols.CheckpointIn.name": "checkpoint_name checkpoint2_name",
+    "patrols.PlanCreate.name": "plan_name",
+    "patrols.PlanCreate.duty": EXEMPT + "a duty name",
+    "patrols.PlanUpdate.name": "plan2_name",
+    "patrols.PlanUpdate.duty": EXEMPT + "a duty name",
+    "patrols.CheckInCreate.note": "check_in_note",
+    "patrols.CheckInCreate.client_id": "check_in_client_id",
+    "patrols.FinishIn.narrative": "narrative",
+    "patrols.ExcuseIn.reason": "excuse",
+    "people.RegisterIn.name": "resident_name",  # the account's name: seeded via create-user
+    "people.RegisterIn.phone": EXEMPT + "a phone number, normalised",
+    "people.RegisterIn.password": EXEMPT + "never shown",
+    "people.LoginIn.phone": EXEMPT + "never stored",
+    "people.LoginIn.password": EXEMPT + "never shown",
+    "people.RefreshIn.refresh_token": EXEMPT + "never shown",
+    "people.AssignmentCreate.duty": EXEMPT + "a duty name",
+    "people.AssignmentCreate.area_code": EXEMPT + "a lookup",
+    "people.AssignmentCreate.phone": EXEMPT + "a lookup",
+    "people.AssignmentCreate.employment": EXEMPT + "full_time or part_time",
+    "people.AssignmentCreate.board": EXEMPT + "one of the configured boards",
+    "response.TeamCreate.name": "team_name",
+    "response.TeamCreate.contact_name": "team_contact_name",
+    "response.TeamCreate.contact_phone": "team_contact_phone",
+    "response.TeamCreate.note": "team_note",
+    "response.TeamUpdate.name": "team2_name",
+    "response.TeamUpdate.contact_name": "team_contact_name",
+    "response.TeamUpdate.contact_phone": "team_contact_phone",
+    "response.TeamUpdate.note": "team2_note",
+    "response.DispatchIn.note": "response_note",
+    "response.StepIn.note": "step_note",
+    # writes that are not Structs
+    "import:POST /api/v1/areas/import properties.name": "grid_name community_name",
+    "cli:create-user --name": "worker_name resident_name",
+}
+
+
+def _str_fields(t: mi.Type) -> bool:
+    if isinstance(t, mi.StrType):
+        return True
+    if isinstance(t, mi.UnionType):
+        return any(_str_fields(x) for x in t.types)
+    if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        return _str_fields(t.item_type)
+    if isinstance(t, mi.DictType):
+        return _str_fields(t.value_type)
+    return False
+
+
+def input_text_fields() -> set[str]:
+    """`domain.Struct.field` for every str-typed field of an input Struct (one that forbids
+    unknown fields: the request bodies and what they nest)."""
+    found = set()
+    for module in pkgutil.iter_modules(grid_backend.__path__):
+        try:
+            schemas = importlib.import_module(f"grid_backend.{module.name}.schemas")
+        except ModuleNotFoundError:
+            continue
+        for name, obj in vars(schemas).items():
+            if not (isinstance(obj, type) and issubclass(obj, msgspec.Struct)):
+                continue
+            if obj.__module__ != schemas.__name__:
+                continue
+            info = mi.type_info(obj)
+            if not info.forbid_unknown_fields:
+                continue
+            for f in info.fields:
+                if _str_fields(f.type):
+                    found.add(f"{module.name}.{name}.{f.name}")
+    return found
+
+
+def test_every_input_text_field_is_in_the_canary_table():
+    """A new text field in a request body must be seeded with a payload by the canary test
+    (or marked as not free text, with the reason)."""
+    found = input_text_fields()
+    listed = {k for k in FIELDS if not k.startswith(("import:", "cli:"))}
+    assert found - listed == set(), "text fields the XSS canary does not cover; add to FIELDS"
+    assert listed - found == set(), "FIELDS names fields that no longer exist"
+    for key, seeded in FIELDS.items():
+        if not seeded.startswith(EXEMPT):
+            assert all(name in V for name in seeded.split()), key
+
+
+# --- the trap -------------------------------------------------------------------------------
+
+TRAP = r"""
+(() => {
+  if (window.__canary) return;
+  const state = { fired: [], dialogs: [], markup: [], csp: [] };
+  let value;
+  Object.defineProperty(window, "__xss", {
+    configurable: false,
+    get() { return value; },
+    set(v) {
+      value = v;
+      const stack = (new Error().stack || "").split("\n").slice(2, 5).map((l) => l.trim());
+      state.fired.push(`on ${location.pathname} via ${stack.join(" < ")}`);
+    },
+  });
+  for (const name of ["alert", "confirm", "prompt", "print"]) {
+    const original = window[name];
+    window[name] = function (...args) {
+      state.dialogs.push(`${name}(${args.join(", ")}) on ${location.pathname}`);
+      return original.apply(this, args);
+    };
+  }
+  const bad = (name, value) =>
+    (name.startsWith("on") && value.includes("__xss")) ||
+    (["href", "src", "action", "formaction", "xlink:href", "data"].includes(name) &&
+      /^\s*javascript:/i.test(value));
+  const isCode = (el) => el.tagName === "SCRIPT" &&
+    ["", "module", "text/javascript", "application/javascript"].includes(el.type || "");
+  function check(el) {
+    for (const attr of el.attributes || []) {
+      if (bad(attr.name.toLowerCase(), attr.value)) {
+        state.markup.push(`<${el.tagName.toLowerCase()} ${attr.name}="${attr.value}"> on ${location.pathname}`);
+      }
+    }
+    if (isCode(el) && el.textContent.includes("__xss")) {
+      state.markup.push(`<script>${el.textContent}</script> on ${location.pathname}`);
+    }
+  }
+  function scan(node) {
+    if (node.nodeType !== 1) return;
+    check(node);
+    for (const el of node.querySelectorAll("*")) check(el);
+  }
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === "attributes") {
+        const v = r.target.getAttribute(r.attributeName);
+        if (v !== null && bad(r.attributeName.toLowerCase(), v)) check(r.target);
+      }
+      for (const n of r.addedNodes) scan(n);
+    }
+  }).observe(document, { childList: true, subtree: true, attributes: true });
+  document.addEventListener("securitypolicyviolation", (e) =>
+    state.csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
+  window.__canary = { state, scan: () => { scan(document.documentElement); return state; } };
+})();
+"""
+
+
+@dataclass
+class Canary:
+    """What the trap found on every page of one browser context."""
+
+    fired: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    markup: list[str] = field(default_factory=list)
+    csp: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+
+    def watch(self, page) -> None:
+        page.context.add_init_script(TRAP)
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
+        page.on("console", self._console)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp.append(message.text)
+
+    def collect(self, page, where: str) -> None:
+        """Fold in what the page's trap saw (call before leaving the page)."""
+        state = page.evaluate("() => window.__canary ? window.__canary.scan() : null")
+        assert state is not None, f"{where}: the canary trap is missing"
+        for key in ("fired", "dialogs", "markup"):
+            getattr(self, key).extend(f"{where}: {x}" for x in state[key])
+        self.csp.extend(state["csp"])
+        page.evaluate(
+            "() => { for (const k of ['fired','dialogs','markup','csp'])"
+            " window.__canary.state[k].length = 0; }"
+        )
+        self.pages.append(where)
+
+    def assert_clean(self) -> None:
+        problems = [
+            *(f"payload ran: {x}" for x in self.fired),
+            *(f"dialog: {x}" for x in self.dialogs),
+            *(f"payload became markup: {x}" for x in self.markup),
+            *(f"not shown as text: {x}" for x in self.missing),
+        ]
+        assert not problems, "\n".join(dict.fromkeys(problems))
+
+
+def show(page, canary: Canary, path: str, texts: list[str] = (), *, ready: str | None = None):
+    """Open a page, wait for it to show `texts` literally, and fold in the trap's findings."""
+    page.goto(path)
+    if ready:
+        page.wait_for_selector(ready, timeout=20000)
+    expect_texts(page, canary, texts, path)
+    canary.collect(page, path)
+
+
+def expect_texts(page, canary: Canary, texts, where: str) -> None:
+    """Wait until the page shows every text literally; record the ones it never shows."""
+    texts = list(texts)
+    if not texts:
+        page.wait_for_load_state("load")
+        return
+    try:
+        page.wait_for_function(
+            "(texts) => texts.every((t) => document.body.innerText.includes(t))",
+            arg=texts,
+            timeout=10000,
+        )
+    except Exception:
+        body = page.evaluate("() => document.body.innerText")
+        canary.missing.extend(f"{where}: {t}" for t in texts if t not in body)
+
+
+def hover_and_click(
+    page, canary: Canary, selector: str, where: str, *, click: bool
+) -> tuple[int, set[str]]:
+    """Hover every map feature (the tooltip opens), then click it; the trap sees each."""
+    shown = set()
+    features = page.locator(selector).all()
+    for feature in features:
+        feature.dispatch_event("mouseover")
+        for tip in page.locator(".leaflet-tooltip").all_inner_texts():
+            shown.add(tip)
+        feature.dispatch_event("mouseout")
+        if click:
+            feature.click(force=True, timeout=5000)
+            page.wait_for_timeout(60)
+    canary.collect(page, f"{where} ({len(features)} × {selector})")
+    return len(features), shown
+
+
+# --- seeding through the API, as the roles that may write each text ---------------------------
+
+
+def _ok(answer, *codes: int):
+    assert answer.status_code in (codes or (200, 201)), answer.text
+    return answer.json()
+
+
+_MOVE_WINDOW = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from grid_backend.patrols.tables import PatrolTask
+
+async def main():
+    end = datetime.now(UTC) - timedelta(minutes=90)
+    await PatrolTask.update({PatrolTask.window_start: end - timedelta(hours=2),
+                             PatrolTask.window_end: end}).where(PatrolTask.id == int(sys.argv[1])).run()
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Seeded:
+    grid_id: int
+    township_id: int
+    cases: dict[str, int]
+    tasks: dict[str, int]
+    callout_id: int
+    warning_id: int
+    day: str
+
+
+def seed(live_server) -> Seeded:
+    login = live_server.login
+    with live_server.api(login(WORKER)) as api:
+        worker = api.get("/api/v1/me").json()
+    worker_id = worker["account"]["id"]
+    grid_id = next(a["area_id"] for a in worker["assignments"] if a["duty"] == "grid_worker")
+    admin = live_server.api(login(ADMIN))
+    grid = _ok(admin.get(f"/api/v1/areas/{grid_id}"))
+    community = next(a for a in grid["ancestors"] if a["level"] == "community")
+    township = next(a for a in grid["ancestors"] if a["level"] == "township")
+
+    # accounts (the CLI: registration proves a phone first), areas (GeoJSON import, admin)
+    live_server.cli(
+        "create-user",
+        *("--phone", CANARY_WORKER, "--password", CANARY_PASSWORD, "--name", V["worker_name"]),
+        *("--duty", "grid_worker", "--area-code", grid["code"]),
+    )
+    live_server.cli(
+        "create-user",
+        *("--phone", CANARY_RESIDENT, "--password", CANARY_PASSWORD, "--name", V["resident_name"]),
+    )
+    tree = _ok(
+        admin.get(
+            f"/api/v1/areas/{community['id']}/export", params={"level": ["community", "grid"]}
+        )
+    )
+    names = {community["code"]: V["community_name"], grid["code"]: V["grid_name"]}
+    tree["features"] = [f for f in tree["features"] if f["properties"]["code"] in names]
+    for feature in tree["features"]:
+        feature["properties"]["name"] = names[feature["properties"]["code"]]
+    _ok(admin.post("/api/v1/areas/import", json=tree))
+
+    # risk points (the grid's emergency officer)
+    with live_server.api(login(OFFICER)) as officer:
+        demo = _ok(officer.get("/api/v1/risk-points", params={"area_id": grid_id}))["items"][0]
+        lat, lng = demo["lat"], demo["lng"]
+        point = _ok(
+            officer.post(
+                "/api/v1/risk-points",
+                json={
+                    "name": V["rp_name"],
+                    "type": "landslide",
+                    "risk_level": "high",
+                    "lat": lat + 0.0003,
+                    "lng": lng,
+                    "note": V["rp_note"],
+                    "contacts": [
+                        {
+                            "name": V["rp_contact_name"],
+                            "role": V["rp_contact_role"],
+                            "phone": V["rp_contact_phone"],
+                        }
+                    ],
+                },
+            )
+        )
+        second = _ok(
+            officer.post(
+                "/api/v1/risk-points",
+                json={
+                    "name": "临时",
+                    "type": "flood_underpass",
+                    "risk_level": "major",
+                    "lat": lat - 0.0003,
+                    "lng": lng + 0.0002,
+                },
+            )
+        )
+        _ok(
+            officer.patch(
+                f"/api/v1/risk-points/{second['id']}",
+                json={"name": V["rp2_name"], "note": V["rp2_note"]},
+            )
+        )
+
+    # patrols: a plan for the demo worker, done with a log; another one missed and excused
+    dispatcher = live_server.api(login(DISPATCHER))
+    opens = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=2)
+
+    def plan(name: str, checkpoints: list[dict]) -> dict:
+        return _ok(
+            dispatcher.post(
+                "/api/v1/patrol-plans",
+                json={
+                    "name": name,
+                    "grid_id": grid_id,
+                    "account_id": worker_id,
+                    "recurrence": {"kind": "daily", "time": opens.strftime("%H:%M")},
+                    "checkpoints": checkpoints,
+                    "window_minutes": 120,
+                },
+            )
+        )
+
+    def first_task(plan_id: int) -> dict:
+        return _ok(dispatcher.get("/api/v1/tasks", params={"plan_id": plan_id}))["items"][0]
+
+    done_plan = plan(
+        V["plan_name"],
+        [
+            {"risk_point_id": point["id"], "radius_m": 50},
+            {"lat": lat, "lng": lng + 0.0004, "name": V["checkpoint_name"], "radius_m": 50},
+        ],
+    )
+    done_task = first_task(done_plan["id"])
+    with live_server.api(login(WORKER)) as api:
+        _ok(api.post(f"/api/v1/tasks/{done_task['id']}/start", json={}))
+        checkpoint = done_plan["checkpoints"][0]
+        _ok(
+            api.post(
+                f"/api/v1/tasks/{done_task['id']}/check-ins",
+                json={
+                    "checkpoint_id": checkpoint["id"],
+                    "location": {"lat": checkpoint["lat"], "lng": checkpoint["lng"]},
+                    "note": V["check_in_note"],
+                    "client_id": V["check_in_client_id"],
+                },
+            )
+        )
+        _ok(
+            api.post(
+                f"/api/v1/tasks/{done_task['id']}/finish",
+                json={"narrative": V["narrative"], "households_visited": 3},
+            )
+        )
+    missed_plan = plan(
+        "临时计划",
+        [{"lat": lat + 0.0004, "lng": lng, "name": V["checkpoint2_name"], "radius_m": 50}],
+    )
+    _ok(
+        dispatcher.patch(
+            f"/api/v1/patrol-plans/{missed_plan['id']}", json={"name": V["plan2_name"]}
+        )
+    )
+    missed_task = first_task(missed_plan["id"])
+    subprocess.run(
+        [sys.executable, "-c", _MOVE_WINDOW, str(missed_task["id"])],
+        env={**live_server.env, "PICCOLO_CONF": "grid_backend.piccolo_conf"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    live_server.cli("jobs", "run", "patrols.mark_missed")
+    _ok(dispatcher.post(f"/api/v1/tasks/{missed_task['id']}/excuse", json={"reason": V["excuse"]}))
+
+    # cases: reported by the canary resident, taken through the workflow by the dispatcher
+    resident = live_server.api(login(CANARY_RESIDENT, CANARY_PASSWORD))
+
+    def report(description: str, **extra) -> int:
+        photo = _ok(
+            resident.post(
+                "/api/v1/media", files={"file": ("h.jpg", PHOTO.read_bytes(), "image/jpeg")}
+            )
+        )
+        body = {
+            "category": "fire",
+            "description": description,
+            "location": {"lat": lat + 0.0002, "lng": lng - 0.0002},
+            "photo_ids": [photo["id"]],
+            "reporter_safe": True,
+            **extra,
+        }
+        return _ok(resident.post("/api/v1/reports", json=body))["id"]
+
+    def act(case_id: int, action: str, who=dispatcher, **body) -> None:
+        _ok(who.post(f"/api/v1/reports/{case_id}/actions", json={"action": action, **body}))
+
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    cases = {
+        "desc": report(V["case_desc"], client_id=V["case_client_id"]),
+        "reject": report(V["reject_desc"]),
+        "suspend": report(V["suspend_desc"]),
+        "return": report(V["return_desc"]),
+        "major": report(V["major_desc"]),
+        "urgent": report(V["urgent_desc"], urgent=True, category="landslide"),
+    }
+    act(cases["desc"], "register", note=V["register_note"])
+    act(cases["desc"], "dispatch", note=V["dispatch_note"], assignee_id=worker_id, due_at=due)
+    act(cases["reject"], "reject", reason=V["reject_reason"])
+    act(cases["suspend"], "register")
+    act(cases["suspend"], "dispatch", assignee_id=worker_id, due_at=due)
+    with live_server.api(login(WORKER)) as api:
+        act(cases["suspend"], "acknowledge", who=api)
+    act(cases["suspend"], "suspend", reason=V["suspend_reason"])
+    act(cases["return"], "register")
+    act(cases["return"], "dispatch", assignee_id=worker_id, due_at=due)
+    act(cases["return"], "return", reason=V["return_reason"])
+    act(cases["major"], "register", level="major")
+    act(
+        cases["major"],
+        "dispatch",
+        assignee_id=worker_id,
+        supervision={
+            "responsibility": V["responsibility"],
+            "measures": V["measures"],
+            "funds": V["funds"],
+            "deadline": due,
+            "contingency_plan": V["contingency"],
+        },
+    )
+
+    # rescue teams (the district supervisor) and a response to the urgent case
+    with live_server.api(login(SUPERVISOR)) as supervisor:
+        team = _ok(
+            supervisor.post(
+                "/api/v1/rescue-teams",
+                json={
+                    "name": V["team_name"],
+                    "type": "professional",
+                    "tier": "ground",
+                    "base": {"lat": lat + 0.001, "lng": lng},
+                    "area_ids": [township["id"]],
+                    "contact_name": V["team_contact_name"],
+                    "contact_phone": V["team_contact_phone"],
+                    "note": V["team_note"],
+                },
+            )
+        )
+        other = _ok(
+            supervisor.post(
+                "/api/v1/rescue-teams",
+                json={
+                    "name": "临时队",
+                    "type": "community",
+                    "tier": "community",
+                    "base": {"lat": lat - 0.001, "lng": lng},
+                    "area_ids": [township["id"]],
+                },
+            )
+        )
+        _ok(
+            supervisor.patch(
+                f"/api/v1/rescue-teams/{other['id']}",
+                json={"name": V["team2_name"], "note": V["team2_note"]},
+            )
+        )
+    response = _ok(
+        dispatcher.post(
+            f"/api/v1/reports/{cases['urgent']}/responses",
+            json={"team_id": team["id"], "note": V["response_note"]},
+        )
+    )
+    _ok(
+        dispatcher.post(
+            f"/api/v1/reports/{cases['urgent']}/responses/{response['id']}/steps",
+            json={"step": "acknowledge", "note": V["step_note"]},
+        )
+    )
+
+    # warnings and callouts (the dispatcher of the township)
+    expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+    def warn(message: str, **extra) -> dict:
+        body = {"level": "yellow", "type": "heavy_rain", "area_ids": [grid_id],
+                "expires_at": expires, "message": message, **extra}  # fmt: skip
+        return _ok(dispatcher.post("/api/v1/warnings", json=body))
+
+    warning = warn(V["warning_message"])
+    changed = warn("临时预警", callout=False)
+    _ok(
+        dispatcher.patch(
+            f"/api/v1/warnings/{changed['id']}", json={"message": V["warning2_message"]}
+        )
+    )
+    lifted = warn("将解除", callout=False)
+    _ok(
+        dispatcher.post(
+            f"/api/v1/warnings/{lifted['id']}/cancel", json={"reason": V["cancel_reason"]}
+        )
+    )
+    callout = _ok(
+        dispatcher.post(
+            "/api/v1/callouts",
+            json={
+                "area_ids": [grid_id],
+                "message": V["callout_message"],
+                "message_en": V["callout_message_en"],
+                "duties": ["grid_worker"],
+            },
+        )
+    )
+    for client in (admin, dispatcher, resident):
+        client.close()
+    return Seeded(
+        grid_id=grid_id,
+        township_id=township["id"],
+        cases=cases,
+        tasks={"done": done_task["id"], "missed": missed_task["id"]},
+        callout_id=callout["id"],
+        warning_id=warning["id"],
+        day=done_task["local_date"],
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded(live_server) -> Seeded:
+    return seed(live_server)
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def sign_in_console(page, phone: str, password: str = PASSWORD) -> None:
+    page.goto("/console/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/**")
+
+
+def sign_in_field(page, phone: str, password: str = PASSWORD) -> None:
+    page.goto("/app/login")
+    page.fill("input[name=phone]", phone)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/app/")
+
+
+def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
+    """Every console page, with the seeded texts each must show literally."""
+    q = f"?area_id={s.township_id}" if area else ""
+    amp = f"&area_id={s.township_id}" if area else ""
+    show(page, canary, "/console/" + q)
+    show(page, canary, "/console/cases" + q, ["案" + IMG, "急" + IMG])
+    show(page, canary, "/console/cases?q=" + IMG.replace(" ", "%20"))  # reflected in the form
+    assert page.input_value("input[name=q]") == IMG
+    for key, texts in {
+        "desc": [V["case_desc"], V["register_note"], V["dispatch_note"], V["resident_name"]],
+        "reject": [V["reject_desc"], V["reject_reason"]],
+        "suspend": [V["suspend_desc"], V["suspend_reason"]],
+        "return": [V["return_desc"], V["return_reason"]],
+        "major": [V["major_desc"], V["responsibility"], V["measures"], V["funds"]],
+        "urgent": [V["urgent_desc"]],
+    }.items():
+        show(page, canary, f"/console/cases/{s.cases[key]}", [*texts, V["grid_name"]])
+    show(page, canary, "/console/cases/2147483000", [])  # the missing-case page
+
+    page.goto("/console/map" + q)
+    page.wait_for_selector("#map[data-ready=true]", timeout=20000)
+    count, tips = hover_and_click(
+        page, canary, "#map .leaflet-interactive", "/console/map", click=True
+    )
+    assert count > 5
+    for name in ("rp_name", "rp2_name", "grid_name"):
+        if not any(V[name] in tip for tip in tips):
+            canary.missing.append(f"/console/map tooltips: {V[name]}")
+    # the demo grid's detail: its team, its risk points, the names of its areas
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "grid_access")
+    with httpx.Client(base_url=page.url.split("/console")[0]) as api:
+        grids = api.get(
+            "/api/v1/map/grids",
+            params={"area_id": s.township_id},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["features"]
+    index = next(i for i, f in enumerate(grids) if f["id"] == s.grid_id)
+    page.locator("#map path.grid").nth(index).click(force=True)
+    expect_texts(
+        page,
+        canary,
+        [V["grid_name"], V["community_name"], V["worker_name"], V["rp_name"], V["rp2_name"]],
+        "/console/map grid detail",
+    )
+    page.select_option("#colour-by", "risk")
+    canary.collect(page, "/console/map (grid detail)")
+
+    show(
+        page,
+        canary,
+        f"/console/patrols?day={s.day}{amp}",
+        [V["plan_name"], V["plan2_name"]],
+    )
+    for task in page.locator("[data-task]").all():
+        task.click()
+        dialog = page.locator("#task-dialog")
+        dialog.wait_for()
+        page.wait_for_selector("#task-map .leaflet-marker-icon", timeout=10000)
+        hover_and_click(
+            page,
+            canary,
+            "#task-map .leaflet-interactive, #task-map .leaflet-marker-icon",
+            f"/console/patrols task {task.get_attribute('data-task')}",
+            click=False,
+        )
+        dialog.locator("[data-close]").first.click()
+    page.locator(f"[data-task='{s.tasks['done']}']").click()
+    page.wait_for_selector("#task-map .leaflet-marker-icon", timeout=10000)
+    expect_texts(
+        page,
+        canary,
+        [V["plan_name"], V["rp_name"], V["checkpoint_name"], V["narrative"], V["grid_name"]],
+        "/console/patrols done task",
+    )
+    canary.collect(page, "/console/patrols (done task)")
+    page.locator("#task-dialog [data-close]").first.click()
+    page.locator(f"[data-task='{s.tasks['missed']}']").click()
+    page.wait_for_selector("#task-map .leaflet-marker-icon", timeout=10000)
+    expect_texts(page, canary, [V["plan2_name"], V["checkpoint2_name"], V["excuse"]], "missed task")
+    canary.collect(page, "/console/patrols (missed task)")
+    page.locator("#task-dialog [data-close]").first.click()
+    page.click("#new-plan")  # the plan form lists the grid's people and risk points
+    page.select_option("#plan-form select[name=grid_id]", str(s.grid_id))
+    expect_texts(page, canary, [V["worker_name"], V["rp_name"]], "/console/patrols plan form")
+    canary.collect(page, "/console/patrols (plan form)")
+
+    show(page, canary, "/console/people" + q, [V["worker_name"]])
+    show(page, canary, "/console/rewards" + q, [V["resident_name"]])
+    show(page, canary, "/console/urgent" + q, [V["urgent_desc"], V["team_name"]])
+    for button in page.locator("[data-suggest]").all():
+        button.click()
+    expect_texts(page, canary, [V["team_name"]], "/console/urgent suggestions")
+    canary.collect(page, "/console/urgent (suggestions)")
+    show(page, canary, "/console/warnings" + q, [V["warning_message"], V["warning2_message"]])
+    show(
+        page,
+        canary,
+        f"/console/warnings?callout_id={s.callout_id}{amp}",
+        [V["callout_message"], V["worker_name"]],
+    )
+    show(page, canary, "/console/exports" + q)
+
+
+def bulk_dispatch(page, canary: Canary) -> None:
+    """The bulk page names the assignee (the canary worker) and each refusal."""
+    page.goto("/console/cases?q=" + "退案")
+    page.check("#select-all")
+    picker = page.locator("#bulk-dispatch select[name=assignee_id]")
+    picker.select_option(picker.locator("option", has_text="工<img").first.get_attribute("value"))
+    page.click("#bulk-submit")
+    page.wait_for_url("**/console/cases/dispatch")
+    expect_texts(page, canary, [V["worker_name"]], "/console/cases/dispatch")
+    canary.collect(page, "/console/cases/dispatch")
+
+
+def field_pages(page, canary: Canary, pages: dict[str, list[str]]) -> None:
+    """The field app's pages fill #view from the API (or its cache) after the shell loads."""
+    for path, texts in pages.items():
+        page.goto(path)
+        page.wait_for_function("() => !document.querySelector('#view .loading')", timeout=20000)
+        expect_texts(page, canary, texts, path)
+        canary.collect(page, path)
+
+
+@pytest.mark.browser
+def test_console_pages_never_run_the_payload_as_the_dispatcher(desktop, seeded, screenshot):
+    canary = Canary()
+    canary.watch(desktop)
+    show(desktop, canary, "/console/login?next=" + JS_LINK)
+    sign_in_console(desktop, DISPATCHER)
+    console_pages(desktop, canary, seeded)
+    bulk_dispatch(desktop, canary)
+    desktop.goto(f"/console/patrols?day={seeded.day}")
+    desktop.locator(f"[data-task='{seeded.tasks['done']}']").click()
+    desktop.wait_for_selector("#task-map .leaflet-marker-icon")
+    screenshot(desktop, "xss-console-patrol-task")
+    desktop.goto("/console/map")
+    desktop.wait_for_selector("#map[data-ready=true]", timeout=20000)
+    desktop.locator("#map path.risk-point").first.dispatch_event("mouseover")
+    screenshot(desktop, "xss-console-map")
+    canary.collect(desktop, "/console/map (screenshots)")
+    canary.assert_clean()
+    assert len(canary.pages) >= 20
+
+
+@pytest.mark.browser
+def test_console_pages_never_run_the_payload_as_the_admin(desktop, seeded, screenshot):
+    canary = Canary()
+    canary.watch(desktop)
+    sign_in_console(desktop, ADMIN)
+    console_pages(desktop, canary, seeded, area="township")
+    desktop.goto(f"/console/cases/{seeded.cases['major']}")
+    screenshot(desktop, "xss-console-case")
+    canary.assert_clean()
+
+
+@pytest.mark.browser
+def test_field_pages_never_run_the_payload_as_a_grid_worker(phone, seeded, screenshot):
+    canary = Canary()
+    canary.watch(phone)
+    show(phone, canary, "/app/login")
+    show(phone, canary, "/app/register")
+    sign_in_field(phone, WORKER)
+    s = seeded
+    field_pages(
+        phone,
+        canary,
+        {
+            "/app/": [],
+            "/app/tasks": [V["plan_name"]],
+            f"/app/task?id={s.tasks['done']}": [
+                V["plan_name"],
+                V["rp_name"],
+                V["checkpoint_name"],
+                V["narrative"],
+            ],
+            f"/app/task?id={s.tasks['missed']}": [V["plan2_name"], V["checkpoint2_name"]],
+            "/app/cases": ["案" + IMG],
+            f"/app/case?id={s.cases['desc']}": [V["case_desc"], V["dispatch_note"]],
+            f"/app/case?id={s.cases['major']}": [V["major_desc"]],
+            f"/app/case?id={s.cases['suspend']}": [V["suspend_desc"], V["suspend_reason"]],
+            "/app/callouts": [V["callout_message"]],
+            "/app/inbox": [],
+            "/app/outbox": [],
+            "/app/points": [],
+            "/app/report": [],
+        },
+    )
+    phone.goto(f"/app/task?id={s.tasks['done']}")
+    phone.wait_for_selector("#view > *")
+    screenshot(phone, "xss-field-task")
+    canary.collect(phone, "/app/task (screenshot)")
+    canary.assert_clean()
+
+
+@pytest.mark.browser
+def test_field_pages_never_run_the_payload_as_a_resident(phone, seeded, screenshot):
+    canary = Canary()
+    canary.watch(phone)
+    sign_in_field(phone, CANARY_RESIDENT, CANARY_PASSWORD)
+    s = seeded
+    field_pages(
+        phone,
+        canary,
+        {
+            "/app/": [V["resident_name"]],
+            "/app/reports": ["案" + IMG, "驳案" + SVG],
+            **{
+                f"/app/case?id={s.cases[key]}": texts
+                for key, texts in {
+                    "desc": [V["case_desc"]],
+                    "reject": [V["reject_desc"], V["reject_reason"]],
+                    "suspend": [V["suspend_desc"]],
+                    "return": [V["return_desc"]],
+                    "major": [V["major_desc"]],
+                    "urgent": [V["urgent_desc"]],
+                }.items()
+            },
+            "/app/points": [],
+            "/app/inbox": [],
+            "/app/outbox": [],
+            "/app/report": [],
+        },
+    )
+    screenshot(phone, "xss-field-report")
+    # a resident in the console gets the error page
+    sign_in_console(phone, CANARY_RESIDENT, CANARY_PASSWORD)
+    canary.collect(phone, "/console (resident: error page)")
+    canary.assert_clean()
