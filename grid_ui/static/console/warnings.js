@@ -1,6 +1,7 @@
 // Warnings and callouts: issue a warning; the acknowledgement board of a callout, refreshed
 // live from the server-sent events of GET /api/v1/events (callout.ack, callout.created).
 import { api, t } from "/static/console/api.js";
+import { el } from "/static/console/dom.js";
 
 // Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
 // shadows the console's and renders ""), take the token from its cookie: same value.
@@ -10,13 +11,6 @@ if (csrfMeta && !csrfMeta.content) {
 }
 
 const config = JSON.parse(document.getElementById("warnings-config").textContent);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
 
 const form = document.getElementById("warning-form");
 form?.addEventListener("submit", async (event) => {
