@@ -3,13 +3,6 @@
 import { api, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
 
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
-
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const query = `area_id=${config.area_id}&datum=${config.datum}`;
 const OPEN = ["submitted", "registered", "dispatched", "in_progress", "suspended", "pending_check"];

@@ -2,13 +2,6 @@
 import { api, t } from "/static/console/api.js";
 import { el } from "/static/console/dom.js";
 
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
-
 async function suggest(caseId, box) {
   box.hidden = false;
   box.replaceChildren(el("p", { class: "muted" }, t("Loading…")));
