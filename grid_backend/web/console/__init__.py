@@ -2,9 +2,10 @@
 
 Every console request passes `guard` first: unsafe requests must carry the CSRF token (form
 field or header) of their session (`session_identity`: the access cookie's session, else the
-refresh cookie's, else a visitor's pre-session nonce for the sign-in form), a visitor without a valid access cookie is refreshed from the refresh cookie
-or sent to the login page, and only accounts with an assignment get in. Page handlers then
-take `caller: CurrentCaller` like API handlers and call the same services."""
+refresh cookie's, else a visitor's pre-session nonce for the sign-in form); a visitor without a
+valid access cookie is refreshed from the refresh cookie or sent to the login page, and only
+accounts with an assignment get in. Page handlers then take `caller: CurrentCaller` like API
+handlers and call the same services."""
 
 from __future__ import annotations
 
