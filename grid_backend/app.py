@@ -18,6 +18,7 @@ from grid_backend.areas.controllers import AreaController, LocateController, Ris
 from grid_backend.areas.map import MapController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
+from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for
 from grid_backend.core.system import SystemController
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
         on_shutdown=[notify_channels.close_client],  # the delivery job's httpx client

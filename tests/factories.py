@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from shapely.geometry import box
 
 from grid_backend.areas.services import AreaInput, apply_areas
 from grid_backend.areas.tables import Area
+from grid_backend.core.auth import csrf_token_for
 from grid_backend.core.security import issue_access_token
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_account, create_assignment
@@ -54,10 +56,16 @@ class Person:
     id: int
     phone: str
     token: str
+    session: str = ""  # the session (refresh-token family) the token belongs to
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def csrf(self) -> str:
+        """The console's CSRF token for this person's session (when its token is a cookie)."""
+        return csrf_token_for(f"s:{self.session}")
 
 
 _counter = iter(range(10_000_000))
@@ -73,8 +81,9 @@ async def make_person(*duties: tuple[str, str], name: str = "测试", **extra: o
             grants=None,
             actor_id=None,
         )
-    token, _ = issue_access_token(account.id)
-    return Person(account.id, phone, token)
+    session = str(uuid.uuid4())
+    token, _ = issue_access_token(account.id, session=session)
+    return Person(account.id, phone, token, session)
 
 
 IMAGES = __import__("pathlib").Path(__file__).parent / "media" / "images"

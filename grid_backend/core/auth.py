@@ -2,11 +2,14 @@
 
 The console carries the same access token in an HttpOnly cookie; a request authenticated by
 that cookie must also prove it comes from our own pages when it changes anything (CSRF): the
-`X-CSRF-Token` header (or, for the console's HTML forms, the checked form field) must equal the
-`grid_csrf` cookie, which only our pages can read."""
+`X-CSRF-Token` header (or, for the console's HTML forms, the checked form field) must equal
+the HMAC of the session the cookie belongs to (`csrf_token_for`), which only our pages are
+given. A token of another session, or any value an attacker chose, fails."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 from typing import Any
 
@@ -15,7 +18,8 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from grid_backend.core.errors import DomainError
-from grid_backend.core.security import read_access_token
+from grid_backend.core.security import access_session, read_access_token
+from grid_backend.settings import get_settings
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -24,15 +28,31 @@ class Caller(msgspec.Struct, frozen=True):
 
 ACCESS_COOKIE = "grid_access"
 REFRESH_COOKIE = "grid_refresh"
-CSRF_COOKIE = "grid_csrf"
+CSRF_COOKIE = "grid_csrf"  # a visitor's pre-session nonce (the sign-in form's CSRF identity)
 CSRF_HEADER = "x-csrf-token"
 CSRF_CHECKED = "csrf_checked"  # request.state flag set by the console's form guard
+CSRF_TOKEN = "csrf_token"  # request.state: the token the console's guard computed for the page
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def csrf_matches(request: Request[Any, Any, Any], presented: str | None) -> bool:
-    expected = request.cookies.get(CSRF_COOKIE)
-    return bool(expected and presented and hmac.compare_digest(expected, presented))
+def csrf_token_for(identity: str) -> str:
+    """The CSRF token of a session identity ("s:<family>" signed in, "a:<nonce>" before)."""
+    key = get_settings().secret_key.encode()
+    digest = hmac.new(key, b"grid-csrf\x00" + identity.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def cookie_session(request: Request[Any, Any, Any]) -> str | None:
+    """The session identity of the access cookie (signed; expired or not), if it has one."""
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    session = access_session(cookie) if cookie else None
+    return f"s:{session}" if session else None
+
+
+def csrf_matches(identity: str | None, presented: str | None) -> bool:
+    if not identity or not presented:
+        return False
+    return hmac.compare_digest(csrf_token_for(identity).encode(), presented.encode())
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
@@ -46,7 +66,8 @@ def _token(request: Request[Any, Any, Any]) -> str | None:
     if not cookie:
         return None
     if request.method not in SAFE_METHODS and not (
-        request.state.get(CSRF_CHECKED) or csrf_matches(request, request.headers.get(CSRF_HEADER))
+        request.state.get(CSRF_CHECKED)
+        or csrf_matches(cookie_session(request), request.headers.get(CSRF_HEADER))
     ):
         raise DomainError("csrf_failed", status=403)
     return cookie

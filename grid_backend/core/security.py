@@ -54,28 +54,32 @@ async def _dummy_hash() -> str:
     return await anyio.to_thread.run_sync(_dummy_hash_sync)
 
 
-def issue_access_token(account_id: int) -> tuple[str, int]:
+def issue_access_token(account_id: int, *, session: str | None = None) -> tuple[str, int]:
+    """A signed access token; `session` (the refresh-token family) is what the console's CSRF
+    token is bound to, and stays the same across refreshes."""
     settings = get_settings()
     issued = clock.now()
-    claims = {
+    claims: dict[str, object] = {
         "sub": str(account_id),
         "typ": "access",
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=settings.access_token_seconds)).timestamp()),
     }
+    if session:
+        claims["sid"] = session
     return jwt.encode(
         claims, settings.secret_key, algorithm=ALGORITHM
     ), settings.access_token_seconds
 
 
 # A phone sends the same token with every request for 15 minutes: remember verified tokens
-# (their account and expiry) instead of checking the signature each time.
-_verified: OrderedDict[str, tuple[int, int]] = OrderedDict()
+# (their account, expiry and session) instead of checking the signature each time.
+_verified: OrderedDict[str, tuple[int, int, str | None]] = OrderedDict()
 _VERIFIED_MAX = 20_000
 
 
-def _verify(token: str) -> tuple[int, int] | None:
-    """(account id, expiry) of a correctly signed access token, whatever the time."""
+def _verify(token: str) -> tuple[int, int, str | None] | None:
+    """(account id, expiry, session) of a correctly signed access token, whatever the time."""
     try:
         claims = jwt.decode(
             token,
@@ -91,11 +95,11 @@ def _verify(token: str) -> tuple[int, int] | None:
         return None
     if not isinstance(exp, int | float):
         return None
-    return int(sub), int(exp)
+    sid = claims.get("sid")
+    return int(sub), int(exp), sid if isinstance(sid, str) and sid else None
 
 
-def read_access_token(token: str) -> int | None:
-    """The account id in a valid, unexpired access token, else None."""
+def _verified_claims(token: str) -> tuple[int, int, str | None] | None:
     known = _verified.get(token)
     if known is None:
         known = _verify(token)
@@ -104,8 +108,23 @@ def read_access_token(token: str) -> int | None:
         _verified[token] = known
         if len(_verified) > _VERIFIED_MAX:
             _verified.popitem(last=False)
-    account_id, exp = known
+    return known
+
+
+def read_access_token(token: str) -> int | None:
+    """The account id in a valid, unexpired access token, else None."""
+    known = _verified_claims(token)
+    if known is None:
+        return None
+    account_id, exp, _ = known
     return account_id if exp > clock.now().timestamp() else None
+
+
+def access_session(token: str) -> str | None:
+    """The session (refresh-token family) a correctly signed access token belongs to, expired or
+    not: the CSRF check needs it before the transparent refresh renews an expired token."""
+    known = _verified_claims(token)
+    return known[2] if known else None
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -75,10 +75,11 @@ class MediaController(Controller):
             original=variant == "original",
         )
         etag = f'"{row["sha256"][:32]}-{variant}"'
-        # content-addressed: a photo's bytes never change, but access may: revalidate privately
+        # content-addressed: a photo's bytes never change, but access may: the browser keeps a
+        # private copy and asks every time (an ETag match answers 304 after the access check)
         headers = {
             "ETag": etag,
-            "Cache-Control": "private, max-age=86400",
+            "Cache-Control": "private, no-cache",
             "X-Content-Type-Options": "nosniff",
         }
         if _matches(request.headers.get("if-none-match"), etag):

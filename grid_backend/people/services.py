@@ -98,12 +98,13 @@ async def create_account(
 
 
 async def _issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -> TokenPair:
-    access, expires_in = issue_access_token(account.id)
+    family = family or uuid.uuid4()
+    access, expires_in = issue_access_token(account.id, session=str(family))
     token, digest = new_refresh_token()
     await RefreshToken.insert(
         RefreshToken(
             account=account.id,
-            family=family or uuid.uuid4(),
+            family=family,
             token_hash=digest,
             expires_at=clock.now() + timedelta(days=get_settings().refresh_token_days),
         )
@@ -217,6 +218,22 @@ async def refresh(*, refresh_token: str) -> TokenPair:
     if reuse:  # raised outside the transaction so the revocation is committed
         raise DomainError("refresh_token_reused", status=401)
     return pair
+
+
+async def session_of(*, refresh_token: str) -> str | None:
+    """The session (family) of a live refresh token: the console binds its CSRF token to it
+    when the access cookie has already expired."""
+    row = (
+        await RefreshToken.select(RefreshToken.family)
+        .where(
+            (RefreshToken.token_hash == refresh_digest(refresh_token))
+            & RefreshToken.revoked_at.is_null()
+            & (RefreshToken.expires_at > clock.now())
+        )
+        .first()
+        .run()
+    )
+    return str(row["family"]) if row else None
 
 
 async def logout(*, refresh_token: str) -> None:

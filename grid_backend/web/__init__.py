@@ -9,6 +9,7 @@ from litestar import Request, Response, Router
 from litestar.static_files import create_static_files_router
 from xstatic.pkg import leaflet
 
+from grid_backend.settings import get_settings
 from grid_backend.web import console, i18n
 from grid_backend.web.field import FieldController
 from grid_backend.web.home import HomeController
@@ -23,7 +24,13 @@ async def _page_language(request: Request[Any, Any, Any]) -> None:
 
 async def _remember_language(response: Response) -> Response:
     """`?lang=` sets the language cookie too, so the choice holds on the following pages."""
-    response.set_cookie(i18n.COOKIE, i18n.current_language(), max_age=365 * 86400, samesite="lax")
+    response.set_cookie(
+        i18n.COOKIE,
+        i18n.current_language(),
+        max_age=365 * 86400,
+        samesite="lax",
+        secure=get_settings().production,
+    )
     return response
 
 

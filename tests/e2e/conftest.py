@@ -166,13 +166,28 @@ def browser():
         chromium.close()
 
 
+def _csp_violations(context) -> list[str]:
+    """Chromium's console reports of what the pages' CSP refused (an inline handler, a script,
+    a style, an image): every page must work under the policy, so each test ends with none."""
+    seen: list[str] = []
+
+    def note(message) -> None:
+        if "Content Security Policy" in message.text:
+            seen.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+    context.on("console", note)
+    return seen
+
+
 @pytest.fixture
 def desktop(browser, live_server):
     """A desktop-sized page (the console) on the live server."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
+    refused = _csp_violations(context)
     page = context.new_page()
     yield page
     context.close()
+    assert refused == [], "the Content-Security-Policy blocked something the pages need"
 
 
 @pytest.fixture
@@ -186,9 +201,11 @@ def phone(browser, live_server):
         geolocation={"latitude": 29.5630, "longitude": 106.5516, "accuracy": 12},
         permissions=["geolocation"],
     )
+    refused = _csp_violations(context)
     page = context.new_page()
     yield page
     context.close()
+    assert refused == [], "the Content-Security-Policy blocked something the pages need"
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ def test_the_dispatcher_signs_in_and_the_pages_can_call_the_api(desktop, screens
     desktop.wait_for_url("**/console/")
     cookies = {c["name"]: c for c in desktop.context.cookies()}
     assert cookies["grid_access"]["httpOnly"]
-    assert not cookies["grid_csrf"]["httpOnly"]  # the pages read it for their requests
-    # the page's scripts can call the API with the cookie and the CSRF header
+    assert "grid_csrf" not in cookies  # the visitor nonce is spent; the session's token rules
+    # the page's scripts call the API with the cookie and the session's CSRF token from the page
     status = desktop.evaluate(
         """async () => {
-          const csrf = document.cookie.match(/grid_csrf=([^;]+)/)[1];
+          const csrf = document.querySelector('meta[name="csrf-token"]').content;
           const bare = await fetch('/api/v1/me/notifications/read-all', {method: 'POST'});
           const signed = await fetch('/api/v1/me/notifications/read-all',
             {method: 'POST', headers: {'X-CSRF-Token': csrf}});
@@ -29,3 +29,13 @@ def test_the_dispatcher_signs_in_and_the_pages_can_call_the_api(desktop, screens
         }"""
     )
     assert status == [403, 200, "李值班"]
+    # a token the page did not give (the old double submit: any value in cookie and header)
+    forged = desktop.evaluate(
+        """async () => {
+          document.cookie = 'grid_csrf=AAAA; path=/';
+          const r = await fetch('/api/v1/me/notifications/read-all',
+            {method: 'POST', headers: {'X-CSRF-Token': 'AAAA'}});
+          return [r.status, (await r.json()).code];
+        }"""
+    )
+    assert forged == [403, "csrf_failed"]

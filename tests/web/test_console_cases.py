@@ -8,14 +8,21 @@ import re
 
 from factories import G1, G3, file_report, make_person, make_tree
 
+from grid_backend.core.auth import csrf_token_for
+from grid_backend.core.security import issue_access_token
+
 T1, T2 = "500103001", "500103002"
-CSRF = "csrf-test-token-0123456789"
+SESSION = "console-cases-session"
+
+
+def csrf() -> str:
+    """The forms' CSRF token: bound to the session of the access cookie `sign_in` sets."""
+    return csrf_token_for(f"s:{SESSION}")
 
 
 def sign_in(client, person) -> None:
-    """The console's cookies for a person (as the login form sets them)."""
-    client.cookies.set("grid_access", person.token)
-    client.cookies.set("grid_csrf", CSRF)
+    """The console's cookie for a person (as the login form sets it), in one shared session."""
+    client.cookies.set("grid_access", issue_access_token(person.id, session=SESSION)[0])
 
 
 async def status_of(client, person, case_id: int) -> str:
@@ -25,7 +32,7 @@ async def status_of(client, person, case_id: int) -> str:
 
 async def act(client, case_id: int, **fields):
     return await client.post(
-        f"/console/cases/{case_id}/actions", data={"csrf_token": CSRF, **fields}
+        f"/console/cases/{case_id}/actions", data={"csrf_token": csrf(), **fields}
     )
 
 
@@ -88,9 +95,9 @@ async def test_the_case_page_offers_exactly_the_allowed_actions(client):
     assert page.status_code == 200
     forms = set(re.findall(r'class="card action-form" data-action="(\w+)"', page.text))
     assert forms == {"register", "reject", "merge", "relocate"}
-    # every form carries the session's CSRF token (the cookie's value)
+    # every form carries the session's CSRF token
     tokens = set(re.findall(r'name="csrf_token" value="([^"]*)"', page.text))
-    assert tokens == {CSRF}
+    assert tokens == {csrf()}
     assert "/api/v1/media/" in page.text  # thumbnails of the evidence
     assert 'data-action="submit"' in page.text  # the timeline
 
@@ -144,7 +151,7 @@ async def test_register_then_dispatch_through_the_forms(client):
 
     # and in English the refusal is in English
     refused = await client.post(
-        f"/console/cases/{case}/actions?lang=en", data={"csrf_token": CSRF, "action": "register"}
+        f"/console/cases/{case}/actions?lang=en", data={"csrf_token": csrf(), "action": "register"}
     )
     assert refused.status_code == 409
     assert "Not possible in the case&#39;s current state" in refused.text
@@ -183,7 +190,7 @@ async def test_bulk_dispatch_reports_each_case(client):
     answer = await client.post(
         "/console/cases/dispatch",
         data={
-            "csrf_token": CSRF,
+            "csrf_token": csrf(),
             "case_id": [str(mine[0]), str(mine[1]), str(mine[2]), str(theirs)],
             "assignee_id": str(people["worker"].id),
             "due_at": "2099-01-02T18:00",
@@ -207,7 +214,7 @@ async def test_bulk_dispatch_reports_each_case(client):
     assert await status_of(client, people["dispatcher"], mine[2]) == "submitted"
 
     nobody = await client.post(
-        "/console/cases/dispatch", data={"csrf_token": CSRF, "case_id": str(mine[2])}
+        "/console/cases/dispatch", data={"csrf_token": csrf(), "case_id": str(mine[2])}
     )
     assert nobody.status_code == 422
     assert "请选择承办人" in nobody.text

@@ -73,19 +73,18 @@ async def test_a_miss_is_excused_through_the_api_with_the_cookie_and_csrf_header
     later = NOW + timedelta(hours=12)
     clock.set_clock(lambda: later)
     await jobs.mark_missed(later)
-    token = issue_access_token(dispatcher.id)[0]
+    token = issue_access_token(dispatcher.id, session=dispatcher.session)[0]
     tasks = await client.get(
         "/api/v1/tasks", params={"status": "missed"}, headers={"Authorization": f"Bearer {token}"}
     )
     [task] = tasks.json()["items"]
     client.cookies.set("grid_access", token)
-    client.cookies.set("grid_csrf", "page-token-0123456789")
     refused = await client.post(f"/api/v1/tasks/{task['id']}/excuse", json={"reason": "暴雨"})
     assert refused.status_code == 403
     answer = await client.post(
         f"/api/v1/tasks/{task['id']}/excuse",
         json={"reason": "暴雨封路"},
-        headers={"X-CSRF-Token": "page-token-0123456789"},
+        headers={"X-CSRF-Token": dispatcher.csrf},
     )
     assert answer.status_code == 200, answer.text
     page = await client.get("/console/patrols")

@@ -1,9 +1,11 @@
 """The street-office console: pages under /console behind the cookie session.
 
 Every console request passes `guard` first: unsafe requests must carry the CSRF token (form
-field or header), a visitor without a valid access cookie is refreshed from the refresh cookie
-or sent to the login page, and only accounts with an assignment get in. Page handlers then
-take `caller: CurrentCaller` like API handlers and call the same services."""
+field or header) of their session (`session_identity`: the access cookie's session, else the
+refresh cookie's, else a visitor's pre-session nonce for the sign-in form); a visitor without a
+valid access cookie is refreshed from the refresh cookie or sent to the login page, and only
+accounts with an assignment get in. Page handlers then take `caller: CurrentCaller` like API
+handlers and call the same services."""
 
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ from grid_backend.core.auth import (
     CSRF_CHECKED,
     CSRF_COOKIE,
     CSRF_HEADER,
+    CSRF_TOKEN,
     REFRESH_COOKIE,
     SAFE_METHODS,
+    cookie_session,
     csrf_matches,
+    csrf_token_for,
 )
 from grid_backend.core.errors import DomainError
 from grid_backend.core.security import read_access_token
@@ -67,7 +72,7 @@ def console_user() -> MeRead | None:
 
 
 def csrf_token() -> str:
-    """The CSRF token to put in forms and in the page's meta tag."""
+    """The CSRF token to put in forms and in the page's meta tag ("" without a session)."""
     return _csrf.get()
 
 
@@ -84,6 +89,20 @@ async def _presented_token(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
+async def session_identity(request: Request[Any, Any, Any]) -> str | None:
+    """What this browser's CSRF token is bound to (see core.auth.csrf_token_for)."""
+    identity = cookie_session(request)
+    if identity:
+        return identity
+    refresh = request.cookies.get(REFRESH_COOKIE)
+    if refresh:
+        family = await people_services.session_of(refresh_token=refresh)
+        if family:
+            return f"s:{family}"
+    nonce = request.cookies.get(CSRF_COOKIE)
+    return f"a:{nonce}" if nonce else None
+
+
 def _back_to(request: Request[Any, Any, Any]) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
@@ -91,9 +110,12 @@ def _back_to(request: Request[Any, Any, Any]) -> str:
 
 async def guard(request: Request[Any, Any, Any]) -> Response[Any] | None:
     i18n.choose_for(request)  # hooks are layered, not chained: the page router's is not run
-    _csrf.set(request.cookies.get(CSRF_COOKIE) or "")
+    identity = await session_identity(request)
+    token = csrf_token_for(identity) if identity else ""
+    _csrf.set(token)
+    request.state[CSRF_TOKEN] = token
     if request.method not in SAFE_METHODS:
-        if not csrf_matches(request, await _presented_token(request)):
+        if not csrf_matches(identity, await _presented_token(request)):
             return Template(
                 template_name="console/error.html",
                 context={"code": "csrf_failed", "status": 403},

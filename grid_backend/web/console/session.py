@@ -10,7 +10,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from grid_backend.core.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
+from grid_backend.core.auth import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    CSRF_TOKEN,
+    REFRESH_COOKIE,
+    csrf_token_for,
+)
 from grid_backend.core.errors import TITLES, DomainError
 from grid_backend.people import services as people_services
 from grid_backend.people.controllers import client_address
@@ -29,11 +35,12 @@ class LoginForm(msgspec.Struct):
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https"
+    # behind a TLS-terminating proxy the scheme may read http: production always says Secure
+    return get_settings().production or request.url.scheme == "https"
 
 
 def signed_in(response: Response[Any], pair: TokenPair, *, secure: bool) -> Response[Any]:
-    """Put a token pair (and a fresh CSRF token) into the console's cookies."""
+    """Put a token pair into the console's cookies (the CSRF token follows from its session)."""
     settings = get_settings()
     response.set_cookie(
         ACCESS_COOKIE,
@@ -87,13 +94,20 @@ def _safe_next(target: str) -> str:
 def _login_page(
     request: Request[Any, Any, Any], *, next_page: str, error: str | None = None, phone: str = ""
 ) -> Template:
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    token = request.state.get(CSRF_TOKEN) or ""
+    nonce = None
+    if not token:  # a first visit: a pre-session nonce, the sign-in form's CSRF identity
+        nonce = secrets.token_urlsafe(32)
+        token = csrf_token_for(f"a:{nonce}")
     page = Template(
         template_name="console/login.html",
         context={"next": _safe_next(next_page), "error": error, "phone": phone, "csrf": token},
         status_code=400 if error else 200,
     )
-    page.set_cookie(CSRF_COOKIE, token, path="/", samesite="strict", secure=_secure(request))
+    if nonce:
+        page.set_cookie(
+            CSRF_COOKIE, nonce, path="/", httponly=True, samesite="strict", secure=_secure(request)
+        )
     return page
 
 
@@ -123,13 +137,7 @@ class SessionController(Controller):
         response = signed_in(
             Redirect(path=_safe_next(data.next), status_code=303), pair, secure=_secure(request)
         )
-        response.set_cookie(
-            CSRF_COOKIE,
-            secrets.token_urlsafe(32),
-            path="/",
-            samesite="strict",
-            secure=_secure(request),
-        )
+        response.delete_cookie(CSRF_COOKIE, path="/")  # the session's own token takes over
         return response
 
     @post("/logout", name="console:logout", status_code=303)

@@ -1,13 +1,7 @@
 // The risk map: grid outlines (coloured by open cases or risk level), risk points, open cases
 // and active warnings as Leaflet layers, read from the JSON API in the tiles' datum.
 import { api, t } from "/static/console/api.js";
-
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
+import { el, label } from "/static/console/dom.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const query = `area_id=${config.area_id}&datum=${config.datum}`;
@@ -46,13 +40,6 @@ function style(feature) {
     fillColor: fill(feature.properties),
     fillOpacity: 0.7,
   };
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
 }
 
 function legend() {
@@ -114,14 +101,14 @@ async function showGrid(feature) {
 function pointLayer(collection, options) {
   return L.geoJSON(collection, {
     pointToLayer: (feature, latlng) => L.circleMarker(latlng, options(feature)),
-    onEachFeature: (feature, layer) => layer.bindTooltip(tooltip(feature)),
+    onEachFeature: (feature, layer) => layer.bindTooltip(label(tooltipText(feature))),
   });
 }
 
-function tooltip(feature) {
+function tooltipText(feature) {
   const p = feature.properties;
   if (p.risk_level && p.type) return `${p.name} · ${t(`risk ${p.risk_level}`)}`;
-  return `#${p.id} · ${p.status}${p.urgent ? " · " + t("urgent") : ""}`;
+  return `#${p.id} · ${p.status}${p.urgent ? ` · ${t("urgent")}` : ""}`;
 }
 
 async function warningLayer(gridCollection) {
@@ -146,7 +133,7 @@ async function load() {
   grids = L.geoJSON(collection, {
     style,
     onEachFeature: (feature, layer) => {
-      layer.bindTooltip(`${feature.properties.name} · ${t("Open cases")} ${feature.properties.open_cases}`);
+      layer.bindTooltip(label(feature.properties.name, ` · ${t("Open cases")} ${feature.properties.open_cases}`));
       layer.on("click", () => showGrid(feature));
     },
   }).addTo(map);

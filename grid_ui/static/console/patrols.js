@@ -1,23 +1,10 @@
 // The patrol page: a task's check-ins on a small map with their flags, excusing a miss, and
 // making, changing, pausing and ending plans, all through the JSON API.
 import { api, t } from "/static/console/api.js";
-
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
+import { el, label } from "/static/console/dom.js";
 
 const config = JSON.parse(document.getElementById("patrol-config").textContent);
 const datum = config.datum;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
 
 const local = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { timeZone: config.timezone, hour: "2-digit", minute: "2-digit" });
 
@@ -86,7 +73,7 @@ function drawTask(task, offsets) {
     const dLat = c.radius_m / 111320;
     const dLng = dLat / Math.cos((c.lat * Math.PI) / 180);
     bounds.push([c.lat - dLat, c.lng - dLng], [c.lat + dLat, c.lng + dLng]);
-    L.marker([c.lat, c.lng], { title: c.name }).bindTooltip(`${i + 1}. ${c.name}`, { permanent: true, direction: "top" }).addTo(taskMap);
+    L.marker([c.lat, c.lng], { title: c.name }).bindTooltip(label(`${i + 1}. `, c.name), { permanent: true, direction: "top" }).addTo(taskMap);
   });
   for (const c of task.check_ins || []) {
     // check-ins come in WGS-84 (as stored); the server converted the checkpoints to the
@@ -94,7 +81,7 @@ function drawTask(task, offsets) {
     const shift = offsets[c.checkpoint_id] || [0, 0];
     const at = [c.lat + shift[0], c.lng + shift[1]];
     L.circleMarker(at, { radius: 6, className: c.flagged ? "check-in flagged" : "check-in", color: c.flagged ? "#c62828" : "#2e7d32", fillOpacity: 0.9 })
-      .bindTooltip(`${local(c.at)}${c.flagged ? " ⚠" : ""}`).addTo(taskMap);
+      .bindTooltip(label(local(c.at), c.flagged ? " ⚠" : "")).addTo(taskMap);
     bounds.push(at);
   }
   if (bounds.length) taskMap.fitBounds(bounds, { padding: [30, 30], maxZoom: 17 });

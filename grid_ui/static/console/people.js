@@ -1,13 +1,6 @@
 // People and duties: appoint a person to a duty and end a duty through the assignments API.
 import { api, t } from "/static/console/api.js";
 
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
-
 const form = document.getElementById("appoint-form");
 
 document.getElementById("gaps-only").addEventListener("change", (event) => {

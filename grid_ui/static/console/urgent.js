@@ -1,19 +1,6 @@
 // Urgent cases: the nearest rescue teams of each tier for a case, and dispatching one.
 import { api, t } from "/static/console/api.js";
-
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
+import { el } from "/static/console/dom.js";
 
 async function suggest(caseId, box) {
   box.hidden = false;

@@ -1,22 +1,9 @@
 // Warnings and callouts: issue a warning; the acknowledgement board of a callout, refreshed
 // live from the server-sent events of GET /api/v1/events (callout.ack, callout.created).
 import { api, t } from "/static/console/api.js";
-
-// Until the frame fills <meta name="csrf-token"> (Litestar's own `csrf_token` template callable
-// shadows the console's and renders ""), take the token from its cookie: same value.
-const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-if (csrfMeta && !csrfMeta.content) {
-  csrfMeta.content = decodeURIComponent(document.cookie.match(/(?:^|; )grid_csrf=([^;]*)/)?.[1] ?? "");
-}
+import { el } from "/static/console/dom.js";
 
 const config = JSON.parse(document.getElementById("warnings-config").textContent);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
 
 const form = document.getElementById("warning-form");
 form?.addEventListener("submit", async (event) => {
@@ -51,7 +38,7 @@ async function refresh() {
     if (cell) cell.textContent = String(value);
   }
   const share = board.totals.recipients ? (100 * board.totals.acked) / board.totals.recipients : 0;
-  document.getElementById("progress").style.width = `${share}%`;
+  document.getElementById("progress").setAttribute("width", share.toFixed(1));
   document.getElementById("board-areas").replaceChildren(...board.areas.map((a) =>
     el("tr", {}, el("td", {}, a.area.name), el("td", {}, String(a.acked)), el("td", {}, String(a.pending)))));
   document.getElementById("board-people").replaceChildren(...board.people.map((p) => {
