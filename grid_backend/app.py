@@ -19,6 +19,7 @@ from grid_backend.areas.map import MapController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.openapi import components_for
+from grid_backend.core.throttle import close_throttle
 from grid_backend.core.system import SystemController
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.hazards.map import CaseMapController
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
-        on_shutdown=[notify_channels.close_client],  # the delivery job's httpx client
+        # the delivery job's httpx client, the rate-limit counters' Redis connections
+        on_shutdown=[notify_channels.close_client, close_throttle],
         openapi_config=OpenAPIConfig(
             title="grid-backend",
             version="1",
