@@ -17,10 +17,7 @@ ZXCVBN_MAX = 72  # zxcvbn refuses longer inputs; the start is what a guesser tri
 REASONS: dict[str, tuple[str, str]] = {
     "too_short": ("use at least 8 characters", "密码至少需要8位"),
     "letters_and_digits": ("use both letters and digits", "密码需同时包含字母和数字"),
-    "contains_phone": (
-        "do not use your phone number or a repeated character",
-        "不能包含手机号或简单重复的字符",
-    ),
+    "contains_phone": ("do not put your phone number in it", "不能包含手机号"),
     "common": ("this is one of the most common passwords", "这是常见密码，很容易被猜到"),
     "personal": (
         "do not build it from your name, your phone number or this app's name",
@@ -73,8 +70,10 @@ def basic_reason(password: str, phone: str) -> str | None:
         return "too_short"
     if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
         return "letters_and_digits"
-    if phone[-6:] in password or len(set(password)) < 4:
+    if phone[-6:] in password:
         return "contains_phone"
+    if len(set(password)) < 4:
+        return "repeated"
     return None
 
 

@@ -82,9 +82,7 @@ async def test_password_is_stored_as_argon2_not_plain(client, register):
     assert PASSWORD not in row["password_hash"]
 
 
-async def test_a_registered_number_cannot_be_registered_again(
-    client, register, texts, test_clock
-):
+async def test_a_registered_number_cannot_be_registered_again(client, register, texts, test_clock):
     await register(phone="13812345678")
     test_clock.advance(61)  # one code a minute per phone
     r = await register(phone="+8613812345678")  # no new code: the first one is used up

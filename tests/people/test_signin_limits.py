@@ -58,7 +58,12 @@ async def test_five_failures_block_that_phone_from_that_address_only(
     assert await attempt("13912349999", WRONG, "198.51.100.9") == 401  # other phones from there
     test_clock.advance(15 * 60)
     assert await attempt(OWNER, PASSWORD, "198.51.100.9") == 200  # and the window moves on
-    locks = await AuditEntry.select().output(load_json=True).where(AuditEntry.action == "auth.lock").run()
+    locks = (
+        await AuditEntry.select()
+        .output(load_json=True)
+        .where(AuditEntry.action == "auth.lock")
+        .run()
+    )
     assert len(locks) == 1
     assert locks[0]["object_id"] == str(owner.id)
     assert "198.51.100.9" in caplog.text and "139****0000" in caplog.text
@@ -80,13 +85,16 @@ async def test_the_owner_gets_in_within_30_s_after_100_failures_from_100_address
         test_clock.advance(wait)
         outcome = await attempt(OWNER, PASSWORD, "192.0.2.44")
     assert (test_clock.now - started).total_seconds() <= 30
-    slowed = await AuditEntry.select().output(load_json=True).where(AuditEntry.action == "auth.slowdown").run()
+    slowed = (
+        await AuditEntry.select()
+        .output(load_json=True)
+        .where(AuditEntry.action == "auth.slowdown")
+        .run()
+    )
     assert [e["detail"]["scope"] for e in slowed] == ["phone"]
 
 
-async def test_the_owner_gets_in_within_30_s_while_the_attack_goes_on(
-    owner, counters, test_clock
-):
+async def test_the_owner_gets_in_within_30_s_while_the_attack_goes_on(owner, counters, test_clock):
     """Attackers from fresh addresses try every second, so they take each turn the moment it
     opens; the owner, retrying as told, still gets in within the cap."""
     for n in range(10):
@@ -124,7 +132,12 @@ async def test_failures_across_many_phones_from_one_address_hit_its_limit(
         assert await attempt(f"1380000{n:04d}", WRONG, "203.0.113.66") == 401
     assert (await attempt("13700000001", PASSWORD, "203.0.113.66")).startswith("429:")
     assert await attempt("13700000001", PASSWORD, "203.0.113.67") == 200
-    locks = await AuditEntry.select().output(load_json=True).where(AuditEntry.action == "auth.lock").run()
+    locks = (
+        await AuditEntry.select()
+        .output(load_json=True)
+        .where(AuditEntry.action == "auth.lock")
+        .run()
+    )
     assert [e["detail"] for e in locks] == [{"scope": "address", "address": "203.0.113.66"}]
     assert "sign-in from 203.0.113.66 locked after 100 failures" in caplog.text
 
