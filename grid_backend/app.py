@@ -19,8 +19,8 @@ from grid_backend.areas.map import MapController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.openapi import components_for
-from grid_backend.core.throttle import close_throttle
 from grid_backend.core.system import SystemController
+from grid_backend.core.throttle import close_throttle
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.hazards.map import CaseMapController
 from grid_backend.hazards.schemas import ReportCreate
