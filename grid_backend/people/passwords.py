@@ -58,8 +58,8 @@ def weak_password(reason: str) -> DomainError:
         "password_weak",
         status=422,
         field="password",
-        detail=f"password: {en}",
-        detail_zh=f"密码强度不够：{zh}",
+        detail=en,
+        detail_zh=zh,
         errors=[{"field": "password", "code": "password_weak", "reason": reason, "message": en}],
     )
 

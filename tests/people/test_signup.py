@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from factories import PASSWORD
 
+from grid_backend.people.passwords import REASONS
 from grid_backend.people.services import create_account
 from grid_backend.people.tables import Account, RegistrationCode
 
@@ -166,7 +167,7 @@ async def test_guessable_passwords_are_refused_with_the_reason(
     english = await sign_up(
         client, code, password=password, name="Yang", headers={"Accept-Language": "en"}
     )
-    assert english.json()["detail"].startswith("password: ")
+    assert english.json()["detail"] == REASONS[reason][0]
     assert english.json()["title"] == "The password is too weak"
     # a refused password does not use up a try of the code
     assert (await sign_up(client, code, password="Stone-bridge-47")).status_code == 201
@@ -250,3 +251,18 @@ async def test_openapi_describes_both_steps(client):
         "resend_after",
         "code_length",
     }
+
+
+async def test_the_register_page_says_where_the_code_is_only_without_a_gateway(client, monkeypatch):
+    from grid_backend.settings import get_settings
+
+    page = await client.get("/app/register?lang=en")
+    assert 'id="code-in-log"' in page.text and "written to the server's log" in page.text
+    monkeypatch.setenv("GRID_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    get_settings.cache_clear()
+    try:
+        page = await client.get("/app/register")
+        assert 'id="code-form"' in page.text and 'id="code-in-log"' not in page.text
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
