@@ -13,10 +13,10 @@ day). Three windows of GRID_LOGIN_WINDOW_SECONDS (15 min):
 
 An attacker who keeps taking the turn the moment it opens could keep the owner waiting for
 ever, so a refused address gets a ticket: when it comes back at least the cap after its
-first refusal it is let in even if someone else took the turn meanwhile. So the owner, from
-an address they have not failed 5 times from, gets in within 30 s however many failures
-others cause; each attacking address still gets one guess per turn at most, and 5 per
-window."""
+first refusal it is let in even if someone else took the turn meanwhile. Only an address
+with no failure for that phone in the window gets a ticket, so each attacking address gets
+one guess by ticket per window, the rest only by winning a turn. The owner, from an address
+they have not failed from lately, gets in within 30 s however many failures others cause."""
 
 from __future__ import annotations
 
@@ -79,13 +79,11 @@ def _ticket():
 async def admit(*, phone: str, address: str) -> None:
     """Let one sign-in attempt check its password, or raise 429 with Retry-After."""
     throttle = get_throttle()
-    for item, key in (
-        (_address(), ("login-address", address)),
-        (_pair(), ("login", phone, address)),
-    ):
-        stats = await throttle.stats(item, *key)
-        if stats.retry_after:
-            raise too_many(stats.retry_after)
+    if wait := (await throttle.stats(_address(), "login-address", address)).retry_after:
+        raise too_many(wait)
+    pair = await throttle.stats(_pair(), "login", phone, address)
+    if pair.retry_after:
+        raise too_many(pair.retry_after)
     phone_stats = await throttle.stats(_phone(), "login-phone", phone)
     delay = delay_for(phone_stats.count)
     if not delay or await throttle.hit(_turn(delay), "login-turn", phone):
@@ -93,6 +91,8 @@ async def admit(*, phone: str, address: str) -> None:
     # someone had the phone's turn: wait for the next one, or for this address's ticket
     cap = get_settings().login_delay_cap_seconds
     turn = await throttle.stats(_turn(delay), "login-turn", phone)
+    if pair.count:  # tickets are for addresses that have not guessed wrong here lately
+        raise too_many(min(turn.retry_after or 1, cap))
     ticket = await throttle.stats(_ticket(), "login-ticket", phone, address)
     if ticket.count == 0:
         await throttle.hit(_ticket(), "login-ticket", phone, address)

@@ -199,3 +199,16 @@ async def test_an_unreachable_redis_falls_back_to_memory_and_still_limits(
     assert await attempt(OWNER, PASSWORD, "192.0.2.44") == 200
     assert "rate-limit storage unreachable" in caplog.text
     await used.aclose()
+
+
+async def test_rotating_addresses_win_a_ticket_once_then_only_the_turns(
+    owner, counters, test_clock
+):
+    """20 addresses taking turns for 10 minutes: each gets one guess by ticket, the rest of
+    the guesses are the phone's turns (one per 30 s at most)."""
+    guesses = 0
+    for second in range(600):
+        address = f"10.5.0.{second % 20 + 1}"
+        guesses += await attempt(OWNER, WRONG, address) == 401
+        test_clock.advance(1)
+    assert guesses <= 3 + 600 / 30 + 20 + 4  # free tries, turns, one ticket each, the ramp
