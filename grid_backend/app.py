@@ -21,6 +21,7 @@ from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for
 from grid_backend.core.system import SystemController
+from grid_backend.core.throttle import close_throttle
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.hazards.map import CaseMapController
 from grid_backend.hazards.schemas import ReportCreate
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
-        on_shutdown=[notify_channels.close_client],  # the delivery job's httpx client
+        # the delivery job's httpx client, the rate-limit counters' Redis connections
+        on_shutdown=[notify_channels.close_client, close_throttle],
         openapi_config=OpenAPIConfig(
             title="grid-backend",
             version="1",

@@ -41,6 +41,23 @@ def main() -> None:
     pass
 
 
+def uvicorn_options(settings, *, host: str | None = None, port: int | None = None) -> dict:
+    """How `serve` runs uvicorn. X-Forwarded-For and X-Forwarded-Proto are believed only
+    from GRID_FORWARDED_ALLOW_IPS; with none set, uvicorn reads no proxy headers at all
+    (its own default, FORWARDED_ALLOW_IPS or 127.0.0.1, would let any local process pick
+    the client address that login limits count by)."""
+    proxies = settings.forwarded_allow_ips.strip()
+    return {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "workers": 1,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or "",
+    }
+
+
 @main.command()
 @click.option("--host", default=None, help="default GRID_HOST (127.0.0.1)")
 @click.option("--port", type=int, default=None, help="default GRID_PORT (8000)")
@@ -49,15 +66,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     settings = _settings_or_exit()
-    uvicorn.run(
-        "grid_backend.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=1,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    uvicorn.run("grid_backend.app:create_app", **uvicorn_options(settings, host=host, port=port))
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import zoneinfo
@@ -32,9 +33,19 @@ class Settings:
     access_token_seconds: int = 15 * 60
     refresh_token_days: int = 30
     locate_tolerance_m: float = 300.0
-    login_attempts_per_phone: int = 5
-    login_attempts_per_address: int = 30
+    # sign-in (docs/security.md): failures only are counted, in moving windows
+    login_failures_per_phone_address: int = 5  # then that phone from that address waits
+    login_failures_per_address: int = 100  # across phones: one address spraying numbers
     login_window_seconds: int = 15 * 60
+    login_free_failures_per_phone: int = 3  # from anywhere; after these the phone slows down
+    login_delay_cap_seconds: int = 30  # the longest a phone's owner ever waits
+    # self-registration: codes by SMS, and how often they may be asked for
+    signup_codes_per_phone: int = 5  # per hour, at most one a minute
+    signup_codes_per_address: int = 20  # per hour
+    signup_attempts_per_address: int = 30  # registrations tried per hour
+    # addresses of reverse proxies whose X-Forwarded-For is believed (uvicorn's
+    # forwarded_allow_ips); empty: none, the connection's own address is the client's
+    forwarded_allow_ips: str = ""
     password_hash_cost: str = "standard"
     index_refresh_seconds: float = 2.0
     db_pool_size: int = 10
@@ -159,6 +170,19 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_MEDIA_MAX_PIXELS", "must be at least 10000")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
+    for name, value, low, high in (
+        ("GRID_LOGIN_FAILURES_PER_PHONE_ADDRESS", s.login_failures_per_phone_address, 1, 1000),
+        ("GRID_LOGIN_FAILURES_PER_ADDRESS", s.login_failures_per_address, 1, 1_000_000),
+        ("GRID_LOGIN_WINDOW_SECONDS", s.login_window_seconds, 60, 86_400),
+        ("GRID_LOGIN_FREE_FAILURES_PER_PHONE", s.login_free_failures_per_phone, 1, 100),
+        ("GRID_LOGIN_DELAY_CAP_SECONDS", s.login_delay_cap_seconds, 1, 30),
+        ("GRID_SIGNUP_CODES_PER_PHONE", s.signup_codes_per_phone, 1, 100),
+        ("GRID_SIGNUP_CODES_PER_ADDRESS", s.signup_codes_per_address, 1, 1_000_000),
+        ("GRID_SIGNUP_ATTEMPTS_PER_ADDRESS", s.signup_attempts_per_address, 1, 1_000_000),
+    ):
+        if not low <= value <= high:
+            raise SettingsError(name, f"must be between {low} and {high}")
+    _check_proxies(s.forwarded_allow_ips)
     if s.password_hash_cost not in ("standard", "fast"):
         raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' or 'fast'")
     if s.production and s.password_hash_cost != "standard":
@@ -217,6 +241,19 @@ def _check(s: Settings) -> None:
             raise SettingsError(name, "must be between 1 and 1440")
     if not 0 < s.rectification_target_percent <= 100:
         raise SettingsError("GRID_RECTIFICATION_TARGET_PERCENT", "must be above 0 and at most 100")
+
+
+def _check_proxies(value: str) -> None:
+    for item in (part.strip() for part in value.split(",")):
+        if not item or item == "*" or item.startswith("unix:"):
+            continue
+        try:
+            ipaddress.ip_network(item)  # strict, as uvicorn reads it
+        except ValueError:
+            raise SettingsError(
+                "GRID_FORWARDED_ALLOW_IPS",
+                f"{item!r} is not an IP address or network (comma-separated, or *)",
+            ) from None
 
 
 def _development_secret(data_dir: Path) -> str:

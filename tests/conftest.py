@@ -57,6 +57,7 @@ TABLES = [
     "audit_entry",
     "revision",
     "refresh_token",
+    "registration_code",
     "assignment",
     "risk_point",
     "area_boundary",
@@ -104,7 +105,7 @@ async def db(database):
     from grid_backend.areas.locate import grid_index
     from grid_backend.core import clock
     from grid_backend.core.revisions import reset_all
-    from grid_backend.people import services as people_services
+    from grid_backend.core.throttle import reset_throttle
 
     if database.engine_type == "postgres":
         await database.run_ddl(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
@@ -120,7 +121,7 @@ async def db(database):
     )
     grid_index.reset()
     reset_all()
-    people_services._limits = None
+    reset_throttle()
     clock.set_clock(None)
     yield database
     clock.set_clock(None)

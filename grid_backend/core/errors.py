@@ -34,6 +34,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "phone_invalid": ("手机号格式不正确", "Not a valid mainland China mobile number"),
     "phone_taken": ("该手机号已注册", "This phone number is already registered"),
     "password_weak": ("密码强度不够", "The password is too weak"),
+    "code_invalid": ("验证码错误或已失效", "The code is wrong or has expired"),
     "area_not_found": ("区域不存在", "No such area"),
     "area_code_unknown": ("区域编码不存在", "Unknown area code"),
     "duty_area_mismatch": ("该职责不能设在此级区域", "This duty cannot be held at this area level"),

@@ -148,7 +148,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def signed_headers(body: bytes, notification_id: int, secret: str) -> dict[str, str]:
+def signed_headers(body: bytes, notification_id: int | str, secret: str) -> dict[str, str]:
     # wall-clock seconds, not the business clock: receivers check freshness against theirs
     headers = {
         "Content-Type": "application/json",
@@ -224,6 +224,37 @@ async def _sms(item: Outgoing, sender: Sender) -> Outcome:
         return Outcome(True)
     body = msgspec.json.encode({"id": item.id, "to": item.phone, "text": text})
     return await _post(sender, s.sms_gateway_url, item, body)
+
+
+async def send_text(*, phone: str, text: str, message_id: str, secret: bool = False) -> Outcome:
+    """Send one SMS now, outside the outbox: for messages to a number that has no account
+    yet (a registration code) or that must not wait for a delivery run. Never raises. In
+    development without a gateway it is a log line; `secret` texts (a code) are logged
+    only then, and at WARNING so a quiet log shows them."""
+    s = get_settings()
+    text = f"【网格通知】{text}"
+    if not s.sms_gateway_url:
+        if not enabled("sms", s):
+            return Outcome(False, error="sms is not configured (GRID_SMS_GATEWAY_URL)")
+        logger.log(
+            logging.WARNING if secret else logging.INFO,
+            "sms (no gateway, development) %s to %s: %s",
+            message_id,
+            mask_phone(phone),
+            text,
+        )
+        return Outcome(True)
+    body = msgspec.json.encode({"id": message_id, "to": phone, "text": text})
+    headers = signed_headers(body, message_id, s.push_webhook_secret)
+    try:
+        status, answer = await get_sender().post(s.sms_gateway_url, body, headers)
+    except httpcore.TimeoutException:
+        return Outcome(False, error="timeout")
+    except (*_HTTP_ERRORS, OSError) as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+    if 200 <= status < 300:
+        return Outcome(True, status_code=status)
+    return Outcome(False, status_code=status, error=f"HTTP {status}: {answer}")
 
 
 _CHANNELS = {"inbox": _inbox, "push": _push, "sms": _sms}

@@ -5,18 +5,20 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
-from grid_backend.people import services
+from grid_backend.people import services, signup
 from grid_backend.people.schemas import (
     AccountPage,
     AssignmentCreate,
     AssignmentPage,
     AssignmentRead,
     AssignmentUpdate,
+    CodeRequestIn,
+    CodeSent,
     LoginIn,
     MeRead,
     RefreshIn,
@@ -33,9 +35,27 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/register", summary="Sign up as a resident")
-    async def register(self, data: JSONBody[RegisterIn]) -> TokenPair:
-        return await services.register(phone=data.phone, password=data.password, name=data.name)
+    @post(
+        "/register/code",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Text a registration code to a phone (the same answer for every number)",
+    )
+    async def register_code(
+        self, data: JSONBody[CodeRequestIn], request: Request[Any, Any, Any]
+    ) -> CodeSent:
+        return await signup.request_code(phone=data.phone, address=client_address(request))
+
+    @post("/register", summary="Sign up as a resident with the code sent to the phone")
+    async def register(
+        self, data: JSONBody[RegisterIn], request: Request[Any, Any, Any]
+    ) -> TokenPair:
+        return await signup.register(
+            phone=data.phone,
+            code=data.code,
+            password=data.password,
+            name=data.name,
+            address=client_address(request),
+        )
 
     @post("/login", status_code=HTTP_200_OK, summary="Sign in with phone and password")
     async def login(self, data: JSONBody[LoginIn], request: Request[Any, Any, Any]) -> TokenPair:

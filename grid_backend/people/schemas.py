@@ -10,8 +10,26 @@ Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+
+
+class CodeRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Ask for a registration code for a phone number."""
+
+    phone: Phone
+
+
+class CodeSent(msgspec.Struct):
+    """The same answer for every number: a new one gets a code, a registered one a warning."""
+
+    expires_in: int  # seconds the code is valid
+    resend_after: int  # seconds before another code may be asked for
+    code_length: int
+
+
 class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone
+    code: Code
     password: Password
     name: Name
 

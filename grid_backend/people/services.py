@@ -11,7 +11,6 @@ from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
-from grid_backend.core.ratelimit import SlidingWindow
 from grid_backend.core.security import (
     burn_password_check,
     hash_password,
@@ -20,6 +19,7 @@ from grid_backend.core.security import (
     refresh_digest,
     verify_password,
 )
+from grid_backend.people import passwords, signin
 from grid_backend.people.phones import mask_phone, normalise_phone
 from grid_backend.people.schemas import (
     AccountBrief,
@@ -40,20 +40,9 @@ _ACCOUNT_COLUMNS = (Account.id, Account.phone, Account.name, Account.is_active, 
 
 def check_password_strength(password: str, phone: str) -> None:
     """At least 8 characters with letters and digits, not built from the phone number."""
-    problems = []
-    if len(password) < 8:
-        problems.append("at least 8 characters")
-    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
-        problems.append("both letters and digits")
-    if phone[-6:] in password or len(set(password)) < 4:
-        problems.append("not the phone number or a repeated pattern")
-    if problems:
-        raise invalid(
-            "password",
-            "password needs " + ", ".join(problems),
-            code="password_weak",
-            detail_zh="密码至少8位，需同时包含字母和数字，且不能包含手机号或简单重复",
-        )
+    reason = passwords.basic_reason(password, phone)
+    if reason:
+        raise passwords.weak_password(reason)
 
 
 def _account_read(row: dict[str, Any]) -> AccountRead:
@@ -97,7 +86,7 @@ async def create_account(
     return _account_read(row)
 
 
-async def _issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -> TokenPair:
+async def issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -> TokenPair:
     family = family or uuid.uuid4()
     access, expires_in = issue_access_token(account.id, session=str(family))
     token, digest = new_refresh_token()
@@ -114,49 +103,10 @@ async def _issue_tokens(account: AccountRead, family: uuid.UUID | None = None) -
     )
 
 
-async def register(*, phone: str, password: str, name: str) -> TokenPair:
-    """Sign up as a resident and sign in at once."""
-    account = await create_account(phone=phone, password=password, name=name)
-    return await _issue_tokens(account)
-
-
-class LoginLimits:
-    """Failed attempts per phone and all attempts per address, in sliding windows."""
-
-    def __init__(self) -> None:
-        s = get_settings()
-        self.by_phone = SlidingWindow(s.login_attempts_per_phone, s.login_window_seconds)
-        self.by_address = SlidingWindow(s.login_attempts_per_address, s.login_window_seconds)
-
-
-_limits: LoginLimits | None = None
-
-
-def login_limits() -> LoginLimits:
-    global _limits
-    if _limits is None:
-        _limits = LoginLimits()
-    return _limits
-
-
-def _too_many(seconds: int) -> DomainError:
-    return DomainError(
-        "rate_limited",
-        status=429,
-        headers={"Retry-After": str(seconds)},
-        detail=f"try again in {seconds} s",
-        detail_zh=f"请 {seconds} 秒后再试",
-    )
-
-
 async def login(*, phone: str, password: str, address: str) -> TokenPair:
     """Check the password and issue an access token and a new refresh token family."""
     phone = normalise_phone(phone)
-    limits = login_limits()
-    wait = max(limits.by_phone.retry_after(phone), limits.by_address.retry_after(address))
-    if wait:
-        raise _too_many(wait)
-    limits.by_address.hit(address)
+    await signin.admit(phone=phone, address=address)
     row = (
         await Account.select(*_ACCOUNT_COLUMNS, Account.password_hash)
         .where(Account.phone == phone)
@@ -165,15 +115,15 @@ async def login(*, phone: str, password: str, address: str) -> TokenPair:
     )
     if row is None:
         await burn_password_check()
-        limits.by_phone.hit(phone)
+        await signin.failed(phone=phone, address=address, account_id=None)
         raise DomainError("invalid_credentials", status=401)
     if not await verify_password(row["password_hash"], password):
-        limits.by_phone.hit(phone)
+        await signin.failed(phone=phone, address=address, account_id=row["id"])
         raise DomainError("invalid_credentials", status=401)
     if not row["is_active"]:
         raise DomainError("account_disabled", status=403)
-    limits.by_phone.reset(phone)
-    return await _issue_tokens(_account_read(row))
+    await signin.succeeded(phone=phone, address=address)
+    return await issue_tokens(_account_read(row))
 
 
 async def refresh(*, refresh_token: str) -> TokenPair:
@@ -214,7 +164,7 @@ async def refresh(*, refresh_token: str) -> TokenPair:
             )
             if account is None or not account["is_active"]:
                 raise DomainError("account_disabled", status=403)
-            pair = await _issue_tokens(_account_read(account), family=row["family"])
+            pair = await issue_tokens(_account_read(account), family=row["family"])
     if reuse:  # raised outside the transaction so the revocation is committed
         raise DomainError("refresh_token_reused", status=401)
     return pair

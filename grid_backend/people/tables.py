@@ -3,6 +3,7 @@ from piccolo.columns import (
     Boolean,
     Date,
     ForeignKey,
+    Integer,
     Timestamptz,
     Varchar,
 )
@@ -50,4 +51,15 @@ class Assignment(Table, tablename="assignment"):
     valid_to = Date(null=True, default=None)
     # who appointed: kept as history, so removing that account must not remove this row
     created_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RegistrationCode(Table, tablename="registration_code"):
+    """A one-time code sent by SMS to prove a new account's phone (one live code per phone),
+    kept as an HMAC-SHA256 under the secret key, never in the clear."""
+
+    phone = Varchar(length=20, unique=True)
+    code_hash = Varchar(length=64)
+    expires_at = Timestamptz()
+    attempts = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -83,7 +83,9 @@ class FieldController(Controller):
 
     @get("/register", name="field:register")
     async def register(self) -> Template:
-        return _page("register", "Sign up")
+        s = get_settings()
+        # development without an SMS gateway: the code is only in the server's log
+        return _page("register", "Sign up", code_in_log=not (s.production or s.sms_gateway_url))
 
     @get("/report", name="field:report")
     async def report(self) -> Template:

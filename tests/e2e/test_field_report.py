@@ -92,13 +92,22 @@ def test_a_new_resident_signs_up_and_switches_to_english(phone, live_server, scr
     page = phone
     page.goto("/app/register")
     number = f"1350000{random.randint(1000, 9999)}"
+    page.fill("#code-form input[name=phone]", number)
+    page.click("#code-form button[type=submit]")
+    expect(page.locator("#code-sent")).to_contain_text(number)
+    expect(page.locator("#code-in-log")).to_contain_text("服务器日志")
+    page.fill("input[name=code]", live_server.texted_code(number))
     page.fill("input[name=name]", "新居民")
-    page.fill("input[name=phone]", number)
+    page.fill("input[name=password]", "Password1")
+    page.fill("input[name=password2]", "Password1")
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("#form-error")).to_have_text("密码强度不够: 这是常见密码，很容易被猜到")
     page.fill("input[name=password]", "Safe2live!")
     page.fill("input[name=password2]", "Safe2live?")
     page.click("#register-form button[type=submit]")
     expect(page.locator("#form-error")).to_have_text("两次输入的密码不一致。")
     page.fill("input[name=password2]", "Safe2live!")
+    screenshot(page, "field-register-code")
     page.click("#register-form button[type=submit]")
     page.wait_for_url("**/app/")
     expect(page.locator("#who")).to_contain_text("您好，新居民")
@@ -160,12 +169,9 @@ def test_a_resident_is_offered_the_open_case_nearby_and_says_me_too_instead(
 def test_my_reports_show_more_than_one_page(phone, live_server):
     """A resident with 53 reports sees the newest 50, then the rest on "show more"."""
     resident = f"1361111{random.randint(1000, 9999)}"
-    with live_server.api() as api:
-        answer = api.post(
-            "/api/v1/auth/register",
-            json={"phone": resident, "password": "Safe2live!", "name": "老上报"},
-        )
-        token = answer.json()["access_token"]
+    answer = live_server.register(resident, "Safe2live!", "老上报")
+    assert answer.status_code == 201, answer.text
+    token = answer.json()["access_token"]
     with live_server.api(token) as api:
         for n in range(53):
             photo = api.post(

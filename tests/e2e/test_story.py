@@ -60,13 +60,9 @@ def test_a_hazard_from_report_to_closed_with_points(
 ):
     # a new resident, so the points are theirs alone
     resident_phone = f"1360000{random.randint(1000, 9999)}"
-    with live_server.api() as api:
-        answer = api.post(
-            "/api/v1/auth/register",
-            json={"phone": resident_phone, "password": "Safe2live!", "name": "居民老周"},
-        )
-        assert answer.status_code == 201, answer.text
-        resident_token = answer.json()["access_token"]
+    answer = live_server.register(resident_phone, "Safe2live!", "居民老周")
+    assert answer.status_code == 201, answer.text
+    resident_token = answer.json()["access_token"]
     with live_server.api(live_server.login(WORKER)) as api:
         worker = api.get("/api/v1/me").json()
     grid_id = next(a["area_id"] for a in worker["assignments"] if a["duty"] == "grid_worker")

@@ -130,10 +130,16 @@ export async function login(phone, password) {
   return saveSession(data);
 }
 
-export async function register(phone, password, name) {
+// Step 1 of signing up: a code is texted to the phone (the answer is the same for any number).
+export async function requestCode(phone) {
+  const { data } = await raw("/api/v1/auth/register/code", { method: "POST", json: { phone } });
+  return data;
+}
+
+export async function register(phone, code, password, name) {
   const { data } = await raw("/api/v1/auth/register", {
     method: "POST",
-    json: { phone, password, name },
+    json: { phone, code, password, name },
   });
   return saveSession(data);
 }

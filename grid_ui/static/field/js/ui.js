@@ -89,7 +89,8 @@ export function describe(err) {
   if (err.problem) {
     const problem = err.problem;
     const field = problem.errors && problem.errors[0];
-    return [problem.title, field ? field.message : problem.detail].filter(Boolean).join(": ");
+    // the detail is in the page's language; a field's message only when there is none
+    return [problem.title, problem.detail || (field && field.message)].filter(Boolean).join(": ");
   }
   return err.message || String(err);
 }
