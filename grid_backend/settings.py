@@ -46,6 +46,10 @@ class Settings:
     points_closed: int = 5
     points_false_report: int = -3
     points_monthly_cap: int = 100
+    # "me too": how near one of a resident's own recent reports a case must be, and how long a
+    # duplicate offer lets them support it (docs/api.md, "Me too")
+    support_radius_m: float = 2000.0
+    support_offer_hours: int = 24
     log_level: str = "INFO"
     scheduler: bool = True
     # notify: delivery channels and live events
@@ -215,6 +219,10 @@ def _check(s: Settings) -> None:
     ):
         if not 1 <= minutes <= 24 * 60:
             raise SettingsError(name, "must be between 1 and 1440")
+    if not 0 <= s.support_radius_m <= 50_000:
+        raise SettingsError("GRID_SUPPORT_RADIUS_M", "must be between 0 and 50000")
+    if not 1 <= s.support_offer_hours <= 24 * 30:
+        raise SettingsError("GRID_SUPPORT_OFFER_HOURS", "must be between 1 and 720")
     if not 0 < s.rectification_target_percent <= 100:
         raise SettingsError("GRID_RECTIFICATION_TARGET_PERCENT", "must be above 0 and at most 100")
 

@@ -61,6 +61,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "report_not_found": ("案件不存在", "No such case"),
     "report_not_open": ("案件不在办理中", "The case is not open"),
     "report_own": ("这是您本人的上报", "You reported this case"),
+    "support_not_plausible": (
+        "只能附议您附近或系统向您推荐的隐患",
+        "You can only support a case near your own reports or one offered to you",
+    ),
     "report_changed": ("案件已被他人更新", "The case changed meanwhile"),
     "action_not_allowed": ("当前状态下不能执行该操作", "Not possible in the case's current state"),
     "reason_required": ("请填写原因", "A reason is required"),
