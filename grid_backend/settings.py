@@ -41,6 +41,10 @@ class Settings:
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
+    # memory for decoding photos, shared by every upload of the process, and how long an upload
+    # may wait for its share before 503 server_busy (docs/security.md)
+    decode_memory_mb: int = 512
+    decode_wait_seconds: float = 10.0
     exif_mismatch_m: float = 500.0
     points_registered: int = 1
     points_closed: int = 5
@@ -161,6 +165,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_MEDIA_MAX_BYTES", "must be at least 1024")
     if s.media_max_pixels < 10_000:
         raise SettingsError("GRID_MEDIA_MAX_PIXELS", "must be at least 10000")
+    if not 64 <= s.decode_memory_mb <= 65_536:
+        raise SettingsError("GRID_DECODE_MEMORY_MB", "must be between 64 and 65536")
+    if not 0 <= s.decode_wait_seconds <= 120:
+        raise SettingsError("GRID_DECODE_WAIT_SECONDS", "must be between 0 and 120")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
     if s.password_hash_cost not in ("standard", "fast"):

@@ -51,6 +51,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "photo_too_large": ("照片文件过大", "The photo file is too large"),
     "photo_too_many_pixels": ("照片像素过多", "The photo has too many pixels"),
     "photo_corrupt": ("照片已损坏", "The photo is damaged"),
+    "server_busy": ("服务器繁忙，请稍后重试", "The server is busy; try again shortly"),
     "photo_truncated": ("照片不完整", "The photo is incomplete"),
     "photo_required": ("请上传照片", "A photo is required"),
     "photo_count_exceeded": ("照片数量超过上限", "Too many photos"),
