@@ -65,6 +65,7 @@ class Settings:
     notify_interval_seconds: float = 5.0
     notify_timeout_seconds: float = 5.0
     notify_concurrency: int = 50
+    events_per_account: int = 5  # open live-event streams per account and process
     # patrols: how far ahead tasks exist, when a start is on time, how long a started
     # patrol may still be finished after its window
     patrol_horizon_hours: int = 36
@@ -196,6 +197,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_NOTIFY_INTERVAL_SECONDS", "must be between 0.5 and 3600")
     if not 0.1 <= s.notify_timeout_seconds <= 60:
         raise SettingsError("GRID_NOTIFY_TIMEOUT_SECONDS", "must be between 0.1 and 60")
+    if not 1 <= s.events_per_account <= 100:
+        raise SettingsError("GRID_EVENTS_PER_ACCOUNT", "must be between 1 and 100")
     if not 1 <= s.notify_concurrency <= 1000:
         raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
     if not 1 <= s.patrol_horizon_hours <= 14 * 24:
