@@ -43,7 +43,7 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
 
-bench: bench-locate bench-intake bench-patrols bench-notify bench-callout ## every benchmark (JSON on stdout)
+bench: bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode ## every benchmark (JSON on stdout)
 
 bench-locate: $(STAMP) ## locate on the city seed (PostgreSQL)
 	$(BIN)/python benchmarks/locate.py
@@ -60,7 +60,10 @@ bench-notify: $(STAMP) ## 20,000 notifications to a local webhook sink
 bench-callout: $(STAMP) ## a red warning over a district: 100,000 called out, delivery, acks/s
 	$(BIN)/python benchmarks/callout.py
 
+bench-decode: $(STAMP) ## peak and retained RSS of 8 concurrent 7,700 x 7,700 px PNG uploads
+	$(BIN)/python benchmarks/decode_memory.py
+
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify bench-callout clean
+.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean

@@ -52,11 +52,19 @@ class Settings:
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
+    # memory for decoding photos, shared by every upload of the process, and how long an upload
+    # may wait for its share before 503 server_busy (docs/security.md)
+    decode_memory_mb: int = 512
+    decode_wait_seconds: float = 10.0
     exif_mismatch_m: float = 500.0
     points_registered: int = 1
     points_closed: int = 5
     points_false_report: int = -3
     points_monthly_cap: int = 100
+    # "me too": how near one of a resident's own recent reports a case must be, and how long a
+    # duplicate offer lets them support it (docs/api.md, "Me too")
+    support_radius_m: float = 2000.0
+    support_offer_hours: int = 24
     log_level: str = "INFO"
     scheduler: bool = True
     # notify: delivery channels and live events
@@ -68,6 +76,7 @@ class Settings:
     notify_interval_seconds: float = 5.0
     notify_timeout_seconds: float = 5.0
     notify_concurrency: int = 50
+    events_per_account: int = 5  # open live-event streams per account and process
     # patrols: how far ahead tasks exist, when a start is on time, how long a started
     # patrol may still be finished after its window
     patrol_horizon_hours: int = 36
@@ -168,6 +177,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_MEDIA_MAX_BYTES", "must be at least 1024")
     if s.media_max_pixels < 10_000:
         raise SettingsError("GRID_MEDIA_MAX_PIXELS", "must be at least 10000")
+    if not 64 <= s.decode_memory_mb <= 65_536:
+        raise SettingsError("GRID_DECODE_MEMORY_MB", "must be between 64 and 65536")
+    if not 0 <= s.decode_wait_seconds <= 120:
+        raise SettingsError("GRID_DECODE_WAIT_SECONDS", "must be between 0 and 120")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
     for name, value, low, high in (
@@ -208,6 +221,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_NOTIFY_INTERVAL_SECONDS", "must be between 0.5 and 3600")
     if not 0.1 <= s.notify_timeout_seconds <= 60:
         raise SettingsError("GRID_NOTIFY_TIMEOUT_SECONDS", "must be between 0.1 and 60")
+    if not 1 <= s.events_per_account <= 100:
+        raise SettingsError("GRID_EVENTS_PER_ACCOUNT", "must be between 1 and 100")
     if not 1 <= s.notify_concurrency <= 1000:
         raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
     if not 1 <= s.patrol_horizon_hours <= 14 * 24:
@@ -239,6 +254,10 @@ def _check(s: Settings) -> None:
     ):
         if not 1 <= minutes <= 24 * 60:
             raise SettingsError(name, "must be between 1 and 1440")
+    if not 0 <= s.support_radius_m <= 50_000:
+        raise SettingsError("GRID_SUPPORT_RADIUS_M", "must be between 0 and 50000")
+    if not 1 <= s.support_offer_hours <= 24 * 30:
+        raise SettingsError("GRID_SUPPORT_OFFER_HOURS", "must be between 1 and 720")
     if not 0 < s.rectification_target_percent <= 100:
         raise SettingsError("GRID_RECTIFICATION_TARGET_PERCENT", "must be above 0 and at most 100")
 

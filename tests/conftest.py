@@ -48,6 +48,7 @@ TABLES = [
     "patrol_checkpoint",
     "patrol_plan",
     "points_entry",
+    "hazard_duplicate_offer",
     "hazard_support",
     "hazard_event",
     "hazard_photo",

@@ -52,6 +52,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "photo_too_large": ("照片文件过大", "The photo file is too large"),
     "photo_too_many_pixels": ("照片像素过多", "The photo has too many pixels"),
     "photo_corrupt": ("照片已损坏", "The photo is damaged"),
+    "server_busy": ("服务器繁忙，请稍后重试", "The server is busy; try again shortly"),
     "photo_truncated": ("照片不完整", "The photo is incomplete"),
     "photo_required": ("请上传照片", "A photo is required"),
     "photo_count_exceeded": ("照片数量超过上限", "Too many photos"),
@@ -62,6 +63,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "report_not_found": ("案件不存在", "No such case"),
     "report_not_open": ("案件不在办理中", "The case is not open"),
     "report_own": ("这是您本人的上报", "You reported this case"),
+    "support_not_plausible": (
+        "只能附议您附近或系统向您推荐的隐患",
+        "You can only support a case near your own reports or one offered to you",
+    ),
     "report_changed": ("案件已被他人更新", "The case changed meanwhile"),
     "action_not_allowed": ("当前状态下不能执行该操作", "Not possible in the case's current state"),
     "reason_required": ("请填写原因", "A reason is required"),

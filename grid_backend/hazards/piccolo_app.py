@@ -4,6 +4,7 @@ from piccolo.conf.apps import AppConfig
 
 from grid_backend.hazards.tables import (
     Category,
+    DuplicateOffer,
     HazardEvent,
     HazardReport,
     PointsEntry,
@@ -15,7 +16,16 @@ from grid_backend.hazards.tables import (
 APP_CONFIG = AppConfig(
     app_name="hazards",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[Category, SlaRule, HazardReport, ReportPhoto, HazardEvent, Support, PointsEntry],
+    table_classes=[
+        Category,
+        SlaRule,
+        HazardReport,
+        ReportPhoto,
+        HazardEvent,
+        Support,
+        PointsEntry,
+        DuplicateOffer,
+    ],
     migration_dependencies=["grid_backend.media.piccolo_app", "grid_backend.areas.piccolo_app"],
     commands=[],
 )

@@ -40,6 +40,7 @@ from grid_backend.hazards.schemas import (
 )
 from grid_backend.hazards.tables import (
     Category,
+    DuplicateOffer,
     HazardEvent,
     HazardReport,
     ReportPhoto,
@@ -218,15 +219,36 @@ def overdue(case: dict[str, Any], now: datetime | None = None) -> bool:
     )
 
 
-def _visible(case: dict[str, Any], actor: Actor) -> str | None:
-    """'staff' for a full view, 'reporter' for the reporter's public view, else None."""
+def _visible(case: dict[str, Any], actor: Actor, *, offered: bool = False) -> str | None:
+    """'staff' for a full view, 'reporter' for the reporter's public view, 'offered' for the
+    public view of a case the server offered this person as a duplicate of their own report,
+    else None."""
     if policy.allows(actor.grants, "report.read", case["area_path"]) or roles_for(case, actor) & {
         "assignee"
     }:
         return "staff"
     if case["reporter"] == actor.account_id:
         return "reporter"
-    return None
+    return "offered" if offered else None
+
+
+async def case_view(case: dict[str, Any], actor: Actor) -> str | None:
+    """The one visibility rule of a case, shared by reading it and saying "me too" on it: the
+    caller's view (see _visible), looking up a duplicate offer only when it matters."""
+    view = _visible(case, actor)
+    if view is None and await _offer_time(case["id"], actor.account_id) is not None:
+        view = "offered"
+    return view
+
+
+async def _offer_time(report_id: int, account_id: int) -> datetime | None:
+    row = (
+        await DuplicateOffer.select(DuplicateOffer.offered_at)
+        .where((DuplicateOffer.report == report_id) & (DuplicateOffer.account == account_id))
+        .first()
+        .run()
+    )
+    return row["offered_at"] if row else None
 
 
 async def _photos(report_id: int) -> list[PhotoRef]:
@@ -321,7 +343,7 @@ async def _report_read(
     photos: list[PhotoRef] | None = None,
 ) -> ReportRead:
     """A case row (as _case reads it) as this person may see it; photos if already known."""
-    view = _visible(case, actor) or ("staff" if acted else None)
+    view = await case_view(case, actor) or ("staff" if acted else None)
     if view is None:
         raise NotFound("report_not_found")
     full = view == "staff"
@@ -351,7 +373,7 @@ async def _report_read(
         if case["township"]
         else None,
         area_path=case["area_path"],
-        reporter_id=case["reporter"] if full or view else None,
+        reporter_id=case["reporter"] if full or view == "reporter" else None,
         reporter_name=case["reporter_name"] if full else None,
         reporter_phone=(phone if show_phone else mask_phone(phone)) if phone and full else None,
         reporter_safe=case["reporter_safe"],
@@ -371,7 +393,12 @@ async def _report_read(
         created_at=case["created_at"],
         updated_at=case["updated_at"],
         closed_at=case["closed_at"],
-        photos=photos if photos is not None else await _photos(case["id"]),
+        # an offered case is shown without its photos: they stay with its reporter and staff
+        photos=[]
+        if view == "offered"
+        else photos
+        if photos is not None
+        else await _photos(case["id"]),
         timeline=await _timeline(case["id"], full),
         actions=workflow.allowed(case["status"], case["level"], roles) if full else [],
     )
@@ -806,6 +833,7 @@ async def submit(
         radius_m=float(category["duplicate_radius_m"]),
         dhashes=[photos[pid]["dhash"] for pid in data.photo_ids],
     )
+    await _record_offers(actor.account_id, result.possible_duplicates)
     return result, False
 
 
@@ -953,24 +981,74 @@ async def check_duplicates(*, data: DuplicateCheck, actor: Actor) -> list[Duplic
     photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=False)
     route = await _route(data.location)
     case = {"id": 0, "lat": route["lat"], "lng": route["lng"], "township": route["township"]}
-    return await possible_duplicates(
+    found = await possible_duplicates(
         case={**case, "category": data.category},
         radius_m=float(category["duplicate_radius_m"]),
         dhashes=[photos[pid]["dhash"] for pid in data.photo_ids],
     )
+    await _record_offers(actor.account_id, found)
+    return found
+
+
+async def _record_offers(account_id: int, offered: list[DuplicateRead]) -> None:
+    """Remember which cases were offered to whom, and when: what lets a resident see an offered
+    case and support it (the offer is refreshed when made again)."""
+    if not offered:
+        return
+    now = clock.now()
+    async with write_transaction():
+        await (
+            DuplicateOffer.insert(
+                *(DuplicateOffer(report=d.id, account=account_id, offered_at=now) for d in offered)
+            )
+            .on_conflict(
+                target=(DuplicateOffer.report, DuplicateOffer.account),
+                action="DO UPDATE",
+                values=[DuplicateOffer.offered_at],
+            )
+            .run()
+        )
+
+
+async def _plausible_supporter(case: dict[str, Any], account_id: int) -> bool:
+    """Could this resident have seen the hazard? Offered to them lately as a duplicate of their
+    own report, or one of their own reports of the last 90 days is near it, or they already
+    said "me too" (a repeat stays a no-op). Residents have no registered area to match."""
+    settings = get_settings()
+    now = clock.now()
+    offered = await _offer_time(case["id"], account_id)
+    if offered is not None and offered >= now - timedelta(hours=settings.support_offer_hours):
+        return True
+    if await Support.exists().where(
+        (Support.report == case["id"]) & (Support.account == account_id)
+    ):
+        return True
+    radius = settings.support_radius_m
+    dlat = radius / 111_320.0
+    dlng = radius / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
+    own = (
+        await HazardReport.select(HazardReport.lat, HazardReport.lng)
+        .where(
+            (HazardReport.reporter == account_id)
+            & (HazardReport.created_at >= now - timedelta(days=90))
+            & (HazardReport.lat >= case["lat"] - dlat)
+            & (HazardReport.lat <= case["lat"] + dlat)
+            & (HazardReport.lng >= case["lng"] - dlng)
+            & (HazardReport.lng <= case["lng"] + dlng)
+        )
+        .limit(50)
+        .run()
+    )
+    return any(geo.distance_m(case["lng"], case["lat"], r["lng"], r["lat"]) <= radius for r in own)
 
 
 async def support(*, report_id: int, actor: Actor) -> int:
-    """Say "me too" on an open case instead of filing a new report; returns the supporters."""
-    case = (
-        await HazardReport.select(
-            HazardReport.id, HazardReport.status, HazardReport.reporter, HazardReport.area_path
-        )
-        .where(HazardReport.id == report_id)
-        .first()
-        .run()
-    )
-    if case is None:
+    """Say "me too" on an open case instead of filing a new report; returns the supporters.
+    The case must be visible to the caller exactly as for reading it (else the same 404), and a
+    resident must plausibly have seen the hazard (docs/api.md, "Me too")."""
+    case = await _case(report_id)
+    view = await case_view(case, actor)
+    if view is None:
         raise NotFound("report_not_found")
     if case["status"] not in workflow.OPEN:
         raise Conflict(
@@ -980,6 +1058,16 @@ async def support(*, report_id: int, actor: Actor) -> int:
         )
     if case["reporter"] == actor.account_id:
         raise Conflict("report_own", detail="you reported this case", detail_zh="这是您本人的上报")
+    if view != "staff" and not await _plausible_supporter(case, actor.account_id):
+        raise DomainError(
+            "support_not_plausible",
+            status=403,
+            detail="you can support a case offered to you as a duplicate of your report in the"
+            f" last {get_settings().support_offer_hours} h, or one within"
+            f" {get_settings().support_radius_m:.0f} m of a report you made in the last 90 days",
+            detail_zh=f"只能附议 {get_settings().support_offer_hours} 小时内系统向您推荐的疑似重复"
+            f"隐患，或距您近 90 天内上报位置 {get_settings().support_radius_m:.0f} 米以内的隐患",
+        )
     async with write_transaction():
         # DO NOTHING: the same person's parallel "me too" may commit first (PostgreSQL)
         added = (
@@ -1395,7 +1483,7 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
     """Take one workflow action on a case: checked against the table, written with its event
     in one transaction, refused if the case changed meanwhile."""
     case = await _case(report_id)
-    if _visible(case, actor) is None:  # the reporter sees the case, so is refused with a 403
+    if await case_view(case, actor) is None:  # the reporter sees the case: refused with a 403
         raise NotFound("report_not_found")
     t = workflow.TRANSITIONS[data.action]
     if case["status"] not in t.sources:

@@ -133,6 +133,15 @@ class Support(Table, tablename="hazard_support"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class DuplicateOffer(Table, tablename="hazard_duplicate_offer"):
+    """A case the server offered an account as a possible duplicate of its own report (on the
+    pre-check or after submitting): what lets a resident see the case and say "me too" on it."""
+
+    report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
+    account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
+    offered_at = Timestamptz(default=TimestamptzNow())
+
+
 class PointsEntry(Table, tablename="points_entry"):
     """Append-only reward ledger; a balance is the sum. `key` makes each award happen once."""
 

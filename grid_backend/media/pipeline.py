@@ -3,16 +3,26 @@
 Pure and synchronous (no database, no HTTP): the caller streams the upload to disk and runs
 process_photo in a worker thread. Pillow and libjpeg/libheif release the GIL while decoding,
 resizing and encoding, so several photos are processed in parallel.
+
+Decoding memory is budgeted across threads (DecodeBudget): the cost of a photo is estimated from
+its header (after draft() picked a JPEG's reduced scale) and held while it is decoded; a photo
+that cannot get its share in time is refused as busy, one that could never fit as too big, and
+freed heap memory is handed back to the system after a large decode (docs/security.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import math
 import os
+import platform
 import re
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,13 +151,119 @@ def sniff_type(head: bytes) -> str | None:
     return None
 
 
+class DecoderBusy(Exception):
+    """The decoding memory budget stayed spent for longer than a request may wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"decoding memory busy; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+# Bytes Pillow holds per pixel of a decoded image: "1", "L" and "P" take one, 16-bit greyscale
+# two, every other mode (RGB included: it is stored as RGBX) four.
+def _bytes_per_pixel(mode: str) -> int:
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+# What a photo costs besides its decoded pixels: the smaller copies (reduced, upright, display,
+# thumbnail) and the encoders' buffers.
+_DERIVATIVES_BYTES = 24 * 2**20
+# A decode at least this big is followed by malloc_trim (see _give_back_memory).
+TRIM_AFTER_BYTES = 64 * 2**20
+
+
+def decode_cost(im: Image.Image, *, heif: bool = False) -> int:
+    """The most memory processing this opened image will hold, in bytes, from its header alone
+    (a JPEG after draft(), which sets the reduced size it will decode at)."""
+    width, height = im.size
+    per_pixel = _bytes_per_pixel(im.mode)
+    if im.mode in ("RGB", "CMYK", "L") and "transparency" not in im.info:
+        extra = 0  # _flatten keeps it as it is
+    elif im.mode.startswith("I"):
+        extra = 8  # 32-bit copy, its scaled copy, then 8 bits
+    elif im.mode in ("RGBA", "LA", "PA", "RGBa", "La", "P") or "transparency" in im.info:
+        extra = 9  # RGBA copy, its alpha band, the white RGB it is pasted on
+    else:
+        extra = 4  # an RGB copy
+    if heif:
+        extra += 3  # libheif's own decoded RGB buffer, copied into Pillow's
+    return width * height * (per_pixel + extra) + _DERIVATIVES_BYTES
+
+
+class DecodeBudget:
+    """Memory for decoding, shared by every thread of the process: a photo holds its estimated
+    cost while it is decoded and derived. A photo waits up to `wait_seconds` for its share
+    (DecoderBusy after that); one whose cost exceeds the whole budget is refused at once."""
+
+    def __init__(self, total_bytes: int, *, wait_seconds: float, retry_after: int = 5) -> None:
+        self.total = total_bytes
+        self.wait_seconds = wait_seconds
+        self.retry_after = retry_after
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, cost: int, size: tuple[int, int]) -> Iterator[None]:
+        if cost > self.total:
+            raise _too_big_to_decode(size, cost, self.total)
+        deadline = time.monotonic() + self.wait_seconds
+        with self._cond:
+            while self.used + cost > self.total:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DecoderBusy(self.retry_after)
+                self._cond.wait(left)
+            self.used += cost
+            self.peak = max(self.peak, self.used)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used -= cost
+                self._cond.notify_all()
+            if cost >= TRIM_AFTER_BYTES:
+                _give_back_memory()
+
+
+def _load_malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """glibc's malloc_trim, or None elsewhere (musl, macOS, Windows have none)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _give_back_memory() -> None:
+    """Return freed heap pages to the system. glibc keeps what a large decode freed in its heaps
+    (Pillow's 16 MB blocks fall below the mmap threshold once it has grown), so a process that
+    decoded a few huge photos stays hundreds of MB larger for good; malloc_trim(0) releases it
+    (benchmarks/decode_memory.py measures it). A no-op without glibc."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def dhash_distance(a: str, b: str) -> int:
     """Hamming distance between two dhash hex strings: 0 is the same picture, > 20 another one."""
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> ProcessedPhoto:
-    """Check, decode and re-encode the photo at path; raise PhotoRejected for anything unusable."""
+def process_photo(
+    path: str | Path, *, max_bytes: int, max_pixels: int, budget: DecodeBudget | None = None
+) -> ProcessedPhoto:
+    """Check, decode and re-encode the photo at path; raise PhotoRejected for anything unusable
+    and DecoderBusy when the budget (if given) stays spent."""
     size_bytes = os.stat(path).st_size
     if size_bytes > max_bytes:
         raise PhotoRejected(
@@ -166,9 +282,34 @@ def process_photo(path: str | Path, *, max_bytes: int, max_pixels: int) -> Proce
         fh.seek(0)
         with _pillow_warnings():
             im = _open(fh, mime=mime, max_pixels=max_pixels)
-        full_size = im.size
-        _load(im, jpeg=mime == "image/jpeg")
-    heif = mime in ("image/heic", "image/heif")
+        heif = mime in ("image/heic", "image/heif")
+        try:
+            full_size = im.size
+            if mime == "image/jpeg":
+                _draft(im)
+            cost = decode_cost(im, heif=heif)
+            with budget.hold(cost, full_size) if budget else contextlib.nullcontext():
+                try:
+                    _load(im)
+                    return _derive(
+                        im,
+                        mime=mime,
+                        heif=heif,
+                        sha256=sha256,
+                        size_bytes=size_bytes,
+                        size=full_size,
+                    )
+                finally:
+                    im.close()  # the pixels are freed before the budget is given back
+        finally:
+            im.close()
+
+
+def _derive(
+    im: Image.Image, *, mime: str, heif: bool, sha256: str, size_bytes: int, size: tuple[int, int]
+) -> ProcessedPhoto:
+    """The derivatives and metadata of a decoded photo (`size`: as stored, before any draft)."""
+    full_size = size
     with _pillow_warnings():
         orientation, (gps_lat, gps_lng), captured_at = _metadata(im, heif=heif)
     # libheif has already applied the container's rotation and mirroring.
@@ -277,14 +418,18 @@ def _open(fh: IO[bytes], *, mime: str, max_pixels: int) -> Image.Image:
     return im
 
 
-def _load(im: Image.Image, *, jpeg: bool) -> None:
-    """Decode the pixels (a JPEG at reduced scale); truncated and corrupt data are refused."""
-    if jpeg:
-        factor = _reduction(im.size)
-        if factor > 1:
-            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, staying at least this size; the image is
-            # still in stored orientation here, which is what draft() works on.
-            im.draft("RGB", (im.width // factor, im.height // factor))
+def _draft(im: Image.Image) -> None:
+    """Have libjpeg decode at a reduced scale (sets the size the decode will have)."""
+    factor = _reduction(im.size)
+    if factor > 1:
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale, staying at least this size; the image is
+        # still in stored orientation here, which is what draft() works on.
+        im.draft("RGB", (im.width // factor, im.height // factor))
+
+
+def _load(im: Image.Image) -> None:
+    """Decode the pixels (a JPEG at the scale _draft chose); truncated and corrupt data are
+    refused."""
     try:
         im.load()
     except (OSError, ValueError, SyntaxError, EOFError, RuntimeError, Warning) as exc:
@@ -498,6 +643,18 @@ def _unsupported(*, empty: bool) -> PhotoRejected:
         "photo_type_unsupported",
         "The file is not a JPEG, PNG, WebP or HEIC/HEIF photo.",
         "文件不是 JPEG、PNG、WebP 或 HEIC/HEIF 格式的照片。",
+    )
+
+
+def _too_big_to_decode(size: tuple[int, int], cost: int, budget: int) -> PhotoRejected:
+    width, height = size
+    need, have = cost / 2**20, budget / 2**20
+    return PhotoRejected(
+        "photo_too_many_pixels",
+        f"The photo has {width} x {height} pixels; decoding it would take {need:.0f} MB, more"
+        f" than this server's {have:.0f} MB decoding budget.",
+        f"照片为 {width} × {height} 像素，解码需 {need:.0f} MB，超过本服务器 {have:.0f} MB 的"
+        "解码内存上限。",
     )
 
 

@@ -14,7 +14,13 @@ from grid_backend.core import audit, policy
 from grid_backend.core.db import fetch, in_values, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
 from grid_backend.media import storage
-from grid_backend.media.pipeline import PhotoRejected, ProcessedPhoto, process_photo
+from grid_backend.media.pipeline import (
+    DecodeBudget,
+    DecoderBusy,
+    PhotoRejected,
+    ProcessedPhoto,
+    process_photo,
+)
 from grid_backend.media.schemas import PhotoRead, photo_urls
 from grid_backend.media.tables import Photo, PhotoUpload
 from grid_backend.settings import get_settings
@@ -45,10 +51,32 @@ def _pipeline_limiter() -> anyio.CapacityLimiter:
     return _limiter
 
 
+_budget: DecodeBudget | None = None
+
+
+def decode_budget() -> DecodeBudget:
+    """The process-wide decoding memory budget (GRID_DECODE_MEMORY_MB): the limiter above counts
+    photos, this counts their bytes, so a few huge ones cannot take the memory of many."""
+    global _budget
+    if _budget is None:
+        s = get_settings()
+        _budget = DecodeBudget(
+            s.decode_memory_mb * 2**20,
+            wait_seconds=s.decode_wait_seconds,
+            retry_after=max(1, round(s.decode_wait_seconds)),
+        )
+    return _budget
+
+
 def _process_and_keep(upload: Path) -> ProcessedPhoto:
     """Blocking part of intake: decode, derive, store files."""
     s = get_settings()
-    processed = process_photo(upload, max_bytes=s.media_max_bytes, max_pixels=s.media_max_pixels)
+    processed = process_photo(
+        upload,
+        max_bytes=s.media_max_bytes,
+        max_pixels=s.media_max_pixels,
+        budget=decode_budget(),
+    )
     storage.keep(processed.sha256, upload, processed.display, processed.thumbnail)
     return processed
 
@@ -80,6 +108,15 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
     except PhotoRejected as exc:
         upload.unlink(missing_ok=True)  # noqa: ASYNC240 - an unlink, microseconds
         raise _rejected(exc, field) from None
+    except DecoderBusy as exc:
+        upload.unlink(missing_ok=True)  # noqa: ASYNC240 - an unlink, microseconds
+        raise DomainError(
+            "server_busy",
+            status=503,
+            detail="the server is decoding other large photos; send this one again shortly",
+            detail_zh="服务器正在处理其他大尺寸照片，请稍后重新上传",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     captured_utc = processed.captured_at if _aware(processed.captured_at) else None
     captured_local = (
         processed.captured_at.isoformat() if processed.captured_at and not captured_utc else None

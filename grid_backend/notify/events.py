@@ -139,6 +139,37 @@ def plugin(settings: Settings) -> LiveEvents:
     )
 
 
+class StreamSlots:
+    """The live-event streams open in this process, per account, oldest first: opening one more
+    than the cap closes the oldest (a client that leaks connections loses its own oldest, never
+    the server's file descriptors). Per process: each replica caps on its own."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, list[asyncio.Event]] = {}
+
+    def open(self, account_id: int, limit: int) -> asyncio.Event:
+        """Register a new stream; its event is set when it must close."""
+        closing = asyncio.Event()
+        streams = self._open.setdefault(account_id, [])
+        streams.append(closing)
+        while len(streams) > limit:
+            streams.pop(0).set()
+        return closing
+
+    def close(self, account_id: int, closing: asyncio.Event) -> None:
+        streams = self._open.get(account_id, [])
+        if closing in streams:
+            streams.remove(closing)
+        if not streams:
+            self._open.pop(account_id, None)
+
+    def count(self, account_id: int) -> int:
+        return len(self._open.get(account_id, []))
+
+
+STREAMS = StreamSlots()
+
+
 def publish(account_ids: Iterable[int], event: dict[str, Any]) -> bool:
     """Send an event to the accounts' channels; False when no app runs in this process."""
     ids = list(account_ids)

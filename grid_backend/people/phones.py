@@ -32,3 +32,8 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
 def mask_phone(phone: str) -> str:
     """138****5678, as the console shows residents' numbers."""
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def mask_name(name: str) -> str:
+    """The first character and a star for each other one (张三丰 → 张**)."""
+    return name[:1] + "*" * max(len(name) - 1, 1)

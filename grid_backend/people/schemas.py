@@ -113,6 +113,8 @@ class AccountBrief(msgspec.Struct):
     phone_masked: bool
     is_active: bool
     duties: list[DutyBrief]  # current duties inside the caller's area
+    # a resident of no area yet, found by full phone: only the first character of the name
+    name_masked: bool = False
 
 
 class AccountPage(msgspec.Struct):

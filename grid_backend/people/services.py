@@ -20,7 +20,7 @@ from grid_backend.core.security import (
     verify_password,
 )
 from grid_backend.people import passwords, signin
-from grid_backend.people.phones import mask_phone, normalise_phone
+from grid_backend.people.phones import mask_name, mask_phone, normalise_phone
 from grid_backend.people.schemas import (
     AccountBrief,
     AccountPage,
@@ -530,6 +530,32 @@ async def holders(*, duties: list[str], area_paths: list[str], day: date) -> dic
     return found
 
 
+async def _phone_owner_in_area(
+    *, phone: str, paths: list[str], today: Any
+) -> dict[str, Any] | None:
+    """The account with this full phone number as the caller may see it (docs/security.md,
+    "Account lookup"): with its name if it belongs to the caller's area (a current duty in or
+    under `paths`, or a case it reported there; the city's admins: everyone); with its name
+    masked if it belongs to no area at all (a new resident, to be appointed); else None, so that
+    a number from elsewhere in the city never turns into a name."""
+    from grid_backend.hazards.tables import HazardReport  # the layer above: facts only
+
+    row = await Account.select(*_ACCOUNT_COLUMNS).where(Account.phone == phone).first().run()
+    if row is None:
+        return None
+    if any(p.count("/") == 1 for p in paths):  # the whole city
+        return row
+    duty = (Assignment.account == row["id"]) & _current(today)
+    reported = HazardReport.reporter == row["id"]
+    if await Assignment.exists().where(duty & under(Assignment.area_path, paths)):
+        return row
+    if await HazardReport.exists().where(reported & under(HazardReport.area_path, paths)):
+        return row
+    if await Assignment.exists().where(duty) or await HazardReport.exists().where(reported):
+        return None  # someone else's area's
+    return {**row, "name": mask_name(row["name"]), "name_masked": True}
+
+
 async def find_accounts(
     *,
     grants: list[policy.Grant],
@@ -539,7 +565,8 @@ async def find_accounts(
     cursor: str | None = None,
 ) -> AccountPage:
     """People on duty inside the caller's area, by name or phone; anyone else only by their
-    full phone number (to appoint a resident), and with that number masked."""
+    full phone number (to appoint a resident), with that number masked, and only if they
+    belong to the caller's area (see _phone_owner_in_area): elsewhere, nothing is found."""
     paths = policy.scopes(grants, "account.read")
     if not paths:
         raise Forbidden()
@@ -567,12 +594,7 @@ async def find_accounts(
             except DomainError:
                 phone = None
             if phone is not None and not cursor:
-                exact = (
-                    await Account.select(*_ACCOUNT_COLUMNS)
-                    .where(Account.phone == phone)
-                    .first()
-                    .run()
-                )
+                exact = await _phone_owner_in_area(phone=phone, paths=paths, today=today)
         else:
             query = query.where(Account.name.like(f"%{text.replace('%', '')}%"))
     after = decode_cursor(cursor)
@@ -607,6 +629,7 @@ async def find_accounts(
                 name=r["name"],
                 phone=r["phone"] if r["id"] in staff_ids else mask_phone(r["phone"]),
                 phone_masked=r["id"] not in staff_ids,
+                name_masked=r.get("name_masked", False),
                 is_active=r["is_active"],
                 duties=duties.get(r["id"], []),
             )

@@ -1,6 +1,10 @@
 """The hazard ledger (隐患台账): every case reported in a period inside an area, one row each,
 as CSV (UTF-8 with a BOM, so Excel opens it) or an Excel workbook. Read in id batches, so a
-large area never sits in memory at once; bounded by MAX_ROWS; every export is audited."""
+large area never sits in memory at once; bounded by MAX_ROWS; every export is audited.
+
+User text never becomes a formula (docs/security.md, "Exports"): the workbook writes every text
+cell with write_string and times as real date-times in GRID_TIMEZONE; the CSV passes every text
+cell through safe_csv_text."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import csv
 import io
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +140,20 @@ class Export:
     def _cells(
         self, r: dict[str, Any], categories: dict[str, tuple[str, str]], now: datetime
     ) -> list[Any]:
+        """The row's cells as typed values: int/float, str, a naive local datetime, or None."""
         en = self.english
         zone = get_settings().zone
         yes, no = ("yes", "no") if en else ("是", "否")
 
-        def when(value: Any) -> str:
-            if value is None:
-                return ""
+        def when(value: Any) -> datetime | None:
+            if value is None or value == "":
+                return None
             if isinstance(value, str):
                 value = datetime.fromisoformat(value)
-            return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if value.tzinfo is None:  # stored times are UTC
+                value = value.replace(tzinfo=UTC)
+            # naive wall-clock time in the configured zone: what Excel and a reader expect
+            return value.astimezone(zone).replace(tzinfo=None)
 
         supervision = r["supervision"] if isinstance(r["supervision"], dict) else {}
         late = (
@@ -234,17 +242,65 @@ async def prepare(
     return Export(where=where, rows=rows, english=english, date_from=date_from, date_to=date_to)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (tab and carriage return
+# because Excel strips them and then sees the next character).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_csv_text(value: str) -> str:
+    """A text cell that no spreadsheet runs as a formula: OWASP's advice, a leading single quote
+    before a cell starting with = + - @ tab or carriage return. The one place every CSV writer
+    uses (defusedcsv 3.0 was considered: it leaves "-1", tab and CR alone and rewrites "|")."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_cell(value: Any) -> Any:
+    """A typed cell as CSV: numbers stay numbers, times as local "YYYY-MM-DD HH:MM", text made
+    safe."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return safe_csv_text(str(value))
+
+
 async def csv_chunks(export: Export) -> AsyncIterator[bytes]:
     """The ledger as CSV: a UTF-8 byte order mark, the header row, then the cases."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(export.headers())
+    writer.writerow([csv_cell(h) for h in export.headers()])
     yield "\ufeff".encode() + buffer.getvalue().encode()
     async for batch in export.batches():
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(batch)
+        writer.writerows([csv_cell(v) for v in cells] for cells in batch)
         yield buffer.getvalue().encode()
+
+
+# Never let xlsxwriter guess: text is text, whatever it looks like.
+WORKBOOK_OPTIONS = {
+    "constant_memory": True,  # rows are flushed to disk as they are written
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+
+def write_cell(sheet: Any, row: int, col: int, value: Any, date_format: Any) -> None:
+    """One typed cell: write_string for text (never write(), which turns "=..." into a formula),
+    write_number, write_datetime for local times, blank for nothing."""
+    if value is None or value == "":
+        sheet.write_blank(row, col, None)
+    elif isinstance(value, datetime):
+        sheet.write_datetime(row, col, value, date_format)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        sheet.write_number(row, col, value)
+    else:
+        sheet.write_string(row, col, str(value))
 
 
 async def xlsx_file(export: Export) -> Path:
@@ -252,18 +308,20 @@ async def xlsx_file(export: Export) -> Path:
     handle = tempfile.NamedTemporaryFile(prefix="ledger-", suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     path = Path(handle.name)
-    # constant memory: rows are flushed to disk as they are written
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
     sheet = book.add_worksheet("隐患台账" if not export.english else "Hazard ledger")
     bold = book.add_format({"bold": True, "bg_color": "#E8EEF5", "border": 1})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     for col, (_, _, _, width) in enumerate(COLUMNS):
         sheet.set_column(col, col, width)
-    sheet.write_row(0, 0, export.headers(), bold)
+    for col, header in enumerate(export.headers()):
+        sheet.write_string(0, col, header, bold)
     sheet.freeze_panes(1, 0)
     line = 1
     async for batch in export.batches():
         for cells in batch:
-            sheet.write_row(line, 0, cells)
+            for col, value in enumerate(cells):
+                write_cell(sheet, line, col, value, stamp)
             line += 1
     sheet.autofilter(0, 0, max(line - 1, 1), len(COLUMNS) - 1)
     close: Callable[[], None] = book.close

@@ -541,11 +541,26 @@ async def test_duplicates_are_offered_before_sending_and_nothing_is_filed(client
 # --- support ("me too") ------------------------------------------------------------------------
 
 
+async def offered(client, person, grid: str = G1, category: str = "gas") -> list[int]:
+    """What the field app does before sending: the pre-check at the hazard's position, which
+    offers the open cases there (and records the offer)."""
+    lat, lng = POINT_IN[grid]
+    r = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={"category": category, "location": {"lat": lat, "lng": lng}},
+        headers=person.headers,
+    )
+    assert r.status_code == 200, r.text
+    return [d["id"] for d in r.json()]
+
+
 async def test_support_an_open_case(client):
     await make_tree()
     reporter, alice, bob = await make_person(), await make_person(), await make_person()
     case = await file_report(client, reporter)
     url = f"/api/v1/reports/{case['id']}/support"
+    assert await offered(client, alice) == [case["id"]]
+    assert await offered(client, bob) == [case["id"]]
 
     r = await client.post(url, headers=alice.headers)
     assert r.status_code == 200, r.text
@@ -576,6 +591,7 @@ async def test_parallel_support_by_one_person_counts_once(client):
     reporter, alice = await make_person(), await make_person()
     case = await file_report(client, reporter)
     url = f"/api/v1/reports/{case['id']}/support"
+    await offered(client, alice)
     responses = await asyncio.gather(*(client.post(url, headers=alice.headers) for _ in range(5)))
     assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
     assert {r.json()["supporters"] for r in responses} == {1}
@@ -599,6 +615,7 @@ async def test_closed_cases_cannot_be_supported(client):
         assert r.status_code == 200, r.text
         return r.json()
 
+    assert await offered(client, alice) == [case["id"]]
     await act(worker, action="fix_on_spot", before_photo_ids=[before], photo_ids=[after])
     assert (await act(dispatcher, action="pass_check"))["status"] == "closed"
     r = await client.post(f"/api/v1/reports/{case['id']}/support", headers=alice.headers)
@@ -606,6 +623,7 @@ async def test_closed_cases_cannot_be_supported(client):
     assert r.json()["code"] == "report_not_open"
 
     rejected = await file_report(client, reporter, grid=G2)
+    assert await offered(client, alice, grid=G2) == [rejected["id"]]
     await client.post(
         f"/api/v1/reports/{rejected['id']}/actions",
         json={"action": "reject", "reason": "不属实"},

@@ -624,7 +624,15 @@ async def test_merge_into_another_case(client):
     w = await world()
     target = await case_in(client, w, "registered")
     duplicate = (await file_report(client, w.neighbour))["id"]
-    await client.post(f"/api/v1/reports/{duplicate}/support", headers=w.resident.headers)
+    lat, lng = POINT_IN[G1]
+    offer = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={"category": "gas", "location": {"lat": lat, "lng": lng}},
+        headers=w.resident.headers,
+    )
+    assert duplicate in [d["id"] for d in offer.json()]
+    r = await client.post(f"/api/v1/reports/{duplicate}/support", headers=w.resident.headers)
+    assert r.status_code == 200, r.text
 
     await refused(client, w.dispatcher, duplicate, "merge", 422, "merge_target_required")
     await refused(

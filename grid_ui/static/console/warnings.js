@@ -56,6 +56,8 @@ if (config.callout_id) {
   const source = new EventSource("/api/v1/events");
   source.onopen = () => { live.dataset.state = "on"; };
   source.onerror = () => { live.dataset.state = "off"; };
+  // the server closed this stream for a newer one of the same account (too many tabs)
+  source.addEventListener("closed", () => { source.close(); live.dataset.state = "off"; });
   let timer = null;
   const later = () => { clearTimeout(timer); timer = setTimeout(() => refresh().catch(console.warn), 150); };
   for (const name of ["callout.ack", "callout.created", "callout.cancelled", "callout.escalated"]) {
