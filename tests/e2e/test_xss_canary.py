@@ -23,6 +23,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,7 +226,8 @@ def test_every_input_text_field_is_in_the_canary_table():
 TRAP = r"""
 (() => {
   if (window.__canary) return;
-  const state = { fired: [], dialogs: [], markup: [], csp: [] };
+  // to Python at once (a binding), so a finding survives the page navigating away
+  const report = (kind, text) => window.__canaryReport(kind, text);
   let value;
   Object.defineProperty(window, "__xss", {
     configurable: false,
@@ -233,13 +235,13 @@ TRAP = r"""
     set(v) {
       value = v;
       const stack = (new Error().stack || "").split("\n").slice(2, 5).map((l) => l.trim());
-      state.fired.push(`on ${location.pathname} via ${stack.join(" < ")}`);
+      report("fired", `via ${stack.join(" < ")}`);
     },
   });
   for (const name of ["alert", "confirm", "prompt", "print"]) {
     const original = window[name];
     window[name] = function (...args) {
-      state.dialogs.push(`${name}(${args.join(", ")}) on ${location.pathname}`);
+      report("dialogs", `${name}(${args.join(", ")})`);
       return original.apply(this, args);
     };
   }
@@ -252,11 +254,11 @@ TRAP = r"""
   function check(el) {
     for (const attr of el.attributes || []) {
       if (bad(attr.name.toLowerCase(), attr.value)) {
-        state.markup.push(`<${el.tagName.toLowerCase()} ${attr.name}="${attr.value}"> on ${location.pathname}`);
+        report("markup", `<${el.tagName.toLowerCase()} ${attr.name}="${attr.value}">`);
       }
     }
     if (isCode(el) && el.textContent.includes("__xss")) {
-      state.markup.push(`<script>${el.textContent}</script> on ${location.pathname}`);
+      report("markup", `<script>${el.textContent}</script>`);
     }
   }
   function scan(node) {
@@ -274,8 +276,8 @@ TRAP = r"""
     }
   }).observe(document, { childList: true, subtree: true, attributes: true });
   document.addEventListener("securitypolicyviolation", (e) =>
-    state.csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
-  window.__canary = { state, scan: () => { scan(document.documentElement); return state; } };
+    report("csp", `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
+  window.__canary = { scan: () => scan(document.documentElement) };
 })();
 """
 
@@ -293,10 +295,14 @@ class Canary:
     pages: list[str] = field(default_factory=list)
 
     def watch(self, page) -> None:
+        page.context.expose_binding("__canaryReport", self._report)
         page.context.add_init_script(TRAP)
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         page.on("console", self._console)
+
+    def _report(self, source, kind: str, text: str) -> None:
+        getattr(self, kind).append(f"{text} (/{source['page'].url.split('/', 3)[-1]})")
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -307,16 +313,9 @@ class Canary:
             self.csp.append(message.text)
 
     def collect(self, page, where: str) -> None:
-        """Fold in what the page's trap saw (call before leaving the page)."""
-        state = page.evaluate("() => window.__canary ? window.__canary.scan() : null")
-        assert state is not None, f"{where}: the canary trap is missing"
-        for key in ("fired", "dialogs", "markup"):
-            getattr(self, key).extend(f"{where}: {x}" for x in state[key])
-        self.csp.extend(state["csp"])
-        page.evaluate(
-            "() => { for (const k of ['fired','dialogs','markup','csp'])"
-            " window.__canary.state[k].length = 0; }"
-        )
+        """Scan the page as it is now (the trap reports as it goes) and note the visit."""
+        trapped = page.evaluate("() => Boolean(window.__canary && (window.__canary.scan(), 1))")
+        assert trapped, f"{where}: the canary trap is missing"
         self.pages.append(where)
 
     def assert_clean(self, name: str) -> None:
@@ -337,16 +336,14 @@ class Canary:
         )
 
 
-def show(page, canary: Canary, path: str, texts: list[str] = (), *, ready: str | None = None):
-    """Open a page, wait for it to show `texts` literally, and fold in the trap's findings."""
+def show(page, canary: Canary, path: str, texts: Sequence[str] = ()) -> None:
+    """Open a page, wait for it to show `texts` literally, and let the trap scan it."""
     page.goto(path)
-    if ready:
-        page.wait_for_selector(ready, timeout=20000)
     expect_texts(page, canary, texts, path)
     canary.collect(page, path)
 
 
-def expect_texts(page, canary: Canary, texts, where: str) -> None:
+def expect_texts(page, canary: Canary, texts: Sequence[str], where: str) -> None:
     """Wait until the page shows every text literally; record the ones it never shows."""
     texts = list(texts)
     if not texts:
