@@ -861,6 +861,21 @@ def covered(canary: Canary, routes: set[str]) -> set[str]:
     return {r for r, p in patterns.items() if not any(p.match(v) for v in visited)}
 
 
+def refused_action(page, canary: Canary, case_id: int) -> None:
+    """A refused action shows the case page again with what was typed: the payload goes back
+    into the form's attributes and text areas as text."""
+    page.goto(f"/console/cases/{case_id}")
+    form = page.locator("form[data-action=relocate]")
+    form.locator("input[name=lat]").evaluate("(el, v) => { el.value = v; }", SCRIPT)
+    form.locator("input[name=lng]").evaluate("(el, v) => { el.value = v; }", IMG)
+    form.evaluate("(f) => f.requestSubmit()")
+    page.wait_for_selector("[data-problem=relocate]", timeout=15000)
+    again = page.locator("form[data-action=relocate]")
+    assert again.locator("input[name=lat]").input_value() == SCRIPT
+    assert again.locator("input[name=lng]").input_value() == IMG
+    canary.collect(page, f"/console/cases/{case_id}/actions (refused)")
+
+
 def field_pages(page, canary: Canary, pages: dict[str, list[str]]) -> None:
     """The field app's pages fill #view from the API (or its cache) after the shell loads."""
     for path, texts in pages.items():
@@ -878,6 +893,7 @@ def test_console_pages_never_run_the_payload_as_the_dispatcher(desktop, seeded, 
     sign_in_console(desktop, DISPATCHER)
     console_pages(desktop, canary, seeded)
     bulk_dispatch(desktop, canary)
+    refused_action(desktop, canary, seeded.cases["desc"])
     desktop.goto(f"/console/patrols?day={seeded.day}")
     desktop.locator(f"[data-task='{seeded.tasks['done']}']").click()
     desktop.wait_for_selector("#task-map .leaflet-marker-icon")
