@@ -810,8 +810,13 @@ def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
     expect_texts(page, canary, [V["plan2_name"], V["checkpoint2_name"], V["excuse"]], "missed task")
     canary.collect(page, "/console/patrols (missed task)")
     page.locator("#task-dialog [data-close]").first.click()
-    page.click("#new-plan")  # the plan form lists the grid's people and risk points
-    page.select_option("#plan-form select[name=grid_id]", str(s.grid_id))
+    # the plan form lists the grid's people and risk points; each grid chosen loads its points,
+    # and a late answer for the first grid would replace the chosen one's: wait for it first
+    points = "/api/v1/risk-points?area_id="
+    with page.expect_response(lambda r: points in r.url):
+        page.click("#new-plan")
+    with page.expect_response(lambda r: f"{points}{s.grid_id}&" in r.url):
+        page.select_option("#plan-form select[name=grid_id]", str(s.grid_id))
     expect_texts(page, canary, [V["worker_name"], V["rp_name"]], "/console/patrols plan form")
     canary.collect(page, "/console/patrols (plan form)")
 
