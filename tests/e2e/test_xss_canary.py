@@ -23,6 +23,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,7 +226,8 @@ def test_every_input_text_field_is_in_the_canary_table():
 TRAP = r"""
 (() => {
   if (window.__canary) return;
-  const state = { fired: [], dialogs: [], markup: [], csp: [] };
+  // to Python at once (a binding), so a finding survives the page navigating away
+  const report = (kind, text) => window.__canaryReport(kind, text);
   let value;
   Object.defineProperty(window, "__xss", {
     configurable: false,
@@ -233,13 +235,13 @@ TRAP = r"""
     set(v) {
       value = v;
       const stack = (new Error().stack || "").split("\n").slice(2, 5).map((l) => l.trim());
-      state.fired.push(`on ${location.pathname} via ${stack.join(" < ")}`);
+      report("fired", `via ${stack.join(" < ")}`);
     },
   });
   for (const name of ["alert", "confirm", "prompt", "print"]) {
     const original = window[name];
     window[name] = function (...args) {
-      state.dialogs.push(`${name}(${args.join(", ")}) on ${location.pathname}`);
+      report("dialogs", `${name}(${args.join(", ")})`);
       return original.apply(this, args);
     };
   }
@@ -252,11 +254,11 @@ TRAP = r"""
   function check(el) {
     for (const attr of el.attributes || []) {
       if (bad(attr.name.toLowerCase(), attr.value)) {
-        state.markup.push(`<${el.tagName.toLowerCase()} ${attr.name}="${attr.value}"> on ${location.pathname}`);
+        report("markup", `<${el.tagName.toLowerCase()} ${attr.name}="${attr.value}">`);
       }
     }
     if (isCode(el) && el.textContent.includes("__xss")) {
-      state.markup.push(`<script>${el.textContent}</script> on ${location.pathname}`);
+      report("markup", `<script>${el.textContent}</script>`);
     }
   }
   function scan(node) {
@@ -274,8 +276,8 @@ TRAP = r"""
     }
   }).observe(document, { childList: true, subtree: true, attributes: true });
   document.addEventListener("securitypolicyviolation", (e) =>
-    state.csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
-  window.__canary = { state, scan: () => { scan(document.documentElement); return state; } };
+    report("csp", `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
+  window.__canary = { scan: () => scan(document.documentElement) };
 })();
 """
 
@@ -293,10 +295,14 @@ class Canary:
     pages: list[str] = field(default_factory=list)
 
     def watch(self, page) -> None:
+        page.context.expose_binding("__canaryReport", self._report)
         page.context.add_init_script(TRAP)
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         page.on("console", self._console)
+
+    def _report(self, source, kind: str, text: str) -> None:
+        getattr(self, kind).append(f"{text} (/{source['page'].url.split('/', 3)[-1]})")
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -307,16 +313,9 @@ class Canary:
             self.csp.append(message.text)
 
     def collect(self, page, where: str) -> None:
-        """Fold in what the page's trap saw (call before leaving the page)."""
-        state = page.evaluate("() => window.__canary ? window.__canary.scan() : null")
-        assert state is not None, f"{where}: the canary trap is missing"
-        for key in ("fired", "dialogs", "markup"):
-            getattr(self, key).extend(f"{where}: {x}" for x in state[key])
-        self.csp.extend(state["csp"])
-        page.evaluate(
-            "() => { for (const k of ['fired','dialogs','markup','csp'])"
-            " window.__canary.state[k].length = 0; }"
-        )
+        """Scan the page as it is now (the trap reports as it goes) and note the visit."""
+        trapped = page.evaluate("() => Boolean(window.__canary && (window.__canary.scan(), 1))")
+        assert trapped, f"{where}: the canary trap is missing"
         self.pages.append(where)
 
     def assert_clean(self, name: str) -> None:
@@ -337,16 +336,14 @@ class Canary:
         )
 
 
-def show(page, canary: Canary, path: str, texts: list[str] = (), *, ready: str | None = None):
-    """Open a page, wait for it to show `texts` literally, and fold in the trap's findings."""
+def show(page, canary: Canary, path: str, texts: Sequence[str] = ()) -> None:
+    """Open a page, wait for it to show `texts` literally, and let the trap scan it."""
     page.goto(path)
-    if ready:
-        page.wait_for_selector(ready, timeout=20000)
     expect_texts(page, canary, texts, path)
     canary.collect(page, path)
 
 
-def expect_texts(page, canary: Canary, texts, where: str) -> None:
+def expect_texts(page, canary: Canary, texts: Sequence[str], where: str) -> None:
     """Wait until the page shows every text literally; record the ones it never shows."""
     texts = list(texts)
     if not texts:
@@ -813,8 +810,13 @@ def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
     expect_texts(page, canary, [V["plan2_name"], V["checkpoint2_name"], V["excuse"]], "missed task")
     canary.collect(page, "/console/patrols (missed task)")
     page.locator("#task-dialog [data-close]").first.click()
-    page.click("#new-plan")  # the plan form lists the grid's people and risk points
-    page.select_option("#plan-form select[name=grid_id]", str(s.grid_id))
+    # the plan form lists the grid's people and risk points; each grid chosen loads its points,
+    # and a late answer for the first grid would replace the chosen one's: wait for it first
+    points = "/api/v1/risk-points?area_id="
+    with page.expect_response(lambda r: points in r.url):
+        page.click("#new-plan")
+    with page.expect_response(lambda r: f"{points}{s.grid_id}&" in r.url):
+        page.select_option("#plan-form select[name=grid_id]", str(s.grid_id))
     expect_texts(page, canary, [V["worker_name"], V["rp_name"]], "/console/patrols plan form")
     canary.collect(page, "/console/patrols (plan form)")
 
@@ -864,6 +866,21 @@ def covered(canary: Canary, routes: set[str]) -> set[str]:
     return {r for r, p in patterns.items() if not any(p.match(v) for v in visited)}
 
 
+def refused_action(page, canary: Canary, case_id: int) -> None:
+    """A refused action shows the case page again with what was typed: the payload goes back
+    into the form's attributes and text areas as text."""
+    page.goto(f"/console/cases/{case_id}")
+    form = page.locator("form[data-action=relocate]")
+    form.locator("input[name=lat]").evaluate("(el, v) => { el.value = v; }", SCRIPT)
+    form.locator("input[name=lng]").evaluate("(el, v) => { el.value = v; }", IMG)
+    form.evaluate("(f) => f.requestSubmit()")
+    page.wait_for_selector("[data-problem=relocate]", timeout=15000)
+    again = page.locator("form[data-action=relocate]")
+    assert again.locator("input[name=lat]").input_value() == SCRIPT
+    assert again.locator("input[name=lng]").input_value() == IMG
+    canary.collect(page, f"/console/cases/{case_id}/actions (refused)")
+
+
 def field_pages(page, canary: Canary, pages: dict[str, list[str]]) -> None:
     """The field app's pages fill #view from the API (or its cache) after the shell loads."""
     for path, texts in pages.items():
@@ -881,6 +898,7 @@ def test_console_pages_never_run_the_payload_as_the_dispatcher(desktop, seeded, 
     sign_in_console(desktop, DISPATCHER)
     console_pages(desktop, canary, seeded)
     bulk_dispatch(desktop, canary)
+    refused_action(desktop, canary, seeded.cases["desc"])
     desktop.goto(f"/console/patrols?day={seeded.day}")
     desktop.locator(f"[data-task='{seeded.tasks['done']}']").click()
     desktop.wait_for_selector("#task-map .leaflet-marker-icon")
