@@ -150,6 +150,8 @@ FIELDS: dict[str, str] = {
     "people.RegisterIn.name": "resident_name",  # the account's name: seeded via create-user
     "people.RegisterIn.phone": EXEMPT + "a phone number, normalised",
     "people.RegisterIn.password": EXEMPT + "never shown",
+    "people.RegisterIn.code": EXEMPT + "six digits, checked against a stored digest",
+    "people.CodeRequestIn.phone": EXEMPT + "a phone number, normalised",
     "people.LoginIn.phone": EXEMPT + "never stored",
     "people.LoginIn.password": EXEMPT + "never shown",
     "people.RefreshIn.refresh_token": EXEMPT + "never shown",
