@@ -86,3 +86,54 @@ def test_a_plan_is_made_through_the_page_and_a_miss_excused(console, live_server
     ).click()
     console.wait_for_selector(f"[data-testid=plans] tr:has-text('{name}') >> text=已暂停")
     screenshot(console, "console-patrols")
+
+
+def test_a_late_answer_for_an_earlier_grid_does_not_replace_the_chosen_grids_checkpoints(
+    console, live_server
+):
+    """Choosing a grid, then another before the first one's risk points arrive, must leave the
+    second grid's checkpoints on the form (a plan would otherwise get the wrong ones)."""
+    console.goto("/console/patrols")
+    console.click("#new-plan")
+    form = console.locator("#plan-form")
+    grids = [o.get_attribute("value") for o in form.locator("select[name=grid_id] option").all()]
+    with live_server.api(console_token(console)) as api:
+        names = {
+            g: [
+                p["name"]
+                for p in api.get("/api/v1/risk-points", params={"area_id": g, "limit": 200}).json()[
+                    "items"
+                ]
+            ]
+            for g in grids
+        }
+    first, second = next(
+        (a, b)
+        for a in grids
+        for b in grids
+        if a != b and names[a] and set(names[a]) != set(names[b])
+    )
+    held = []
+
+    def hold_first(route):
+        if f"area_id={first}&" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    box = console.locator("#checkpoint-choices")
+    console.route("**/api/v1/risk-points?*", hold_first)
+    form.locator("select[name=grid_id]").select_option(first)
+    for _ in range(100):
+        if held:
+            break
+        console.wait_for_timeout(50)
+    assert held, "the first grid's risk points were never asked for"
+    form.locator("select[name=grid_id]").select_option(second)
+    expected = names[second][0] if names[second] else "该网格暂无风险点位"
+    box.get_by_text(expected).first.wait_for()
+    held[0].continue_()
+    console.wait_for_timeout(500)  # the late answer has arrived and been handled
+    shown = box.inner_text()
+    assert expected in shown
+    assert not any(n in shown for n in set(names[first]) - set(names[second]))

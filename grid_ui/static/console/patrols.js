@@ -118,10 +118,15 @@ function whoOptions(gridId, chosen) {
   if (chosen) select.value = chosen;
 }
 
+// the grid may change again before its risk points arrive: only the latest answer is shown
+let checkpointRequest = 0;
+
 async function checkpointChoices(gridId, chosen = []) {
   const box = document.getElementById("checkpoint-choices");
+  const request = ++checkpointRequest;
   box.textContent = t("Loading…");
   const page = await api("GET", `/api/v1/risk-points?area_id=${gridId}&limit=200`);
+  if (request !== checkpointRequest) return;
   box.replaceChildren();
   for (const p of page.items) {
     const input = el("input", { type: "checkbox", name: "risk_point", value: String(p.id) });
