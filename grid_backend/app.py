@@ -18,7 +18,7 @@ from grid_backend.areas.controllers import AreaController, LocateController, Ris
 from grid_backend.areas.map import MapController
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
-from grid_backend.core.openapi import components_for
+from grid_backend.core.openapi import components_for, declare_errors
 from grid_backend.core.system import SystemController
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.hazards.map import CaseMapController
@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
     # bodies read by hand (JSON or a streamed multipart upload on one path) are described
     # from their Structs; Litestar regenerates its components, so add them afterwards
     app.openapi_schema.components.schemas.update(components_for(ReportCreate).schemas or {})
+    declare_errors(app)  # problem+json error responses, by rule (core/openapi.py)
     return app
 
 
