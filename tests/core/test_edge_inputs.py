@@ -248,3 +248,27 @@ async def test_the_largest_id_is_still_a_plain_404(client, people):
     _, dispatcher = people
     r = await client.get(f"/api/v1/reports/{MAX_ID}", headers=dispatcher.headers)
     assert _problem(r, 404)["code"] == "report_not_found"
+
+
+async def test_openapi_declares_problem_responses(client):
+    doc = (await client.get("/schema/openapi.json")).json()
+    assert "ProblemDetails" in doc["components"]["schemas"]
+    read = doc["paths"]["/api/v1/reports/{report_id}"]["get"]["responses"]
+    for status in ("401", "403", "404", "422"):
+        assert "application/problem+json" in read[status]["content"], status
+    assert read["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
+        "/ProblemDetails"
+    )
+    login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert {"400", "401", "422", "429"} <= set(login)
+    export = doc["paths"]["/api/v1/reports/export"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    param = next(
+        p
+        for p in doc["paths"]["/api/v1/reports/{report_id}"]["get"]["parameters"]
+        if p["name"] == "report_id"
+    )
+    assert param["schema"]["maximum"] == MAX_ID
