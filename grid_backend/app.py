@@ -16,6 +16,7 @@ from grid_backend.alerts.controllers import (
 )
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
 from grid_backend.areas.map import MapController
+from grid_backend.core.allow import allow_fixer
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.openapi import components_for, declare_errors
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
     # from their Structs; Litestar regenerates its components, so add them afterwards
     app.openapi_schema.components.schemas.update(components_for(ReportCreate).schemas or {})
     declare_errors(app)  # problem+json error responses, by rule (core/openapi.py)
+    app.before_send.append(allow_fixer(app))  # a true Allow on OPTIONS (core/allow.py)
     return app
 
 

@@ -272,3 +272,11 @@ async def test_openapi_declares_problem_responses(client):
         if p["name"] == "report_id"
     )
     assert param["schema"]["maximum"] == MAX_ID
+
+
+async def test_options_lists_every_method_of_the_path(client):
+    r = await client.options("/api/v1/assignments")
+    assert r.status_code == 204
+    assert r.headers["allow"] == "GET, OPTIONS, POST"
+    r = await client.options("/api/v1/assignments/1")
+    assert r.headers["allow"] == "DELETE, GET, OPTIONS, PATCH"
