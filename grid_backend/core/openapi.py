@@ -12,6 +12,8 @@ from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, Refer
 from litestar.openapi.spec import Schema as OpenAPISchema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
+from grid_backend.core.types import MAX_ID
+
 _REF = "#/components/schemas/{name}"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _RENAMED = {"not": "schema_not", "if": "schema_if", "else": "schema_else"}
@@ -190,9 +192,43 @@ def _fix_success(method: str, path: str, operation: Operation) -> None:
     operation.responses = responses
 
 
+def _inputs() -> set[str]:
+    from grid_backend.core.types import Input
+
+    names, todo = set(), [Input]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            names.add(sub.__name__)
+            todo.append(sub)
+    return names
+
+
+def _id_items(node: Any) -> None:
+    """Litestar drops constraints on list items: put the id range back."""
+    for option in [node, *(getattr(node, "one_of", None) or [])]:
+        items = getattr(option, "items", None)
+        if isinstance(items, OpenAPISchema) and items.type == OpenAPIType.INTEGER:
+            items.minimum, items.maximum = 1, MAX_ID
+
+
+def tighten_inputs(schema: Any) -> None:
+    """Request bodies as the server decodes them: no unknown fields, ids within range."""
+    components = schema.components.schemas or {}
+    for name in _inputs():
+        component = components.get(name)
+        if not isinstance(component, OpenAPISchema):
+            continue
+        component.additional_properties = False
+        for field, node in (component.properties or {}).items():
+            if field.endswith("_ids"):
+                _id_items(node)
+
+
 def declare_errors(app: Any) -> None:
     """Add the problem+json error responses of every API operation to app.openapi_schema."""
     schema = app.openapi_schema
+    tighten_inputs(schema)
     schema.components.schemas.update(components_for(ProblemDetails).schemas or {})
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
