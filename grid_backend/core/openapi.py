@@ -86,6 +86,7 @@ def text(description: str) -> OpenAPISchema:
 
 _PROBLEM_REF = "#/components/schemas/ProblemDetails"
 PUBLIC_RATE_LIMITED = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/refresh"}
+PUBLIC_CONFLICTS = {"/api/v1/auth/register"}  # a public write that can collide
 _DESCRIPTIONS = {
     400: "Malformed body (not JSON, not UTF-8, nested too deeply)",
     401: "Not signed in, or the token is invalid",
@@ -146,7 +147,7 @@ def error_statuses(
         statuses |= {401, 403, 404}
     if "{" in path:
         statuses.add(404)
-    if method in ("POST", "PUT", "PATCH", "DELETE") and authenticated:
+    if method in ("POST", "PUT", "PATCH", "DELETE") and (authenticated or path in PUBLIC_CONFLICTS):
         statuses.add(409)
     if path in PUBLIC_RATE_LIMITED:
         statuses |= {429, 401, 403}

@@ -261,6 +261,8 @@ async def test_openapi_declares_problem_responses(client):
     )
     login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert {"400", "401", "422", "429"} <= set(login)
+    assert "409" not in login
+    assert "409" in doc["paths"]["/api/v1/auth/register"]["post"]["responses"]
     export = doc["paths"]["/api/v1/reports/export"]["get"]["responses"]["200"]["content"]
     assert set(export) == {
         "text/csv",
