@@ -87,10 +87,16 @@ CONTROLLERS = [
 ]
 
 
+API_MAX_BODY_BYTES = 1024 * 1024
+
+
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
     app = Litestar(
         route_handlers=[*CONTROLLERS, *page_routes()],
+        # JSON API bodies are small; uploads and imports stream with their own limits, and the
+        # console's page router keeps Litestar's 10 MB for its photo forms
+        request_max_body_size=API_MAX_BODY_BYTES,
         template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

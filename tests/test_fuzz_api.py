@@ -11,7 +11,8 @@ Excluded, because they cannot be fuzzed in-process:
 - GET /api/v1/events: a live-event stream that never ends (tests/notify covers it).
 
 `FUZZ_EXAMPLES` raises the number of examples per operation (default 5); `FUZZ_COLLECT=path`
-writes every failure to a JSON-lines file instead of failing on the first (to count them)."""
+writes every failure to a JSON-lines file instead of failing on the first, and one line per
+request to `path.count` (to count them)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,9 @@ async def test_no_operation_answers_a_server_error_or_off_schema(operation, cast
     case = data.draw(operation.as_strategy(generation_mode=mode))
     for role, auth in cast.roles.items():
         response = await client.send(_request(case, auth))
+        if COLLECT:  # one line per request, to count them
+            with open(COLLECT + ".count", "a") as f:  # noqa: ASYNC230 - a test's own log
+                f.write(f"{case.operation.method.upper()} {case.operation.path}\n")
         try:
             case.validate_response(response, checks=CHECK_FUNCTIONS)
         except (AssertionError, BaseExceptionGroup) as exc:

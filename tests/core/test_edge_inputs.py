@@ -282,3 +282,11 @@ async def test_options_lists_every_method_of_the_path(client):
     assert r.headers["allow"] == "GET, OPTIONS, POST"
     r = await client.options("/api/v1/assignments/1")
     assert r.headers["allow"] == "DELETE, GET, OPTIONS, PATCH"
+
+
+async def test_json_bodies_over_a_megabyte_are_413(client):
+    big = b'{"phone":"' + b"1" * (1024 * 1024) + b'","password":"x"}'
+    r = await client.post(
+        "/api/v1/auth/login", content=big, headers={"content-type": "application/json"}
+    )
+    assert _problem(r, 413)["code"] == "payload_too_large"
