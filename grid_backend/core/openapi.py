@@ -171,6 +171,7 @@ SUCCESS_CONTENT: dict[str, tuple[str, list[str], str]] = {
 EXTRA_SUCCESS = {
     ("POST", "/api/v1/reports"): ("200", "a replay of the same Idempotency-Key"),
     ("GET", "/api/v1/media/{photo_id}/{variant}"): ("304", "unchanged since If-None-Match"),
+    ("POST", "/api/v1/reports/{report_id}/responses"): ("200", "the team was already alerted"),
 }
 
 
