@@ -32,26 +32,8 @@ PathId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="an id (1 to 2^31
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="an id")]
 
 
-def query_line(max_length: int, **kw: object) -> object:
-    """A one-line text query parameter of at most `max_length` characters."""
-    return Annotated[
-        str | None, QueryParameter(max_length=max_length, pattern=LINE_PATTERN, **kw)  # type: ignore[arg-type]
-    ]
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_MESSAGE = "must not contain control characters"
-
-
-def explain(message: str) -> tuple[str, str]:
-    """(code, message) for a msgspec/Litestar validation message: our patterns in words."""
-    if (
-        LINE_PATTERN.replace("\\", "\\\\") in message
-        or TEXT_PATTERN.replace("\\", "\\\\") in message
-        or "matching regex '^[^\\x00" in message
-    ):
-        return "control_characters", CONTROL_MESSAGE
-    return "invalid", message
 
 
 def in_window(field: str, value: date | datetime | None) -> None:
