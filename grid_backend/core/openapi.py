@@ -12,8 +12,6 @@ from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, Refer
 from litestar.openapi.spec import Schema as OpenAPISchema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
-from grid_backend.core.types import MAX_ID
-
 _REF = "#/components/schemas/{name}"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _RENAMED = {"not": "schema_not", "if": "schema_if", "else": "schema_else"}
@@ -194,37 +192,24 @@ def _fix_success(method: str, path: str, operation: Operation) -> None:
     operation.responses = responses
 
 
-def _inputs() -> set[str]:
+def _inputs() -> list[type]:
     from grid_backend.core.types import Input
 
-    names, todo = set(), [Input]
+    found, todo = [], [Input]
     while todo:
-        cls = todo.pop()
-        for sub in cls.__subclasses__():
-            names.add(sub.__name__)
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
             todo.append(sub)
-    return names
-
-
-def _id_items(node: Any) -> None:
-    """Litestar drops constraints on list items: put the id range back."""
-    for option in [node, *(getattr(node, "one_of", None) or [])]:
-        items = getattr(option, "items", None)
-        if isinstance(items, OpenAPISchema) and items.type == OpenAPIType.INTEGER:
-            items.minimum, items.maximum = 1, MAX_ID
+    return found
 
 
 def tighten_inputs(schema: Any) -> None:
-    """Request bodies as the server decodes them: no unknown fields, ids within range."""
+    """Request bodies described by msgspec itself, the decoder that enforces them: Litestar's
+    generator drops constraints inside unions and on list items and dict keys, and does not
+    say that unknown fields are refused."""
     components = schema.components.schemas or {}
-    for name in _inputs():
-        component = components.get(name)
-        if not isinstance(component, OpenAPISchema):
-            continue
-        component.additional_properties = False
-        for field, node in (component.properties or {}).items():
-            if field.endswith("_ids"):
-                _id_items(node)
+    used = [cls for cls in _inputs() if cls.__name__ in components]
+    components.update(components_for(*used).schemas or {})
 
 
 def declare_errors(app: Any) -> None:
