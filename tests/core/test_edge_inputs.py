@@ -210,6 +210,12 @@ async def test_invalid_utf8_in_a_report_is_a_client_error(client, people):
     )
     body = _problem(r, 400)
     assert body["code"] == "encoding_invalid"
+    r = await client.post(  # a body Litestar decodes, not the report's own reader
+        "/api/v1/auth/login",
+        content=b'{"phone":"\xff","password":"x"}',
+        headers={"content-type": "application/json"},
+    )
+    assert _problem(r, 400)["code"] == "encoding_invalid"
 
 
 async def test_multipart_photo_ids_must_be_ascii_digits(client, people):
