@@ -35,6 +35,10 @@ test-sqlite: $(STAMP) ## the suite on SQLite only
 test-pg: $(STAMP) ## the suite on PostgreSQL only
 	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 
+fuzz: $(STAMP) ## a bigger schemathesis run (FUZZ_EXAMPLES=50 per operation) on both engines; `make test` runs 5
+	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest -q tests/test_fuzz_api.py
+	GRID_DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest -q tests/test_fuzz_api.py
+
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check grid_backend tests benchmarks
 	$(BIN)/ruff format --check grid_backend tests benchmarks

@@ -16,10 +16,11 @@ from grid_backend.alerts.controllers import (
 )
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
 from grid_backend.areas.map import MapController
+from grid_backend.core.allow import allow_fixer
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
-from grid_backend.core.openapi import components_for
+from grid_backend.core.openapi import components_for, declare_errors
 from grid_backend.core.system import SystemController
 from grid_backend.core.throttle import close_throttle
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
@@ -88,10 +89,16 @@ CONTROLLERS = [
 ]
 
 
+API_MAX_BODY_BYTES = 1024 * 1024
+
+
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
     app = Litestar(
         route_handlers=[*CONTROLLERS, *page_routes()],
+        # JSON API bodies are small; uploads and imports stream with their own limits, and the
+        # console's page router keeps Litestar's 10 MB for its photo forms
+        request_max_body_size=API_MAX_BODY_BYTES,
         template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -121,6 +128,8 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
     # bodies read by hand (JSON or a streamed multipart upload on one path) are described
     # from their Structs; Litestar regenerates its components, so add them afterwards
     app.openapi_schema.components.schemas.update(components_for(ReportCreate).schemas or {})
+    declare_errors(app)  # problem+json error responses, by rule (core/openapi.py)
+    app.before_send.append(allow_fixer(app))  # a true Allow on OPTIONS (core/allow.py)
     return app
 
 

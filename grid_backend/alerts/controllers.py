@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.alerts import services
@@ -27,6 +27,7 @@ from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import PathId, QueryId
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
@@ -49,7 +50,7 @@ class WarningController(Controller):
         caller: CurrentCaller,
         active: FromQuery[bool | None] = None,
         level: FromQuery[WarningLevel | None] = None,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> WarningPage:
@@ -63,12 +64,12 @@ class WarningController(Controller):
         )
 
     @get("/{warning_id:int}", summary="One warning")
-    async def read(self, caller: CurrentCaller, warning_id: FromPath[int]) -> WarningRead:
+    async def read(self, caller: CurrentCaller, warning_id: PathId) -> WarningRead:
         return await services.read_warning(warning_id=warning_id, grants=await _grants(caller))
 
     @patch("/{warning_id:int}", summary="Change a warning; its rounds and callouts follow")
     async def update(
-        self, caller: CurrentCaller, warning_id: FromPath[int], data: JSONBody[WarningUpdate]
+        self, caller: CurrentCaller, warning_id: PathId, data: JSONBody[WarningUpdate]
     ) -> WarningRead:
         return await services.update_warning(
             warning_id=warning_id,
@@ -79,7 +80,7 @@ class WarningController(Controller):
 
     @post("/{warning_id:int}/cancel", status_code=HTTP_200_OK, summary="Lift a warning")
     async def cancel(
-        self, caller: CurrentCaller, warning_id: FromPath[int], data: JSONBody[CancelIn]
+        self, caller: CurrentCaller, warning_id: PathId, data: JSONBody[CancelIn]
     ) -> WarningRead:
         return await services.cancel_warning(
             warning_id=warning_id,
@@ -103,7 +104,7 @@ class CalloutController(Controller):
     async def list_callouts(
         self,
         caller: CurrentCaller,
-        warning_id: FromQuery[int | None] = None,
+        warning_id: QueryId = None,
         status: FromQuery[Literal["active", "cancelled"] | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -118,17 +119,17 @@ class CalloutController(Controller):
         )
 
     @get("/{callout_id:int}", summary="One callout")
-    async def read(self, caller: CurrentCaller, callout_id: FromPath[int]) -> CalloutRead:
+    async def read(self, caller: CurrentCaller, callout_id: PathId) -> CalloutRead:
         return await services.read_callout(
             callout_id=callout_id, account_id=caller.account_id, grants=await _grants(caller)
         )
 
     @post("/{callout_id:int}/ack", status_code=HTTP_200_OK, summary="Acknowledge (收到)")
-    async def ack(self, caller: CurrentCaller, callout_id: FromPath[int]) -> AckRead:
+    async def ack(self, caller: CurrentCaller, callout_id: PathId) -> AckRead:
         return await services.acknowledge(callout_id=callout_id, account_id=caller.account_id)
 
     @post("/{callout_id:int}/cancel", status_code=HTTP_200_OK, summary="Stop a callout")
-    async def cancel(self, caller: CurrentCaller, callout_id: FromPath[int]) -> CalloutRead:
+    async def cancel(self, caller: CurrentCaller, callout_id: PathId) -> CalloutRead:
         return await services.cancel_callout(
             callout_id=callout_id, account_id=caller.account_id, grants=await _grants(caller)
         )
@@ -140,9 +141,9 @@ class CalloutController(Controller):
     async def board(
         self,
         caller: CurrentCaller,
-        callout_id: FromPath[int],
+        callout_id: PathId,
         level: FromQuery[BoardLevel] = "grid",
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         status: FromQuery[RecipientFilter | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from grid_backend.core import types as t
 from grid_backend.hazards.schemas import AreaRef
 
 WarningLevel = Literal["blue", "yellow", "orange", "red"]
@@ -16,16 +17,16 @@ CalloutDuty = Literal[
 RecipientFilter = Literal["pending", "acked"]
 BoardLevel = Literal["district", "township", "community", "grid", "micro_grid"]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
-AreaIds = Annotated[list[int], msgspec.Meta(min_length=1, max_length=200)]
-Message = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+AreaIds = Annotated[list[t.Id], msgspec.Meta(min_length=1, max_length=200)]
+Message = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=1000)]
+Reason = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=500)]
 EscalateMinutes = Annotated[int, msgspec.Meta(ge=1, le=240)]
 
 # who a callout reaches when no list is given (DESIGN.md §1: the grid's emergency team)
 DEFAULT_DUTIES: tuple[str, ...] = ("responder", "site_monitor", "emergency_officer", "grid_leader")
 
 
-class WarningCreate(msgspec.Struct, forbid_unknown_fields=True):
+class WarningCreate(t.Input):
     level: WarningLevel
     type: WarningType
     area_ids: AreaIds
@@ -37,7 +38,7 @@ class WarningCreate(msgspec.Struct, forbid_unknown_fields=True):
     escalate_minutes: EscalateMinutes | None = None  # default GRID_CALLOUT_ESCALATE_MINUTES
 
 
-class WarningUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class WarningUpdate(t.Input):
     """Fields to change. Raising the level (to yellow or above) calls everyone out again;
     adding areas calls out the people of the new areas."""
 
@@ -48,7 +49,7 @@ class WarningUpdate(msgspec.Struct, forbid_unknown_fields=True):
     message: Message | msgspec.UnsetType = msgspec.UNSET
 
 
-class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+class CancelIn(t.Input):
     reason: Reason
 
 
@@ -81,15 +82,15 @@ class WarningPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class CalloutCreate(msgspec.Struct, forbid_unknown_fields=True):
+class CalloutCreate(t.Input):
     """Everyone holding one of `duties` in the grids under `area_ids`, or the people named by
     `account_ids` (each must hold a duty there)."""
 
     area_ids: AreaIds
     message: Message
-    message_en: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+    message_en: Annotated[t.Text, msgspec.Meta(max_length=1000)] = ""
     duties: Annotated[list[CalloutDuty], msgspec.Meta(min_length=1, max_length=5)] | None = None
-    account_ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=1000)] | None = None
+    account_ids: Annotated[list[t.Id], msgspec.Meta(min_length=1, max_length=1000)] | None = None
     escalate_minutes: EscalateMinutes | None = None
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas import risk_points, services
@@ -27,6 +27,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import PathId, QueryId
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -67,7 +68,7 @@ class AreaController(Controller):
         self,
         caller: CurrentCaller,
         level: FromQuery[Level | None] = None,
-        parent_id: FromQuery[int | None] = None,
+        parent_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AreaPage:
@@ -77,7 +78,7 @@ class AreaController(Controller):
 
     @get("/{area_id:int}", summary="One area with its boundary, ancestors and children")
     async def get_area(
-        self, caller: CurrentCaller, area_id: FromPath[int], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, area_id: PathId, datum: DatumParam = "wgs84"
     ) -> AreaDetail:
         return await services.get_area(area_id=area_id, datum=datum)
 
@@ -89,7 +90,7 @@ class AreaController(Controller):
     async def export(
         self,
         caller: CurrentCaller,
-        area_id: FromPath[int],
+        area_id: PathId,
         datum: DatumParam = "wgs84",
         level: FromQuery[list[Level] | None] = None,
     ) -> dict[str, Any]:
@@ -129,7 +130,7 @@ class AreaController(Controller):
     async def coverage(
         self,
         caller: CurrentCaller,
-        area_id: FromPath[int],
+        area_id: PathId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CoverageRead:
@@ -161,7 +162,7 @@ class RiskPointController(Controller):
     async def list_points(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         type: FromQuery[RiskPointType | None] = None,
         include_inactive: FromQuery[bool] = False,
         limit: Limit = 50,
@@ -203,13 +204,13 @@ class RiskPointController(Controller):
         )
 
     @get("/{point_id:int}", summary="One risk point")
-    async def get_point(self, caller: CurrentCaller, point_id: FromPath[int]) -> RiskPointRead:
+    async def get_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
         grants = await policy.grants_of(caller.account_id)
         return await risk_points.get_risk_point(point_id=point_id, grants=grants)
 
     @patch("/{point_id:int}", summary="Change a risk point")
     async def update_point(
-        self, caller: CurrentCaller, point_id: FromPath[int], data: JSONBody[RiskPointUpdate]
+        self, caller: CurrentCaller, point_id: PathId, data: JSONBody[RiskPointUpdate]
     ) -> RiskPointRead:
         grants = await policy.grants_of(caller.account_id)
         return await risk_points.update_risk_point(
@@ -217,7 +218,7 @@ class RiskPointController(Controller):
         )
 
     @delete("/{point_id:int}", status_code=HTTP_200_OK, summary="Retire a risk point")
-    async def delete_point(self, caller: CurrentCaller, point_id: FromPath[int]) -> RiskPointRead:
+    async def delete_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
         grants = await policy.grants_of(caller.account_id)
         return await risk_points.deactivate_risk_point(
             point_id=point_id, grants=grants, actor_id=caller.account_id

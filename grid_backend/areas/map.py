@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 import shapely
 from litestar import Controller, get
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import QueryParameter
 from piccolo.query.functions.aggregate import Count
 from shapely.geometry import mapping
 
@@ -21,6 +21,7 @@ from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
+from grid_backend.core.types import PathId, QueryId
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
@@ -350,14 +351,14 @@ class MapController(Controller):
     async def grids(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> GridCollection:
         grants = await policy.grants_of(caller.account_id)
         return await grid_layer(grants=grants, area_id=area_id, datum=datum)
 
     @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
-    async def grid(self, caller: CurrentCaller, grid_id: FromPath[int]) -> GridDetail:
+    async def grid(self, caller: CurrentCaller, grid_id: PathId) -> GridDetail:
         grants = await policy.grants_of(caller.account_id)
         return await grid_detail(grants=grants, grid_id=grid_id)
 
@@ -365,7 +366,7 @@ class MapController(Controller):
     async def risk_points(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> RiskPointCollection:
         grants = await policy.grants_of(caller.account_id)

@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from grid_backend.core import types as t
+
 Datum = Literal["wgs84", "gcj02", "bd09"]
 Level = Literal["city", "district", "township", "community", "grid", "micro_grid"]
 Kind = Literal["comprehensive", "dedicated"]
@@ -118,14 +120,14 @@ class CoverageRead(msgspec.Struct):
     next_cursor: str | None
 
 
-class Contact(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    role: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+class Contact(t.Input):
+    name: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=64)]
+    role: Annotated[t.Text, msgspec.Meta(max_length=64)] = ""
+    phone: Annotated[t.Text, msgspec.Meta(max_length=32)] = ""
 
 
-class RiskPointCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+class RiskPointCreate(t.Input):
+    name: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=100)]
     type: RiskPointType
     risk_level: RiskLevel
     lat: Lat
@@ -137,11 +139,11 @@ class RiskPointCreate(msgspec.Struct, forbid_unknown_fields=True):
     ) = None
     threatened_households: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     contacts: Annotated[list[Contact], msgspec.Meta(max_length=20)] = []
-    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    note: Annotated[t.Text, msgspec.Meta(max_length=2000)] = ""
 
 
-class RiskPointUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+class RiskPointUpdate(t.Input):
+    name: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=100)] | None = None
     type: RiskPointType | None = None
     risk_level: RiskLevel | None = None
     lat: Lat | None = None
@@ -149,7 +151,7 @@ class RiskPointUpdate(msgspec.Struct, forbid_unknown_fields=True):
     datum: Datum = "wgs84"
     threatened_households: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     contacts: Annotated[list[Contact], msgspec.Meta(max_length=20)] | None = None
-    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    note: Annotated[t.Text, msgspec.Meta(max_length=2000)] | None = None
     is_active: bool | None = None
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from grid_backend.core import types
+
 logger = logging.getLogger("grid_backend")
 
 PROBLEM_JSON = "application/problem+json"
@@ -123,6 +125,12 @@ TITLES: dict[str, tuple[str, str]] = {
     ),
     "team_not_found": ("救援队伍不存在", "No such rescue team"),
     "team_retired": ("救援队伍已停用", "The rescue team is retired"),
+    "control_characters": ("内容含有不允许的控制字符", "The text contains control characters"),
+    "date_out_of_range": ("日期超出允许范围", "The date is out of the accepted range"),
+    "value_out_of_range": ("数值超出允许范围", "A value is out of the accepted range"),
+    "json_too_deep": ("JSON 嵌套层级过深", "The JSON is nested too deeply"),
+    "encoding_invalid": ("内容不是合法的 UTF-8 文本", "The body is not valid UTF-8"),
+    "too_many_parts": ("上传内容的字段过多", "The upload has too many parts"),
 }
 
 
@@ -254,6 +262,8 @@ _HTTP_CODES = {
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+_POST_INIT_FIELD = re.compile(r"^(\w+): (.*)$", re.S)  # raised by core.types.Input
 _MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
@@ -263,6 +273,31 @@ def _field_of(key: str | None, source: str | None) -> str:
     return key.removeprefix("$.")
 
 
+def validation_item(message: str, field: str = "") -> dict[str, str]:
+    """One entry of errors[] from a msgspec message: the field it names, a code, the text."""
+    message, found, path = message.rpartition(" - at `$.")
+    if not found:  # an error at the top level carries no path
+        message, path = path, ""
+    field = path.rstrip("`") or field
+    named = _NAMED_FIELD.search(message)
+    if named:  # the field that is missing or to remove, not the object holding it
+        field = (
+            f"{field}.{named.group(1)}"
+            if field and field not in ("data", "body")
+            else named.group(1)
+        )
+    checked = _POST_INIT_FIELD.match(message)
+    if checked:  # a field checked after decoding (core.types.Input)
+        name, message = checked.groups()
+        field = f"{field}.{name}" if field and field not in ("data", "body") else name
+    code = "invalid"
+    if ("matching regex" in message and "x00" in message) or message == types.CONTROL_MESSAGE:
+        code, message = "control_characters", types.CONTROL_MESSAGE
+    elif message.startswith("must be between"):
+        code = "date_out_of_range"
+    return {"field": field or "body", "code": code, "message": message}
+
+
 def handle_http_exception(
     request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[dict[str, Any]]:
@@ -270,17 +305,8 @@ def handle_http_exception(
         errors = []
         for item in exc.extra if isinstance(exc.extra, list) else []:
             if isinstance(item, dict):
-                message = str(item.get("message", ""))
                 field = _field_of(item.get("key"), item.get("source"))
-                # msgspec names the path inside the message: "... - at `$.location.lat`"
-                if "at `$." in message:
-                    message, _, path = message.rpartition(" - at `$.")
-                    field = path.rstrip("`")
-                unknown = _UNKNOWN_FIELD.search(message)
-                if unknown:  # the field to remove, not the body that holds it
-                    parent = "" if field in ("data", "body") else field + "."
-                    field = parent + unknown.group(1)
-                errors.append({"field": field, "code": "invalid", "message": message})
+                errors.append(validation_item(str(item.get("message", "")), field))
         detail = exc.detail if exc.detail and exc.detail != "Bad Request" else None
         if detail and detail.startswith("Validation failed for"):
             detail = None  # the title and errors[] say it, in the caller's language
@@ -300,7 +326,48 @@ def handle_http_exception(
     )
 
 
+# A value the edge should have refused and did not: the database or date arithmetic says so.
+# Answer 422, not 500, and log it, so the missed field gets its edge type.
+_OUT_OF_RANGE = (
+    "NumericValueOutOfRangeError",  # asyncpg: int4 out of range
+    "DatetimeFieldOverflowError",
+    "CharacterNotInRepertoireError",  # asyncpg: NUL in text
+    "UntranslatableCharacterError",
+    "InvalidTextRepresentationError",
+    "DataError",  # asyncpg and sqlite3 base class of the above
+)
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    if isinstance(exc, OverflowError):  # sqlite3 ints beyond 2^63, date + timedelta
+        return True
+    return any(cls.__name__ in _OUT_OF_RANGE for cls in type(exc).__mro__)
+
+
+ENCODING_INVALID = DomainError(
+    "encoding_invalid",
+    status=400,
+    field="body",
+    detail="the body is not valid UTF-8",
+    detail_zh="请求内容不是合法的 UTF-8 编码",
+)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, UnicodeDecodeError):  # a body or form field that is not UTF-8
+        return handle_domain_error(request, ENCODING_INVALID)
+    if isinstance(exc, RecursionError) and "deserializ" in str(exc):
+        # msgspec stops at the interpreter's recursion limit (about 1,000 levels), cheaply
+        return problem(
+            request,
+            code="json_too_deep",
+            status=400,
+            detail="JSON may nest at most about 1,000 levels",
+            detail_zh="JSON 嵌套不能超过约 1000 层",
+        )
+    if _out_of_range(exc):
+        logger.warning("value out of range on %s %s: %r", request.method, request.url.path, exc)
+        return problem(request, code="value_out_of_range", status=422)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, code="internal_error", status=500)
 

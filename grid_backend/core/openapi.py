@@ -78,3 +78,182 @@ def binary(description: str, *, many: bool = False) -> OpenAPISchema:
 
 def text(description: str) -> OpenAPISchema:
     return OpenAPISchema(type=OpenAPIType.STRING, description=description)
+
+
+# ---- error responses: declared once for every operation, from simple rules -------------------
+
+_PROBLEM_REF = "#/components/schemas/ProblemDetails"
+PUBLIC_RATE_LIMITED = {
+    "/api/v1/auth/login",
+    "/api/v1/auth/register",
+    "/api/v1/auth/register/code",
+    "/api/v1/auth/refresh",
+}
+PUBLIC_CONFLICTS: set[str] = set()  # sign-up answers a taken number like a wrong code
+# answers 503 with Retry-After: the code request with no SMS gateway in production
+PUBLIC_UNAVAILABLE = {"/readyz", "/api/v1/auth/register/code"}
+_DESCRIPTIONS = {
+    400: "Malformed body (not JSON, not UTF-8, nested too deeply)",
+    401: "Not signed in, or the token is invalid",
+    403: "The caller's duties do not allow this here",
+    404: "No such object, or not visible to the caller",
+    409: "Conflicts with the current state (or an Idempotency-Key reused for another body)",
+    413: "The body or an uploaded file is too large, or has too many parts",
+    415: "Not multipart/form-data",
+    422: "Validation failed: errors[] names each field",
+    429: "Too many attempts; Retry-After says when to try again",
+    503: "Busy (photo decoding), or a dependency (database, SMS gateway) is unavailable",
+}
+
+
+class ProblemError(msgspec.Struct):
+    field: str
+    code: str
+    message: str
+
+
+class ProblemDetails(msgspec.Struct):
+    """RFC 9457 problem details with a stable machine `code`."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    instance: str
+    detail: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+def _problem_response(status: int) -> Any:
+    from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse
+
+    headers = None
+    if status == 429:
+        headers = {
+            "Retry-After": OpenAPIHeader(
+                schema=OpenAPISchema(type=OpenAPIType.STRING), description="seconds"
+            )
+        }
+    return OpenAPIResponse(
+        description=_DESCRIPTIONS[status],
+        content={"application/problem+json": OpenAPIMediaType(schema=Reference(ref=_PROBLEM_REF))},
+        headers=headers,
+    )
+
+
+def error_statuses(
+    *, method: str, path: str, authenticated: bool, has_body: bool, has_params: bool
+) -> set[int]:
+    """The error codes an operation can answer, by rule."""
+    statuses = {422} if has_params or has_body or authenticated else set()
+    if has_body:
+        statuses |= {400, 413}
+    if authenticated:
+        statuses |= {401, 403, 404}
+    if "{" in path:
+        statuses.add(404)
+    if method in ("POST", "PUT", "PATCH", "DELETE") and (authenticated or path in PUBLIC_CONFLICTS):
+        statuses.add(409)
+    if path in PUBLIC_RATE_LIMITED:
+        statuses |= {429, 401, 403}
+    if path in PUBLIC_UNAVAILABLE:
+        statuses.add(503)
+    return statuses
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_BINARY = OpenAPISchema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+# answers that are not JSON, by path: (status, media types, description)
+SUCCESS_CONTENT: dict[str, tuple[str, list[str], str]] = {
+    "/api/v1/reports/export": ("200", ["text/csv", _XLSX], "the ledger as CSV or Excel"),
+    "/api/v1/media/{photo_id}/{variant}": (
+        "200",
+        ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+        "the photo (derivatives are JPEG; the original as uploaded)",
+    ),
+}
+# extra success answers: a replayed create answers 200, an unchanged photo 304
+EXTRA_SUCCESS = {
+    ("POST", "/api/v1/reports"): ("200", "a replay of the same Idempotency-Key"),
+    ("GET", "/api/v1/media/{photo_id}/{variant}"): ("304", "unchanged since If-None-Match"),
+    ("POST", "/api/v1/reports/{report_id}/responses"): ("200", "the team was already alerted"),
+}
+
+
+def _fix_success(method: str, path: str, operation: Operation) -> None:
+    from litestar.openapi.spec import OpenAPIResponse
+
+    responses = operation.responses or {}
+    if path in SUCCESS_CONTENT:
+        status, types, description = SUCCESS_CONTENT[path]
+        responses[status] = OpenAPIResponse(
+            description=description,
+            content={t: OpenAPIMediaType(schema=_BINARY) for t in types},
+        )
+    extra = EXTRA_SUCCESS.get((method, path))
+    if extra:
+        status, description = extra
+        created = responses.get("201")
+        content = None if status == "304" or created is None else created.content
+        responses.setdefault(status, OpenAPIResponse(description=description, content=content))
+    operation.responses = responses
+
+
+def _inputs() -> list[type]:
+    from grid_backend.core.types import Input
+
+    found, todo = [], [Input]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def tighten_inputs(schema: Any) -> None:
+    """Request bodies described by msgspec itself, the decoder that enforces them: Litestar's
+    generator drops constraints inside unions and on list items and dict keys, and does not
+    say that unknown fields are refused."""
+    components = schema.components.schemas or {}
+    used = [cls for cls in _inputs() if cls.__name__ in components]
+    components.update(components_for(*used).schemas or {})
+
+
+def declare_errors(app: Any) -> None:
+    """Add the problem+json error responses of every API operation to app.openapi_schema."""
+    schema = app.openapi_schema
+    tighten_inputs(schema)
+    schema.components.schemas.update(components_for(ProblemDetails).schemas or {})
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not handler.resolve_include_in_schema():
+                continue
+            item = (schema.paths or {}).get(route.path_format)
+            if item is None:
+                continue
+            params = handler.parsed_fn_signature.parameters
+            authenticated = "caller" in params
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                if operation is None:
+                    continue
+                has_body = operation.request_body is not None
+                has_params = bool(operation.parameters)
+                responses = operation.responses or {}
+                responses.pop("400", None)  # Litestar's own shape; ours is problem+json
+                for status in sorted(
+                    error_statuses(
+                        method=method,
+                        path=route.path_format,
+                        authenticated=authenticated,
+                        has_body=has_body,
+                        has_params=has_params,
+                    )
+                ):
+                    responses.setdefault(str(status), _problem_response(status))
+                if has_body and "multipart/form-data" in operation.request_body.content:
+                    responses.setdefault("415", _problem_response(415))
+                    # photos wait for the decoding budget, then 503 server_busy (media.services)
+                    responses.setdefault("503", _problem_response(503))
+                operation.responses = responses
+                _fix_success(method, route.path_format, operation)

@@ -10,12 +10,20 @@ from typing import Annotated
 from litestar.params import QueryParameter
 
 from grid_backend.core.errors import invalid
+from grid_backend.core.types import MAX_ID
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size, 1–200")]
 Cursor = Annotated[str | None, QueryParameter(max_length=64, description="from next_cursor")]
 # a period in local calendar days, `?from=2026-11-01&to=2026-11-30` (both ends included)
 DateFrom = Annotated[date | None, QueryParameter(name="from", description="first day")]
 DateTo = Annotated[date | None, QueryParameter(name="to", description="last day")]
+
+
+def cursor_id(value: str) -> int:
+    """An id read from a cursor: ASCII digits within the id range (ValueError otherwise)."""
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+        raise ValueError(value)
+    return int(value)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -29,8 +37,8 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind == "i" and value.isdigit():
-            return int(value)
+        if kind == "i":
+            return cursor_id(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
@@ -58,10 +66,10 @@ def decode_due_cursor(cursor: str | None) -> tuple[datetime | None, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
         due, _, last_id = value.rpartition("|")
-        if kind == "d" and last_id.isdigit():
+        if kind == "d":
             moment = datetime.fromisoformat(due) if due else None
             if moment is None or moment.tzinfo is not None:
-                return moment, int(last_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+                return moment, cursor_id(last_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")

@@ -74,6 +74,7 @@ async def read_multipart(
     limit = max_files * (max_file_bytes + 64 * 1024) + 256 * 1024
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(max_file_bytes)
+    max_parts = max_files + 32  # the files and every field a form may carry
     spool_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir, microseconds
     form = MultipartForm()
     current: Any = None
@@ -81,7 +82,7 @@ async def read_multipart(
     buffer = bytearray()
     try:
         with PushMultipartParser(
-            boundary, max_segment_count=max_files + 32, max_segment_size=max_file_bytes + 1
+            boundary, max_segment_count=max_parts, max_segment_size=max_file_bytes + 1
         ) as parser:
             async for chunk in request.stream():
                 if not chunk:
@@ -136,6 +137,13 @@ async def read_multipart(
             sink.close()
         form.discard()
         if isinstance(exc, ParserLimitReached):
+            if "segment count" in str(exc):
+                raise DomainError(
+                    "too_many_parts",
+                    status=413,
+                    detail=f"at most {max_parts} parts in one upload",
+                    detail_zh=f"一次上传最多 {max_parts} 个字段",
+                ) from None
             raise _too_large(max_file_bytes) from None
         if isinstance(exc, MultipartError):
             raise invalid(

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
@@ -14,9 +13,16 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import audit, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import DomainError, invalid, wants_english
+from grid_backend.core.errors import (
+    ENCODING_INVALID,
+    DomainError,
+    invalid,
+    validation_item,
+    wants_english,
+)
 from grid_backend.core.openapi import binary, body_operation, text
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.core.uploads import read_multipart
 from grid_backend.hazards import rewards, services
 from grid_backend.hazards.schemas import (
@@ -37,7 +43,6 @@ from grid_backend.media.services import ingest
 from grid_backend.settings import get_settings
 
 MAX_JSON_BYTES = 64 * 1024
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 _LOCATION_FIELDS = ("lat", "lng", "datum", "accuracy_m", "source", "is_mock")
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 
@@ -54,17 +59,19 @@ def _decode(raw: bytes | str, kind: type) -> Any:
     try:
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        message, found, path = text.rpartition(" - at `$.")
-        if not found:  # an error at the top level carries no path
-            message, path = text, ""
-        field = path.rstrip("`")
-        named = _NAMED_FIELD.search(message)
-        if named:  # the field that is missing or to remove, not the object holding it
-            field = f"{field}.{named.group(1)}" if field else named.group(1)
-        raise invalid(field or "body", message, detail_zh="请求参数不正确") from None
+        item = validation_item(str(exc))
+        raise DomainError(
+            "validation_failed",
+            status=422,
+            field=item["field"],
+            detail=item["message"],
+            detail_zh="请求参数不正确",
+            errors=[item],
+        ) from None
     except msgspec.DecodeError as exc:
         raise invalid("body", f"not JSON: {exc}", detail_zh="不是合法的 JSON") from None
+    except UnicodeDecodeError:
+        raise ENCODING_INVALID from None
 
 
 def _form_to_json(form: Any) -> bytes:
@@ -80,11 +87,18 @@ def _form_to_json(form: Any) -> bytes:
         elif name in ("is_mock", "urgent", "reporter_safe"):
             value = value.strip().lower() in ("1", "true", "yes", "on")
         elif name == "photo_ids":
-            value = [int(v) for v in values if v.strip().isdigit()]
+            value = [_photo_id(v) for v in values if v.strip()]
         (location if name in _LOCATION_FIELDS else body)[name] = value
     if location:
         body["location"] = location
     return msgspec.json.encode(body)
+
+
+def _photo_id(value: str) -> int:
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        raise invalid("photo_ids", "expected photo ids (digits)", detail_zh="照片编号应为数字")
+    return int(value)  # the range is checked with the rest of the report
 
 
 def _number(name: str, value: str) -> float:
@@ -167,15 +181,15 @@ class ReportController(Controller):
         caller: CurrentCaller,
         request: Request[Any, Any, Any],
         status: FromQuery[list[Status] | None] = None,
-        category: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32, pattern=LINE_PATTERN)] = None,
         level: FromQuery[Literal["general", "major"] | None] = None,
-        area_id: FromQuery[int | None] = None,
-        assignee_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        assignee_id: QueryId = None,
         overdue: FromQuery[bool | None] = None,
         urgent: FromQuery[bool | None] = None,
         created_from: FromQuery[datetime | None] = None,
         created_to: FromQuery[datetime | None] = None,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)] = None,
         sort: Annotated[
             Literal["newest", "oldest", "due"],
             QueryParameter(description="newest first, oldest first, or nearest deadline first"),
@@ -183,6 +197,8 @@ class ReportController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ReportPage:
+        in_window("created_from", created_from)
+        in_window("created_to", created_to)
         actor = await _actor(caller)
         area_path = await area_path_of(area_id)
         return await services.list_reports(
@@ -205,7 +221,7 @@ class ReportController(Controller):
 
     @get("/{report_id:int}", summary="One case with photos, timeline and the caller's actions")
     async def read(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: FromPath[int]
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: PathId
     ) -> ReportRead:
         return await services.read_report(
             report_id=report_id, actor=await _actor(caller), english=_english(request)
@@ -216,7 +232,7 @@ class ReportController(Controller):
         self,
         caller: CurrentCaller,
         request: Request[Any, Any, Any],
-        report_id: FromPath[int],
+        report_id: PathId,
         data: JSONBody[ActionIn],
     ) -> ReportRead:
         return await services.act(
@@ -228,7 +244,7 @@ class ReportController(Controller):
         status_code=HTTP_200_OK,
         summary='Say "me too" on an open case instead of reporting it again',
     )
-    async def support(self, caller: CurrentCaller, report_id: FromPath[int]) -> dict[str, int]:
+    async def support(self, caller: CurrentCaller, report_id: PathId) -> dict[str, int]:
         count = await services.support(report_id=report_id, actor=await _actor(caller))
         return {"report_id": report_id, "supporters": count}
 

@@ -14,6 +14,7 @@ from grid_backend.areas.services import area_path_of
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import Forbidden
+from grid_backend.core.types import QueryId
 from grid_backend.hazards import workflow
 from grid_backend.hazards.services import Actor, _scope_condition, overdue
 from grid_backend.hazards.tables import HazardReport
@@ -103,7 +104,7 @@ class CaseMapController(Controller):
     async def open_cases(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         urgent: FromQuery[bool | None] = None,
         datum: DatumParam = "wgs84",
     ) -> CaseCollection:

@@ -5,16 +5,17 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from grid_backend.core import types as t
 from grid_backend.hazards.workflow import ACTIONS
 
 Datum = Literal["wgs84", "gcj02", "bd09"]
 Level = Literal["general", "major"]
-PhotoIds = Annotated[list[int], msgspec.Meta(max_length=50)]
-Text = Annotated[str, msgspec.Meta(max_length=2000)]
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
+PhotoIds = Annotated[list[t.Id], msgspec.Meta(max_length=50)]
+Text = Annotated[t.Text, msgspec.Meta(max_length=2000)]
+Reason = Annotated[t.Text, msgspec.Meta(max_length=500)]
 
 
-class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
+class LocationIn(t.Input):
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
     datum: Datum = "wgs84"
@@ -23,8 +24,8 @@ class LocationIn(msgspec.Struct, forbid_unknown_fields=True):
     is_mock: bool = False
 
 
-class ReportCreate(msgspec.Struct, forbid_unknown_fields=True):
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+class ReportCreate(t.Input):
+    category: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=32)]
     location: LocationIn
     description: Text = ""
     photo_ids: PhotoIds = []
@@ -32,29 +33,29 @@ class ReportCreate(msgspec.Struct, forbid_unknown_fields=True):
     captured_at: datetime | None = None  # device time at capture
     urgent: bool = False
     reporter_safe: bool | None = None  # residents confirm they are safe
-    client_id: Annotated[str, msgspec.Meta(min_length=8, max_length=100)] | None = None
+    client_id: Annotated[t.Text, msgspec.Meta(min_length=8, max_length=100)] | None = None
 
 
-class Supervision(msgspec.Struct, forbid_unknown_fields=True):
+class Supervision(t.Input):
     """挂牌督办 — the five things a major hazard needs before dispatch."""
 
-    responsibility: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    measures: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    funds: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    responsibility: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=500)]
+    measures: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=2000)]
+    funds: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=500)]
     deadline: datetime
-    contingency_plan: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    contingency_plan: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=2000)]
 
 
-class ActionIn(msgspec.Struct, forbid_unknown_fields=True):
+class ActionIn(t.Input):
     action: Literal[ACTIONS]  # type: ignore[valid-type]
     note: Text = ""
     reason: Reason | None = None
     level: Level | None = None
-    category: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    into: int | None = None
-    assignee_id: int | None = None
-    grid_id: int | None = None
-    board: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    category: Annotated[t.Text, msgspec.Meta(max_length=32)] | None = None
+    into: t.Id | None = None
+    assignee_id: t.Id | None = None
+    grid_id: t.Id | None = None
+    board: Annotated[t.Text, msgspec.Meta(max_length=32)] | None = None
     due_at: datetime | None = None
     supervision: Supervision | None = None
     photo_ids: PhotoIds = []
@@ -93,12 +94,12 @@ class EventRead(msgspec.Struct):
     data: dict[str, Any] = {}
 
 
-class DuplicateCheck(msgspec.Struct, forbid_unknown_fields=True):
+class DuplicateCheck(t.Input):
     """What a phone knows before sending a report: asks for possible duplicates first."""
 
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    category: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=32)]
     location: LocationIn
-    photo_ids: Annotated[list[int], msgspec.Meta(max_length=20)] = []
+    photo_ids: Annotated[list[t.Id], msgspec.Meta(max_length=20)] = []
 
 
 class DuplicateRead(msgspec.Struct):
@@ -208,8 +209,8 @@ class SlaRuleRead(msgspec.Struct):
     rectify_minutes: int | None
 
 
-class SlaRuleWrite(msgspec.Struct, forbid_unknown_fields=True):
-    category: Annotated[str, msgspec.Meta(max_length=32)]
+class SlaRuleWrite(t.Input):
+    category: Annotated[t.Text, msgspec.Meta(max_length=32)]
     level: Level
     triage_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]
     acknowledge_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]

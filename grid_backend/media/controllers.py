@@ -10,6 +10,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.openapi import binary, body_operation
+from grid_backend.core.types import PathId
 from grid_backend.core.uploads import read_multipart
 from grid_backend.media import services, storage
 from grid_backend.media.schemas import PhotoRead
@@ -64,7 +65,7 @@ class MediaController(Controller):
         self,
         caller: CurrentCaller,
         request: Request[Any, Any, Any],
-        photo_id: FromPath[int],
+        photo_id: PathId,
         variant: FromPath[Literal["display", "thumbnail", "original"]],
     ) -> Response[Any]:
         grants = await policy.grants_of(caller.account_id)

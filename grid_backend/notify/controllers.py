@@ -4,13 +4,14 @@ from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import wants_english
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import PathId
 from grid_backend.notify import services
 from grid_backend.notify.events import LiveEvents
 from grid_backend.notify.schemas import (
@@ -53,7 +54,7 @@ class InboxController(Controller):
         summary="Mark one notification read",
     )
     async def read_one(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], notification_id: FromPath[int]
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], notification_id: PathId
     ) -> NotificationRead:
         return await services.mark_read(
             account_id=caller.account_id,

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from grid_backend.core import types as t
+
 LocalTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["22:00"])]
 
 
@@ -30,14 +32,14 @@ class ReadAllResult(msgspec.Struct):
     unread_count: int
 
 
-class QuietHours(msgspec.Struct, forbid_unknown_fields=True):
+class QuietHours(t.Input):
     """Local times (GRID_TIMEZONE); a period may cross midnight (22:00–07:00)."""
 
     start: LocalTime
     end: LocalTime
 
 
-class PreferencesWrite(msgspec.Struct, forbid_unknown_fields=True):
+class PreferencesWrite(t.Input):
     push: bool
     sms: bool
     quiet_hours: QuietHours | None = None

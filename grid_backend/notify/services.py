@@ -42,6 +42,7 @@ from litestar.response import ServerSentEventMessage
 from grid_backend.core import clock
 from grid_backend.core.db import engine, fetch, is_postgres, write_transaction
 from grid_backend.core.errors import NotFound, invalid
+from grid_backend.core.pagination import cursor_id
 from grid_backend.notify import channels, events, kinds
 from grid_backend.notify.schemas import (
     NotificationPage,
@@ -727,8 +728,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         kind, micros, notification_id = raw.split(":")
         if kind == "n":
             at = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros))
-            return at, int(notification_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+            return at, cursor_id(notification_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
@@ -11,6 +11,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
+from grid_backend.core.types import PathId, QueryId, in_window
 from grid_backend.patrols import services
 from grid_backend.patrols.schemas import (
     CheckInCreate,
@@ -51,7 +52,7 @@ class PatrolPlanController(Controller):
     async def list_plans(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         status: FromQuery[PlanStatus | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -66,20 +67,20 @@ class PatrolPlanController(Controller):
 
     @get("/{plan_id:int}", summary="One patrol plan with its checkpoints and next windows")
     async def read_plan(
-        self, caller: CurrentCaller, plan_id: FromPath[int], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, plan_id: PathId, datum: DatumParam = "wgs84"
     ) -> PlanRead:
         return await services.read_plan(plan_id=plan_id, grants=await _grants(caller), datum=datum)
 
     @patch("/{plan_id:int}", summary="Change a plan; its tasks to come are made again")
     async def update_plan(
-        self, caller: CurrentCaller, plan_id: FromPath[int], data: JSONBody[PlanUpdate]
+        self, caller: CurrentCaller, plan_id: PathId, data: JSONBody[PlanUpdate]
     ) -> PlanRead:
         return await services.update_plan(
             plan_id=plan_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
         )
 
     @post("/{plan_id:int}/pause", status_code=HTTP_200_OK, summary="Pause a plan")
-    async def pause(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+    async def pause(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="pause",
@@ -88,7 +89,7 @@ class PatrolPlanController(Controller):
         )
 
     @post("/{plan_id:int}/resume", status_code=HTTP_200_OK, summary="Resume a paused plan")
-    async def resume(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+    async def resume(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="resume",
@@ -97,7 +98,7 @@ class PatrolPlanController(Controller):
         )
 
     @post("/{plan_id:int}/end", status_code=HTTP_200_OK, summary="End a plan for good")
-    async def end(self, caller: CurrentCaller, plan_id: FromPath[int]) -> PlanRead:
+    async def end(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="end",
@@ -114,16 +115,18 @@ class PatrolTaskController(Controller):
     async def list_tasks(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
-        plan_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        plan_id: QueryId = None,
         status: FromQuery[TaskStatus | None] = None,
         unassigned: FromQuery[bool | None] = None,
-        assignee_id: FromQuery[int | None] = None,
+        assignee_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> TaskPage:
+        in_window("from", date_from)
+        in_window("to", date_to)
         return await services.list_tasks(
             grants=await _grants(caller),
             area_path=await area_path_of(area_id),
@@ -139,7 +142,7 @@ class PatrolTaskController(Controller):
 
     @get("/{task_id:int}", summary="One task with its checkpoints, check-ins and log")
     async def read_task(
-        self, caller: CurrentCaller, task_id: FromPath[int], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, task_id: PathId, datum: DatumParam = "wgs84"
     ) -> TaskRead:
         return await services.read_task(
             task_id=task_id, account_id=caller.account_id, grants=await _grants(caller), datum=datum
@@ -149,7 +152,7 @@ class PatrolTaskController(Controller):
     async def start(
         self,
         caller: CurrentCaller,
-        task_id: FromPath[int],
+        task_id: PathId,
         data: JSONBody[StartIn | None] = None,
     ) -> TaskRead:
         return await services.start_task(
@@ -167,7 +170,7 @@ class PatrolTaskController(Controller):
         self,
         caller: CurrentCaller,
         request: Request[Any, Any, Any],
-        task_id: FromPath[int],
+        task_id: PathId,
         data: JSONBody[CheckInCreate],
     ) -> Response[CheckInRead]:
         key = request.headers.get("idempotency-key")
@@ -187,7 +190,7 @@ class PatrolTaskController(Controller):
 
     @post("/{task_id:int}/finish", status_code=HTTP_200_OK, summary="Finish with the patrol log")
     async def finish(
-        self, caller: CurrentCaller, task_id: FromPath[int], data: JSONBody[FinishIn]
+        self, caller: CurrentCaller, task_id: PathId, data: JSONBody[FinishIn]
     ) -> TaskRead:
         return await services.finish_task(
             task_id=task_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
@@ -195,7 +198,7 @@ class PatrolTaskController(Controller):
 
     @post("/{task_id:int}/excuse", status_code=HTTP_200_OK, summary="Excuse a missed task")
     async def excuse(
-        self, caller: CurrentCaller, task_id: FromPath[int], data: JSONBody[ExcuseIn]
+        self, caller: CurrentCaller, task_id: PathId, data: JSONBody[ExcuseIn]
     ) -> TaskRead:
         return await services.excuse_task(
             task_id=task_id,
@@ -230,13 +233,15 @@ class PatrolStatsController(Controller):
     async def stats(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         group_by: FromQuery[Literal["grid", "person"]] = "grid",
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> StatsRead:
+        in_window("from", date_from)
+        in_window("to", date_to)
         return await services.stats(
             grants=await _grants(caller),
             area_path=await area_path_of(area_id),

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from grid_backend.core import types as t
 from grid_backend.hazards.schemas import AreaRef, LocationIn
 
 Datum = Literal["wgs84", "gcj02", "bd09"]
@@ -12,13 +13,13 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WarningLevel = Literal["blue", "yellow", "orange", "red"]
 PlanStatus = Literal["active", "paused", "ended"]
 TaskStatus = Literal["scheduled", "in_progress", "completed", "missed", "cancelled"]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Name = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=100)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 DEFAULT_RADIUS_M = 50.0
 
 
-class Recurrence(msgspec.Struct, forbid_unknown_fields=True):
+class Recurrence(t.Input):
     """Daily at a local time, or on given weekdays at a local time (GRID_TIMEZONE)."""
 
     kind: Literal["daily", "weekly"]
@@ -26,10 +27,10 @@ class Recurrence(msgspec.Struct, forbid_unknown_fields=True):
     days: Annotated[list[Day], msgspec.Meta(max_length=7)] = []
 
 
-class CheckpointIn(msgspec.Struct, forbid_unknown_fields=True):
+class CheckpointIn(t.Input):
     """A registered risk point, or an ad-hoc position (lat, lng, datum)."""
 
-    risk_point_id: int | None = None
+    risk_point_id: t.Id | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     datum: Datum = "wgs84"
@@ -44,13 +45,13 @@ ExtraRounds = Annotated[
 WindowMinutes = Annotated[int, msgspec.Meta(ge=5, le=1440)]
 
 
-class PlanCreate(msgspec.Struct, forbid_unknown_fields=True):
+class PlanCreate(t.Input):
     name: Name
-    grid_id: int
+    grid_id: t.Id
     recurrence: Recurrence
     checkpoints: Checkpoints
-    account_id: int | None = None  # one person, or
-    duty: Annotated[str, msgspec.Meta(max_length=32)] | None = None  # a duty of the grid
+    account_id: t.Id | None = None  # one person, or
+    duty: Annotated[t.Text, msgspec.Meta(max_length=32)] | None = None  # a duty of the grid
     employment: Literal["full_time", "part_time"] | None = None  # of a grid_worker duty
     ordered: bool = False
     window_minutes: WindowMinutes = 120
@@ -59,14 +60,14 @@ class PlanCreate(msgspec.Struct, forbid_unknown_fields=True):
     extra_rounds: ExtraRounds = {}
 
 
-class PlanUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class PlanUpdate(t.Input):
     """Fields to change; naming account_id or duty replaces who patrols."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     recurrence: Recurrence | msgspec.UnsetType = msgspec.UNSET
     checkpoints: Checkpoints | msgspec.UnsetType = msgspec.UNSET
-    account_id: int | msgspec.UnsetType | None = msgspec.UNSET
-    duty: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType | None = msgspec.UNSET
+    account_id: t.Id | msgspec.UnsetType | None = msgspec.UNSET
+    duty: Annotated[t.Text, msgspec.Meta(max_length=32)] | msgspec.UnsetType | None = msgspec.UNSET
     employment: Literal["full_time", "part_time"] | msgspec.UnsetType | None = msgspec.UNSET
     ordered: bool | msgspec.UnsetType = msgspec.UNSET
     window_minutes: WindowMinutes | msgspec.UnsetType = msgspec.UNSET
@@ -141,13 +142,13 @@ class TaskCheckpoint(msgspec.Struct):
     check_ins: int
 
 
-class CheckInCreate(msgspec.Struct, forbid_unknown_fields=True):
-    checkpoint_id: int
+class CheckInCreate(t.Input):
+    checkpoint_id: t.Id
     location: LocationIn
-    photo_ids: Annotated[list[int], msgspec.Meta(max_length=50)] = []
-    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    photo_ids: Annotated[list[t.Id], msgspec.Meta(max_length=50)] = []
+    note: Annotated[t.Text, msgspec.Meta(max_length=2000)] = ""
     device_time: AwareTime | None = None
-    client_id: Annotated[str, msgspec.Meta(min_length=8, max_length=100)] | None = None
+    client_id: Annotated[t.Text, msgspec.Meta(min_length=8, max_length=100)] | None = None
 
 
 class CheckInRead(msgspec.Struct):
@@ -173,21 +174,21 @@ class CheckInRead(msgspec.Struct):
     client_id: str | None
 
 
-class FinishIn(msgspec.Struct, forbid_unknown_fields=True):
+class FinishIn(t.Input):
     households_visited: Count = 0
     issues_found: Count = 0
     fixed_on_spot: Count = 0
-    hazard_report_ids: Annotated[list[int], msgspec.Meta(max_length=50)] = []
-    narrative: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    hazard_report_ids: Annotated[list[t.Id], msgspec.Meta(max_length=50)] = []
+    narrative: Annotated[t.Text, msgspec.Meta(max_length=5000)] = ""
     device_time: AwareTime | None = None
 
 
-class StartIn(msgspec.Struct, forbid_unknown_fields=True):
+class StartIn(t.Input):
     device_time: AwareTime | None = None
 
 
-class ExcuseIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+class ExcuseIn(t.Input):
+    reason: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=500)]
 
 
 class LogRead(msgspec.Struct):

@@ -18,7 +18,7 @@ from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import engine, fetch, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
-from grid_backend.core.pagination import decode_cursor, encode_cursor, next_cursor
+from grid_backend.core.pagination import cursor_id, decode_cursor, encode_cursor, next_cursor
 from grid_backend.hazards.schemas import AreaRef
 from grid_backend.media.services import uploaded_by
 from grid_backend.patrols import jobs
@@ -819,8 +819,8 @@ def _decode_window_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, stamp, task_id = raw.split(":")
         if kind == "w":
-            return datetime.fromtimestamp(int(stamp) / 1_000_000, UTC), int(task_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+            return datetime.fromtimestamp(int(stamp) / 1_000_000, UTC), cursor_id(task_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
         pass
     raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
 

@@ -4,12 +4,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.people import services, signup
 from grid_backend.people.schemas import (
     AccountPage,
@@ -91,11 +92,12 @@ class AssignmentController(Controller):
         caller: CurrentCaller,
         limit: Limit = 50,
         cursor: Cursor = None,
-        area_id: FromQuery[int | None] = None,
-        duty: Annotated[str | None, QueryParameter(max_length=32)] = None,
-        account_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        duty: Annotated[str | None, QueryParameter(max_length=32, pattern=LINE_PATTERN)] = None,
+        account_id: QueryId = None,
         active_on: FromQuery[date | None] = None,
     ) -> AssignmentPage:
+        in_window("active_on", active_on)
         grants = await policy.grants_of(caller.account_id)
         return await services.list_assignments(
             grants=grants,
@@ -118,9 +120,7 @@ class AssignmentController(Controller):
         )
 
     @get("/{assignment_id:int}", summary="One assignment")
-    async def get_assignment(
-        self, caller: CurrentCaller, assignment_id: FromPath[int]
-    ) -> AssignmentRead:
+    async def get_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.read_assignment(
             assignment_id=assignment_id, grants=grants, caller_id=caller.account_id
@@ -128,7 +128,7 @@ class AssignmentController(Controller):
 
     @patch("/{assignment_id:int}", summary="Change an assignment's last day")
     async def update_assignment(
-        self, caller: CurrentCaller, assignment_id: FromPath[int], data: JSONBody[AssignmentUpdate]
+        self, caller: CurrentCaller, assignment_id: PathId, data: JSONBody[AssignmentUpdate]
     ) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.end_assignment(
@@ -139,9 +139,7 @@ class AssignmentController(Controller):
         )
 
     @delete("/{assignment_id:int}", status_code=HTTP_200_OK, summary="End an assignment today")
-    async def end_assignment(
-        self, caller: CurrentCaller, assignment_id: FromPath[int]
-    ) -> AssignmentRead:
+    async def end_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
         grants = await policy.grants_of(caller.account_id)
         return await services.end_assignment(
             assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id
@@ -156,8 +154,8 @@ class AccountController(Controller):
     async def find_accounts(
         self,
         caller: CurrentCaller,
-        q: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        area_id: FromQuery[int | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=64, pattern=LINE_PATTERN)] = None,
+        area_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AccountPage:

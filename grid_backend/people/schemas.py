@@ -5,15 +5,17 @@ from typing import Annotated
 
 import msgspec
 
-Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+from grid_backend.core import types as t
+
+Phone = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=32)]
+Password = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=256)]
+Name = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=64)]
 
 
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+Code = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=16)]
 
 
-class CodeRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+class CodeRequestIn(t.Input):
     """Ask for a registration code for a phone number."""
 
     phone: Phone
@@ -27,20 +29,20 @@ class CodeSent(msgspec.Struct):
     code_length: int
 
 
-class RegisterIn(msgspec.Struct, forbid_unknown_fields=True):
+class RegisterIn(t.Input):
     phone: Phone
     code: Code
     password: Password
     name: Name
 
 
-class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+class LoginIn(t.Input):
     phone: Phone
     password: Password
 
 
-class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+class RefreshIn(t.Input):
+    refresh_token: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class AccountRead(msgspec.Struct):
@@ -75,20 +77,20 @@ class AssignmentRead(msgspec.Struct):
     risk_point_id: int | None = None
 
 
-class AssignmentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    duty: Annotated[str, msgspec.Meta(max_length=32)]
-    area_id: int | None = None
-    area_code: Annotated[str, msgspec.Meta(max_length=32)] | None = None
-    account_id: int | None = None
+class AssignmentCreate(t.Input):
+    duty: Annotated[t.Text, msgspec.Meta(max_length=32)]
+    area_id: t.Id | None = None
+    area_code: Annotated[t.Text, msgspec.Meta(max_length=32)] | None = None
+    account_id: t.Id | None = None
     phone: Phone | None = None
     valid_from: date | None = None
     valid_to: date | None = None
-    employment: str | None = None
-    board: str | None = None
-    risk_point_id: int | None = None
+    employment: t.Line | None = None
+    board: t.Line | None = None
+    risk_point_id: t.Id | None = None
 
 
-class AssignmentUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class AssignmentUpdate(t.Input):
     valid_to: date
 
 

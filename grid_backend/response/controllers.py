@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
+from grid_backend.core.types import PathId, QueryId, in_window
 from grid_backend.hazards.schemas import Datum
 from grid_backend.response import services
 from grid_backend.response.schemas import (
@@ -44,7 +45,7 @@ class ResponseController(Controller):
 
     @get("/{report_id:int}/responses", summary="Responses to a case, with their steps")
     async def list_responses(
-        self, caller: CurrentCaller, report_id: FromPath[int], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, report_id: PathId, datum: DatumParam = "wgs84"
     ) -> ResponseList:
         return await services.list_responses(
             report_id=report_id,
@@ -58,7 +59,7 @@ class ResponseController(Controller):
         summary="Dispatch a rescue team to an urgent case (again: its record, 200)",
     )
     async def dispatch(
-        self, caller: CurrentCaller, report_id: FromPath[int], data: JSONBody[DispatchIn]
+        self, caller: CurrentCaller, report_id: PathId, data: JSONBody[DispatchIn]
     ) -> Response[ResponseRead]:
         record, created = await services.dispatch_team(
             report_id=report_id,
@@ -76,8 +77,8 @@ class ResponseController(Controller):
     async def step(
         self,
         caller: CurrentCaller,
-        report_id: FromPath[int],
-        response_id: FromPath[int],
+        report_id: PathId,
+        response_id: PathId,
         data: JSONBody[StepIn],
     ) -> ResponseRead:
         return await services.record_step(
@@ -95,7 +96,7 @@ class ResponseController(Controller):
     async def suggestions(
         self,
         caller: CurrentCaller,
-        report_id: FromPath[int],
+        report_id: PathId,
         per_tier: Annotated[int, QueryParameter(ge=1, le=20)] = 3,
         datum: DatumParam = "wgs84",
     ) -> SuggestionsRead:
@@ -112,7 +113,7 @@ class UrgentCaseController(Controller):
     async def list_urgent(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         open: FromQuery[bool | None] = None,
         waiting: FromQuery[bool | None] = None,
         limit: Limit = 50,
@@ -153,7 +154,7 @@ class RescueTeamController(Controller):
     async def list_teams(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         tier: FromQuery[Tier | None] = None,
         type: FromQuery[TeamType | None] = None,
         active: FromQuery[bool | None] = True,
@@ -180,20 +181,20 @@ class RescueTeamController(Controller):
 
     @get("/{team_id:int}", summary="One rescue team")
     async def read_team(
-        self, caller: CurrentCaller, team_id: FromPath[int], datum: DatumParam = "wgs84"
+        self, caller: CurrentCaller, team_id: PathId, datum: DatumParam = "wgs84"
     ) -> TeamRead:
         return await services.read_team(team_id=team_id, grants=await _grants(caller), datum=datum)
 
     @patch("/{team_id:int}", summary="Change a rescue team")
     async def update_team(
-        self, caller: CurrentCaller, team_id: FromPath[int], data: JSONBody[TeamUpdate]
+        self, caller: CurrentCaller, team_id: PathId, data: JSONBody[TeamUpdate]
     ) -> TeamRead:
         return await services.update_team(
             team_id=team_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
         )
 
     @delete("/{team_id:int}", status_code=HTTP_200_OK, summary="Retire a rescue team")
-    async def retire_team(self, caller: CurrentCaller, team_id: FromPath[int]) -> TeamRead:
+    async def retire_team(self, caller: CurrentCaller, team_id: PathId) -> TeamRead:
         return await services.retire_team(
             team_id=team_id, account_id=caller.account_id, grants=await _grants(caller)
         )
@@ -207,11 +208,13 @@ class ResponseStatsController(Controller):
     async def response_times(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         group_by: FromQuery[Literal["township", "district"]] = "township",
     ) -> ResponseStatsRead:
+        in_window("from", date_from)
+        in_window("to", date_to)
         return await services.response_times(
             grants=await _grants(caller),
             area_path=await area_path_of(area_id),

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from grid_backend.core import types as t
 from grid_backend.hazards.schemas import AreaRef, Datum, LocationIn
 
 Tier = Literal["community", "ground", "air"]
@@ -13,36 +14,38 @@ Step = Literal["acknowledge", "set_off", "arrive", "finish"]
 ResponseStatus = Literal["alerted", "acknowledged", "set_off", "arrived", "finished"]
 TIERS: tuple[str, ...] = ("community", "ground", "air")
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Note = Annotated[str, msgspec.Meta(max_length=2000)]
-AreaIds = Annotated[list[int], msgspec.Meta(min_length=1, max_length=50)]
+Name = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=100)]
+Note = Annotated[t.Text, msgspec.Meta(max_length=2000)]
+AreaIds = Annotated[list[t.Id], msgspec.Meta(min_length=1, max_length=50)]
 
 
-class BaseIn(msgspec.Struct, forbid_unknown_fields=True):
+class BaseIn(t.Input):
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
     datum: Datum = "wgs84"
 
 
-class TeamCreate(msgspec.Struct, forbid_unknown_fields=True):
+class TeamCreate(t.Input):
     name: Name
     type: TeamType
     tier: Tier
     base: BaseIn
     area_ids: AreaIds  # the areas the team serves (a district, townships…)
-    contact_name: Annotated[str, msgspec.Meta(max_length=64)] = ""
-    contact_phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    contact_name: Annotated[t.Text, msgspec.Meta(max_length=64)] = ""
+    contact_phone: Annotated[t.Text, msgspec.Meta(max_length=32)] = ""
     note: Note = ""
 
 
-class TeamUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class TeamUpdate(t.Input):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     type: TeamType | msgspec.UnsetType = msgspec.UNSET
     tier: Tier | msgspec.UnsetType = msgspec.UNSET
     base: BaseIn | msgspec.UnsetType = msgspec.UNSET
     area_ids: AreaIds | msgspec.UnsetType = msgspec.UNSET
-    contact_name: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
-    contact_phone: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
+    contact_name: Annotated[t.Text, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
+    contact_phone: Annotated[t.Text, msgspec.Meta(max_length=32)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
     note: Note | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
 
@@ -83,12 +86,12 @@ class SuggestionsRead(msgspec.Struct):
     air: list[TeamSuggestion]
 
 
-class DispatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    team_id: int
+class DispatchIn(t.Input):
+    team_id: t.Id
     note: Note = ""
 
 
-class StepIn(msgspec.Struct, forbid_unknown_fields=True):
+class StepIn(t.Input):
     step: Step
     location: LocationIn | None = None
     device_time: AwareTime | None = None  # when the phone recorded the step

@@ -15,12 +15,20 @@ from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
+from grid_backend.core.types import MAX_ID, QueryId, in_window
 from grid_backend.stats import ledger, services
 from grid_backend.stats.schemas import DashboardRead, PointsReview
 
-DateFrom = Annotated[date | None, QueryParameter(name="from", description="local date")]
-DateTo = Annotated[date | None, QueryParameter(name="to", description="local date, included")]
-AreaAlias = Annotated[int | None, QueryParameter(name="area", description="same as area_id")]
+DateFrom = Annotated[
+    date | None, QueryParameter(name="from", description="local date, 2000-01-01 to 2100-12-31")
+]
+DateTo = Annotated[
+    date | None,
+    QueryParameter(name="to", description="local date, included, 2000-01-01 to 2100-12-31"),
+]
+AreaAlias = Annotated[
+    int | None, QueryParameter(name="area", ge=1, le=MAX_ID, description="same as area_id")
+]
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
@@ -35,11 +43,13 @@ class DashboardController(Controller):
     async def dashboard(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         area: AreaAlias = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> DashboardRead:
+        in_window("from", date_from)
+        in_window("to", date_to)
         return await services.dashboard(
             grants=await _grants(caller),
             area_path=await area_path_of(area_id if area_id is not None else area),
@@ -51,13 +61,15 @@ class DashboardController(Controller):
     async def points(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
-        account_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        account_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PointsReview:
+        in_window("from", date_from)
+        in_window("to", date_to)
         return await services.points_review(
             grants=await _grants(caller),
             area_path=await area_path_of(area_id),
@@ -92,12 +104,14 @@ class ExportController(Controller):
         self,
         caller: CurrentCaller,
         format: FromQuery[Literal["xlsx", "csv"]] = "xlsx",
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         area: AreaAlias = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         lang: FromQuery[Literal["zh-CN", "en"]] = "zh-CN",
     ) -> Stream:
+        in_window("from", date_from)
+        in_window("to", date_to)
         chosen = area_id if area_id is not None else area
         area_path = await area_path_of(chosen)
         export = await ledger.prepare(

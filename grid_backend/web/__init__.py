@@ -44,6 +44,7 @@ def routes() -> list[Router]:
             before_request=_page_language,
             after_request=_remember_language,
             include_in_schema=False,
+            request_max_body_size=10_000_000,  # console forms with photos
         ),
         create_static_files_router(
             path="/static/vendor/leaflet", directories=[leaflet.BASE_DIR], name="leaflet"

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from grid_backend.areas.tables import Area
@@ -22,6 +22,7 @@ from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import TITLES, DomainError, invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo
+from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.hazards import services as hazards
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ActionIn, ReportRead
@@ -121,7 +122,7 @@ async def eligible_assignees(
 # --- the queue -------------------------------------------------------------------------------
 
 StatusFilter = Annotated[list[str] | None, QueryParameter(name="status")]
-Text = Annotated[str | None, QueryParameter(max_length=100)]
+Text = Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)]
 
 
 def _statuses(values: list[str] | None) -> list[str] | None:
@@ -164,6 +165,8 @@ async def queue_context(
     cursor: str | None,
     sort: str | None = None,
 ) -> dict[str, Any]:
+    in_window("from", date_from)
+    in_window("to", date_to)
     actor = await actor_of(caller)
     choices = await area_choices(actor.grants, "report.read")
     area = next((c for c in choices if c["id"] == area_id), None)
@@ -242,7 +245,8 @@ def _int(field: str, value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.lstrip("-").isdigit():
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
         raise invalid(field, "expected a number", detail_zh="应为数字")
     return int(value)
 
@@ -377,17 +381,19 @@ class CasesPage(Controller):
         self,
         caller: CurrentCaller,
         status: StatusFilter = None,
-        category: Annotated[str | None, QueryParameter(max_length=32)] = None,
-        level: Annotated[str | None, QueryParameter(max_length=16)] = None,
-        area_id: FromQuery[int | None] = None,
-        assignee_id: FromQuery[int | None] = None,
-        overdue: Annotated[str | None, QueryParameter(max_length=5)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=32, pattern=LINE_PATTERN)] = None,
+        level: Annotated[str | None, QueryParameter(max_length=16, pattern=LINE_PATTERN)] = None,
+        area_id: QueryId = None,
+        assignee_id: QueryId = None,
+        overdue: Annotated[str | None, QueryParameter(max_length=5, pattern=LINE_PATTERN)] = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         q: Text = None,
         cursor: Cursor = None,
-        sort: Annotated[str | None, QueryParameter(max_length=8)] = None,
+        sort: Annotated[str | None, QueryParameter(max_length=8, pattern=LINE_PATTERN)] = None,
     ) -> Template:
+        in_window("from", date_from)
+        in_window("to", date_to)
         context = await queue_context(
             caller,
             status=status,
@@ -413,7 +419,12 @@ class CasesPage(Controller):
         actor = await actor_of(caller)
         ids = []
         for raw in form.getall("case_id", []):
-            if isinstance(raw, str) and raw.strip().isdigit() and int(raw) not in ids:
+            if (
+                isinstance(raw, str)
+                and raw.strip().isascii()
+                and raw.strip().isdigit()
+                and int(raw) not in ids
+            ):
                 ids.append(int(raw))
         results: list[dict[str, Any]] = []
         problem = None
@@ -465,7 +476,10 @@ class CasesPage(Controller):
 
     @get("/cases/{report_id:int}", name="console:case")
     async def case_page(
-        self, caller: CurrentCaller, report_id: FromPath[int], done: FromQuery[str | None] = None
+        self,
+        caller: CurrentCaller,
+        report_id: PathId,
+        done: Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)] = None,
     ) -> Template:
         actor = await actor_of(caller)
         try:
@@ -479,7 +493,7 @@ class CasesPage(Controller):
 
     @post("/cases/{report_id:int}/actions", name="console:case-act", status_code=303)
     async def act(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: FromPath[int]
+        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: PathId
     ) -> Response[Any]:
         """One action from the case page: done and back to the page with a message, or the
         page again with the refusal next to the form."""

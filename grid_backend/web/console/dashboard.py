@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.areas.tables import Area
@@ -16,6 +15,7 @@ from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import DateFrom, DateTo
+from grid_backend.core.types import QueryId, in_window
 from grid_backend.stats import services as stats
 from grid_backend.stats.schemas import TrendDay
 from grid_backend.web.console.cases import page, problem_text
@@ -106,10 +106,12 @@ class DashboardPage(Controller):
     async def dashboard(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> Template:
+        in_window("from", date_from)
+        in_window("to", date_to)
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "stats.read")
         context: dict[str, Any] = {"choices": choices, "figures": None, "area_id": area_id}

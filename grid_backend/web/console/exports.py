@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import DateFrom, DateTo
+from grid_backend.core.types import QueryId, in_window
 from grid_backend.stats.ledger import COLUMNS, MAX_ROWS
 from grid_backend.web.console.cases import page
 from grid_backend.web.console.map import area_choices
@@ -24,10 +24,12 @@ class ExportsPage(Controller):
     async def exports(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> Template:
+        in_window("from", date_from)
+        in_window("to", date_to)
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "report.export")
         today = clock.today()

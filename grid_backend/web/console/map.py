@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.areas.tables import Area
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
+from grid_backend.core.types import QueryId
 from grid_backend.settings import get_settings
 
 MAX_CHOICES = 500
@@ -64,9 +64,7 @@ class MapPage(Controller):
     include_in_schema = False
 
     @get("/map", name="console:map")
-    async def map_page(
-        self, caller: CurrentCaller, area_id: FromQuery[int | None] = None
-    ) -> Template:
+    async def map_page(self, caller: CurrentCaller, area_id: QueryId = None) -> Template:
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "risk_point.read")
         area = pick_area(choices, area_id)

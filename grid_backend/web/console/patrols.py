@@ -14,6 +14,7 @@ from litestar.response import Template
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.types import QueryId, in_window
 from grid_backend.patrols import services as patrols
 from grid_backend.patrols.schemas import PlanSummary, TaskRead
 from grid_backend.people import services as people
@@ -88,9 +89,10 @@ class PatrolsPage(Controller):
     async def patrols_page(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         day: FromQuery[date | None] = None,
     ) -> Template:
+        in_window("day", day)
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "patrol.review")
         area = pick_area(choices, area_id)

@@ -4,16 +4,17 @@ emergency officer, finding people (residents' numbers masked), appointing and en
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from grid_backend.areas import services as areas
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.types import LINE_PATTERN, QueryId
 from grid_backend.people import services as people
 from grid_backend.people.schemas import AssignmentRead
 from grid_backend.web.console.map import area_choices, pick_area
@@ -29,8 +30,8 @@ class PeoplePage(Controller):
     async def people_page(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
-        q: FromQuery[str | None] = None,
+        area_id: QueryId = None,
+        q: Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)] = None,
     ) -> Template:
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "assignment.read")

@@ -7,13 +7,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo
+from grid_backend.core.types import QueryId, in_window
 from grid_backend.stats import labels
 from grid_backend.stats import services as stats
 from grid_backend.web.console.cases import english, page, problem_text
@@ -27,12 +27,14 @@ class RewardsPage(Controller):
     async def rewards(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
-        account_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        account_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         cursor: Cursor = None,
     ) -> Template:
+        in_window("from", date_from)
+        in_window("to", date_to)
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "points.review")
         context: dict[str, Any] = {"choices": choices, "review": None}

@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.types import QueryId
 from grid_backend.response import services as response
 from grid_backend.settings import get_settings
 from grid_backend.web.console.map import area_choices, pick_area
@@ -24,7 +25,7 @@ class UrgentPage(Controller):
     async def urgent_page(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
         show: FromQuery[str] = "open",
     ) -> Template:
         grants = await policy.grants_of(caller.account_id)

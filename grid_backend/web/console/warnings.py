@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from grid_backend.alerts import services as alerts
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
+from grid_backend.core.types import QueryId
 from grid_backend.settings import get_settings
 from grid_backend.web.console.map import area_choices, pick_area
 from grid_backend.web.console.patrols import MAX_ROWS
@@ -28,8 +28,8 @@ class WarningsPage(Controller):
     async def warnings_page(
         self,
         caller: CurrentCaller,
-        area_id: FromQuery[int | None] = None,
-        callout_id: FromQuery[int | None] = None,
+        area_id: QueryId = None,
+        callout_id: QueryId = None,
     ) -> Template:
         grants = await policy.grants_of(caller.account_id)
         choices = await area_choices(grants, "warning.read")
