@@ -268,7 +268,11 @@ async def test_openapi_declares_problem_responses(client):
     login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert {"400", "401", "422", "429"} <= set(login)
     assert "409" not in login
-    assert "409" in doc["paths"]["/api/v1/auth/register"]["post"]["responses"]
+    # a taken number answers like a wrong code (422), never 409, so sign-up tells nothing
+    register = doc["paths"]["/api/v1/auth/register"]["post"]["responses"]
+    assert "409" not in register and {"422", "429"} <= set(register)
+    assert {"429", "503"} <= set(doc["paths"]["/api/v1/auth/register/code"]["post"]["responses"])
+    assert "503" in doc["paths"]["/api/v1/media"]["post"]["responses"]  # server_busy
     export = doc["paths"]["/api/v1/reports/export"]["get"]["responses"]["200"]["content"]
     assert set(export) == {
         "text/csv",
