@@ -33,3 +33,25 @@ def test_the_map_draws_the_grids_of_the_demo_township(console, live_server, scre
     assert "周网格员" in team.inner_text()
     console.select_option("#colour-by", "risk")
     screenshot(console, "console-map")
+
+
+def test_a_case_marker_names_its_stage_in_the_pages_language(console, live_server):
+    """Hovering an open case shows its stage as the officer reads it (待受理…), never the
+    workflow's code (`submitted`)."""
+    from grid_backend.hazards import workflow
+
+    with live_server.api(console_token(console)) as api:
+        cases = api.get("/api/v1/reports/map").json()["features"]
+    console.goto("/console/map")
+    console.wait_for_selector("#map[data-ready=true]", timeout=20000)
+    shown = []
+    markers = console.locator("#map path.open-case")
+    for i in range(min(markers.count(), 5)):
+        markers.nth(i).hover(force=True)
+        tip = console.locator(".leaflet-tooltip").last
+        tip.wait_for()
+        shown.append(tip.inner_text())
+    assert shown and all(text.startswith("#") for text in shown), shown
+    for text in shown:
+        assert not any(f" {code}" in text for code in workflow.STATUSES), text
+    assert {c["properties"]["status"] for c in cases}  # the demo has open cases to show

@@ -15,6 +15,8 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.types import QueryId
 from grid_backend.settings import get_settings
+from grid_backend.stats import labels
+from grid_backend.web import i18n
 
 MAX_CHOICES = 500
 
@@ -73,6 +75,14 @@ class MapPage(Controller):
             context={
                 "choices": choices,
                 "area": area,
-                "config": {**map_config(), "area_id": area["id"] if area else None},
+                "config": {
+                    **map_config(),
+                    "area_id": area["id"] if area else None,
+                    # case tooltips name the stage in the page's language, never its code
+                    "status_names": {
+                        code: labels.name(labels.STATUS, code, i18n.current_language() == "en")
+                        for code in labels.STATUS
+                    },
+                },
             },
         )

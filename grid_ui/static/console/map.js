@@ -108,7 +108,7 @@ function pointLayer(collection, options) {
 function tooltipText(feature) {
   const p = feature.properties;
   if (p.risk_level && p.type) return `${p.name} · ${t(`risk ${p.risk_level}`)}`;
-  return `#${p.id} · ${p.status}${p.urgent ? ` · ${t("urgent")}` : ""}`;
+  return `#${p.id} · ${config.status_names[p.status] || p.status}${p.urgent ? ` · ${t("urgent")}` : ""}`;
 }
 
 async function warningLayer(gridCollection) {
