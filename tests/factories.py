@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
+import pytest
 from shapely.geometry import box
 
 from grid_backend.areas.services import AreaInput, apply_areas
@@ -122,3 +124,23 @@ async def file_report(
     r = await client.post("/api/v1/reports", json=body, headers=person.headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+REDIS_URL = os.environ.get("GRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def require_redis(url: str = REDIS_URL) -> None:
+    """Skip the test when the Redis at url does not answer; under CI=true fail instead, since
+    CI starts Redis and a silent skip would hide the shared-state tests."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        reason = f"Redis at {url} is unreachable: {exc!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI must start it)")
+        pytest.skip(reason + "; start redis-server or set GRID_TEST_REDIS_URL")
+    finally:
+        await client.aclose()

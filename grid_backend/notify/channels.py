@@ -179,8 +179,10 @@ def _message(item: Outgoing) -> dict[str, Any]:
     }
 
 
-async def _post(sender: Sender, url: str, item: Outgoing, body: bytes) -> Outcome:
-    headers = signed_headers(body, item.id, get_settings().push_webhook_secret)
+async def _post(sender: Sender, url: str, item: Outgoing | str, body: bytes) -> Outcome:
+    """POST a signed body (an outbox item, or a message id sent outside the outbox)."""
+    message_id = item if isinstance(item, str) else item.id
+    headers = signed_headers(body, message_id, get_settings().push_webhook_secret)
     try:
         status, text = await sender.post(url, body, headers)
     except httpcore.TimeoutException:
@@ -245,16 +247,7 @@ async def send_text(*, phone: str, text: str, message_id: str, secret: bool = Fa
         )
         return Outcome(True)
     body = msgspec.json.encode({"id": message_id, "to": phone, "text": text})
-    headers = signed_headers(body, message_id, s.push_webhook_secret)
-    try:
-        status, answer = await get_sender().post(s.sms_gateway_url, body, headers)
-    except httpcore.TimeoutException:
-        return Outcome(False, error="timeout")
-    except (*_HTTP_ERRORS, OSError) as exc:
-        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
-    if 200 <= status < 300:
-        return Outcome(True, status_code=status)
-    return Outcome(False, status_code=status, error=f"HTTP {status}: {answer}")
+    return await _post(get_sender(), s.sms_gateway_url, message_id, body)
 
 
 _CHANNELS = {"inbox": _inbox, "push": _push, "sms": _sms}

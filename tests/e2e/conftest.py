@@ -59,6 +59,20 @@ def _server_database(data_dir: Path) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+_MOVE_WINDOW = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from grid_backend.patrols.tables import PatrolTask
+
+async def main():
+    end = datetime.now(UTC) - timedelta(minutes=90)
+    await PatrolTask.update({PatrolTask.window_start: end - timedelta(hours=2),
+                             PatrolTask.window_end: end}).where(PatrolTask.id == int(sys.argv[1])).run()
+
+asyncio.run(main())
+"""
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -78,6 +92,19 @@ class LiveServer:
         if done.returncode:
             raise AssertionError(f"grid-backend {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout
+
+    def miss_task(self, task_id: int) -> None:
+        """Make a patrol task missed: the server runs on the real clock, so move the task's
+        window into the past (today), then let the real job mark it."""
+        subprocess.run(
+            [sys.executable, "-c", _MOVE_WINDOW, str(task_id)],
+            env={**self.env, "PICCOLO_CONF": "grid_backend.piccolo_conf"},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.cli("jobs", "run", "patrols.mark_missed")
 
     def api(self, token: str | None = None) -> httpx.Client:
         """A JSON API client for setting up or checking what the pages show."""

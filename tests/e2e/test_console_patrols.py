@@ -3,38 +3,7 @@ task is excused from the day's board."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-_MOVE_WINDOW = """
-import asyncio, sys
-from datetime import UTC, datetime, timedelta
-from grid_backend.patrols.tables import PatrolTask
-
-async def main():
-    end = datetime.now(UTC) - timedelta(minutes=90)
-    await PatrolTask.update({PatrolTask.window_start: end - timedelta(hours=2),
-                             PatrolTask.window_end: end}).where(PatrolTask.id == int(sys.argv[1])).run()
-
-asyncio.run(main())
-"""
-
-
-def _task_missed(live_server, task_id: int) -> None:
-    """The live server runs on the real clock: move the task's window into the past (today),
-    then let the real job mark it missed."""
-    subprocess.run(
-        [sys.executable, "-c", _MOVE_WINDOW, str(task_id)],
-        env={**live_server.env, "PICCOLO_CONF": "grid_backend.piccolo_conf"},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    live_server.cli("jobs", "run", "patrols.mark_missed")
 
 
 def console_token(page) -> str:
@@ -64,7 +33,7 @@ def test_a_plan_is_made_through_the_page_and_a_miss_excused(console, live_server
         plan = next(p for p in plans if p["name"] == name)
         tasks = api.get("/api/v1/tasks", params={"plan_id": plan["id"]}).json()["items"]
         task = tasks[0]
-        _task_missed(live_server, task["id"])
+        live_server.miss_task(task["id"])
         assert api.get(f"/api/v1/tasks/{task['id']}").json()["status"] == "missed"
 
     console.goto(f"/console/patrols?day={task['local_date']}")

@@ -21,8 +21,6 @@ import json
 import os
 import pkgutil
 import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -388,20 +386,6 @@ def _ok(answer, *codes: int):
     return answer.json()
 
 
-_MOVE_WINDOW = """
-import asyncio, sys
-from datetime import UTC, datetime, timedelta
-from grid_backend.patrols.tables import PatrolTask
-
-async def main():
-    end = datetime.now(UTC) - timedelta(minutes=90)
-    await PatrolTask.update({PatrolTask.window_start: end - timedelta(hours=2),
-                             PatrolTask.window_end: end}).where(PatrolTask.id == int(sys.argv[1])).run()
-
-asyncio.run(main())
-"""
-
-
 @dataclass
 class Seeded:
     grid_id: int
@@ -548,14 +532,7 @@ def seed(live_server) -> Seeded:
         )
     )
     missed_task = first_task(missed_plan["id"])
-    subprocess.run(
-        [sys.executable, "-c", _MOVE_WINDOW, str(missed_task["id"])],
-        env={**live_server.env, "PICCOLO_CONF": "grid_backend.piccolo_conf"},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    live_server.cli("jobs", "run", "patrols.mark_missed")
+    live_server.miss_task(missed_task["id"])
     _ok(dispatcher.post(f"/api/v1/tasks/{missed_task['id']}/excuse", json={"reason": V["excuse"]}))
 
     # cases: reported by the canary resident, taken through the workflow by the dispatcher

@@ -23,31 +23,18 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from factories import make_person
+from factories import REDIS_URL, make_person, require_redis
 
 from grid_backend.app import create_app
 from grid_backend.notify import events, services
 from grid_backend.settings import get_settings
-
-REDIS_URL = os.environ.get("GRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
 async def redis_settings(db):
     """Settings of a replica using Redis, with a channel prefix of this test's own (other
     test runs may share the server: pub/sub ignores the database number)."""
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        reason = f"Redis at {REDIS_URL} is unreachable: {exc!r}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI must start it)")
-        pytest.skip(reason + "; start redis-server or set GRID_TEST_REDIS_URL")
-    finally:
-        await client.aclose()
+    await require_redis(REDIS_URL)
     return dataclasses.replace(
         get_settings(), redis_url=REDIS_URL, redis_prefix=f"test-{uuid.uuid4().hex[:12]}"
     )

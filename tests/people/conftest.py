@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 import uuid
@@ -12,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import limits.aio.storage.memory
 import limits.aio.storage.redis.redispy
 import pytest
+from factories import REDIS_URL, require_redis
 
 from grid_backend.core import clock, throttle
 from grid_backend.settings import get_settings
 
-REDIS_URL = os.environ.get("GRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
 
@@ -49,26 +48,11 @@ def test_clock(db, monkeypatch) -> Clock:
     return Clock(START)
 
 
-async def _redis_reachable() -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        reason = f"Redis at {REDIS_URL} is unreachable: {exc!r}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI must start it)")
-        pytest.skip(reason + "; start redis-server or set GRID_TEST_REDIS_URL")
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture(params=["memory", "redis"])
 async def counters(request, db):
     """The counters in this process's memory, or in Redis under a prefix of this test's own."""
     if request.param == "redis":
-        await _redis_reachable()
+        await require_redis(REDIS_URL)
         settings = dataclasses.replace(
             get_settings(), redis_url=REDIS_URL, redis_prefix=f"test-{uuid.uuid4().hex[:12]}"
         )
