@@ -18,8 +18,8 @@ from litestar.params import Parameter, QueryParameter
 MAX_ID = 2**31 - 1  # int4: PostgreSQL serial and foreign-key columns
 
 # one line: no control character at all; multi-line text may keep tab, newline and return
-LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
@@ -32,7 +32,7 @@ PathId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="an id (1 to 2^31
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="an id")]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CONTROL_MESSAGE = "must not contain control characters"
 
 

@@ -104,7 +104,7 @@ async def test_cursors_out_of_range_are_422(client, people, cursor):
     _problem(r, 422, "cursor")
 
 
-@pytest.mark.parametrize("bad", ["a\x00b", "a\x1bb", "a\x7fb"])
+@pytest.mark.parametrize("bad", ["a\x00b", "a\x1bb", "a\x7fb", "a\x85b", "a\x9bb"])  # C0, DEL, C1
 async def test_control_characters_are_refused_in_text(client, people, bad):
     resident, dispatcher = people
     lat, lng = POINT_IN[G1]
