@@ -183,10 +183,10 @@ def _position(lng: float, lat: float, datum: str) -> dict[str, Any]:
 async def _case_counts(paths: list[str]) -> dict[int, dict[str, int]]:
     """Open, overdue and urgent cases per grid under these paths."""
     from grid_backend.hazards.tables import HazardReport
-    from grid_backend.hazards.workflow import OPEN
+    from grid_backend.hazards.workflow import OPEN, RUNNING
 
     base = HazardReport.status.is_in(sorted(OPEN)) & under(HazardReport.area_path, paths)
-    running = HazardReport.status.is_in(sorted(OPEN - {"suspended"}))
+    running = HazardReport.status.is_in(RUNNING)
     counts: dict[int, dict[str, int]] = {}
     for name, condition in (
         ("open", base),

@@ -470,12 +470,12 @@ async def list_reports(
     if urgent is not None:
         query = query.where(HazardReport.urgent.eq(urgent))
     if is_overdue is not None:
-        running = HazardReport.status.is_in(sorted(workflow.OPEN - {"suspended"}))
+        running = HazardReport.status.is_in(workflow.RUNNING)
         late = HazardReport.due_at.is_not_null() & (HazardReport.due_at < now) & running
         on_time = (
             HazardReport.due_at.is_null()
             | (HazardReport.due_at >= now)
-            | (HazardReport.status.not_in(sorted(workflow.OPEN - {"suspended"})))
+            | (HazardReport.status.not_in(workflow.RUNNING))
         )
         query = query.where(late if is_overdue else on_time)
     if created_from:

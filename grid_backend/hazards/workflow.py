@@ -16,6 +16,9 @@ OPEN = frozenset(
     {"submitted", "registered", "dispatched", "in_progress", "suspended", "pending_check"}
 )
 STATUSES = (*sorted(OPEN), "closed", "rejected", "merged")
+# open cases whose clock runs: a suspended case's deadline stops (DESIGN.md §4), so it is never
+# overdue, reminded or escalated (sorted: stable SQL for IN lists)
+RUNNING = tuple(sorted(OPEN - {"suspended"}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,6 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 # accepted as a hazard: triaged and not turned away (reopened cases count again)
 ACCEPTED = ("registered", "dispatched", "in_progress", "suspended", "pending_check", "closed")
-RUNNING = sorted(workflow.OPEN - {"suspended"})
 
 
 def period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
@@ -102,7 +101,7 @@ async def case_figures(paths: list[str]) -> CaseFigures:
         await HazardReport.count()
         .where(
             scope
-            & HazardReport.status.is_in(RUNNING)
+            & HazardReport.status.is_in(workflow.RUNNING)
             & HazardReport.due_at.is_not_null()
             & (HazardReport.due_at < clock.now())
         )
