@@ -27,44 +27,22 @@ import pytest  # noqa: E402
 from grid_backend.settings import get_settings  # noqa: E402
 
 # hazard_category and sla_rule hold migration-seeded configuration: reset, not emptied
-TABLES = [
-    "early_warning_round",
-    "callout_recipient",
-    "callout_area",
-    "callout",
-    "early_warning_area",
-    "early_warning",
-    "response_step",
-    "response_record",
-    "rescue_team_area",
-    "rescue_team",
-    "delivery_attempt",
-    "notification",
-    "notification_preference",
-    "patrol_log",
-    "patrol_check_in_photo",
-    "patrol_check_in",
-    "patrol_task",
-    "patrol_checkpoint",
-    "patrol_plan",
-    "points_entry",
-    "hazard_duplicate_offer",
-    "hazard_support",
-    "hazard_event",
-    "hazard_photo",
-    "hazard_report",
-    "photo_upload",
-    "photo",
-    "audit_entry",
-    "revision",
-    "refresh_token",
-    "registration_code",
-    "assignment",
-    "risk_point",
-    "area_boundary",
-    "area",
-    "account",
-]
+CONFIGURATION = frozenset({"hazard_category", "sla_rule"})
+
+
+def _tables_to_empty() -> list[str]:
+    """Every table of the registered Piccolo apps, those that reference others first (the
+    order SQLite deletes in), so a new table is emptied between tests without being listed."""
+    from piccolo.table import sort_table_classes
+
+    from grid_backend.piccolo_conf import APP_REGISTRY
+
+    tables = [t for app in APP_REGISTRY.app_configs.values() for t in app.table_classes]
+    names = [t._meta.tablename for t in reversed(sort_table_classes(tables))]
+    return [name for name in names if name not in CONFIGURATION]
+
+
+TABLES = _tables_to_empty()
 
 
 async def _reset_schema() -> None:
