@@ -31,6 +31,7 @@ from grid_backend.notify.jobs import deliver as deliver_notifications
 from grid_backend.notify.services import to_the_end
 from grid_backend.patrols import jobs as patrol_jobs
 from grid_backend.patrols import reminders as patrol_reminders
+from grid_backend.people import jobs as people_jobs
 from grid_backend.settings import get_settings
 
 logger = logging.getLogger("grid_backend.scheduler")
@@ -49,19 +50,6 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-async def prune_refresh_tokens(now: datetime) -> dict[str, Any]:
-    """Delete refresh tokens that expired more than a week ago."""
-    from grid_backend.people.tables import RefreshToken
-
-    gone = (
-        await RefreshToken.delete()
-        .where(RefreshToken.expires_at < now - timedelta(days=7))
-        .returning(RefreshToken.id)
-        .run()
-    )
-    return {"deleted": len(gone)}
-
-
 def _zone() -> Any:
     return get_settings().zone
 
@@ -71,8 +59,14 @@ JOBS: list[Job] = [
     Job(
         "people.prune_refresh_tokens",
         lambda: CronTrigger(hour=3, minute=30, timezone=_zone()),
-        prune_refresh_tokens,
+        people_jobs.prune_refresh_tokens,
         "delete refresh tokens expired more than 7 days ago",
+    ),
+    Job(
+        "people.prune_registration_codes",
+        lambda: CronTrigger(hour=3, minute=40, timezone=_zone()),
+        people_jobs.prune_registration_codes,
+        "delete sign-up codes expired more than a day ago",
     ),
     Job(
         "notify.deliver",

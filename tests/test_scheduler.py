@@ -98,6 +98,22 @@ async def test_prune_job_removes_only_long_expired_refresh_tokens(db):
     assert again.result == {"deleted": 0}  # idempotent
 
 
+async def test_sign_up_codes_nobody_came_back_for_are_pruned(db):
+    from grid_backend.people.tables import RegistrationCode
+
+    for phone, days in (("13800000001", -3), ("13800000002", -2), ("13800000003", 0)):
+        await RegistrationCode.insert(
+            RegistrationCode(phone=phone, code_hash="0" * 64, expires_at=NOW + timedelta(days=days))
+        ).run()
+    clock.set_clock(lambda: NOW)
+    outcome = await scheduler.run_job(scheduler.find("people.prune_registration_codes"))
+    assert outcome.result == {"deleted": 2}
+    left = await RegistrationCode.select(RegistrationCode.phone).run()
+    assert left == [{"phone": "13800000003"}]  # a live code stays usable
+    again = await scheduler.run_job(scheduler.find("people.prune_registration_codes"))
+    assert again.result == {"deleted": 0}
+
+
 async def test_every_job_is_scheduled_in_the_configured_zone(db):
     sched = scheduler.build_scheduler()
     sched.start(paused=True)
