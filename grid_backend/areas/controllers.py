@@ -27,11 +27,9 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
-from grid_backend.core.types import PathId, QueryId
+from grid_backend.core.types import DatumParam, PathId, QueryId
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
-
-DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates")]
 
 
 async def read_json_body(request: Request[Any, Any, Any]) -> Any:

@@ -4,32 +4,29 @@ per request), simplified for drawing and converted to the datum the map's tiles 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 import shapely
 from litestar import Controller, get
-from litestar.params import QueryParameter
 from piccolo.query.functions.aggregate import Count
 from shapely.geometry import mapping
 
 from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
-from grid_backend.areas.schemas import AreaBrief, Datum, TeamMember
+from grid_backend.areas.schemas import AreaBrief, TeamMember
 from grid_backend.areas.services import team_members, team_on_duty
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
-from grid_backend.core.types import PathId, QueryId
+from grid_backend.core.types import DatumParam, PathId, QueryId
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
 MAX_POINTS = 5_000
 SIMPLIFY_M = 3.0  # drawing tolerance: below what a console map at street zoom can show
 _DEGREE_M = 111_320.0
-
-DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
 
 
 class GridProperties(msgspec.Struct):

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from grid_backend.core import types as t
+from grid_backend.core.types import Datum
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
 Level = Literal["city", "district", "township", "community", "grid", "micro_grid"]
 Kind = Literal["comprehensive", "dedicated"]
 RiskPointType = Literal[

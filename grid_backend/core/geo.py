@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
+
+from grid_backend.core.types import Datum
 
 __all__ = [
     "DATUMS",
@@ -28,7 +29,6 @@ __all__ = [
     "wgs84_to_gcj02",
 ]
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
 DATUMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
 EARTH_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean radius R1

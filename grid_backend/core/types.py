@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar.params import Parameter, QueryParameter
+
+# what a position's coordinates are drawn in: raw GPS, the AMap/Tencent offset, Baidu's (core.geo)
+Datum = Literal["wgs84", "gcj02", "bd09"]
+DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
 
 MAX_ID = 2**31 - 1  # int4: PostgreSQL serial and foreign-key columns
 

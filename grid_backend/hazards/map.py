@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 
-from grid_backend.areas.schemas import Datum
 from grid_backend.areas.services import area_path_of
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import Forbidden
-from grid_backend.core.types import QueryId
+from grid_backend.core.types import DatumParam, QueryId
 from grid_backend.hazards import workflow
 from grid_backend.hazards.services import Actor, _scope_condition, overdue
 from grid_backend.hazards.tables import HazardReport
 
 MAX_CASES = 5_000
-DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
 
 
 class CaseProperties(msgspec.Struct):

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from grid_backend.core import types as t
+from grid_backend.core.types import Datum
 from grid_backend.hazards.workflow import ACTIONS
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
 Level = Literal["general", "major"]
 PhotoIds = Annotated[list[t.Id], msgspec.Meta(max_length=50)]
 Text = Annotated[t.Text, msgspec.Meta(max_length=2000)]

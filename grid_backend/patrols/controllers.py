@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
@@ -11,12 +11,11 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
-from grid_backend.core.types import PathId, QueryId, in_window
+from grid_backend.core.types import DatumParam, PathId, QueryId, in_window
 from grid_backend.patrols import services
 from grid_backend.patrols.schemas import (
     CheckInCreate,
     CheckInRead,
-    Datum,
     ExcuseIn,
     FinishIn,
     PlanCreate,
@@ -30,8 +29,6 @@ from grid_backend.patrols.schemas import (
     TaskRead,
     TaskStatus,
 )
-
-DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:

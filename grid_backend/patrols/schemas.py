@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from grid_backend.core import types as t
+from grid_backend.core.types import Datum
 from grid_backend.hazards.schemas import AreaRef, LocationIn
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WarningLevel = Literal["blue", "yellow", "orange", "red"]
 PlanStatus = Literal["active", "paused", "ended"]

@@ -10,8 +10,7 @@ from grid_backend.areas.services import area_path_of
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
-from grid_backend.core.types import PathId, QueryId, in_window
-from grid_backend.hazards.schemas import Datum
+from grid_backend.core.types import DatumParam, PathId, QueryId, in_window
 from grid_backend.response import services
 from grid_backend.response.schemas import (
     DispatchIn,
@@ -29,8 +28,6 @@ from grid_backend.response.schemas import (
     Tier,
     UrgentCasePage,
 )
-
-DatumParam = Annotated[Datum, QueryParameter(description="datum of the coordinates returned")]
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from grid_backend.core import types as t
-from grid_backend.hazards.schemas import AreaRef, Datum, LocationIn
+from grid_backend.core.types import Datum
+from grid_backend.hazards.schemas import AreaRef, LocationIn
 
 Tier = Literal["community", "ground", "air"]
 TeamType = Literal["professional", "aviation", "industry", "community"]
