@@ -144,3 +144,16 @@ async def require_redis(url: str = REDIS_URL) -> None:
         pytest.skip(reason + "; start redis-server or set GRID_TEST_REDIS_URL")
     finally:
         await client.aclose()
+
+
+async def offered(client, person, grid: str = G1, category: str = "gas") -> list[int]:
+    """What the field app does before sending: the pre-check at a point of the grid, which
+    offers the open cases there (and records the offer, which makes "me too" plausible)."""
+    lat, lng = POINT_IN[grid]
+    r = await client.post(
+        "/api/v1/reports/possible-duplicates",
+        json={"category": category, "location": {"lat": lat, "lng": lng}},
+        headers=person.headers,
+    )
+    assert r.status_code == 200, r.text
+    return [d["id"] for d in r.json()]

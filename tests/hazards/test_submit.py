@@ -17,6 +17,7 @@ from factories import (
     file_report,
     make_person,
     make_tree,
+    offered,
     upload_photo,
 )
 from PIL import ExifTags, Image
@@ -539,19 +540,6 @@ async def test_duplicates_are_offered_before_sending_and_nothing_is_filed(client
 
 
 # --- support ("me too") ------------------------------------------------------------------------
-
-
-async def offered(client, person, grid: str = G1, category: str = "gas") -> list[int]:
-    """What the field app does before sending: the pre-check at the hazard's position, which
-    offers the open cases there (and records the offer)."""
-    lat, lng = POINT_IN[grid]
-    r = await client.post(
-        "/api/v1/reports/possible-duplicates",
-        json={"category": category, "location": {"lat": lat, "lng": lng}},
-        headers=person.headers,
-    )
-    assert r.status_code == 200, r.text
-    return [d["id"] for d in r.json()]
 
 
 async def test_support_an_open_case(client):

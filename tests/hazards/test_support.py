@@ -8,25 +8,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from factories import G1, G2, G3, POINT_IN, file_report, make_person, make_tree
+from factories import G1, G2, G3, file_report, make_person, make_tree, offered
 
 from grid_backend.core import clock
 from grid_backend.hazards.tables import DuplicateOffer
 
 T1 = "500103001"
 NOW = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
-
-
-async def precheck(client, person, grid: str = G1, category: str = "gas") -> list[int]:
-    """The field app's check before sending: it offers the open cases at the position."""
-    lat, lng = POINT_IN[grid]
-    r = await client.post(
-        "/api/v1/reports/possible-duplicates",
-        json={"category": category, "location": {"lat": lat, "lng": lng}},
-        headers=person.headers,
-    )
-    assert r.status_code == 200, r.text
-    return [d["id"] for d in r.json()]
 
 
 def without_instance(response) -> str:
@@ -87,7 +75,7 @@ async def test_an_offer_lets_a_resident_see_and_support_until_it_goes_stale(clie
     reporter, neighbour = await make_person(name="甲"), await make_person(name="邻居")
     case = (await file_report(client, reporter))["id"]
 
-    assert await precheck(client, neighbour) == [case]
+    assert await offered(client, neighbour) == [case]
     seen = await client.get(f"/api/v1/reports/{case}", headers=neighbour.headers)
     assert seen.status_code == 200
     view = seen.json()
@@ -132,8 +120,8 @@ async def test_an_offer_is_for_the_person_it_was_made_to(client):
     await make_tree()
     reporter, asked, other = [await make_person() for _ in range(3)]
     case = (await file_report(client, reporter))["id"]
-    assert await precheck(client, asked) == [case]
-    assert await precheck(client, other, category="fire") == []  # another kind: nothing offered
+    assert await offered(client, asked) == [case]
+    assert await offered(client, other, category="fire") == []  # another kind: nothing offered
     r = await client.post(f"/api/v1/reports/{case}/support", headers=other.headers)
     assert r.status_code == 404
     r = await client.post(f"/api/v1/reports/{case}/support", headers=asked.headers)
