@@ -17,6 +17,7 @@ from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.security import hash_password
+from grid_backend.people.duty import grants_of
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_account, create_assignment, validate_assignment
 from grid_backend.people.tables import Account, Assignment
@@ -214,7 +215,6 @@ async def _seed_patrol_plans(township_code: str, grid_code: str, *, dispatcher: 
     """A daily patrol of its risk points for every grid of the demo township that has some,
     by the grid's full-time worker (the demo grid's at 09:00, the others at 14:30); under an
     orange or red warning they patrol once or twice more. Plans that exist are kept."""
-    from grid_backend.core import policy
     from grid_backend.patrols.schemas import CheckpointIn, PlanCreate, Recurrence
     from grid_backend.patrols.services import create_plan
     from grid_backend.patrols.tables import PatrolPlan
@@ -229,7 +229,7 @@ async def _seed_patrol_plans(township_code: str, grid_code: str, *, dispatcher: 
     for r in rows:
         by_grid.setdefault((r["grid.id"], r["grid.code"]), []).append(r["id"])
     existing = {r["grid"] for r in await PatrolPlan.select(PatrolPlan.grid).run()}
-    grants = await policy.grants_of(dispatcher)
+    grants = await grants_of(dispatcher)
     made = 0
     for (grid_id, code), point_ids in sorted(by_grid.items(), key=lambda item: item[0][1]):
         if grid_id in existing:
@@ -345,7 +345,6 @@ async def _photo_for(account_id: int, name: str) -> int:
 async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]) -> int:
     """A few dozen cases in every state in the demo township, with real photos and timelines
     written by the workflow itself, spread over the last weeks. Skipped if cases exist."""
-    from grid_backend.core import policy
     from grid_backend.hazards import services as cases
     from grid_backend.hazards.schemas import ActionIn, LocationIn, ReportCreate
     from grid_backend.hazards.tables import HazardReport
@@ -365,7 +364,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
     dispatcher, worker = ids["13900000004"], ids["13900000007"]
 
     async def actor(account_id: int) -> Any:
-        return cases.Actor(account_id, await policy.grants_of(account_id))
+        return cases.Actor(account_id, await grants_of(account_id))
 
     photos = sorted(p.name for p in SEED_PHOTOS.glob("*.jpg"))
     categories = list(_DESCRIPTIONS)

@@ -28,10 +28,11 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import PathId, QueryId
+from grid_backend.people.duty import grants_of
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
-    return await policy.grants_of(caller.account_id)
+    return await grants_of(caller.account_id)
 
 
 class WarningController(Controller):

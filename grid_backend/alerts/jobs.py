@@ -23,7 +23,7 @@ from grid_backend.core import clock
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.policy import ancestor_path
 from grid_backend.notify import services as notify
-from grid_backend.people.services import holders
+from grid_backend.people.duty import holders
 
 STEPS = 3
 BATCH = 200  # callouts per tick; the rest wait for the next

@@ -28,6 +28,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import DatumParam, PathId, QueryId
+from grid_backend.people.duty import grants_of
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -113,7 +114,7 @@ class AreaController(Controller):
             ),
         ] = None,
     ) -> ImportResult:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
         policy.require(grants, "area.write", city["path"] if city else "")
         collection = await read_json_body(request)
@@ -132,7 +133,7 @@ class AreaController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CoverageRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.coverage(area_id=area_id, grants=grants, limit=limit, cursor=cursor)
 
 
@@ -148,7 +149,7 @@ class LocateController(Controller):
         lng: FromQuery[float],
         datum: DatumParam = "wgs84",
     ) -> LocateRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.locate(lat=lat, lng=lng, datum=datum, grants=grants)
 
 
@@ -166,7 +167,7 @@ class RiskPointController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> RiskPointPage:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         area_path = await area_path_of(area_id)
         return await risk_points.list_risk_points(
             grants=grants,
@@ -181,7 +182,7 @@ class RiskPointController(Controller):
     async def create_point(
         self, caller: CurrentCaller, data: JSONBody[RiskPointCreate]
     ) -> RiskPointRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await risk_points.create_risk_point(
             data=data, grants=grants, actor_id=caller.account_id
         )
@@ -195,7 +196,7 @@ class RiskPointController(Controller):
     async def import_points(
         self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
     ) -> ImportResult:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         collection = await read_json_body(request)
         return await risk_points.import_risk_points(
             collection=collection, datum=datum, grants=grants, actor_id=caller.account_id
@@ -203,21 +204,21 @@ class RiskPointController(Controller):
 
     @get("/{point_id:int}", summary="One risk point")
     async def get_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await risk_points.get_risk_point(point_id=point_id, grants=grants)
 
     @patch("/{point_id:int}", summary="Change a risk point")
     async def update_point(
         self, caller: CurrentCaller, point_id: PathId, data: JSONBody[RiskPointUpdate]
     ) -> RiskPointRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await risk_points.update_risk_point(
             point_id=point_id, data=data, grants=grants, actor_id=caller.account_id
         )
 
     @delete("/{point_id:int}", status_code=HTTP_200_OK, summary="Retire a risk point")
     async def delete_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await risk_points.deactivate_risk_point(
             point_id=point_id, grants=grants, actor_id=caller.account_id
         )

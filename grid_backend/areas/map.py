@@ -21,6 +21,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
 from grid_backend.core.types import DatumParam, PathId, QueryId
+from grid_backend.people.duty import grants_of
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
@@ -351,12 +352,12 @@ class MapController(Controller):
         area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> GridCollection:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await grid_layer(grants=grants, area_id=area_id, datum=datum)
 
     @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
     async def grid(self, caller: CurrentCaller, grid_id: PathId) -> GridDetail:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await grid_detail(grants=grants, grid_id=grid_id)
 
     @get("/risk-points", summary="Active risk points under an area as GeoJSON")
@@ -366,5 +367,5 @@ class MapController(Controller):
         area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> RiskPointCollection:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await risk_point_layer(grants=grants, area_id=area_id, datum=datum)

@@ -21,6 +21,7 @@ from typing import Any
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
 from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
+from piccolo.querystring import QueryString
 
 _sqlite_write_lock: asyncio.Lock | None = None
 _MAX_READERS = 3
@@ -209,28 +210,26 @@ async def write_transaction() -> AsyncIterator[None]:
             yield
 
 
-def _numbered(sql: str, count: int) -> str:
-    return sql.format(*(f"${i}" for i in range(1, count + 1)))
-
-
-async def fetch(sql: str, *args: object) -> list[dict]:
-    """A hand-written query with `{}` placeholders, for the few hot paths where building a
-    Piccolo query costs more than running it. On PostgreSQL it goes straight to the pool."""
+async def fetch(query: str | QueryString, *args: object) -> list[dict]:
+    """A hand-written query, for the few hot paths where building a Piccolo query costs more
+    than running it: a `core.sql` fragment, or text with `{}` placeholders and its arguments.
+    On PostgreSQL it goes straight to the pool."""
+    compiled = query if isinstance(query, QueryString) else QueryString(query, *args)
     db = engine()
+    sql, values = compiled.compile_string(engine_type=db.engine_type)
     pool = getattr(db, "pool", None)
     if db.engine_type == "postgres" and pool is not None and db.current_transaction.get() is None:
         async with pool.acquire() as connection:
-            return [dict(r) for r in await connection.fetch(_numbered(sql, len(args)), *args)]
+            return [dict(r) for r in await connection.fetch(sql, *values)]
     if (
         db.engine_type == "sqlite"
         and db.current_transaction.get() is None
         and sql.lstrip()[:6].upper() == "SELECT"
     ):
-        reader = _reader_for(db)
-        return (await reader.run(sql.format(*("?" for _ in args)), args)).rows
+        return (await _reader_for(db).run(sql, values)).rows
     from grid_backend.core.tables import GeoRevision  # any table: raw() is table-agnostic
 
-    return await GeoRevision.raw(sql, *args).run()
+    return await GeoRevision.raw(compiled.template, *compiled.args).run()
 
 
 def in_values(values: list[Any]) -> tuple[str, list[Any]]:

@@ -4,11 +4,8 @@ assignments and the area tree. A duty held at an area covers that area's whole s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from grid_backend.core import clock
 from grid_backend.core.errors import Forbidden
-from grid_backend.core.revisions import RevisionCache
 
 LEVELS = ("city", "district", "township", "community", "grid", "micro_grid")
 
@@ -147,30 +144,3 @@ def scopes(grants: list[Grant], action: str) -> list[str]:
 
 def is_staff(grants: list[Grant]) -> bool:
     return bool(grants)
-
-
-_grants_cache = RevisionCache("assignments", max_entries=50_000)
-
-
-async def grants_of(account_id: int, *, on: date | None = None) -> list[Grant]:
-    """The caller's assignments valid on the given local date (today by default)."""
-    from grid_backend.people.tables import Assignment  # the policy sits below the domains
-
-    day = on or clock.today()
-    hit, grants = await _grants_cache.lookup(account_id, day)
-    if hit:
-        return grants
-    rows = (
-        await Assignment.select(
-            Assignment.duty, Assignment.area, Assignment.area_path, Assignment.board
-        )
-        .where(
-            (Assignment.account == account_id)
-            & (Assignment.valid_from <= day)
-            & ((Assignment.valid_to.is_null()) | (Assignment.valid_to >= day))
-        )
-        .run()
-    )
-    grants = [Grant(r["duty"], r["area"], r["area_path"], r["board"]) for r in rows]
-    _grants_cache.store(account_id, grants)
-    return grants

@@ -40,6 +40,7 @@ from grid_backend.hazards.tables import SlaRule
 from grid_backend.hazards.workflow import STATUSES
 from grid_backend.media import storage
 from grid_backend.media.services import ingest
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 
 MAX_JSON_BYTES = 64 * 1024
@@ -52,7 +53,7 @@ def _english(request: Request[Any, Any, Any]) -> bool:
 
 
 async def _actor(caller: Any) -> services.Actor:
-    return services.Actor(caller.account_id, await policy.grants_of(caller.account_id))
+    return services.Actor(caller.account_id, await grants_of(caller.account_id))
 
 
 def _decode(raw: bytes | str, kind: type) -> Any:
@@ -306,7 +307,7 @@ class SlaController(Controller):
 
     @put("", summary="Set the deadlines of a category and level (admins)")
     async def set_rule(self, caller: CurrentCaller, data: JSONBody[SlaRuleWrite]) -> SlaRuleRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
         policy.require(grants, "sla.write", city["path"] if city else "\x00")
         if data.category:

@@ -17,7 +17,7 @@ from grid_backend.core.policy import ancestor_path
 from grid_backend.hazards import workflow
 from grid_backend.hazards.tables import HazardReport
 from grid_backend.notify import services as notify
-from grid_backend.people.services import holders
+from grid_backend.people.duty import holders
 from grid_backend.settings import get_settings
 
 REMIND_BEFORE = timedelta(minutes=30)

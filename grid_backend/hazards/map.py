@@ -10,13 +10,14 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import clock, geo, policy
+from grid_backend.core import clock, geo
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import Forbidden
 from grid_backend.core.types import DatumParam, QueryId
 from grid_backend.hazards import workflow
 from grid_backend.hazards.services import Actor, _scope_condition, overdue
 from grid_backend.hazards.tables import HazardReport
+from grid_backend.people.duty import grants_of
 
 MAX_CASES = 5_000
 
@@ -106,7 +107,7 @@ class CaseMapController(Controller):
         urgent: FromQuery[bool | None] = None,
         datum: DatumParam = "wgs84",
     ) -> CaseCollection:
-        actor = Actor(caller.account_id, await policy.grants_of(caller.account_id))
+        actor = Actor(caller.account_id, await grants_of(caller.account_id))
         return await open_case_layer(
             actor=actor, area_path=await area_path_of(area_id), urgent=urgent, datum=datum
         )

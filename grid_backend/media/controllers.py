@@ -6,7 +6,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.openapi import binary, body_operation
@@ -14,6 +13,7 @@ from grid_backend.core.types import PathId
 from grid_backend.core.uploads import read_multipart
 from grid_backend.media import services, storage
 from grid_backend.media.schemas import PhotoRead
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 
 _MEDIA_TYPES = {"display": "image/jpeg", "thumbnail": "image/jpeg"}
@@ -68,7 +68,7 @@ class MediaController(Controller):
         photo_id: PathId,
         variant: FromPath[Literal["display", "thumbnail", "original"]],
     ) -> Response[Any]:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         row = await services.check_access(
             photo_id=photo_id,
             account_id=caller.account_id,

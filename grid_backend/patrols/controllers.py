@@ -29,10 +29,11 @@ from grid_backend.patrols.schemas import (
     TaskRead,
     TaskStatus,
 )
+from grid_backend.people.duty import grants_of
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
-    return await policy.grants_of(caller.account_id)
+    return await grants_of(caller.account_id)
 
 
 class PatrolPlanController(Controller):

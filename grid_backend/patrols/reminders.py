@@ -12,7 +12,7 @@ from grid_backend.core.db import write_transaction
 from grid_backend.core.policy import ancestor_path
 from grid_backend.notify import services as notify
 from grid_backend.patrols.tables import PatrolTask
-from grid_backend.people.services import holders
+from grid_backend.people.duty import holders
 from grid_backend.settings import get_settings
 
 BEFORE = timedelta(minutes=30)

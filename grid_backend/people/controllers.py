@@ -7,11 +7,11 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.people import services, signup
+from grid_backend.people.duty import grants_of
 from grid_backend.people.schemas import (
     AccountPage,
     AssignmentCreate,
@@ -98,7 +98,7 @@ class AssignmentController(Controller):
         active_on: FromQuery[date | None] = None,
     ) -> AssignmentPage:
         in_window("active_on", active_on)
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.list_assignments(
             grants=grants,
             caller_id=caller.account_id,
@@ -114,14 +114,14 @@ class AssignmentController(Controller):
     async def create_assignment(
         self, caller: CurrentCaller, data: JSONBody[AssignmentCreate]
     ) -> AssignmentRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.create_assignment(
             data=data, grants=grants, actor_id=caller.account_id
         )
 
     @get("/{assignment_id:int}", summary="One assignment")
     async def get_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.read_assignment(
             assignment_id=assignment_id, grants=grants, caller_id=caller.account_id
         )
@@ -130,7 +130,7 @@ class AssignmentController(Controller):
     async def update_assignment(
         self, caller: CurrentCaller, assignment_id: PathId, data: JSONBody[AssignmentUpdate]
     ) -> AssignmentRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.end_assignment(
             assignment_id=assignment_id,
             valid_to=data.valid_to,
@@ -140,7 +140,7 @@ class AssignmentController(Controller):
 
     @delete("/{assignment_id:int}", status_code=HTTP_200_OK, summary="End an assignment today")
     async def end_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.end_assignment(
             assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id
         )
@@ -159,7 +159,7 @@ class AccountController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AccountPage:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         return await services.find_accounts(
             grants=grants, q=q, area_id=area_id, limit=limit, cursor=cursor
         )

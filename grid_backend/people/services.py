@@ -20,6 +20,7 @@ from grid_backend.core.security import (
     verify_password,
 )
 from grid_backend.people import passwords, signin
+from grid_backend.people.duty import on_duty
 from grid_backend.people.phones import mask_name, mask_phone, normalise_phone
 from grid_backend.people.schemas import (
     AccountBrief,
@@ -241,12 +242,6 @@ def _assignment_read(r: dict[str, Any]) -> AssignmentRead:
     )
 
 
-def _current(day: date) -> Any:
-    return (Assignment.valid_from <= day) & (
-        Assignment.valid_to.is_null() | (Assignment.valid_to >= day)
-    )
-
-
 async def me(*, account_id: int) -> MeRead:
     """The caller's account and the assignments valid today."""
     row = await Account.select(*_ACCOUNT_COLUMNS).where(Account.id == account_id).first().run()
@@ -254,7 +249,7 @@ async def me(*, account_id: int) -> MeRead:
         raise DomainError("token_invalid", status=401)
     rows = (
         await Assignment.select(*_ASSIGNMENT_COLUMNS)
-        .where((Assignment.account == account_id) & _current(clock.today()))
+        .where((Assignment.account == account_id) & on_duty(clock.today()))
         .order_by(Assignment.id)
         .run()
     )
@@ -288,7 +283,7 @@ async def list_assignments(
     if account_id is not None:
         query = query.where(Assignment.account == account_id)
     if active_on is not None:
-        query = query.where(_current(active_on))
+        query = query.where(on_duty(active_on))
     after = decode_cursor(cursor)
     if after is not None:
         query = query.where(Assignment.id > after)
@@ -510,26 +505,6 @@ async def end_assignment(
     return await get_assignment(assignment_id=assignment_id)
 
 
-async def holders(*, duties: list[str], area_paths: list[str], day: date) -> dict[str, list[int]]:
-    """Who holds one of these duties exactly at each of these areas on a day (for reminders
-    and escalations): {area_path: [account ids]}."""
-    if not area_paths:
-        return {}
-    rows = (
-        await Assignment.select(Assignment.account, Assignment.area_path)
-        .where(
-            Assignment.duty.is_in(duties)
-            & Assignment.area_path.is_in(sorted(set(area_paths)))
-            & _current(day)
-        )
-        .run()
-    )
-    found: dict[str, list[int]] = {}
-    for r in rows:
-        found.setdefault(r["area_path"], []).append(r["account"])
-    return found
-
-
 async def _phone_owner_in_area(
     *, phone: str, paths: list[str], today: Any
 ) -> dict[str, Any] | None:
@@ -545,7 +520,7 @@ async def _phone_owner_in_area(
         return None
     if any(p.count("/") == 1 for p in paths):  # the whole city
         return row
-    duty = (Assignment.account == row["id"]) & _current(today)
+    duty = (Assignment.account == row["id"]) & on_duty(today)
     reported = HazardReport.reporter == row["id"]
     if await Assignment.exists().where(duty & under(Assignment.area_path, paths)):
         return row
@@ -580,7 +555,7 @@ async def find_accounts(
             raise Forbidden()
     today = clock.today()
     held = Assignment.select(Assignment.account).where(
-        under(Assignment.area_path, paths) & _current(today)
+        under(Assignment.area_path, paths) & on_duty(today)
     )
     query = Account.select(*_ACCOUNT_COLUMNS).where(Account.id.is_in(held))
     text = (q or "").strip()[:64]
@@ -614,7 +589,7 @@ async def find_accounts(
             .where(
                 Assignment.account.is_in([r["id"] for r in rows])
                 & under(Assignment.area_path, paths)
-                & _current(today)
+                & on_duty(today)
             )
             .order_by(Assignment.id)
             .run()

@@ -11,6 +11,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
 from grid_backend.core.types import DatumParam, PathId, QueryId, in_window
+from grid_backend.people.duty import grants_of
 from grid_backend.response import services
 from grid_backend.response.schemas import (
     DispatchIn,
@@ -31,7 +32,7 @@ from grid_backend.response.schemas import (
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
-    return await policy.grants_of(caller.account_id)
+    return await grants_of(caller.account_id)
 
 
 class ResponseController(Controller):

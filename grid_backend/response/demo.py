@@ -13,6 +13,7 @@ from grid_backend.areas.locate import grid_index
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.hazards.schemas import LocationIn
+from grid_backend.people.duty import grants_of
 from grid_backend.response import services
 from grid_backend.response.schemas import BaseIn, DispatchIn, StepIn, TeamCreate
 from grid_backend.response.tables import RescueTeam, ResponseRecord
@@ -61,7 +62,7 @@ async def seed_response_demo(
     dispatcher, responder, officer = ids["13900000004"], ids["13900000010"], ids["13900000009"]
 
     async def grants(account_id: int) -> list[policy.Grant]:
-        return await policy.grants_of(account_id)
+        return await grants_of(account_id)
 
     made = []
     for name, kind, tier, (east, north), level, phone in TEAMS:

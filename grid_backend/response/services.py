@@ -23,7 +23,7 @@ from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import AreaRef
 from grid_backend.hazards.tables import Category, HazardEvent, HazardReport
 from grid_backend.notify import services as notify
-from grid_backend.people.services import holders
+from grid_backend.people.duty import holders
 from grid_backend.people.tables import Assignment
 from grid_backend.response.schemas import (
     TIERS,

@@ -16,6 +16,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import MAX_ID, QueryId, in_window
+from grid_backend.people.duty import grants_of
 from grid_backend.stats import ledger, services
 from grid_backend.stats.schemas import DashboardRead, PointsReview
 
@@ -32,7 +33,7 @@ AreaAlias = Annotated[
 
 
 async def _grants(caller: Any) -> list[policy.Grant]:
-    return await policy.grants_of(caller.account_id)
+    return await grants_of(caller.account_id)
 
 
 class DashboardController(Controller):

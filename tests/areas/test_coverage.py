@@ -10,7 +10,8 @@ from shapely.geometry import box
 
 from grid_backend.areas import services
 from grid_backend.areas.services import AreaInput, apply_areas
-from grid_backend.core import clock, policy
+from grid_backend.core import clock
+from grid_backend.people.duty import grants_of
 
 D1, T1, T2 = "500103", "500103001", "500103002"
 
@@ -72,7 +73,7 @@ async def test_a_duty_ending_today_still_covers_and_one_starting_today_too(clien
     # is refused by PyJWT's own iat check)
     tomorrow = clock.now() + timedelta(days=1)
     clock.set_clock(lambda: tomorrow)
-    grants = await policy.grants_of(dispatcher.id)
+    grants = await grants_of(dispatcher.id)
     result = await services.coverage(area_id=ids[T2], grants=grants, limit=50, cursor=None)
     assert result.date == (today + timedelta(days=1)).isoformat()
     assert [(g.code, g.missing) for g in result.items] == [(G3, ["grid_leader"])]

@@ -15,12 +15,13 @@ from factories import G1, G2, POINT_IN, make_person, make_tree, upload_photo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock
 from grid_backend.core.db import engine
 from grid_backend.core.errors import DomainError
 from grid_backend.hazards import services, workflow
 from grid_backend.hazards.schemas import ActionIn, LocationIn, ReportCreate, Supervision
 from grid_backend.hazards.tables import HazardEvent, HazardReport, PointsEntry
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 
 ACTORS = ("dispatcher", "worker", "supervisor", "resident")
@@ -64,9 +65,7 @@ async def cast(client) -> Cast:
         ]
         for name, p in people.items()
     }
-    actors = {
-        name: services.Actor(p.id, await policy.grants_of(p.id)) for name, p in people.items()
-    }
+    actors = {name: services.Actor(p.id, await grants_of(p.id)) for name, p in people.items()}
     return Cast(actors, photos, areas[G1])
 
 

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 from factories import G1, G2, G3, make_person, make_tree
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock
+from grid_backend.people.duty import grants_of
 from grid_backend.response import services as response
 from grid_backend.stats import services
 
@@ -165,7 +166,7 @@ async def test_the_township_figures_match_counts_made_by_hand(world):
 
 async def test_response_times_are_the_response_domains_own(world):
     _client, _areas, people, _ = world
-    grants = await policy.grants_of(people["dispatcher"].id)
+    grants = await grants_of(people["dispatcher"].id)
     d = await services.dashboard(
         grants=grants, date_from=date(2026, 3, 25), date_to=date(2026, 3, 31)
     )

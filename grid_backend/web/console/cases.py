@@ -29,6 +29,7 @@ from grid_backend.hazards.schemas import ActionIn, ReportRead
 from grid_backend.media import storage
 from grid_backend.media.services import ingest
 from grid_backend.people import services as people
+from grid_backend.people.duty import grants_of
 from grid_backend.people.tables import Account
 from grid_backend.settings import get_settings
 from grid_backend.stats import labels
@@ -69,7 +70,7 @@ def page(template: str, context: dict[str, Any], status_code: int = 200) -> Temp
 
 
 async def actor_of(caller: Any) -> hazards.Actor:
-    return hazards.Actor(caller.account_id, await policy.grants_of(caller.account_id))
+    return hazards.Actor(caller.account_id, await grants_of(caller.account_id))
 
 
 def label_functions() -> dict[str, Any]:

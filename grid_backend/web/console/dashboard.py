@@ -11,11 +11,12 @@ from litestar import Controller, get
 from litestar.response import Template
 
 from grid_backend.areas.tables import Area
-from grid_backend.core import clock, policy
+from grid_backend.core import clock
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.core.types import QueryId, in_window
+from grid_backend.people.duty import grants_of
 from grid_backend.stats import services as stats
 from grid_backend.stats.schemas import TrendDay
 from grid_backend.web.console.cases import page, problem_text
@@ -112,7 +113,7 @@ class DashboardPage(Controller):
     ) -> Template:
         in_window("from", date_from)
         in_window("to", date_to)
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "stats.read")
         context: dict[str, Any] = {"choices": choices, "figures": None, "area_id": area_id}
         if not choices:

@@ -8,10 +8,11 @@ from datetime import timedelta
 from litestar import Controller, get
 from litestar.response import Template
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.core.types import QueryId, in_window
+from grid_backend.people.duty import grants_of
 from grid_backend.stats.ledger import COLUMNS, MAX_ROWS
 from grid_backend.web.console.cases import page
 from grid_backend.web.console.map import area_choices
@@ -30,7 +31,7 @@ class ExportsPage(Controller):
     ) -> Template:
         in_window("from", date_from)
         in_window("to", date_to)
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "report.export")
         today = clock.today()
         date_to = date_to or today

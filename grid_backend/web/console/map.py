@@ -14,6 +14,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.types import QueryId
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 from grid_backend.stats import labels
 from grid_backend.web import i18n
@@ -67,7 +68,7 @@ class MapPage(Controller):
 
     @get("/map", name="console:map")
     async def map_page(self, caller: CurrentCaller, area_id: QueryId = None) -> Template:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "risk_point.read")
         area = pick_area(choices, area_id)
         return Template(

@@ -18,6 +18,7 @@ from grid_backend.core.types import QueryId, in_window
 from grid_backend.patrols import services as patrols
 from grid_backend.patrols.schemas import PlanSummary, TaskRead
 from grid_backend.people import services as people
+from grid_backend.people.duty import grants_of
 from grid_backend.people.schemas import AssignmentRead
 from grid_backend.people.tables import Account
 from grid_backend.web.console.map import area_choices, map_config, pick_area
@@ -93,7 +94,7 @@ class PatrolsPage(Controller):
         day: FromQuery[date | None] = None,
     ) -> Template:
         in_window("day", day)
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "patrol.review")
         area = pick_area(choices, area_id)
         day = day or clock.today()

@@ -16,6 +16,7 @@ from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.types import LINE_PATTERN, QueryId
 from grid_backend.people import services as people
+from grid_backend.people.duty import grants_of
 from grid_backend.people.schemas import AssignmentRead
 from grid_backend.web.console.map import area_choices, pick_area
 from grid_backend.web.console.patrols import MAX_ROWS, all_pages
@@ -33,7 +34,7 @@ class PeoplePage(Controller):
         area_id: QueryId = None,
         q: Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)] = None,
     ) -> Template:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "assignment.read")
         area = pick_area(choices, area_id)
         context: dict[str, Any] = {"choices": choices, "area": area, "q": q or ""}

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from litestar import Controller, get
 from litestar.response import Template
 
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo
 from grid_backend.core.types import QueryId, in_window
+from grid_backend.people.duty import grants_of
 from grid_backend.stats import labels
 from grid_backend.stats import services as stats
 from grid_backend.web.console.cases import english, page, problem_text
@@ -35,7 +35,7 @@ class RewardsPage(Controller):
     ) -> Template:
         in_window("from", date_from)
         in_window("to", date_to)
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "points.review")
         context: dict[str, Any] = {"choices": choices, "review": None}
         if not choices:

@@ -13,6 +13,7 @@ from litestar.response import Template
 from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.types import QueryId
+from grid_backend.people.duty import grants_of
 from grid_backend.response import services as response
 from grid_backend.settings import get_settings
 from grid_backend.web.console.map import area_choices, pick_area
@@ -28,7 +29,7 @@ class UrgentPage(Controller):
         area_id: QueryId = None,
         show: FromQuery[str] = "open",
     ) -> Template:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "report.read")
         area = pick_area(choices, area_id)
         context: dict[str, Any] = {"choices": choices, "area": area, "show": show}

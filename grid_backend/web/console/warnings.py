@@ -13,6 +13,7 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.types import QueryId
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 from grid_backend.web.console.map import area_choices, pick_area
 from grid_backend.web.console.patrols import MAX_ROWS
@@ -31,7 +32,7 @@ class WarningsPage(Controller):
         area_id: QueryId = None,
         callout_id: QueryId = None,
     ) -> Template:
-        grants = await policy.grants_of(caller.account_id)
+        grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "warning.read")
         area = pick_area(choices, area_id)
         context: dict[str, Any] = {"choices": choices, "area": area}
