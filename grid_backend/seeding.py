@@ -345,8 +345,9 @@ async def _photo_for(account_id: int, name: str) -> int:
 async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]) -> int:
     """A few dozen cases in every state in the demo township, with real photos and timelines
     written by the workflow itself, spread over the last weeks. Skipped if cases exist."""
+    from grid_backend.core.types import LocationIn
     from grid_backend.hazards import services as cases
-    from grid_backend.hazards.schemas import ActionIn, LocationIn, ReportCreate
+    from grid_backend.hazards.schemas import ActionIn, ReportCreate
     from grid_backend.hazards.tables import HazardReport
 
     if await HazardReport.count().run():

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from grid_backend.core import types as t
-from grid_backend.hazards.schemas import AreaRef
+from grid_backend.core.types import AreaRef
 
 WarningLevel = Literal["blue", "yellow", "orange", "red"]
 WarningType = Literal["heavy_rain", "geological", "flood", "forest_fire", "other"]

@@ -49,7 +49,7 @@ from grid_backend.core.db import fetch, is_postgres, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, encode_cursor
 from grid_backend.core.revisions import RevisionCache
-from grid_backend.hazards.schemas import AreaRef
+from grid_backend.core.types import AreaRef
 from grid_backend.notify import services as notify
 from grid_backend.patrols import rounds as patrol_rounds
 from grid_backend.people.tables import Account, Assignment

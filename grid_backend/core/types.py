@@ -81,3 +81,23 @@ def _check(name: str, value: object) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check(name, item)
+
+
+# shared by every domain that places or names things
+class AreaRef(msgspec.Struct):
+    """An area as a reference: enough to show and link it."""
+
+    id: int
+    code: str
+    name: str
+
+
+class LocationIn(Input):
+    """A position as a phone or a map gives it, in any supported datum."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    datum: Datum = "wgs84"
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
+    source: Literal["gps", "network", "map_pick", "exif", "manual"] = "gps"
+    is_mock: bool = False

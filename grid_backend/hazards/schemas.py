@@ -6,22 +6,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from grid_backend.core import types as t
-from grid_backend.core.types import Datum
+from grid_backend.core.types import AreaRef, LocationIn
 from grid_backend.hazards.workflow import ACTIONS
 
 Level = Literal["general", "major"]
 PhotoIds = Annotated[list[t.Id], msgspec.Meta(max_length=50)]
 Text = Annotated[t.Text, msgspec.Meta(max_length=2000)]
 Reason = Annotated[t.Text, msgspec.Meta(max_length=500)]
-
-
-class LocationIn(t.Input):
-    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
-    lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
-    datum: Datum = "wgs84"
-    accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
-    source: Literal["gps", "network", "map_pick", "exif", "manual"] = "gps"
-    is_mock: bool = False
 
 
 class ReportCreate(t.Input):
@@ -62,12 +53,6 @@ class ActionIn(t.Input):
     before_photo_ids: PhotoIds = []
     location: LocationIn | None = None
     false_report: bool = False
-
-
-class AreaRef(msgspec.Struct):
-    id: int
-    code: str
-    name: str
 
 
 class PhotoRef(msgspec.Struct):

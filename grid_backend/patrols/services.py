@@ -19,7 +19,7 @@ from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import engine, fetch, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import cursor_id, decode_cursor, encode_cursor, next_cursor
-from grid_backend.hazards.schemas import AreaRef
+from grid_backend.core.types import AreaRef
 from grid_backend.media.services import uploaded_by
 from grid_backend.patrols import jobs
 from grid_backend.patrols.schemas import (

@@ -12,7 +12,7 @@ import shapely
 from grid_backend.areas.locate import grid_index
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock, policy
-from grid_backend.hazards.schemas import LocationIn
+from grid_backend.core.types import LocationIn
 from grid_backend.people.duty import grants_of
 from grid_backend.response import services
 from grid_backend.response.schemas import BaseIn, DispatchIn, StepIn, TeamCreate

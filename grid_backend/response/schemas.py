@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from grid_backend.core import types as t
-from grid_backend.core.types import Datum
-from grid_backend.hazards.schemas import AreaRef, LocationIn
+from grid_backend.core.types import AreaRef, Datum, LocationIn
 
 Tier = Literal["community", "ground", "air"]
 TeamType = Literal["professional", "aviation", "industry", "community"]

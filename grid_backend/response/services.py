@@ -19,8 +19,8 @@ from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.types import AreaRef
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import AreaRef
 from grid_backend.hazards.tables import Category, HazardEvent, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders

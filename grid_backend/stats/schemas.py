@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import msgspec
 
-from grid_backend.hazards.schemas import AreaRef
+from grid_backend.core.types import AreaRef
 from grid_backend.response.schemas import ResponseFigures
 
 

@@ -16,8 +16,8 @@ from grid_backend.core import clock, policy
 from grid_backend.core.db import fetch, is_postgres, under
 from grid_backend.core.errors import Forbidden, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.types import AreaRef
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import AreaRef
 from grid_backend.hazards.tables import HazardReport, PointsEntry
 from grid_backend.patrols import services as patrols
 from grid_backend.people.phones import mask_phone
