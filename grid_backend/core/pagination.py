@@ -1,11 +1,12 @@
-"""Keyset pagination: an opaque cursor carrying the last id seen (and the last sort key)."""
+"""Keyset pagination: an opaque cursor carrying the last row's sort keys, in one codec
+(`encode`/`decode`) for every list."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
 from litestar.params import QueryParameter
 
@@ -19,6 +20,11 @@ DateFrom = Annotated[date | None, QueryParameter(name="from", description="first
 DateTo = Annotated[date | None, QueryParameter(name="to", description="last day")]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+Key = int | datetime | None
+
+
 def cursor_id(value: str) -> int:
     """An id read from a cursor: ASCII digits within the id range (ValueError otherwise)."""
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
@@ -26,22 +32,53 @@ def cursor_id(value: str) -> int:
     return int(value)
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{last_id}".encode()).decode().rstrip("=")
+def encode(tag: str, *keys: Key) -> str:
+    """The one cursor codec: the sort keys of the last row of a page, behind a tag naming the
+    list's order. Ids go as digits, moments as whole microseconds since 1970 (exact, so a
+    keyset comparison resumes precisely), no value as nothing."""
+    parts = [tag]
+    for key in keys:
+        if isinstance(key, datetime):
+            parts.append(str((key - _EPOCH) // _MICROSECOND))
+        else:
+            parts.append("" if key is None else str(key))
+    return base64.urlsafe_b64encode(":".join(parts).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id after which the page starts, or None for the first page."""
+def decode(cursor: str | None, tag: str, *kinds: str) -> tuple[Any, ...] | None:
+    """The keys of a cursor `encode(tag, …)` made, read as `kinds` ("id", "time", or "time?"
+    for a moment that may be absent); None for no cursor (the first page). Anything else
+    this server did not issue is a 422 on the `cursor` field."""
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind == "i":
-            return cursor_id(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        found, *values = raw.split(":")
+        if found == tag and len(values) == len(kinds):
+            return tuple(_key(kind, value) for kind, value in zip(kinds, values, strict=True))
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
     raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
+
+
+def _key(kind: str, value: str) -> Key:
+    if kind == "id":
+        return cursor_id(value)
+    if kind == "time?" and value == "":
+        return None
+    if not (value.isascii() and value.lstrip("-").isdigit()):
+        raise ValueError(value)
+    return _EPOCH + int(value) * _MICROSECOND
+
+
+def encode_cursor(last_id: int) -> str:
+    return encode("i", last_id)
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id after which the page starts, or None for the first page."""
+    keys = decode(cursor, "i", "id")
+    return None if keys is None else keys[0]
 
 
 def next_cursor(rows: list[dict], limit: int) -> str | None:
@@ -54,22 +91,10 @@ def next_cursor(rows: list[dict], limit: int) -> str | None:
 
 def encode_due_cursor(due: datetime | None, last_id: int) -> str:
     """A cursor for lists ordered by (deadline, id): the last row's deadline and id."""
-    key = f"d:{due.isoformat() if due else ''}|{last_id}"
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return encode("d", due, last_id)
 
 
 def decode_due_cursor(cursor: str | None) -> tuple[datetime | None, int] | None:
     """(deadline or None, id) after which the page starts, or None for the first page."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        due, _, last_id = value.rpartition("|")
-        if kind == "d":
-            moment = datetime.fromisoformat(due) if due else None
-            if moment is None or moment.tzinfo is not None:
-                return moment, cursor_id(last_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        pass
-    raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
+    keys = decode(cursor, "d", "time?", "id")
+    return None if keys is None else (keys[0], keys[1])
