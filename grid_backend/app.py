@@ -37,6 +37,7 @@ from grid_backend.patrols.controllers import (
     PatrolStatsController,
     PatrolTaskController,
 )
+from grid_backend.people.caller import DEPENDENCIES as MEMBER_DEPENDENCIES
 from grid_backend.people.controllers import (
     AccountController,
     AssignmentController,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         # console's page router keeps Litestar's 10 MB for its photo forms
         request_max_body_size=API_MAX_BODY_BYTES,
         template_config=template_config(),
-        dependencies=DEPENDENCIES,
+        dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
