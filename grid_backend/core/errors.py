@@ -10,6 +10,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from grid_backend.core import types
+from grid_backend.core.i18n import wants_english
 
 logger = logging.getLogger("grid_backend")
 
@@ -186,25 +187,6 @@ def invalid(
         detail_zh=detail_zh,
         errors=[{"field": field, "code": code, "message": detail}],
     )
-
-
-def wants_english(accept_language: str | None) -> bool:
-    """True when the caller prefers English over Chinese; zh-CN is the default."""
-    if not accept_language:
-        return False
-    best_lang, best_q = "zh", -1.0
-    for part in accept_language.split(","):
-        lang, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        lang = lang.strip().lower()
-        if (lang.startswith(("en", "zh"))) and q > best_q:
-            best_lang, best_q = lang[:2], q
-    return best_lang == "en"
 
 
 def problem(

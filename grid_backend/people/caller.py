@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 
 from grid_backend.core import policy
 from grid_backend.core.auth import Caller
-from grid_backend.core.errors import wants_english
+from grid_backend.core.i18n import wants_english
 from grid_backend.people.duty import grants_of
 
 Language = Literal["zh", "en"]
