@@ -49,6 +49,9 @@ class Settings:
     password_hash_cost: str = "standard"
     index_refresh_seconds: float = 2.0
     db_pool_size: int = 10
+    # SQLite: write transactions and plain reads on connections kept open
+    # (grid_backend/infra/sqlite.py); off: Piccolo's own, a new connection each time
+    sqlite_reuse_connections: bool = True
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
@@ -76,6 +79,9 @@ class Settings:
     notify_interval_seconds: float = 5.0
     notify_timeout_seconds: float = 5.0
     notify_concurrency: int = 50
+    # push and SMS requests reach their sockets through plain asyncio
+    # (grid_backend/infra/network.py); off: httpcore's stock backend (anyio), as httpx has it
+    notify_asyncio_network: bool = True
     events_per_account: int = 5  # open live-event streams per account and process
     # patrols: how far ahead tasks exist, when a start is on time, how long a started
     # patrol may still be finished after its window
