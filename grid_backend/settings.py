@@ -6,7 +6,7 @@ import ipaddress
 import os
 import secrets
 import zoneinfo
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -304,20 +304,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             kind = {"bool": bool, "int": int, "float": float, "Path": Path}.get(str(f.type), str)
             values[f.name] = _parse(f.name, kind, raw)
     if "media_root" not in values and "data_dir" in values:
-        values["media_root"] = Path(values["data_dir"]) / "media"  # type: ignore[arg-type]
-    settings = Settings(**values)  # type: ignore[arg-type]
+        values["media_root"] = Path(str(values["data_dir"])) / "media"
+    # each value has its field's type (_parse converts by the field's annotation)
+    settings = Settings(**values)  # type: ignore[arg-type]  # values: dict[str, object]
     _check(settings)
     if not settings.secret_key:
         if settings.production:
             raise SettingsError("GRID_SECRET_KEY", "is required when GRID_PRODUCTION is set")
-        settings = Settings(
-            **{**_as_dict(settings), "secret_key": _development_secret(settings.data_dir)}
-        )
+        settings = replace(settings, secret_key=_development_secret(settings.data_dir))
     return settings
-
-
-def _as_dict(s: Settings) -> dict[str, object]:
-    return {f.name: getattr(s, f.name) for f in fields(Settings)}
 
 
 @lru_cache(maxsize=1)
