@@ -46,6 +46,9 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy over grid_backend (not yet part of lint: issue 11)
 	$(BIN)/mypy grid_backend
 
+layers: $(STAMP) ## the layer contract (import-linter; not yet part of lint: issue 11)
+	$(BIN)/lint-imports
+
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
@@ -73,4 +76,4 @@ bench-decode: $(STAMP) ## peak and retained RSS of 8 concurrent 7,700 x 7,700 px
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint typecheck format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean
+.PHONY: help install run test test-sqlite test-pg lint typecheck layers format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean
