@@ -148,6 +148,21 @@ def _parse(name: str, kind: type, raw: str) -> object:
 
 
 def _check(s: Settings) -> None:
+    """Raise SettingsError for the first setting, in this order, with a value the service
+    cannot run with."""
+    for check in (
+        _check_database,
+        _check_server,
+        _check_sign_in,
+        _check_notify,
+        _check_patrols_and_map,
+        _check_response,
+    ):
+        check(s)
+
+
+def _check_database(s: Settings) -> None:
+    """The database URL names an engine and a database."""
     url = s.database_url
     if url.startswith("sqlite://"):
         if not url.startswith("sqlite:///") or url == "sqlite:///":
@@ -165,6 +180,10 @@ def _check(s: Settings) -> None:
         raise SettingsError(
             "GRID_DATABASE_URL", f"{url!r} must start with sqlite:/// or postgresql://"
         )
+
+
+def _check_server(s: Settings) -> None:
+    """The time zone, the server, tokens, locating and photos."""
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -189,6 +208,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_DECODE_WAIT_SECONDS", "must be between 0 and 120")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
+
+
+def _check_sign_in(s: Settings) -> None:
+    """Sign-in and sign-up limits, proxies, password hashing and the secret."""
     for name, value, low, high in (
         ("GRID_LOGIN_FAILURES_PER_PHONE_ADDRESS", s.login_failures_per_phone_address, 1, 1000),
         ("GRID_LOGIN_FAILURES_PER_ADDRESS", s.login_failures_per_address, 1, 1_000_000),
@@ -208,6 +231,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' in production")
     if s.secret_key and len(s.secret_key.encode()) < 32:
         raise SettingsError("GRID_SECRET_KEY", "must be at least 32 bytes long")
+
+
+def _check_notify(s: Settings) -> None:
+    """Gateways, Redis and notification delivery."""
     for name, url in (
         ("GRID_PUSH_WEBHOOK_URL", s.push_webhook_url),
         ("GRID_SMS_GATEWAY_URL", s.sms_gateway_url),
@@ -231,6 +258,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_EVENTS_PER_ACCOUNT", "must be between 1 and 100")
     if not 1 <= s.notify_concurrency <= 1000:
         raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
+
+
+def _check_patrols_and_map(s: Settings) -> None:
+    """Patrol windows and the console map."""
     if not 1 <= s.patrol_horizon_hours <= 14 * 24:
         raise SettingsError("GRID_PATROL_HORIZON_HOURS", "must be between 1 and 336")
     for name, minutes in (
@@ -249,6 +280,10 @@ def _check(s: Settings) -> None:
         )
     if s.map_tile_datum not in ("wgs84", "gcj02"):
         raise SettingsError("GRID_MAP_TILE_DATUM", "must be wgs84 or gcj02")
+
+
+def _check_response(s: Settings) -> None:
+    """Callouts, urgent response, "me too" and the dashboard target."""
     if not 1 <= s.callout_escalate_minutes <= 240:
         raise SettingsError("GRID_CALLOUT_ESCALATE_MINUTES", "must be between 1 and 240")
     if not 10 <= s.response_arrival_radius_m <= 10_000:
