@@ -43,6 +43,15 @@ lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check grid_backend tests benchmarks
 	$(BIN)/ruff format --check grid_backend tests benchmarks
 
+typecheck: $(STAMP) ## mypy over grid_backend (not yet part of lint: issue 11)
+	$(BIN)/mypy grid_backend
+
+layers: $(STAMP) ## the layer contract (import-linter; not yet part of lint: issue 11)
+	$(BIN)/lint-imports
+
+complexity: $(STAMP) ## ruff's complexity and length rules (configured in pyproject; not yet part of lint: issue 11)
+	$(BIN)/ruff check grid_backend --extend-select C901,PLR0912,PLR0915
+
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
@@ -70,4 +79,4 @@ bench-decode: $(STAMP) ## peak and retained RSS of 8 concurrent 7,700 x 7,700 px
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean
+.PHONY: help install run test test-sqlite test-pg lint typecheck layers complexity format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import httpx
 from litestar import Litestar
+from piccolo.engine.postgres import PostgresEngine
 
 from grid_backend.areas.locate import grid_index
 from grid_backend.core.db import engine
@@ -28,7 +30,7 @@ def lifespan_for(settings: Settings, *, open_pool: bool = True):
         db = engine()
         pooled = open_pool and db.engine_type == "postgres"
         if pooled:
-            await db.start_connection_pool(
+            await cast(PostgresEngine, db).start_connection_pool(
                 min_size=1, max_size=settings.db_pool_size, reset=_no_session_reset
             )
         async with httpx.AsyncClient(timeout=10.0) as client:

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import secrets
 import zoneinfo
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,6 +49,9 @@ class Settings:
     password_hash_cost: str = "standard"
     index_refresh_seconds: float = 2.0
     db_pool_size: int = 10
+    # SQLite: write transactions and plain reads on connections kept open
+    # (grid_backend/infra/sqlite.py); off: Piccolo's own, a new connection each time
+    sqlite_reuse_connections: bool = True
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
@@ -76,6 +79,9 @@ class Settings:
     notify_interval_seconds: float = 5.0
     notify_timeout_seconds: float = 5.0
     notify_concurrency: int = 50
+    # push and SMS requests reach their sockets through plain asyncio
+    # (grid_backend/infra/network.py); off: httpcore's stock backend (anyio), as httpx has it
+    notify_asyncio_network: bool = True
     events_per_account: int = 5  # open live-event streams per account and process
     # patrols: how far ahead tasks exist, when a start is on time, how long a started
     # patrol may still be finished after its window
@@ -142,6 +148,21 @@ def _parse(name: str, kind: type, raw: str) -> object:
 
 
 def _check(s: Settings) -> None:
+    """Raise SettingsError for the first setting, in this order, with a value the service
+    cannot run with."""
+    for check in (
+        _check_database,
+        _check_server,
+        _check_sign_in,
+        _check_notify,
+        _check_patrols_and_map,
+        _check_response,
+    ):
+        check(s)
+
+
+def _check_database(s: Settings) -> None:
+    """The database URL names an engine and a database."""
     url = s.database_url
     if url.startswith("sqlite://"):
         if not url.startswith("sqlite:///") or url == "sqlite:///":
@@ -159,6 +180,10 @@ def _check(s: Settings) -> None:
         raise SettingsError(
             "GRID_DATABASE_URL", f"{url!r} must start with sqlite:/// or postgresql://"
         )
+
+
+def _check_server(s: Settings) -> None:
+    """The time zone, the server, tokens, locating and photos."""
     try:
         zoneinfo.ZoneInfo(s.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -183,6 +208,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_DECODE_WAIT_SECONDS", "must be between 0 and 120")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
+
+
+def _check_sign_in(s: Settings) -> None:
+    """Sign-in and sign-up limits, proxies, password hashing and the secret."""
     for name, value, low, high in (
         ("GRID_LOGIN_FAILURES_PER_PHONE_ADDRESS", s.login_failures_per_phone_address, 1, 1000),
         ("GRID_LOGIN_FAILURES_PER_ADDRESS", s.login_failures_per_address, 1, 1_000_000),
@@ -202,6 +231,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_PASSWORD_HASH_COST", "must be 'standard' in production")
     if s.secret_key and len(s.secret_key.encode()) < 32:
         raise SettingsError("GRID_SECRET_KEY", "must be at least 32 bytes long")
+
+
+def _check_notify(s: Settings) -> None:
+    """Gateways, Redis and notification delivery."""
     for name, url in (
         ("GRID_PUSH_WEBHOOK_URL", s.push_webhook_url),
         ("GRID_SMS_GATEWAY_URL", s.sms_gateway_url),
@@ -225,6 +258,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("GRID_EVENTS_PER_ACCOUNT", "must be between 1 and 100")
     if not 1 <= s.notify_concurrency <= 1000:
         raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
+
+
+def _check_patrols_and_map(s: Settings) -> None:
+    """Patrol windows and the console map."""
     if not 1 <= s.patrol_horizon_hours <= 14 * 24:
         raise SettingsError("GRID_PATROL_HORIZON_HOURS", "must be between 1 and 336")
     for name, minutes in (
@@ -243,6 +280,10 @@ def _check(s: Settings) -> None:
         )
     if s.map_tile_datum not in ("wgs84", "gcj02"):
         raise SettingsError("GRID_MAP_TILE_DATUM", "must be wgs84 or gcj02")
+
+
+def _check_response(s: Settings) -> None:
+    """Callouts, urgent response, "me too" and the dashboard target."""
     if not 1 <= s.callout_escalate_minutes <= 240:
         raise SettingsError("GRID_CALLOUT_ESCALATE_MINUTES", "must be between 1 and 240")
     if not 10 <= s.response_arrival_radius_m <= 10_000:
@@ -298,20 +339,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             kind = {"bool": bool, "int": int, "float": float, "Path": Path}.get(str(f.type), str)
             values[f.name] = _parse(f.name, kind, raw)
     if "media_root" not in values and "data_dir" in values:
-        values["media_root"] = Path(values["data_dir"]) / "media"  # type: ignore[arg-type]
-    settings = Settings(**values)  # type: ignore[arg-type]
+        values["media_root"] = Path(str(values["data_dir"])) / "media"
+    # each value has its field's type (_parse converts by the field's annotation)
+    settings = Settings(**values)  # type: ignore[arg-type]  # values: dict[str, object]
     _check(settings)
     if not settings.secret_key:
         if settings.production:
             raise SettingsError("GRID_SECRET_KEY", "is required when GRID_PRODUCTION is set")
-        settings = Settings(
-            **{**_as_dict(settings), "secret_key": _development_secret(settings.data_dir)}
-        )
+        settings = replace(settings, secret_key=_development_secret(settings.data_dir))
     return settings
-
-
-def _as_dict(s: Settings) -> dict[str, object]:
-    return {f.name: getattr(s, f.name) for f in fields(Settings)}
 
 
 @lru_cache(maxsize=1)

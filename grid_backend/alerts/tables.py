@@ -1,4 +1,4 @@
-from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -12,6 +12,7 @@ class EarlyWarning(Table, tablename="early_warning"):
     """A warning (预警) over some areas for a period (DESIGN.md §3). `status` is `issued` or
     `cancelled`; whether it is upcoming, active or expired follows from the clock."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     level = Varchar(length=8)  # blue | yellow | orange | red
     type = Varchar(length=32)  # heavy_rain | geological | flood | forest_fire | other
     message = Text()
@@ -30,6 +31,7 @@ class EarlyWarning(Table, tablename="early_warning"):
 class WarningArea(Table, tablename="early_warning_area"):
     """One of the areas a warning covers (any level from district down to grid)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     warning = ForeignKey(EarlyWarning, index=True, on_delete=OnDelete.cascade)
     area = ForeignKey(Area, index=True, on_delete=OnDelete.restrict)
     area_path = Varchar(length=255, index=True)
@@ -39,6 +41,7 @@ class WarningRound(Table, tablename="early_warning_round"):
     """An extra patrol round a warning added to a plan: unique per (warning, plan, round), so
     issuing, changing or re-syncing a warning never makes a round twice."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     warning = ForeignKey(EarlyWarning, index=True, on_delete=OnDelete.cascade)
     plan = ForeignKey(PatrolPlan, index=True, on_delete=OnDelete.cascade)
     round = Integer()
@@ -51,6 +54,7 @@ class Callout(Table, tablename="callout"):
     """A message each recipient must acknowledge (叫应). `next_step_at` is when the next
     escalation of those who have not answered is due (None once escalation is over)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     warning = ForeignKey(EarlyWarning, null=True, default=None, on_delete=OnDelete.cascade)
     level = Varchar(length=8, null=True, default=None)  # the warning's level, if any
     message = Text()
@@ -68,6 +72,7 @@ class Callout(Table, tablename="callout"):
 class CalloutArea(Table, tablename="callout_area"):
     """One of the areas a callout was sent to: who may see it follows from these."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     callout = ForeignKey(Callout, index=True, on_delete=OnDelete.cascade)
     area = ForeignKey(Area, index=True, on_delete=OnDelete.restrict)
     area_path = Varchar(length=255, index=True)
@@ -78,6 +83,7 @@ class CalloutRecipient(Table, tablename="callout_recipient"):
     reached through, their acknowledgement and how far their escalation has gone
     (1 reminded, 2 their grid leader told, 3 the township dispatcher told)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     callout = ForeignKey(Callout, on_delete=OnDelete.cascade)  # indexed with account
     account = ForeignKey(Account, on_delete=OnDelete.cascade)  # indexed with acked_at
     # the grid's id, no foreign key: its check cost a second per 100,000 recipients, and areas

@@ -5,6 +5,7 @@ from piccolo.columns import (
     DoublePrecision,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -19,10 +20,11 @@ class Area(Table, tablename="area"):
     `path` is the codes from the root to this area, each followed by "/", so an area's
     subtree is every row whose path starts with its own (scoping without recursion)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     code = Varchar(length=32, unique=True)
     name = Varchar(length=100)
     level = Varchar(length=16, index=True)
-    parent = ForeignKey("self", null=True, index=True)
+    parent: ForeignKey["Area"] = ForeignKey("self", null=True, index=True)
     path = Varchar(length=255, index=True)
     kind = Varchar(length=16, default="comprehensive")
     households = Integer(null=True)
@@ -34,6 +36,7 @@ class Area(Table, tablename="area"):
 class AreaBoundary(Table, tablename="area_boundary"):
     """One version of an area's boundary (WKB, WGS-84); the current one has no valid_to."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     area = ForeignKey(Area, index=True)
     wkb = Bytea()
     min_lng = DoublePrecision()
@@ -48,6 +51,7 @@ class AreaBoundary(Table, tablename="area_boundary"):
 class RiskPoint(Table, tablename="risk_point"):
     """A registered place that needs watching; position in WGS-84."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     code = Varchar(length=32, unique=True)
     name = Varchar(length=100)
     type = Varchar(length=32, index=True)

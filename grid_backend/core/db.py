@@ -1,30 +1,26 @@
-"""Database helpers shared by every domain: write transactions and engine facts.
+"""Database helpers shared by every domain: write transactions, hand-written reads and
+engine facts.
 
-On SQLite, Piccolo opens a new connection (and a thread) for every query outside a
-transaction and for every transaction: about 1.5 ms of CPU each, more than most queries cost.
-Here two kinds of long-lived connections avoid that where it is safe: write_transaction() runs
-on one connection kept open (writes are serialised in this process anyway), and fetch() runs
-plain SELECTs outside a transaction on a few reading connections. Each statement on a reading
-connection runs to its end in one step on that connection's thread, so it sees everything
-committed before it started, as a new connection would."""
+On SQLite, write_transaction() and fetch() run on connections kept open
+(grid_backend/infra/sqlite.py) unless GRID_SQLITE_REUSE_CONNECTIONS is off; then they use
+Piccolo's own transactions and a new connection per query."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
-from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
+from grid_backend.infra import sqlite as kept_open
+from grid_backend.settings import get_settings
+
 _sqlite_write_lock: asyncio.Lock | None = None
-_MAX_READERS = 3
 
 
 def engine() -> Engine:
@@ -37,156 +33,8 @@ def is_postgres() -> bool:
     return engine().engine_type == "postgres"
 
 
-class _Cursor:
-    """The rows of a statement that has already run (what Piccolo reads from a cursor)."""
-
-    def __init__(self, rows: list[dict], lastrowid: int | None) -> None:
-        self.rows = rows
-        self.lastrowid = lastrowid
-
-    async def fetchall(self) -> list[dict]:
-        return self.rows
-
-    async def fetchone(self) -> dict | None:
-        return self.rows[0] if self.rows else None
-
-
-class _Statement:
-    """`await connection.execute(…)` and `async with connection.execute(…)`, as in aiosqlite."""
-
-    def __init__(self, connection: _Connection, sql: str, args: Any) -> None:
-        self.connection, self.sql, self.args = connection, sql, args
-
-    def __await__(self) -> Any:
-        return self.connection.run(self.sql, self.args).__await__()
-
-    async def __aenter__(self) -> _Cursor:
-        return await self.connection.run(self.sql, self.args)
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class _Connection:
-    """One sqlite3 connection kept open, used only from its own thread. It offers the part of
-    aiosqlite's interface that Piccolo's transactions use, so Piccolo queries run on it."""
-
-    def __init__(self, kwargs: dict[str, Any]) -> None:
-        self.path = str(kwargs["database"])
-        self.inode = _inode(self.path)
-        self.busy = 0
-        self.row_factory: Any = dict_factory  # Piccolo sets it on every query: rows are dicts
-        self._kwargs = {**kwargs, "check_same_thread": False}
-        # a worker pool's thread ends cleanly when the interpreter exits (aiosqlite's would not)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
-        self._sqlite: sqlite3.Connection | None = None
-
-    async def call(self, function: Callable[[sqlite3.Connection], Any]) -> Any:
-        def job() -> Any:
-            if self._sqlite is None:
-                self._sqlite = sqlite3.connect(**self._kwargs)
-                self._sqlite.row_factory = dict_factory
-                self._sqlite.execute("PRAGMA foreign_keys = 1")
-            return function(self._sqlite)
-
-        self.busy += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, job)
-        finally:
-            self.busy -= 1
-
-    def run(self, sql: str, args: Any = None) -> Any:
-        def step(connection: sqlite3.Connection) -> _Cursor:
-            if sql.startswith("PRAGMA foreign_keys"):  # set once, when the connection opened
-                return _Cursor([], None)
-            cursor = connection.execute(sql, args or ())
-            return _Cursor(cursor.fetchall(), cursor.lastrowid)  # to the end: no open read
-
-        return self.call(step)
-
-    def execute(self, sql: str, args: Any = None) -> _Statement:
-        return _Statement(self, sql, args)
-
-    def fresh(self, path: str) -> bool:
-        """Still the database file in use (tests delete and recreate it)."""
-        return path == self.path and _inode(path) == self.inode
-
-    def close(self) -> None:
-        def shut() -> None:
-            if self._sqlite is not None:
-                self._sqlite.close()
-                self._sqlite = None
-
-        self._thread.submit(shut)  # after whatever is queued
-        self._thread.shutdown(wait=False)
-
-
-def _inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-_writer: _Connection | None = None
-_readers: list[_Connection] = []
-
-
-def _writer_for(db: Any) -> _Connection:
-    global _writer
-    if _writer is None or not _writer.fresh(db.path):
-        if _writer is not None:
-            _writer.close()
-        _writer = _Connection(db.connection_kwargs)
-    return _writer
-
-
-def _drop_writer() -> None:
-    global _writer
-    if _writer is not None:
-        _writer.close()
-        _writer = None
-
-
-def _reader_for(db: Any) -> _Connection:
-    """The least busy reading connection, a new one while all are busy (up to a few)."""
-    for stale in [r for r in _readers if not r.fresh(db.path)]:
-        _readers.remove(stale)
-        stale.close()
-    idle = min(_readers, key=lambda r: r.busy, default=None)
-    if idle is None or (idle.busy and len(_readers) < _MAX_READERS):
-        idle = _Connection(db.connection_kwargs)
-        _readers.append(idle)
-    return idle
-
-
-class _KeptOpenTransaction(SQLiteTransaction):
-    """Piccolo's SQLite transaction on the long-lived writing connection, left open after."""
-
-    async def get_connection(self) -> Any:
-        return _writer_for(self.engine)
-
-    async def begin(self) -> None:
-        def begin(connection: sqlite3.Connection) -> None:
-            if connection.in_transaction:  # left open by a cancelled request: undo it
-                connection.execute("ROLLBACK")
-            connection.execute(f"BEGIN {self.transaction_type.value}")
-
-        await self.connection.call(begin)
-
-    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
-        try:
-            if exception:
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-        except BaseException:
-            _drop_writer()  # in an unknown state: the next transaction opens a new one
-            raise
-        finally:
-            self.engine.current_transaction.reset(self.context)
-        return exception is None
+def _reuse_connections() -> bool:
+    return get_settings().sqlite_reuse_connections
 
 
 @asynccontextmanager
@@ -200,10 +48,13 @@ async def write_transaction() -> AsyncIterator[None]:
     elif db.engine_type == "sqlite":
         if _sqlite_write_lock is None:
             _sqlite_write_lock = asyncio.Lock()
-        async with (
-            _sqlite_write_lock,
-            _KeptOpenTransaction(db, transaction_type=TransactionType.immediate),  # type: ignore[arg-type]
-        ):
+        sqlite = cast(SQLiteEngine, db)  # engine_type says so; engine_finder() knows no more
+        transaction = (
+            kept_open.write_transaction(sqlite)
+            if _reuse_connections()
+            else sqlite.transaction(transaction_type=TransactionType.immediate)
+        )
+        async with _sqlite_write_lock, transaction:
             yield
     else:
         async with db.transaction():
@@ -225,8 +76,9 @@ async def fetch(query: str | QueryString, *args: object) -> list[dict]:
         db.engine_type == "sqlite"
         and db.current_transaction.get() is None
         and sql.lstrip()[:6].upper() == "SELECT"
+        and _reuse_connections()
     ):
-        return (await _reader_for(db).run(sql, values)).rows
+        return await kept_open.read(cast(SQLiteEngine, db), sql, values)
     from grid_backend.core.tables import GeoRevision  # any table: raw() is table-agnostic
 
     return await GeoRevision.raw(compiled.template, *compiled.args).run()

@@ -263,7 +263,7 @@ def _gcj_to_wgs_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Ar
     a1, b1 = a0, b0  # the first estimate is the GCJ point itself
     w_lng = lng.copy()
     w_lat = lat.copy()
-    rows: _Rows | None = slice(None)
+    rows: _Rows = slice(None)
     for _ in range(_INVERSE_MAX_ITER):
         e_lng = w_lng[rows]
         e_lat = w_lat[rows]
@@ -272,9 +272,10 @@ def _gcj_to_wgs_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Ar
         r_lat = e_lat + d_lat - lat[rows]
         w_lng[rows] = e_lng - r_lng
         w_lat[rows] = e_lat - r_lat
-        rows = _narrow(rows, (np.abs(r_lng) > _INVERSE_TOL) | (np.abs(r_lat) > _INVERSE_TOL))
-        if rows is None:
+        still = _narrow(rows, (np.abs(r_lng) > _INVERSE_TOL) | (np.abs(r_lat) > _INVERSE_TOL))
+        if still is None:
             break
+        rows = still
         a1 = _turn(a0[rows], (w_lng[rows] - lng[rows]) * _X_ANGLE)
         b1 = _turn(b0[rows], (w_lat[rows] - lat[rows]) * _Y_ANGLE)
     return w_lng, w_lat
@@ -310,7 +311,7 @@ def _bd_to_gcj_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Arr
     r = np.hypot(x, y)
     g_lng = x.copy()
     g_lat = y.copy()
-    rows: _Rows | None = slice(None)
+    rows: _Rows = slice(None)
     for _ in range(_INVERSE_MAX_ITER):
         e_lng = g_lng[rows]
         e_lat = g_lat[rows]
@@ -321,9 +322,10 @@ def _bd_to_gcj_array(lng: NDArray[np.float64], lat: NDArray[np.float64]) -> _Arr
         busy = (np.abs(new_lng - e_lng) > _INVERSE_TOL) | (np.abs(new_lat - e_lat) > _INVERSE_TOL)
         g_lng[rows] = new_lng
         g_lat[rows] = new_lat
-        rows = _narrow(rows, busy)
-        if rows is None:
+        still = _narrow(rows, busy)
+        if still is None:
             break
+        rows = still
     return g_lng, g_lat
 
 

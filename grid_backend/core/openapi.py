@@ -127,7 +127,7 @@ class ProblemDetails(msgspec.Struct):
 def _problem_response(status: int) -> Any:
     from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse
 
-    headers = None
+    headers: dict[str, OpenAPIHeader | Reference] | None = None
     if status == 429:
         headers = {
             "Retry-After": OpenAPIHeader(
@@ -194,7 +194,9 @@ def _fix_success(method: str, path: str, operation: Operation) -> None:
     if extra:
         status, description = extra
         created = responses.get("201")
-        content = None if status == "304" or created is None else created.content
+        content = (
+            None if status == "304" or not isinstance(created, OpenAPIResponse) else created.content
+        )
         responses.setdefault(status, OpenAPIResponse(description=description, content=content))
     operation.responses = responses
 

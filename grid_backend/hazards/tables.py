@@ -4,6 +4,7 @@ from piccolo.columns import (
     DoublePrecision,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -20,6 +21,7 @@ from grid_backend.people.tables import Account
 class Category(Table, tablename="hazard_category"):
     """A hazard type; configuration seeded by migration, names in Chinese and English."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     code = Varchar(length=32, unique=True)
     group_code = Varchar(length=32)
     name_zh = Varchar(length=64)
@@ -33,6 +35,7 @@ class SlaRule(Table, tablename="sla_rule"):
     """(category, level) → minutes to triage, to acknowledge, to rectify; category '' is the
     default row. Major hazards without rectify minutes are due by their supervision listing."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     category = Varchar(length=32, default="")
     level = Varchar(length=16)
     triage_minutes = Integer()
@@ -43,6 +46,7 @@ class SlaRule(Table, tablename="sla_rule"):
 class HazardReport(Table, tablename="hazard_report"):
     """One case, from submission to closing (DESIGN.md §3, §4)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     channel = Varchar(length=16, default="resident_app")
     reporter = ForeignKey(Account, index=True, on_delete=OnDelete.set_null)
     reporter_is_staff = Boolean(default=False)
@@ -73,7 +77,9 @@ class HazardReport(Table, tablename="hazard_report"):
     assignee = ForeignKey(Account, null=True, default=None, index=True, on_delete=OnDelete.set_null)
     assigned_area = ForeignKey(Area, null=True, default=None, on_delete=OnDelete.restrict)
     board = Varchar(length=32, null=True, default=None)
-    merged_into = ForeignKey("self", null=True, default=None, on_delete=OnDelete.restrict)
+    merged_into: ForeignKey["HazardReport"] = ForeignKey(
+        "self", null=True, default=None, on_delete=OnDelete.restrict
+    )
     supervision = JSONB(null=True, default=None)
     supporters = Integer(default=0)
     rework_count = Integer(default=0)
@@ -99,6 +105,7 @@ class HazardReport(Table, tablename="hazard_report"):
 class ReportPhoto(Table, tablename="hazard_photo"):
     """A photo attached to a case: evidence at submission, before/after a fix."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
     photo = ForeignKey(Photo, index=True, on_delete=OnDelete.restrict)
     kind = Varchar(length=16, default="evidence")
@@ -111,6 +118,7 @@ class ReportPhoto(Table, tablename="hazard_photo"):
 class HazardEvent(Table, tablename="hazard_event"):
     """The append-only timeline and audit of a case; nothing about a case changes without one."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
     actor = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
     duty = Varchar(length=32, null=True, default=None)
@@ -128,6 +136,7 @@ class HazardEvent(Table, tablename="hazard_event"):
 class Support(Table, tablename="hazard_support"):
     """A resident's "me too" on an existing case instead of a new report."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -137,6 +146,7 @@ class DuplicateOffer(Table, tablename="hazard_duplicate_offer"):
     """A case the server offered an account as a possible duplicate of its own report (on the
     pre-check or after submitting): what lets a resident see the case and say "me too" on it."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     offered_at = Timestamptz(default=TimestamptzNow())
@@ -145,6 +155,7 @@ class DuplicateOffer(Table, tablename="hazard_duplicate_offer"):
 class PointsEntry(Table, tablename="points_entry"):
     """Append-only reward ledger; a balance is the sum. `key` makes each award happen once."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     delta = Integer()
     reason = Varchar(length=32)

@@ -1,4 +1,4 @@
-from piccolo.columns import DoublePrecision, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import DoublePrecision, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -12,6 +12,7 @@ class Photo(Table, tablename="photo"):
     Files live under GRID_MEDIA_ROOT by digest: the original privately as evidence, a display
     copy and a thumbnail as JPEG without metadata."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     sha256 = Varchar(length=64, unique=True)
     mime = Varchar(length=32)
     width = Integer()
@@ -28,6 +29,7 @@ class Photo(Table, tablename="photo"):
 class PhotoUpload(Table, tablename="photo_upload"):
     """Who uploaded a photo: a photo may be attached only by someone who uploaded it."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     photo = ForeignKey(Photo, index=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     created_at = Timestamptz(default=TimestamptzNow())

@@ -85,7 +85,7 @@ class Sender:
 
     def __init__(self, settings: Settings) -> None:
         tls = httpx.create_ssl_context()  # loading the CA bundle once, not once per pool
-        backend = network.AsyncioBackend()
+        backend = network.backend(settings)
         count = max(1, math.ceil(settings.notify_concurrency / self.PER_POOL))
         self._pools = [
             httpcore.AsyncConnectionPool(

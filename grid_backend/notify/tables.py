@@ -4,6 +4,7 @@ from piccolo.columns import (
     Boolean,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Time,
     Timestamptz,
@@ -21,6 +22,7 @@ class Notification(Table, tablename="notification"):
     transaction of the event that caused it; (dedupe_key, channel) is unique, so an event
     notifies once per channel however often it is enqueued."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     recipient = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     kind = Varchar(length=64)
     channel = Varchar(length=8)  # inbox | push | sms
@@ -41,6 +43,7 @@ class Notification(Table, tablename="notification"):
 class DeliveryAttempt(Table, tablename="delivery_attempt"):
     """One try at sending a notification through its channel, kept whether it worked or not."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     notification = ForeignKey(Notification, index=True, on_delete=OnDelete.cascade)
     channel = Varchar(length=8)
     at = Timestamptz(default=TimestamptzNow())
@@ -53,6 +56,7 @@ class DeliveryAttempt(Table, tablename="delivery_attempt"):
 class NotificationPreference(Table, tablename="notification_preference"):
     """An account's channels and quiet hours; no row means the defaults."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     account = ForeignKey(Account, unique=True, on_delete=OnDelete.cascade)
     push = Boolean(default=True)
     sms = Boolean(default=False)

@@ -5,6 +5,7 @@ from piccolo.columns import (
     DoublePrecision,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -22,6 +23,7 @@ class PatrolPlan(Table, tablename="patrol_plan"):
     """Who patrols where and when (DESIGN.md §3). `revision` moves whenever a change affects the
     tasks to come; `next_due_at` is the first occurrence the materialiser has not made yet."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     name = Varchar(length=100)
     grid = ForeignKey(Area, index=True, on_delete=OnDelete.restrict)
     area_path = Varchar(length=255, index=True)
@@ -50,6 +52,7 @@ class PatrolCheckpoint(Table, tablename="patrol_checkpoint"):
     """One stop of a plan, in WGS-84. A plan's checkpoints are replaced, never edited: each row
     belongs to the plan revisions [revision_from, revision_to), so a task keeps its own."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     plan = ForeignKey(PatrolPlan, index=True, on_delete=OnDelete.cascade)
     seq = Integer()
     name = Varchar(length=100)
@@ -68,6 +71,7 @@ class PatrolTask(Table, tablename="patrol_task"):
     """One occurrence of a plan: scheduled → in_progress → completed | missed | cancelled.
     Unique per (plan, window_start) among tasks that are not cancelled."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     plan = ForeignKey(PatrolPlan, index=True, on_delete=OnDelete.cascade)
     plan_revision = Integer(default=1)
     grid = ForeignKey(Area, index=True, on_delete=OnDelete.restrict)
@@ -93,6 +97,7 @@ class PatrolTask(Table, tablename="patrol_task"):
 class CheckIn(Table, tablename="patrol_check_in"):
     """A check-in at a checkpoint: accepted always, flagged when it cannot be trusted."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     task = ForeignKey(PatrolTask, index=True, on_delete=OnDelete.cascade)
     checkpoint = ForeignKey(PatrolCheckpoint, index=True, on_delete=OnDelete.restrict)
     account = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
@@ -116,6 +121,7 @@ class CheckIn(Table, tablename="patrol_check_in"):
 
 
 class CheckInPhoto(Table, tablename="patrol_check_in_photo"):
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     check_in = ForeignKey(CheckIn, index=True, on_delete=OnDelete.cascade)
     photo = ForeignKey(Photo, index=True, on_delete=OnDelete.restrict)
     position = Integer(default=0)
@@ -124,6 +130,7 @@ class CheckInPhoto(Table, tablename="patrol_check_in_photo"):
 class PatrolLog(Table, tablename="patrol_log"):
     """What a finished patrol found (巡查日志)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     task = ForeignKey(PatrolTask, unique=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
     households_visited = Integer(default=0)

@@ -4,6 +4,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Timestamptz,
     Varchar,
 )
@@ -17,6 +18,7 @@ from grid_backend.areas.tables import Area, RiskPoint
 class Account(Table, tablename="account"):
     """A person, identified by a normalised mainland mobile number (11 digits)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     phone = Varchar(length=20, unique=True)
     name = Varchar(length=64)
     password_hash = Varchar(length=255)
@@ -28,6 +30,7 @@ class Account(Table, tablename="account"):
 class RefreshToken(Table, tablename="refresh_token"):
     """A refresh token, stored as its SHA-256; rotation links tokens into one family."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     account = ForeignKey(Account, index=True)
     family = UUID(index=True)
     token_hash = Varchar(length=64, unique=True)
@@ -40,6 +43,7 @@ class RefreshToken(Table, tablename="refresh_token"):
 class Assignment(Table, tablename="assignment"):
     """Who holds which duty in which area, and when; access follows from these rows."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     account = ForeignKey(Account, index=True)
     area = ForeignKey(Area, index=True)
     area_path = Varchar(length=255, index=True)
@@ -58,6 +62,7 @@ class RegistrationCode(Table, tablename="registration_code"):
     """A one-time code sent by SMS to prove a new account's phone (one live code per phone),
     kept as an HMAC-SHA256 under the secret key, never in the clear."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     phone = Varchar(length=20, unique=True)
     code_hash = Varchar(length=64)
     expires_at = Timestamptz()

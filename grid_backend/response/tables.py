@@ -2,6 +2,7 @@ from piccolo.columns import (
     Boolean,
     DoublePrecision,
     ForeignKey,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -19,6 +20,7 @@ class RescueTeam(Table, tablename="rescue_team"):
     """A professional, aviation or specialised industry rescue team, with its response tier
     (community / ground / air) and base position (WGS-84, beside what was sent)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     name = Varchar(length=100)
     type = Varchar(length=16)
     tier = Varchar(length=16, index=True)
@@ -40,6 +42,7 @@ class RescueTeam(Table, tablename="rescue_team"):
 class RescueTeamArea(Table, tablename="rescue_team_area"):
     """An area a team serves (a district, a township…); unique per (team, area)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     team = ForeignKey(RescueTeam, index=True, on_delete=OnDelete.cascade)
     area = ForeignKey(Area, index=True, on_delete=OnDelete.restrict)
     area_path = Varchar(length=255, index=True)
@@ -50,6 +53,7 @@ class ResponseRecord(Table, tablename="response_record"):
     → acknowledged → set_off → arrived → finished. Unique per (report, account) and per
     (report, team). The step times are the ones the metrics read (docs/metrics.md)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
     account = ForeignKey(Account, null=True, default=None, index=True, on_delete=OnDelete.set_null)
     team = ForeignKey(RescueTeam, null=True, default=None, index=True, on_delete=OnDelete.restrict)
@@ -73,6 +77,7 @@ class ResponseStep(Table, tablename="response_step"):
     unique per (record, step)). `at` is the step's time: the device time, kept between the
     previous step and the server's receipt (docs/metrics.md)."""
 
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     record = ForeignKey(ResponseRecord, index=True, on_delete=OnDelete.cascade)
     step = Varchar(length=16)
     actor = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
