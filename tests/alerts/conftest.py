@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factories import G1, G2, G3, Person, make_person, make_tree
+from factories import D1, G1, G2, G3, T1, T2, Person, make_person, make_tree
 
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock
 from grid_backend.core.security import issue_access_token
 from grid_backend.notify.tables import Notification
 
-T1, T2, D1 = "500103001", "500103002", "500103"
 # 2026-04-01 10:00 in Shanghai
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 TEAM = ("grid_leader", "responder", "site_monitor", "emergency_officer", "grid_worker")

@@ -21,7 +21,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import shapely
-from factories import G1, G2, G3, G4, POINT_IN, TREE, Person, make_person, make_tree
+from factories import CITY, D1, G1, G2, G3, G4, POINT_IN, T1, TREE, Person, make_person, make_tree
 from shapely.geometry import box
 
 from grid_backend.areas.risk_points import create_risk_point
@@ -31,8 +31,6 @@ from grid_backend.core import clock, policy
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_assignment
 from grid_backend.people.tables import Assignment
-
-CITY, D1, T1 = "500000", "500103", "500103001"
 
 # Where each caller holds its one duty.
 HOME: dict[str, str | None] = {

@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import G1, G2, G3, POINT_IN, Person, file_report, make_person, make_tree
+from factories import (
+    D1,
+    D2,
+    G1,
+    G2,
+    G3,
+    POINT_IN,
+    T1,
+    T2,
+    Person,
+    file_report,
+    make_person,
+    make_tree,
+)
 from factories import upload_photo as upload
 
 from grid_backend.core import clock
@@ -19,8 +32,6 @@ from grid_backend.hazards import rewards, services
 from grid_backend.hazards.tables import HazardEvent, HazardReport, PointsEntry
 from grid_backend.hazards.workflow import STATUSES, TRANSITIONS
 from grid_backend.settings import get_settings
-
-T1, T2, D1, D2 = "500103001", "500103002", "500103", "500104"
 
 
 @dataclass

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from factories import G1, Person, make_person, make_tree
+from factories import G1, T1, Person, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.core.security import issue_access_token
 
-T1, T2 = "500103001", "500103002"
 # 2026-03-31 00:30 in Shanghai: the last day of March, before a 09:00 patrol
 NOW = datetime(2026, 3, 30, 16, 30, tzinfo=UTC)
 # three checkpoints in G1 (WGS-84), about 1.1 km apart

@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factories import G1, G2, Person, file_report, make_person, make_tree
+from factories import D1, G1, G2, T1, T2, Person, file_report, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.core.security import issue_access_token
 
-T1, T2, D1 = "500103001", "500103002", "500103"
 # 2026-04-01 10:00 in Shanghai
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
