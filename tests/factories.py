@@ -1,4 +1,6 @@
-"""Rows tests need, built explicitly: a small area tree, accounts with duties, tokens."""
+"""Rows tests need, built explicitly: a small area tree and its codes, accounts with duties,
+tokens, cases filed through the API, and a World (the tree and the usual people, on the test
+clock) that the domains' test worlds extend."""
 
 from __future__ import annotations
 
