@@ -1,16 +1,21 @@
-"""Rows tests need, built explicitly: a small area tree, accounts with duties, tokens."""
+"""Rows tests need, built explicitly: a small area tree and its codes, accounts with duties,
+tokens, cases filed through the API, and a World (the tree and the usual people, on the test
+clock) that the domains' test worlds extend."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
 from shapely.geometry import box
 
 from grid_backend.areas.services import AreaInput, apply_areas
 from grid_backend.areas.tables import Area
+from grid_backend.core import clock
 from grid_backend.core.auth import csrf_token_for
 from grid_backend.core.security import issue_access_token
 from grid_backend.people.schemas import AssignmentCreate
@@ -39,6 +44,11 @@ TREE = [
     ("500104001001", "新山社区", "community", "500104001", (106.60, 29.50, 106.70, 29.60)),
     ("500104001001001", "第一网格", "grid", "500104001001", (106.60, 29.50, 106.70, 29.60)),
 ]
+# The codes of the tree, named once for every test module.
+CITY = "500000"
+D1, D2 = "500103", "500104"
+T1, T2, T3 = "500103001", "500103002", "500104001"
+C1, C2, C3 = "500103001001", "500103002001", "500104001001"
 G1, G2, G3, G4 = "500103001001001", "500103001001002", "500103002001001", "500104001001001"
 POINT_IN = {G1: (29.52, 106.52), G2: (29.58, 106.52), G3: (29.52, 106.58), G4: (29.52, 106.65)}
 
@@ -86,6 +96,114 @@ async def make_person(*duties: tuple[str, str], name: str = "测试", **extra: o
     session = str(uuid.uuid4())
     token, _ = issue_access_token(account.id, session=session)
     return Person(account.id, phone, token, session)
+
+
+# --- a world: the tree and the usual people, built in one call --------------------------------
+
+
+@dataclass(frozen=True)
+class Who:
+    """Whom make_world makes for a field: the (duty, area code) pairs held, the display name
+    and the assignment's extra fields (employment, board, risk_point_id...)."""
+
+    duties: tuple[tuple[str, str], ...] = ()
+    name: str = "测试"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def who(*duties: tuple[str, str], name: str = "测试", **extra: object) -> Who:
+    """Someone holding these duties (none: a resident)."""
+    return Who(duties, name, extra)
+
+
+# The usual people of the toy city, by the field name the worlds give them: the resident, the
+# supervisor of D1, the township staff of T1 and the grid team of G1.
+USUAL: dict[str, Who] = {
+    "resident": who(),
+    "admin": who(("admin", CITY)),
+    "supervisor": who(("supervisor", D1)),
+    "commander": who(("commander", T1)),
+    "dispatcher": who(("dispatcher", T1)),
+    "board": who(("board_handler", T1), board="safety_law"),
+    "leader": who(("grid_leader", G1)),
+    "worker": who(("grid_worker", G1), employment="full_time"),
+    "officer": who(("emergency_officer", G1)),
+    "responder": who(("responder", G1)),
+}
+
+
+def usual(role: str, name: str | None = None, **extra: object) -> Who:
+    """The usual person for `role` (a key of USUAL), with this display name and extra fields."""
+    base = USUAL[role]
+    return replace(base, name=base.name if name is None else name, extra={**base.extra, **extra})
+
+
+@dataclass(kw_only=True)
+class World:
+    """The toy tree and the people of a test, on the test clock. Tests extend it with their
+    own people as fields (each a Person) and helpers, and build it with make_world."""
+
+    client: Any = None
+    areas: dict[str, int] = field(default_factory=dict)  # area id by code
+    now: datetime | None = None  # the test clock, when the world set it
+    people: list[Person] = field(default_factory=list)  # whose tokens follow the clock
+
+    async def person(self, *duties: tuple[str, str], **extra: Any) -> Person:
+        """Someone more, whose token follows the clock too."""
+        p = await make_person(*duties, **extra)
+        self.people.append(p)
+        return p
+
+    def at(self, when: datetime) -> None:
+        """Move the test clock; everyone's access token is issued afresh at that time."""
+        self.now = when
+        clock.set_clock(lambda: when)
+        for p in self.people:
+            p.token = issue_access_token(p.id)[0]
+
+    def later(self, minutes: float) -> datetime:
+        assert self.now is not None
+        self.at(self.now + timedelta(minutes=minutes))
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the test clock by a timedelta's keywords; the new time."""
+        assert self.now is not None
+        self.at(self.now + timedelta(**delta))
+        return self.now
+
+    async def report(self, person: Person, grid: str = G1, **extra: Any) -> dict[str, Any]:
+        """A case filed by `person` through the API at a point of `grid` (see file_report)."""
+        return await file_report(self.client, person, grid=grid, **extra)
+
+
+W = TypeVar("W", bound=World)
+
+
+async def make_world(
+    cls: type[W],
+    client: Any = None,
+    *,
+    now: datetime | None = None,
+    areas: dict[str, int] | None = None,
+    **values: Any,
+) -> W:
+    """A `cls` world: the test clock set to `now` (when given), the toy tree (unless its `areas`
+    are given), then one person per Who among `values`, made in the order given; other values
+    are passed to `cls` as they are."""
+    if now is not None:
+        clock.set_clock(lambda: now)
+    if areas is None:
+        areas = await make_tree()
+    people: list[Person] = []
+    for name, spec in values.items():
+        if isinstance(spec, Who):
+            values[name] = await make_person(*spec.duties, name=spec.name, **spec.extra)
+            people.append(values[name])
+    known = {f.name for f in fields(cls)}
+    assert set(values) <= known, set(values) - known
+    extra = {} if now is None else {"now": now}
+    return cls(client=client, areas=areas, people=people, **extra, **values)
 
 
 IMAGES = __import__("pathlib").Path(__file__).parent / "media" / "images"

@@ -7,43 +7,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import factories
 import pytest
-from factories import G1, G2, G3, Person, make_person, make_tree
+from factories import G1, G2, G3, T2, Person, usual, who
 
 from grid_backend.areas.tables import Area, RiskPoint
-from grid_backend.core import clock
-from grid_backend.core.security import issue_access_token
 from grid_backend.notify.tables import Notification
 
-T1, T2, D1 = "500103001", "500103002", "500103"
 # 2026-04-01 10:00 in Shanghai
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 TEAM = ("grid_leader", "responder", "site_monitor", "emergency_officer", "grid_worker")
 
 
-@dataclass
-class World:
-    client: Any
-    areas: dict[str, int]
+@dataclass(kw_only=True)
+class World(factories.World):
     now: datetime
     dispatcher: Person  # T1
     other_dispatcher: Person  # T2
     supervisor: Person  # D1
     teams: dict[str, dict[str, Person]] = field(default_factory=dict)  # grid -> duty -> person
-    people: list[Person] = field(default_factory=list)
-
-    def advance(self, **delta: float) -> datetime:
-        """Move the test clock; tokens are issued afresh at the new time."""
-        self.now += timedelta(**delta)
-        clock.set_clock(lambda: self.now)
-        for p in self.people:
-            p.token = issue_access_token(p.id)[0]
-        return self.now
-
-    async def person(self, *duties: tuple[str, str], **extra: Any) -> Person:
-        p = await make_person(*duties, **extra)
-        self.people.append(p)
-        return p
 
     async def warn(self, by: Person | None = None, **overrides: Any) -> dict[str, Any]:
         r = await self.client.post(
@@ -104,23 +86,20 @@ async def risk_point(grid_id: int, code: str) -> int:
 
 @pytest.fixture
 async def world(client) -> World:
-    clock.set_clock(lambda: NOW)
-    areas = await make_tree()
-    w = World(
-        client=client,
-        areas=areas,
+    w = await factories.make_world(
+        World,
+        client,
         now=NOW,
-        dispatcher=await make_person(("dispatcher", T1), name="一镇值班"),
-        other_dispatcher=await make_person(("dispatcher", T2), name="二镇值班"),
-        supervisor=await make_person(("supervisor", D1), name="区督导"),
+        dispatcher=usual("dispatcher", "一镇值班"),
+        other_dispatcher=who(("dispatcher", T2), name="二镇值班"),
+        supervisor=usual("supervisor", "区督导"),
     )
-    w.people += [w.dispatcher, w.other_dispatcher, w.supervisor]
     for grid in (G1, G2, G3):
         team = {}
         for duty in TEAM:
             extra: dict[str, Any] = {}
             if duty == "site_monitor":
-                extra["risk_point_id"] = await risk_point(areas[grid], f"RP{grid}")
+                extra["risk_point_id"] = await risk_point(w.areas[grid], f"RP{grid}")
             team[duty] = await w.person((duty, grid), name=f"{grid[-1]}{duty}", **extra)
         w.teams[grid] = team
     return w

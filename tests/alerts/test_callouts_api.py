@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from factories import D1, G1, G2, G3
 
 from grid_backend.notify import events
 from grid_backend.notify import services as notify_services
 
-from .conftest import D1, G1, G2, G3, notifications
+from .conftest import notifications
 
 
 @pytest.fixture

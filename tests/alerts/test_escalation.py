@@ -4,10 +4,12 @@ right minute, by the scheduled job under its lease."""
 
 from __future__ import annotations
 
+from factories import G1
+
 from grid_backend import scheduler
 from grid_backend.settings import get_settings
 
-from .conftest import G1, notifications
+from .conftest import notifications
 
 JOB = scheduler.find("alerts.escalate")
 

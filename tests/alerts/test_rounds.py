@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from factories import G1, G3
+
 from grid_backend.alerts.tables import WarningRound
 from grid_backend.patrols.tables import PatrolTask
 from grid_backend.settings import get_settings
-
-from .conftest import G1, G3
 
 CP = [(29.52, 106.52), (29.53, 106.53)]
 

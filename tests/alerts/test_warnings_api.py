@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from factories import D1, G1, G2, G3, T1
+
 from grid_backend.alerts.tables import CalloutRecipient
 
-from .conftest import D1, G1, G2, G3, T1, notifications
+from .conftest import notifications
 
 CALLED = ("grid_leader", "responder", "site_monitor", "emergency_officer")
 

@@ -6,13 +6,12 @@ import json
 
 import pytest
 import shapely
-from factories import G1, G2, G3, G4, TREE, make_person, make_tree
+from factories import C1, D1, G1, G2, G3, G4, T1, TREE, make_person, make_tree
 from shapely.geometry import box, shape
 
 from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import geo
 
-D1, T1, C1 = "500103", "500103001", "500103001001"
 BOUNDS = {code: bounds for code, _, _, _, bounds in TREE}
 
 

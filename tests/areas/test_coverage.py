@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import G1, G2, G3, G4, make_person, make_tree
+from factories import D1, G1, G2, G3, G4, T1, T2, make_person, make_tree
 from shapely.geometry import box
 
 from grid_backend.areas import services
 from grid_backend.areas.services import AreaInput, apply_areas
 from grid_backend.core import clock
 from grid_backend.people.duty import grants_of
-
-D1, T1, T2 = "500103", "500103001", "500103002"
 
 
 async def coverage(client, headers, area_id, **params):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import shapely
-from factories import G1, G2, G3, make_person, make_tree
+from factories import C1, C2, G1, G2, G3, T1, make_person, make_tree
 from shapely.geometry import box, mapping
 
 from grid_backend.areas import controllers
@@ -16,7 +16,6 @@ from grid_backend.core import geo
 from grid_backend.core.errors import DomainError
 from grid_backend.core.tables import AuditEntry
 
-C1, C2, T1 = "500103001001", "500103002001", "500103001"
 # a new district east of the toy tree, with one township, community and grid
 D3_BOUNDS = (106.70, 29.50, 106.80, 29.60)
 

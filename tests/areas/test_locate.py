@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import shapely
-from factories import G1, G2, G3, G4, POINT_IN, make_person, make_tree
+from factories import C1, D1, G1, G2, G3, G4, POINT_IN, T1, make_person, make_tree
 from shapely.geometry import box
 
 from grid_backend.areas.locate import grid_index
@@ -16,7 +16,6 @@ from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import audit, clock, geo
 from grid_backend.core.db import write_transaction
 
-D1, T1, C1 = "500103", "500103001", "500103001001"
 M1, M2 = G1 + "01", G1 + "02"  # micro-grids in G1's south-west corner, sharing lng 106.52
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from factories import G1, G2, G3, G4, POINT_IN, file_report, make_person, make_tree
+from factories import D1, G1, G2, G3, G4, POINT_IN, T1, file_report, make_person, make_tree
 from shapely.geometry import shape
 
 from grid_backend.core import clock, geo
 from grid_backend.core.security import issue_access_token
-
-D1, T1 = "500103", "500103001"
 
 
 async def add_point(client, person, grid, level, name="滑坡点"):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from factories import G1, G2, G3, G4, POINT_IN, make_person, make_tree
+from factories import G1, G2, G3, G4, POINT_IN, T1, T2, make_person, make_tree
 
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import geo
 from grid_backend.core.tables import AuditEntry
 
-T1, T2 = "500103001", "500103002"
 URL = "/api/v1/risk-points"
 OUTSIDE = (29.40, 106.52)  # 11 km south of every grid
 

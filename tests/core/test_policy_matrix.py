@@ -18,10 +18,25 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+import factories
 import httpx
 import pytest
 import shapely
-from factories import G1, G2, G3, G4, POINT_IN, TREE, Person, make_person, make_tree
+from factories import (
+    CITY,
+    D1,
+    G1,
+    G2,
+    G3,
+    G4,
+    POINT_IN,
+    T1,
+    TREE,
+    Person,
+    make_person,
+    make_tree,
+    who,
+)
 from shapely.geometry import box
 
 from grid_backend.areas.risk_points import create_risk_point
@@ -31,8 +46,6 @@ from grid_backend.core import clock, policy
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_assignment
 from grid_backend.people.tables import Assignment
-
-CITY, D1, T1 = "500000", "500103", "500103001"
 
 # Where each caller holds its one duty.
 HOME: dict[str, str | None] = {
@@ -114,15 +127,18 @@ CASES = [
 MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
 
 
-@dataclass
-class World:
+@dataclass(kw_only=True)
+class World(factories.World):
     client: httpx.AsyncClient
-    area_ids: dict[str, int]
     callers: dict[str, Person]
     workers: dict[str, Person]  # grid code -> a grid worker on duty there
     worker_assignments: dict[str, int]  # grid code -> that worker's assignment id
     points: dict[str, int]  # grid code -> a risk point in it
     recruit: Person  # an account the managers give duties to
+
+    @property
+    def area_ids(self) -> dict[str, int]:
+        return self.areas
 
     def headers(self, caller: str) -> dict[str, str]:
         return self.callers[caller].headers
@@ -175,10 +191,18 @@ async def world(database, app):
         .where(Assignment.account.is_in([p.id for p in workers.values()]))
         .run()
     }
-    recruit = await make_person(name="recruit")
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield World(client, area_ids, callers, workers, worker_assignments, points, recruit)
+        yield await factories.make_world(
+            World,
+            client,
+            areas=area_ids,
+            callers=callers,
+            workers=workers,
+            worker_assignments=worker_assignments,
+            points=points,
+            recruit=who(name="recruit"),
+        )
     grid_index.reset()
     reset_all()
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from factories import G1, G3, POINT_IN, file_report, make_person, make_tree
+from factories import G1, G3, POINT_IN, T1, file_report, make_person, make_tree
 
 from grid_backend.core import geo
-
-T1 = "500103001"
 
 
 async def test_open_cases_are_points_in_the_requested_datum_scoped_to_the_caller(client):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from factories import G1, G2, G3, file_report, make_person, make_tree, offered
+from factories import G1, G2, G3, T1, file_report, make_person, make_tree, offered
 
 from grid_backend.core import clock
 from grid_backend.hazards.tables import DuplicateOffer
 
-T1 = "500103001"
 NOW = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
 
 

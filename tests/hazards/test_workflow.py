@@ -9,8 +9,21 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import factories
 import pytest
-from factories import G1, G2, G3, POINT_IN, Person, file_report, make_person, make_tree
+from factories import (
+    D2,
+    G1,
+    G2,
+    G3,
+    POINT_IN,
+    T1,
+    T2,
+    Person,
+    file_report,
+    usual,
+    who,
+)
 from factories import upload_photo as upload
 
 from grid_backend.core import clock
@@ -20,14 +33,11 @@ from grid_backend.hazards.tables import HazardEvent, HazardReport, PointsEntry
 from grid_backend.hazards.workflow import STATUSES, TRANSITIONS
 from grid_backend.settings import get_settings
 
-T1, T2, D1, D2 = "500103001", "500103002", "500103", "500104"
 
-
-@dataclass
-class Crew:
+@dataclass(kw_only=True)
+class Crew(factories.World):
     """The people who take a case of G1 through the workflow."""
 
-    areas: dict[str, int]
     resident: Person  # files the cases
     neighbour: Person  # another resident
     dispatcher: Person
@@ -35,7 +45,7 @@ class Crew:
     leader: Person  # grid leader of G1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class World(Crew):
     """The crew and everyone around them, in and out of the case's area."""
 
@@ -49,29 +59,31 @@ class World(Crew):
     far_worker: Person  # grid worker of G3, the other township
 
 
+CREW = {
+    "resident": who(name="居民"),
+    "neighbour": who(name="邻居"),
+    "dispatcher": usual("dispatcher", "调度员"),
+    "worker": usual("worker"),
+    "leader": usual("leader"),
+}
+
+
 async def crew() -> Crew:
-    return Crew(
-        areas=await make_tree(),
-        resident=await make_person(name="居民"),
-        neighbour=await make_person(name="邻居"),
-        dispatcher=await make_person(("dispatcher", T1), name="调度员"),
-        worker=await make_person(("grid_worker", G1), employment="full_time"),
-        leader=await make_person(("grid_leader", G1)),
-    )
+    return await factories.make_world(Crew, **CREW)
 
 
 async def world() -> World:
-    c = await crew()
-    return World(
-        **vars(c),
-        commander=await make_person(("commander", T1), name="指挥长"),
-        supervisor=await make_person(("supervisor", D1), name="督查"),
-        worker2=await make_person(("grid_worker", G2), employment="full_time"),
-        board=await make_person(("board_handler", T1), board="safety_law"),
-        board_other=await make_person(("board_handler", T1), board="economy"),
-        far_dispatcher=await make_person(("dispatcher", T2)),
-        far_supervisor=await make_person(("supervisor", D2)),
-        far_worker=await make_person(("grid_worker", G3), employment="full_time"),
+    return await factories.make_world(
+        World,
+        **CREW,
+        commander=usual("commander", "指挥长"),
+        supervisor=usual("supervisor", "督查"),
+        worker2=who(("grid_worker", G2), employment="full_time"),
+        board=usual("board"),
+        board_other=who(("board_handler", T1), board="economy"),
+        far_dispatcher=who(("dispatcher", T2)),
+        far_supervisor=who(("supervisor", D2)),
+        far_worker=who(("grid_worker", G3), employment="full_time"),
     )
 
 

@@ -7,37 +7,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import factories
 import pytest
-from factories import G1, Person, make_person, make_tree
+from factories import G1, Person, usual
 
-from grid_backend.core import clock
-from grid_backend.core.security import issue_access_token
-
-T1, T2 = "500103001", "500103002"
 # 2026-03-31 00:30 in Shanghai: the last day of March, before a 09:00 patrol
 NOW = datetime(2026, 3, 30, 16, 30, tzinfo=UTC)
 # three checkpoints in G1 (WGS-84), about 1.1 km apart
 CP = [(29.52, 106.52), (29.53, 106.53), (29.54, 106.54)]
 
 
-@dataclass
-class World:
-    client: Any
-    areas: dict[str, int]
+@dataclass(kw_only=True)
+class World(factories.World):
     dispatcher: Person
     worker: Person
-    people: list[Person]
-
-    def at(self, when: datetime) -> None:
-        """Move the test clock; everyone's access token is issued afresh at that time."""
-        clock.set_clock(lambda: when)
-        for p in self.people:
-            p.token = issue_access_token(p.id)[0]
-
-    async def person(self, *duties: tuple[str, str], **extra: Any) -> Person:
-        p = await make_person(*duties, **extra)
-        self.people.append(p)
-        return p
 
     async def plan(self, by: Person | None = None, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -67,8 +50,10 @@ class World:
 
 @pytest.fixture
 async def world(client) -> World:
-    clock.set_clock(lambda: NOW)
-    areas = await make_tree()
-    dispatcher = await make_person(("dispatcher", T1), name="李值班")
-    worker = await make_person(("grid_worker", G1), name="周网格员", employment="full_time")
-    return World(client, areas, dispatcher, worker, [dispatcher, worker])
+    return await factories.make_world(
+        World,
+        client,
+        now=NOW,
+        dispatcher=usual("dispatcher", "李值班"),
+        worker=usual("worker", "周网格员"),
+    )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from factories import G1, G2, G3
+from factories import D1, G1, G2, G3, T2
 
 from grid_backend.areas.risk_points import create_risk_point
 from grid_backend.areas.schemas import RiskPointCreate
 from grid_backend.core import geo
 from grid_backend.core.tables import AuditEntry
-
-T1, T2, D1 = "500103001", "500103002", "500103"
 
 
 async def risk_point(lat: float, lng: float, name: str = "滑坡点") -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from factories import G1
+from factories import G1, T1
 
 from grid_backend import scheduler
 from grid_backend.notify.tables import Notification
 
-from .conftest import NOW, T1
+from .conftest import NOW
 
 DAY = timedelta(days=1)
 WINDOW = datetime(2026, 3, 31, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai on 31 March

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from factories import G1, G2, G3
+from factories import D1, G1, G2, G3, T2
 
 from grid_backend import scheduler
 from grid_backend.core.tables import AuditEntry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-T2, D1 = "500103002", "500103"
 
 
 def local(*args: int) -> datetime:

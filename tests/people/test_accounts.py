@@ -3,9 +3,7 @@ and masked (DESIGN.md §9)."""
 
 from __future__ import annotations
 
-from factories import G1, G2, G3, file_report, make_person, make_tree
-
-T1 = "500103001"
+from factories import G1, G2, G3, T1, file_report, make_person, make_tree
 
 
 async def find(client, person, **params):

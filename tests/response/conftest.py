@@ -3,25 +3,20 @@ townships, a supervisor of the district, and a resident who reports, on the test
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import factories
 import pytest
-from factories import G1, G2, Person, file_report, make_person, make_tree
+from factories import G1, G2, T1, T2, Person, usual, who
 
-from grid_backend.core import clock
-from grid_backend.core.security import issue_access_token
-
-T1, T2, D1 = "500103001", "500103002", "500103"
 # 2026-04-01 10:00 in Shanghai
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
 
 
-@dataclass
-class World:
-    client: Any
-    areas: dict[str, int]
+@dataclass(kw_only=True)
+class World(factories.World):
     resident: Person
     responder: Person  # G1
     officer: Person  # G1's emergency officer
@@ -30,27 +25,10 @@ class World:
     dispatcher: Person  # T1
     dispatcher2: Person  # T2
     supervisor: Person  # D1
-    people: list[Person] = field(default_factory=list)
     now: datetime = NOW
 
-    def at(self, when: datetime) -> None:
-        """Move the test clock; everyone's access token is issued afresh at that time."""
-        self.now = when
-        clock.set_clock(lambda: when)
-        for p in self.people:
-            p.token = issue_access_token(p.id)[0]
-
-    def later(self, minutes: float) -> datetime:
-        self.at(self.now + timedelta(minutes=minutes))
-        return self.now
-
-    async def person(self, *duties: tuple[str, str], **extra: Any) -> Person:
-        p = await make_person(*duties, **extra)
-        self.people.append(p)
-        return p
-
     async def urgent(self, grid: str = G1, **extra: Any) -> dict[str, Any]:
-        return await file_report(self.client, self.resident, grid=grid, urgent=True, **extra)
+        return await self.report(self.resident, grid=grid, urgent=True, **extra)
 
     async def responses(self, case_id: int, by: Person | None = None) -> list[dict[str, Any]]:
         r = await self.client.get(
@@ -110,18 +88,16 @@ class World:
 
 @pytest.fixture
 async def world(client) -> World:
-    clock.set_clock(lambda: NOW)
-    areas = await make_tree()
-    people = [
-        await make_person(name="居民"),
-        await make_person(("responder", G1), name="孙群防"),
-        await make_person(("emergency_officer", G1), name="郑应急"),
-        await make_person(("grid_worker", G1), name="周网格员", employment="full_time"),
-        await make_person(("responder", G2), name="二网格群防"),
-        await make_person(("dispatcher", T1), name="李值班"),
-        await make_person(("dispatcher", T2), name="朝天门值班"),
-        await make_person(("supervisor", D1), name="刘督导"),
-    ]
-    w = World(client, areas, *people)
-    w.people = list(people)
-    return w
+    return await factories.make_world(
+        World,
+        client,
+        now=NOW,
+        resident=who(name="居民"),
+        responder=usual("responder", "孙群防"),
+        officer=usual("officer", "郑应急"),
+        worker=usual("worker", "周网格员"),
+        other_responder=who(("responder", G2), name="二网格群防"),
+        dispatcher=usual("dispatcher", "李值班"),
+        dispatcher2=who(("dispatcher", T2), name="朝天门值班"),
+        supervisor=usual("supervisor", "刘督导"),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from factories import POINT_IN
+from factories import D1, POINT_IN, T1, T2
 
 from grid_backend.areas.tables import Area
 from grid_backend.hazards.tables import HazardReport
@@ -17,7 +17,6 @@ from grid_backend.patrols.tables import PatrolPlan, PatrolTask
 from grid_backend.response.tables import ResponseRecord
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-T1, T2, D1 = "500103001", "500103002", "500103"
 
 
 def local(*args: int) -> datetime:

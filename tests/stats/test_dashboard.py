@@ -8,14 +8,13 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
-from factories import G1, G2, G3, make_person, make_tree
+from factories import D1, G1, G2, G3, T1, T2, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.people.duty import grants_of
 from grid_backend.response import services as response
 from grid_backend.stats import services
 
-T1, T2, D1 = "500103001", "500103002", "500103"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -13,14 +13,13 @@ from xml.etree import ElementTree
 
 import openpyxl
 import pytest
-from factories import G1, G3, file_report, make_person, make_tree
+from factories import G1, G3, T1, T2, file_report, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.core.tables import AuditEntry
 from grid_backend.people.tables import Account
 from grid_backend.stats import ledger
 
-T1, T2 = "500103001", "500103002"
 NOW = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 

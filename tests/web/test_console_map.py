@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from factories import G1, make_person, make_tree
+from factories import D1, G1, T1, T2, make_person, make_tree
 
 from grid_backend.settings import get_settings
-
-D1, T1, T2 = "500103", "500103001", "500103002"
 
 
 def config_of(page: str) -> dict:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from factories import G1, G3, make_person, make_tree
+from factories import G1, G3, T1, T2, make_person, make_tree
 
 from grid_backend.core import clock
 from grid_backend.core.security import issue_access_token
 from grid_backend.patrols import jobs
 
-T1, T2 = "500103001", "500103002"
 NOW = datetime(2026, 3, 30, 16, 30, tzinfo=UTC)  # 00:30 in Shanghai on 31 March
 
 

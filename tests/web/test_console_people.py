@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 
-from factories import G1, G3, file_report, make_person, make_tree
-
-T1, T2 = "500103001", "500103002"
+from factories import G1, G3, T1, file_report, make_person, make_tree
 
 
 def row_of(page: str, area_id: int) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from factories import G1, G3, file_report, make_person, make_tree
+from factories import G1, G3, T1, T2, file_report, make_person, make_tree
 
 from grid_backend.core import clock
 
-T1, T2 = "500103001", "500103002"
 NOW = datetime(2026, 5, 10, 2, 0, tzinfo=UTC)
 
 

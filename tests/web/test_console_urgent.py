@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from factories import G1, G3, file_report, make_person, make_tree
-
-T1 = "500103001"
+from factories import G1, G3, T1, file_report, make_person, make_tree
 
 
 async def test_urgent_cases_show_who_was_alerted_inside_the_area(client):

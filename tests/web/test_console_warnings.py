@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import G1, G3, make_person, make_tree
+from factories import G1, G3, T1, make_person, make_tree
 
 from grid_backend.core import clock
-
-T1 = "500103001"
 
 
 async def issue(client, person, area_id, **extra):
