@@ -352,6 +352,23 @@ async def _write_plan(
         )
 
 
+async def _new_who(plan: dict[str, Any], data: PlanUpdate) -> tuple[Any, Any, Any]:
+    """(account, duty, employment) after an update that names who patrols, checked."""
+    unset = msgspec.UNSET
+    if data.account_id not in (unset, None):
+        who = (data.account_id, None, None)
+    elif data.duty not in (unset, None):
+        employment = None if data.employment is unset else data.employment
+        who = (None, data.duty, employment)
+    elif data.account_id is unset and data.duty is unset and plan["duty"]:
+        who = (None, plan["duty"], data.employment)  # only the employment changes
+    else:
+        who = (None, None, None)  # refused by _check_who
+    grid = {"id": plan["grid"], "path": plan["area_path"]}
+    await _check_who(account_id=who[0], duty=who[1], employment=who[2], grid=grid)
+    return who
+
+
 async def update_plan(
     *, plan_id: int, data: PlanUpdate, account_id: int, grants: list[policy.Grant]
 ) -> PlanRead:
@@ -382,17 +399,7 @@ async def update_plan(
         detail["ordered"] = data.ordered
         affects = True
     if any(v is not unset for v in (data.account_id, data.duty, data.employment)):
-        if data.account_id not in (unset, None):
-            who = (data.account_id, None, None)
-        elif data.duty not in (unset, None):
-            employment = None if data.employment is unset else data.employment
-            who = (None, data.duty, employment)
-        elif data.account_id is unset and data.duty is unset and plan["duty"]:
-            who = (None, plan["duty"], data.employment)  # only the employment changes
-        else:
-            who = (None, None, None)  # refused by _check_who
-        grid = {"id": plan["grid"], "path": plan["area_path"]}
-        await _check_who(account_id=who[0], duty=who[1], employment=who[2], grid=grid)  # type: ignore[arg-type]
+        who = await _new_who(plan, data)
         changes.update(
             {PatrolPlan.assignee: who[0], PatrolPlan.duty: who[1], PatrolPlan.employment: who[2]}
         )
