@@ -16,25 +16,22 @@ from typing import Any
 
 import msgspec
 
-from grid_backend.core.db import fetch, is_postgres
+from grid_backend.core.db import fetch
+from grid_backend.core.sql import (
+    TRUE,
+    QueryString,
+    all_of,
+    any_of,
+    in_,
+    join,
+    postgres,
+    q,
+    text,
+    typed,
+    under,
+)
 from grid_backend.notify import channels, kinds
-
-
-def _p(kind: str) -> str:
-    """A placeholder PostgreSQL needs typed where it cannot infer it (a SELECT list)."""
-    return "{}::" + kind if is_postgres() else "{}"
-
-
-def in_list(column: str, values: list[Any]) -> tuple[str, list[Any]]:
-    """`column = ANY(array)` on PostgreSQL, `column IN (…)` on SQLite."""
-    if is_postgres():
-        return f"{column} = ANY({{}})", [list(values)]
-    return f"{column} IN (" + ", ".join("{}" for _ in values) + ")", list(values)
-
-
-def like_any(column: str, paths: list[str]) -> tuple[str, list[Any]]:
-    """Rows whose path lies under any of these paths."""
-    return "(" + " OR ".join(f"{column} LIKE {{}}" for _ in paths) + ")", [p + "%" for p in paths]
+from grid_backend.people.duty import on_duty_sql
 
 
 def ancestors(path: str) -> list[str]:
@@ -43,28 +40,21 @@ def ancestors(path: str) -> list[str]:
     return ["/".join(codes[:i]) + "/" for i in range(1, len(codes))]
 
 
-def overlap(column: str, paths: list[str]) -> tuple[str, list[Any]]:
+def overlap(column: str, paths: list[str]) -> QueryString:
     """Rows whose area path lies under one of these paths or above one (the areas overlap)."""
-    sql, args = like_any(column, paths)
     above = sorted({a for p in paths for a in ancestors(p)})
-    if above:
-        sql_in, more = in_list(column, above)
-        sql = f"({sql} OR {sql_in})"
-        args += more
-    return sql, args
+    return any_of(under(column, paths), in_(column, above) if above else None)
 
 
 _RECIPIENTS = (
     "INSERT INTO callout_recipient (callout, account, grid, area_path, duty, acked_at, step,"
     " stepped_at, created_at)"
-    " SELECT $INT, a.account, a.area, a.area_path, a.duty, NULL, 0, NULL, $TS"
-    " FROM assignment a JOIN account c ON c.id = a.account"
-    " WHERE c.is_active AND a.valid_from <= {} AND (a.valid_to IS NULL OR a.valid_to >= {})"
-    " AND $DUTIES AND $PATHS $ACCOUNTS"
+    " SELECT {}, a.account, a.area, a.area_path, a.duty, NULL, 0, NULL, {}"
+    " FROM assignment a JOIN account c ON c.id = a.account WHERE c.is_active AND {}"
     " ON CONFLICT (callout, account) DO NOTHING RETURNING account"
 )
 # PostgreSQL: count the rows inside the server rather than send 100,000 ids back
-_COUNTED = "WITH added AS ($INSERT) SELECT COUNT(*) AS n FROM added"
+_COUNTED = "WITH added AS ({}) SELECT COUNT(*) AS n FROM added"
 
 
 async def add_recipients(
@@ -79,24 +69,21 @@ async def add_recipients(
     """Call out everyone holding one of `duties` on `day` in an area under `area_paths` (only
     the named accounts, if given): how many were added, and which of the named accounts. A
     person with several such duties is called once, through one of them."""
-    duty_sql, duty_args = in_list("a.duty", duties)
-    path_sql, path_args = like_any("a.area_path", area_paths)
-    account_sql, account_args = "", []
-    if account_ids is not None:
-        account_sql, account_args = in_list("a.account", account_ids)
-        account_sql = "AND " + account_sql
-    sql = (
-        _RECIPIENTS.replace("$INT", _p("int"))
-        .replace("$TS", _p("timestamptz"))
-        .replace("$DUTIES", duty_sql)
-        .replace("$PATHS", path_sql)
-        .replace("$ACCOUNTS", account_sql)
+    insert = q(
+        _RECIPIENTS,
+        typed(callout_id, "int"),
+        typed(now, "timestamptz"),
+        all_of(
+            on_duty_sql("a", day),
+            in_("a.duty", duties),
+            under("a.area_path", area_paths),
+            None if account_ids is None else in_("a.account", account_ids),
+        ),
     )
-    args = (callout_id, now, day, day, *duty_args, *path_args, *account_args)
-    if account_ids is None and is_postgres():
-        rows = await fetch(_COUNTED.replace("$INSERT", sql), *args)
+    if account_ids is None and postgres():
+        rows = await fetch(q(_COUNTED, insert))
         return int(rows[0]["n"]), []
-    rows = await fetch(sql, *args)
+    rows = await fetch(insert)
     return len(rows), [r["account"] for r in rows]
 
 
@@ -105,19 +92,23 @@ TEMPLATE_ONLY = ("text_zh", "text_en")
 _NOTIFY = (
     "INSERT INTO notification (recipient, kind, channel, payload, urgent, dedupe_key, status,"
     " due_at, claimed_until, claim_token, attempts, last_error, created_at, sent_at, read_at)"
-    " SELECT r.account, $TEXT, ch.channel, $JSON, $BOOL, $TEXT || CAST(r.account AS TEXT),"
-    " CASE WHEN ch.channel = 'inbox' THEN 'sent' ELSE 'pending' END, $TS, NULL, NULL, 0, '',"
-    " $TS, CASE WHEN ch.channel = 'inbox' THEN $TS END, NULL"
-    " FROM callout_recipient r CROSS JOIN ($CHANNELS) ch"
+    " SELECT r.account, {}, ch.channel, {}, {}, {} || CAST(r.account AS TEXT),"
+    " CASE WHEN ch.channel = 'inbox' THEN 'sent' ELSE 'pending' END, {}, NULL, NULL, 0, '',"
+    " {}, CASE WHEN ch.channel = 'inbox' THEN {} END, NULL"
+    " FROM callout_recipient r CROSS JOIN ({}) ch"
     " LEFT JOIN notification_preference p ON p.account = r.account"
     " WHERE r.callout = {} AND (ch.channel = 'inbox'"
     " OR (ch.channel = 'push' AND (p.push IS NULL OR p.push))"
-    " OR (ch.channel = 'sms' AND p.sms IS NOT NULL AND p.sms)) $WHERE"
+    " OR (ch.channel = 'sms' AND p.sms IS NOT NULL AND p.sms)) AND {}"
     " ON CONFLICT (dedupe_key, channel) DO NOTHING RETURNING id, recipient, channel"
 )
-_INBOX_ONLY = (
-    "WITH added AS ($INSERT) SELECT id, recipient, channel FROM added WHERE channel = 'inbox'"
-)
+_CHANNEL_ROW = {
+    "inbox": text("SELECT 'inbox' AS channel"),
+    "push": text("SELECT 'push' AS channel"),
+    "sms": text("SELECT 'sms' AS channel"),
+}
+# PostgreSQL: only the inbox rows come back (for their live events)
+_INBOX_ONLY = "WITH added AS ({}) SELECT id, recipient, channel FROM added WHERE channel = 'inbox'"
 
 
 async def notify_recipients(
@@ -127,13 +118,12 @@ async def notify_recipients(
     payload: dict[str, Any],
     dedupe_key: str,
     now: datetime,
-    where: str = "",
-    args: tuple[Any, ...] = (),
+    where: QueryString | None = None,
     channels_wanted: tuple[str, ...] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Write a notification of `kind` for every recipient of the callout (narrowed by `where`,
-    SQL on the alias `r`, with `args`), in the caller's transaction; the live events to
-    publish once it commits, as (account, event)."""
+    a condition on the alias `r`), in the caller's transaction; the live events to publish
+    once it commits, as (account, event)."""
     spec = kinds.kind_of(kind)
     wanted = set(spec.channels if channels_wanted is None else channels_wanted) | {"inbox"}
     live = [c for c in ("push", "sms") if c in wanted and channels.enabled(c)]
@@ -145,29 +135,20 @@ async def notify_recipients(
     # carries them once (half the bytes the database writes for a district's callout)
     for name in TEMPLATE_ONLY:
         data.pop(name, None)
-    union = " UNION ALL ".join(f"SELECT '{c}' AS channel" for c in ("inbox", *live))
-    sql = (
-        _NOTIFY.replace("$TEXT", _p("text"))
-        .replace("$JSON", _p("jsonb"))
-        .replace("$BOOL", _p("boolean"))
-        .replace("$TS", _p("timestamptz"))
-        .replace("$CHANNELS", union)
-        .replace("$WHERE", where)
-    )
-    if is_postgres():  # only the inbox rows come back (for their live events)
-        sql = _INBOX_ONLY.replace("$INSERT", sql)
-    rows = await fetch(
-        sql,
-        kind,
-        json.dumps(data, ensure_ascii=False),
-        spec.urgent,
-        f"{dedupe_key}:account:",
-        now,
-        now,
-        now,
+    insert = q(
+        _NOTIFY,
+        typed(kind, "text"),
+        typed(json.dumps(data, ensure_ascii=False), "jsonb"),
+        typed(spec.urgent, "boolean"),
+        typed(f"{dedupe_key}:account:", "text"),
+        typed(now, "timestamptz"),
+        typed(now, "timestamptz"),
+        typed(now, "timestamptz"),
+        join([_CHANNEL_ROW[c] for c in ("inbox", *live)], " UNION ALL "),
         callout_id,
-        *args,
+        where if where is not None else TRUE,
     )
+    rows = await fetch(q(_INBOX_ONLY, insert) if postgres() else insert)
     return [
         (r["recipient"], channels.inbox_event(r["id"], kind, spec.urgent, data))
         for r in rows
@@ -175,4 +156,4 @@ async def notify_recipients(
     ]
 
 
-__all__ = ["add_recipients", "ancestors", "in_list", "like_any", "notify_recipients", "overlap"]
+__all__ = ["add_recipients", "ancestors", "notify_recipients", "overlap"]

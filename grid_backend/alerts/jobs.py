@@ -22,6 +22,7 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import clock
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.policy import ancestor_path
+from grid_backend.core.sql import q, text
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders
 
@@ -33,6 +34,7 @@ _STEP = (
     "UPDATE callout_recipient SET step = {}, stepped_at = {} WHERE callout = {}"
     " AND acked_at IS NULL AND step = {} RETURNING account, grid, area_path"
 )
+_REMINDED = text("r.acked_at IS NULL AND r.step = 1")  # the recipients step 1 just moved
 
 
 async def escalate(now: datetime) -> dict[str, Any]:
@@ -94,7 +96,7 @@ async def _escalate_one(
     minutes = callout["escalate_minutes"]
     text = {"text_zh": callout["message"], "text_en": callout["message_en"] or callout["message"]}
     for step in range(callout["step"] + 1, reached + 1):
-        moved = await fetch(_STEP, step, now, callout["id"], step - 1)
+        moved = await fetch(q(_STEP, step, now, callout["id"], step - 1))
         if not moved:
             break  # everyone has answered: later steps have nobody either
         if step == 1:
@@ -104,7 +106,7 @@ async def _escalate_one(
                 payload={"callout_id": callout["id"], "warning_id": callout["warning"], **text},
                 dedupe_key=f"callout:{callout['id']}:remind",
                 now=now,
-                where=" AND r.acked_at IS NULL AND r.step = 1",
+                where=_REMINDED,
             )
             counts["reminded"] = len(moved)
         elif step == 2:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from grid_backend.core.db import fetch, is_postgres, write_transaction
+from grid_backend.core.db import fetch, write_transaction
+from grid_backend.core.sql import TRUE, QueryString, in_, postgres, q
 from grid_backend.patrols.tables import PatrolTask
+from grid_backend.people.duty import roster
 from grid_backend.settings import get_settings
 
 BATCH = 1000  # plans per transaction
@@ -65,72 +66,17 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-# --- who patrols ---------------------------------------------------------------------------
-
-
-async def duty_holders(
-    needs: Iterable[tuple[int, str, str | None, date]],
-) -> dict[tuple[int, str, str | None, date], int]:
-    """For each (grid, duty, employment, local date): the account holding that duty in that
-    grid on that date; the most recently started assignment wins (a handover that has not
-    ended the old one yet). Needs nobody holds are left out."""
-    needs = list(needs)
-    if not needs:
-        return {}
-    grids = sorted({n[0] for n in needs})
-    duties = sorted({n[1] for n in needs})
-    first, last = min(n[3] for n in needs), max(n[3] for n in needs)
-    grid_in, grid_args = sql_in(grids)
-    duty_in, duty_args = sql_in(duties)
-    rows = await fetch(
-        _HOLDERS.replace("{grids}", grid_in).replace("{duties}", duty_in),
-        *grid_args,
-        *duty_args,
-        last,
-        first,
-    )
-    by_place: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_place[(r["area"], r["duty"])].append(r)
-    for held in by_place.values():
-        held.sort(key=lambda r: (r["valid_from"], r["id"]), reverse=True)
-    found = {}
-    for need in set(needs):
-        grid, duty, employment, day = need
-        for r in by_place.get((grid, duty), ()):
-            if (
-                r["valid_from"] <= day
-                and (r["valid_to"] is None or r["valid_to"] >= day)
-                and (employment is None or r["employment"] == employment)
-            ):
-                found[need] = r["account"]
-                break
-    return found
-
-
 # --- materialise ---------------------------------------------------------------------------
 
 _DUE = (
-    "SELECT id, grid, area_path, assignee, duty, employment, {recurrence} AS recurrence,"
-    " window_minutes, valid_from, valid_to, revision, next_due_at FROM patrol_plan"
-    " WHERE status = 'active' AND (next_due_at IS NULL OR next_due_at <= {}) AND id > {}"
-    " {only} ORDER BY id LIMIT {}"
+    "SELECT id, grid, area_path, assignee, duty, employment, CAST(recurrence AS TEXT)"
+    " AS recurrence, window_minutes, valid_from, valid_to, revision, next_due_at"
+    " FROM patrol_plan WHERE status = 'active' AND (next_due_at IS NULL OR next_due_at <= {})"
+    " AND id > {} AND {} ORDER BY id LIMIT {}"
 )
-_HOLDERS = (
-    "SELECT id, account, area, duty, employment, valid_from, valid_to FROM assignment"
-    " WHERE area {grids} AND duty {duties} AND valid_from <= {}"
-    " AND (valid_to IS NULL OR valid_to >= {})"
-)
-
-
-_SET_DUE = "UPDATE patrol_plan SET next_due_at = {} WHERE id {where}"
-
-
-def sql_in(values: list[Any]) -> tuple[str, list[Any]]:
-    """`= ANY(array)` on PostgreSQL (one plan for any length), `IN (…)` on SQLite."""
-    if is_postgres():
-        return "= ANY({})", [list(values)]
-    return "IN (" + ", ".join("{}" for _ in values) + ")", list(values)
+# PostgreSQL takes the batch's plans (SQLite has the one write transaction already)
+_LOCKED = "{} FOR NO KEY UPDATE SKIP LOCKED"
+_SET_DUE = "UPDATE patrol_plan SET next_due_at = {} WHERE {}"
 
 
 async def _due_plans(
@@ -138,17 +84,9 @@ async def _due_plans(
 ) -> list[dict[str, Any]]:
     """The next batch of active plans with an occurrence to make before the horizon; on
     PostgreSQL locked (a plan being changed, or taken by another run, waits for the next)."""
-    sql = _DUE.replace("{recurrence}", "recurrence::text" if is_postgres() else "recurrence")
-    args: list[Any] = [horizon_end, after]
-    only = ""
-    if plan_ids is not None:
-        only, ids = sql_in(plan_ids)
-        only = "AND id " + only
-        args += ids
-    sql = sql.replace("{only}", only)
-    if is_postgres():
-        sql += " FOR NO KEY UPDATE SKIP LOCKED"
-    rows = await fetch(sql, *args, BATCH)
+    only = TRUE if plan_ids is None else in_("id", plan_ids)
+    query = q(_DUE, horizon_end, after, only, BATCH)
+    rows = await fetch(q(_LOCKED, query) if postgres() else query)
     parsed: dict[str, Any] = {}
     for r in rows:  # plans share a handful of schedules: parse each text once
         text = r["recurrence"]
@@ -158,7 +96,7 @@ async def _due_plans(
 
 _INSERT = (
     "INSERT INTO patrol_task (plan, plan_revision, grid, area_path, assignee, local_date,"
-    " window_start, window_end, status, created_at) {values}"
+    " window_start, window_end, status, created_at) {}"
     " ON CONFLICT DO NOTHING RETURNING id, assignee"
 )
 # PostgreSQL: one statement for the whole batch, each column as an array
@@ -169,20 +107,21 @@ _UNNEST = (
 _ROW = "(" + ", ".join(["{}"] * 10) + ")"
 
 
+def _values(rows: list[tuple[Any, ...]]) -> QueryString:
+    """`VALUES (…), (…)`: placeholders only, every value travels as a query argument."""
+    return q("VALUES " + ", ".join([_ROW] * len(rows)), *[value for row in rows for value in row])
+
+
 async def _insert_tasks(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Insert task rows, skipping those that exist; (id, assignee) of those inserted."""
     if not rows:
         return []
-    if is_postgres():
+    if postgres():  # one statement of arrays; SQLite takes VALUES lists, a chunk at a time
         columns = [list(c) for c in zip(*rows, strict=True)][:8]
-        sql = _INSERT.replace("{values}", _UNNEST)
-        return await PatrolTask.raw(sql, rows[0][-1], *columns).run()
+        return await fetch(q(_INSERT, q(_UNNEST, rows[0][-1], *columns)))
     inserted = []
     for i in range(0, len(rows), _SQLITE_ROWS):
-        chunk = rows[i : i + _SQLITE_ROWS]
-        # placeholders only: every value travels as a query argument
-        sql = _INSERT.replace("{values}", "VALUES " + ", ".join([_ROW] * len(chunk)))
-        inserted += await PatrolTask.raw(sql, *[value for row in chunk for value in row]).run()
+        inserted += await fetch(q(_INSERT, _values(rows[i : i + _SQLITE_ROWS])))
     return inserted
 
 
@@ -191,11 +130,10 @@ async def _set_next_due(next_due: dict[int, datetime | None]) -> None:
     groups: dict[datetime | None, list[int]] = defaultdict(list)
     for plan_id, due in next_due.items():
         groups[due].append(plan_id)
-    step = BATCH if is_postgres() else 500
+    step = BATCH if postgres() else 500
     for due, ids in groups.items():
         for i in range(0, len(ids), step):
-            where, args = sql_in(ids[i : i + step])
-            await fetch(_SET_DUE.replace("{where}", where), due, *args)
+            await fetch(q(_SET_DUE, due, in_("id", ids[i : i + step])))
 
 
 async def _materialise_batch(
@@ -222,7 +160,7 @@ async def _materialise_batch(
             if day < p["valid_from"] or (p["valid_to"] is not None and day > p["valid_to"]):
                 continue
             pending.append((p, fire, day))
-    holders = await duty_holders(
+    holders = await roster(
         (p["grid"], p["duty"], p["employment"], day)
         for p, _, day in pending
         if p["assignee"] is None and p["duty"]
@@ -299,7 +237,7 @@ async def fill_gaps(now: datetime, *, plan_ids: list[int] | None = None) -> int:
     if not gaps:
         return 0
     needs = {t["id"]: (t["grid"], t["duty"], t["employment"], t["local_date"]) for t in gaps}
-    holders = await duty_holders(needs.values())
+    holders = await roster(needs.values())
     by_account: dict[int, list[int]] = defaultdict(list)
     for task_id, need in needs.items():
         if need in holders:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from grid_backend.core.db import fetch, is_postgres, under
-from grid_backend.patrols.jobs import duty_holders
+from grid_backend.core.db import fetch, under
+from grid_backend.core.sql import QueryString, postgres, q
 from grid_backend.patrols.tables import PatrolPlan, PatrolTask
+from grid_backend.people.duty import roster
 from grid_backend.settings import get_settings
 
 _SHIFTS = 5  # tries at a free window start, a minute apart
@@ -87,7 +88,7 @@ async def add_round_tasks(rounds: list[Round], *, now: datetime) -> dict[tuple[i
         if day < p["valid_from"] or (p["valid_to"] is not None and day > p["valid_to"]):
             continue
         todo.append((r, day))
-    holders = await duty_holders(
+    holders = await roster(
         (r.plan["grid"], r.plan["duty"], r.plan["employment"], day)
         for r, day in todo
         if r.plan["assignee"] is None and r.plan["duty"]
@@ -138,7 +139,7 @@ def _utc(value: Any) -> datetime:
 # cost five times the database's work
 _INSERT = (
     "INSERT INTO patrol_task (plan, plan_revision, grid, area_path, assignee, local_date,"
-    " window_start, window_end, created_at, status) {values}"
+    " window_start, window_end, created_at, status) {}"
     " ON CONFLICT DO NOTHING RETURNING id, plan, window_start"
 )
 _UNNEST = (
@@ -149,17 +150,20 @@ _ROW = "(" + ", ".join(["{}"] * 9) + ", 'scheduled')"
 _SQLITE_ROWS = 400  # under SQLite's limit of variables per statement
 
 
+def _values(rows: list[tuple[Any, ...]]) -> QueryString:
+    """`VALUES (…), (…)`: placeholders only, every value travels as a query argument."""
+    return q("VALUES " + ", ".join([_ROW] * len(rows)), *[value for row in rows for value in row])
+
+
 async def _insert(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     if not rows:
         return []
-    if is_postgres():
+    if postgres():  # one statement of arrays; SQLite takes VALUES lists, a chunk at a time
         columns = [list(c) for c in zip(*rows, strict=True)]
-        return await fetch(_INSERT.replace("{values}", _UNNEST), *columns)
+        return await fetch(q(_INSERT, q(_UNNEST, *columns)))
     inserted = []
     for i in range(0, len(rows), _SQLITE_ROWS):
-        chunk = rows[i : i + _SQLITE_ROWS]
-        sql = _INSERT.replace("{values}", "VALUES " + ", ".join([_ROW] * len(chunk)))
-        inserted += await fetch(sql, *[value for row in chunk for value in row])
+        inserted += await fetch(q(_INSERT, _values(rows[i : i + _SQLITE_ROWS])))
     return inserted
 
 
