@@ -17,7 +17,7 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from grid_backend.core import clock, policy
-from grid_backend.core.db import fetch
+from grid_backend.core.db import fetch, under
 from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.sql import in_, q
 from grid_backend.people.tables import Assignment
@@ -142,3 +142,33 @@ async def duties_held(
     for h in held:
         found.setdefault(h["area"], set()).add(h["duty"])
     return found
+
+
+# --- people on duty in an area, for account lookup ------------------------------------------
+
+
+def on_duty_under(paths: list[str], day: date) -> Any:
+    """A subquery for `is_in`: the accounts on duty on a day in or under these area paths
+    (at least one path)."""
+    return Assignment.select(Assignment.account).where(
+        under(Assignment.area_path, paths) & on_duty(day)
+    )
+
+
+async def duties_of(account_ids: list[int], *, paths: list[str], day: date) -> list[dict]:
+    """The duties these accounts hold on a day in or under these area paths, with the area's
+    name (`area.name`), in assignment order."""
+    if not account_ids:
+        return []
+    return (
+        await Assignment.select(
+            Assignment.account, Assignment.duty, Assignment.area, Assignment.area.name
+        )
+        .where(
+            Assignment.account.is_in(account_ids)
+            & under(Assignment.area_path, paths)
+            & on_duty(day)
+        )
+        .order_by(Assignment.id)
+        .run()
+    )
