@@ -124,6 +124,35 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     if if_empty and await Area.count().run():
         return {"skipped": "the database already has areas"}
     areas, points = generate_demo()
+    fresh, new_points = await _seed_demo_places(areas, points)
+    township = next(a for a in areas if a.level == "township")
+    # the demo team's grid: the first grid of the first township with a risk point to monitor
+    watched = {p.grid_code for p in points}
+    in_township = [a for a in areas if a.level == "grid" and a.code.startswith(township.code)]
+    grid = next((a for a in in_township if a.code in watched), in_township[0])
+    staff = _grid_staff(areas, skip=grid.code)
+    ids = await _ensure_accounts(
+        [(p, n) for p, n, _, _ in DEMO_ACCOUNTS] + [(p, n) for p, n, _, _ in staff]
+    )
+    wanted = await _demo_assignments(township.code, grid.code, points, staff, ids)
+    created = await _ensure_assignments(wanted)
+    cases = await _seed_cases(township.code, ids, points)
+    await seed_response_demo(
+        township_code=township.code, grid_code=grid.code, ids=ids, photo_for=_photo_for
+    )
+    plans = await _seed_patrol_plans(township.code, grid.code, dispatcher=ids[DEMO_DISPATCHER])
+    return {
+        "cases_created": cases,
+        "patrol_plans_created": plans,
+        "areas_created": fresh,
+        "risk_points_created": new_points,
+        "assignments_created": created,
+        "demo_password": DEMO_PASSWORD,
+    }
+
+
+async def _seed_demo_places(areas: list[Any], points: list[Any]) -> tuple[int, int]:
+    """The demo's areas and risk points not stored yet: how many of each were added."""
     known = {r["code"] for r in await Area.select(Area.code).run()}
     fresh = [_to_input(a) for a in areas if a.code not in known]
     if fresh:
@@ -151,18 +180,15 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     ]
     if new_points:
         await RiskPoint.insert(*new_points).run()
+    return len(fresh), len(new_points)
 
-    township = next(a for a in areas if a.level == "township")
-    # the demo team's grid: the first grid of the first township with a risk point to monitor
-    watched = {p.grid_code for p in points}
-    in_township = [a for a in areas if a.level == "grid" and a.code.startswith(township.code)]
-    grid = next((a for a in in_township if a.code in watched), in_township[0])
-    where = {"city": "500000", "district": "500103", "township": township.code, "grid": grid.code}
-    monitored = next((p for p in points if p.grid_code == grid.code), None)
-    staff = _grid_staff(areas, skip=grid.code)
-    ids = await _ensure_accounts(
-        [(p, n) for p, n, _, _ in DEMO_ACCOUNTS] + [(p, n) for p, n, _, _ in staff]
-    )
+
+async def _demo_assignments(
+    township_code: str, grid_code: str, points: list[Any], staff: list[Any], ids: dict[str, int]
+) -> list[AssignmentCreate]:
+    """The demo accounts' and the grid staff's duties, on duty since well before the cases."""
+    where = {"city": "500000", "district": "500103", "township": township_code, "grid": grid_code}
+    monitored = next((p for p in points if p.grid_code == grid_code), None)
     since = clock.today() - timedelta(days=365)  # on duty since well before the demo cases
     wanted = []
     for phone, _, duty, level in DEMO_ACCOUNTS + staff:
@@ -192,20 +218,7 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
                 **extra,
             )
         )
-    created = await _ensure_assignments(wanted)
-    cases = await _seed_cases(township.code, ids, points)
-    await seed_response_demo(
-        township_code=township.code, grid_code=grid.code, ids=ids, photo_for=_photo_for
-    )
-    plans = await _seed_patrol_plans(township.code, grid.code, dispatcher=ids[DEMO_DISPATCHER])
-    return {
-        "cases_created": cases,
-        "patrol_plans_created": plans,
-        "areas_created": len(fresh),
-        "risk_points_created": len(new_points),
-        "assignments_created": created,
-        "demo_password": DEMO_PASSWORD,
-    }
+    return wanted
 
 
 DEMO_DISPATCHER = "13900000004"

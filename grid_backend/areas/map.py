@@ -14,14 +14,14 @@ from shapely.geometry import mapping
 
 from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
 from grid_backend.areas.schemas import AreaBrief, TeamMember
-from grid_backend.areas.services import team_members, team_on_duty
+from grid_backend.areas.services import team_members
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
 from grid_backend.core.types import DatumParam, PathId, QueryId
-from grid_backend.people.duty import grants_of
+from grid_backend.people.duty import grants_of, team_on_duty
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand

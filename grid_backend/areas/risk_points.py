@@ -259,6 +259,32 @@ async def import_risk_points(
     if grants is not None and not policy.scopes(grants, "risk_point.write"):
         raise Forbidden()
     errors = _Errors()
+    parsed = _parse_points(collection, datum, errors)
+    errors.raise_if_any()
+    seen = {d.code for d, _ in parsed}
+    existing_rows = (
+        {
+            r["code"]: r
+            for r in await RiskPoint.select(RiskPoint.id, RiskPoint.code, RiskPoint.area_path)
+            .where(RiskPoint.code.is_in(list(seen)))
+            .run()
+        }
+        if seen
+        else {}
+    )
+    placed = await _place_points(parsed, existing_rows, grants, errors)
+    errors.raise_if_any()
+    codes = [d.code for d, *_ in placed]
+    existing = {code: r["id"] for code, r in existing_rows.items()}
+    created, updated = await _write_points(placed, existing, actor_id, datum)
+    return ImportResult(created=created, updated=updated, boundaries_changed=0, codes=codes[:1000])
+
+
+def _parse_points(
+    collection: Any, datum: str, errors: _Errors
+) -> list[tuple[RiskPointCreate, str]]:
+    """Every Point feature read as a risk point with a code of its own (problems recorded),
+    with where it is in the file."""
     features = collection.get("features") if isinstance(collection, dict) else None
     if (
         not isinstance(collection, dict)
@@ -301,17 +327,16 @@ async def import_risk_points(
             continue
         seen.add(data.code)
         parsed.append((data, at))
-    errors.raise_if_any()
-    existing_rows = (
-        {
-            r["code"]: r
-            for r in await RiskPoint.select(RiskPoint.id, RiskPoint.code, RiskPoint.area_path)
-            .where(RiskPoint.code.is_in(list(seen)))
-            .run()
-        }
-        if seen
-        else {}
-    )
+    return parsed
+
+
+async def _place_points(
+    parsed: list[tuple[RiskPointCreate, str]],
+    existing_rows: dict[str, dict[str, Any]],
+    grants: list[policy.Grant] | None,
+    errors: _Errors,
+) -> list[tuple[RiskPointCreate, float, float, Any]]:
+    """Each point in its grid, inside the caller's area (problems recorded)."""
     placed = []
     for data, at in parsed:
         old = existing_rows.get(data.code)  # type: ignore[arg-type]
@@ -334,9 +359,16 @@ async def import_risk_points(
             errors.add(at, f"grid {grid.code} is outside your area", "forbidden")
             continue
         placed.append((data, lat, lng, grid))
-    errors.raise_if_any()
-    codes = [d.code for d, *_ in placed]
-    existing = {code: r["id"] for code, r in existing_rows.items()}
+    return placed
+
+
+async def _write_points(
+    placed: list[tuple[RiskPointCreate, float, float, Any]],
+    existing: dict[str, int],
+    actor_id: int | None,
+    datum: str,
+) -> tuple[int, int]:
+    """Insert or update every placed point in one transaction: (created, updated)."""
     now = clock.now()
     created = updated = 0
     async with write_transaction():
@@ -358,4 +390,4 @@ async def import_risk_points(
             object_type="risk_point",
             detail={"created": created, "updated": updated, "datum": datum},
         )
-    return ImportResult(created=created, updated=updated, boundaries_changed=0, codes=codes[:1000])
+    return created, updated

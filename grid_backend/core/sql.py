@@ -34,6 +34,7 @@ __all__ = [
     "ilike",
     "in_",
     "join",
+    "local_date",
     "postgres",
     "q",
     "text",
@@ -113,6 +114,15 @@ def typed(value: Any, kind: str) -> QueryString:
 def ilike(column: str, pattern: str) -> QueryString:
     """Case-insensitive LIKE (SQLite's LIKE already is, for ASCII)."""
     return QueryString(f"{column} {'ILIKE' if postgres() else 'LIKE'} {{}}", pattern)
+
+
+def local_date(column: str, timezone: str, offset_minutes: int) -> QueryString:
+    """The local date of a UTC timestamp column: in the named zone on PostgreSQL; on SQLite
+    (ISO text with its offset), shifted by the zone's UTC offset in minutes (exact for zones
+    without daylight saving, such as Asia/Shanghai)."""
+    if postgres():
+        return QueryString(f"CAST(({column} AT TIME ZONE {{}}) AS DATE)", timezone)
+    return QueryString(f"date({column}, {{}})", f"{offset_minutes:+d} minutes")
 
 
 def values(rows: Sequence[Sequence[Any]], kinds: Sequence[str]) -> QueryString:

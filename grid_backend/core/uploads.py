@@ -62,6 +62,32 @@ async def read_multipart(
     max_files: int,
 ) -> MultipartForm:
     """Parse a multipart/form-data body; files of `file_fields` go to `spool_dir`."""
+    boundary = _boundary(request, max_files=max_files, max_file_bytes=max_file_bytes)
+    max_parts = max_files + 32  # the files and every field a form may carry
+    spool_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir, microseconds
+    reader = _PartReader(spool_dir, file_fields, max_file_bytes, max_files)
+    try:
+        with PushMultipartParser(
+            boundary, max_segment_count=max_parts, max_segment_size=max_file_bytes + 1
+        ) as parser:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                for event in parser.parse(chunk):
+                    reader.take(event)
+            parser.close()
+    except BaseException as exc:
+        reader.discard()
+        _raise_for(exc, max_parts=max_parts, max_file_bytes=max_file_bytes)
+        raise
+    form = reader.form
+    for f in form.files:
+        f.size = f.path.stat().st_size
+    return form
+
+
+def _boundary(request: Request[Any, Any, Any], *, max_files: int, max_file_bytes: int) -> str:
+    """The body's multipart boundary, once its type and declared length are acceptable."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get("boundary")
     if content_type != "multipart/form-data" or not boundary:
@@ -74,82 +100,87 @@ async def read_multipart(
     limit = max_files * (max_file_bytes + 64 * 1024) + 256 * 1024
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(max_file_bytes)
-    max_parts = max_files + 32  # the files and every field a form may carry
-    spool_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir, microseconds
-    form = MultipartForm()
-    current: Any = None
-    sink: Any = None
-    buffer = bytearray()
-    try:
-        with PushMultipartParser(
-            boundary, max_segment_count=max_parts, max_segment_size=max_file_bytes + 1
-        ) as parser:
-            async for chunk in request.stream():
-                if not chunk:
-                    continue
-                for event in parser.parse(chunk):
-                    if event is None:  # end of a part
-                        if sink is not None:
-                            sink.close()
-                            sink = None
-                        elif current is not None:
-                            form.fields.setdefault(current.name, []).append(
-                                buffer.decode("utf-8", "replace")
-                            )
-                            buffer.clear()
-                        current = None
-                    elif isinstance(event, bytes | bytearray | memoryview):
-                        if sink is not None:
-                            if current.bytes_received > max_file_bytes:
-                                raise _too_large(max_file_bytes)
-                            sink.write(event)
-                        else:
-                            buffer.extend(event)
-                            if len(buffer) > MAX_FIELD_BYTES:
-                                raise invalid(
-                                    current.name, "field value too long", detail_zh="字段内容过长"
-                                )
-                    else:
-                        current = event
-                        if event.filename is not None or event.name in file_fields:
-                            if event.name not in file_fields:
-                                raise invalid(
-                                    event.name,
-                                    "unexpected file field",
-                                    detail_zh="不支持的文件字段",
-                                )
-                            if len(form.files) >= max_files:
-                                raise invalid(
-                                    event.name,
-                                    f"at most {max_files} photos",
-                                    code="photo_count_exceeded",
-                                    detail_zh=f"最多上传 {max_files} 张照片",
-                                )
-                            fd, name = tempfile.mkstemp(dir=spool_dir, prefix="upload-")
-                            sink = os.fdopen(fd, "wb")
-                            form.files.append(
-                                UploadedFile(event.name, event.filename, Path(name), 0)
-                            )
-            parser.close()
-    except BaseException as exc:
-        # close the open part first: an unclosed file leaks its descriptor until GC
-        if sink is not None:
-            sink.close()
-        form.discard()
-        if isinstance(exc, ParserLimitReached):
-            if "segment count" in str(exc):
-                raise DomainError(
-                    "too_many_parts",
-                    status=413,
-                    detail=f"at most {max_parts} parts in one upload",
-                    detail_zh=f"一次上传最多 {max_parts} 个字段",
-                ) from None
-            raise _too_large(max_file_bytes) from None
-        if isinstance(exc, MultipartError):
+    return boundary
+
+
+class _PartReader:
+    """The parser's events into a form: field values in memory, files spooled to disk."""
+
+    def __init__(
+        self, spool_dir: Path, file_fields: frozenset[str], max_file_bytes: int, max_files: int
+    ) -> None:
+        self.spool_dir, self.file_fields = spool_dir, file_fields
+        self.max_file_bytes, self.max_files = max_file_bytes, max_files
+        self.form = MultipartForm()
+        self.current: Any = None
+        self.sink: Any = None
+        self.buffer = bytearray()
+
+    def take(self, event: Any) -> None:
+        if event is None:  # end of a part
+            self._end()
+        elif isinstance(event, bytes | bytearray | memoryview):
+            self._data(event)
+        else:
+            self._start(event)
+
+    def _end(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+        elif self.current is not None:
+            self.form.fields.setdefault(self.current.name, []).append(
+                self.buffer.decode("utf-8", "replace")
+            )
+            self.buffer.clear()
+        self.current = None
+
+    def _data(self, event: bytes | bytearray | memoryview) -> None:
+        if self.sink is not None:
+            if self.current.bytes_received > self.max_file_bytes:
+                raise _too_large(self.max_file_bytes)
+            self.sink.write(event)
+        else:
+            self.buffer.extend(event)
+            if len(self.buffer) > MAX_FIELD_BYTES:
+                raise invalid(self.current.name, "field value too long", detail_zh="字段内容过长")
+
+    def _start(self, event: Any) -> None:
+        self.current = event
+        if event.filename is None and event.name not in self.file_fields:
+            return
+        if event.name not in self.file_fields:
+            raise invalid(event.name, "unexpected file field", detail_zh="不支持的文件字段")
+        if len(self.form.files) >= self.max_files:
             raise invalid(
-                "body", f"malformed multipart body: {exc}", detail_zh="上传内容格式不正确"
+                event.name,
+                f"at most {self.max_files} photos",
+                code="photo_count_exceeded",
+                detail_zh=f"最多上传 {self.max_files} 张照片",
+            )
+        fd, name = tempfile.mkstemp(dir=self.spool_dir, prefix="upload-")
+        self.sink = os.fdopen(fd, "wb")
+        self.form.files.append(UploadedFile(event.name, event.filename, Path(name), 0))
+
+    def discard(self) -> None:
+        # close the open part first: an unclosed file leaks its descriptor until GC
+        if self.sink is not None:
+            self.sink.close()
+        self.form.discard()
+
+
+def _raise_for(exc: BaseException, *, max_parts: int, max_file_bytes: int) -> None:
+    """The client's error for a parser's complaint (other exceptions pass on unchanged)."""
+    if isinstance(exc, ParserLimitReached):
+        if "segment count" in str(exc):
+            raise DomainError(
+                "too_many_parts",
+                status=413,
+                detail=f"at most {max_parts} parts in one upload",
+                detail_zh=f"一次上传最多 {max_parts} 个字段",
             ) from None
-        raise
-    for f in form.files:
-        f.size = f.path.stat().st_size
-    return form
+        raise _too_large(max_file_bytes) from None
+    if isinstance(exc, MultipartError):
+        raise invalid(
+            "body", f"malformed multipart body: {exc}", detail_zh="上传内容格式不正确"
+        ) from None

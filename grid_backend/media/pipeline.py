@@ -13,27 +13,55 @@ freed heap memory is handed back to the system after a large decode (docs/securi
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import hashlib
 import io
-import math
 import os
-import platform
-import re
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 import pillow_heif
-from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+# the decoding budget, the metadata reader and the rejections live beside this module; the
+# names callers and tests use are re-exported here (the two private ones for tests)
+from grid_backend.media.budget import _DERIVATIVES_BYTES as _DERIVATIVES_BYTES
+from grid_backend.media.budget import (
+    TRIM_AFTER_BYTES,
+    DecodeBudget,
+    DecoderBusy,
+    decode_cost,
+)
+from grid_backend.media.budget import _give_back_memory as _give_back_memory
+from grid_backend.media.exif import _metadata
+from grid_backend.media.rejections import (
+    REJECTION_CODES,
+    PhotoRejected,
+    _corrupt,
+    _decode_error,
+    _too_many_pixels,
+    _truncated,
+    _unsupported,
+)
+
+__all__ = [
+    "REJECTION_CODES",
+    "TRIM_AFTER_BYTES",
+    "DecodeBudget",
+    "DecoderBusy",
+    "PhotoRejected",
+    "ProcessedPhoto",
+    "decode_cost",
+    "dhash_distance",
+    "process_photo",
+    "sniff_type",
+]
 
 # Registered once, at import. Embedded thumbnails, depth maps and auxiliary images are never used:
 # not parsing them saves work, and draft() can then never pick a thumbnail instead of the photo.
@@ -83,29 +111,6 @@ _PROBE_COLOURS = [
     (128, 128, 128),
     (40, 90, 200),
 ]
-_EXIF_DATETIME = re.compile(r"(\d{4})[:-](\d\d)[:-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
-_EXIF_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)")
-
-REJECTION_CODES = frozenset(
-    {
-        "photo_type_unsupported",
-        "photo_too_large",
-        "photo_too_many_pixels",
-        "photo_corrupt",
-        "photo_truncated",
-    }
-)
-
-
-class PhotoRejected(Exception):
-    """An upload the service will not take as a photo: a stable code and a message in two languages."""
-
-    def __init__(self, code: str, detail: str, detail_zh: str) -> None:
-        assert code in REJECTION_CODES, code
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-        self.detail_zh = detail_zh
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,109 +154,6 @@ def sniff_type(head: bytes) -> str | None:
                 return None
             return "image/heif"
     return None
-
-
-class DecoderBusy(Exception):
-    """The decoding memory budget stayed spent for longer than a request may wait."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"decoding memory busy; retry after {retry_after} s")
-        self.retry_after = retry_after
-
-
-# Bytes Pillow holds per pixel of a decoded image: "1", "L" and "P" take one, 16-bit greyscale
-# two, every other mode (RGB included: it is stored as RGBX) four.
-def _bytes_per_pixel(mode: str) -> int:
-    if mode in ("1", "L", "P"):
-        return 1
-    return 2 if mode.startswith("I;16") else 4
-
-
-# What a photo costs besides its decoded pixels: the smaller copies (reduced, upright, display,
-# thumbnail) and the encoders' buffers.
-_DERIVATIVES_BYTES = 24 * 2**20
-# A decode at least this big is followed by malloc_trim (see _give_back_memory).
-TRIM_AFTER_BYTES = 64 * 2**20
-
-
-def decode_cost(im: Image.Image, *, heif: bool = False) -> int:
-    """The most memory processing this opened image will hold, in bytes, from its header alone
-    (a JPEG after draft(), which sets the reduced size it will decode at)."""
-    width, height = im.size
-    per_pixel = _bytes_per_pixel(im.mode)
-    if im.mode in ("RGB", "CMYK", "L") and "transparency" not in im.info:
-        extra = 0  # _flatten keeps it as it is
-    elif im.mode.startswith("I"):
-        extra = 8  # 32-bit copy, its scaled copy, then 8 bits
-    elif im.mode in ("RGBA", "LA", "PA", "RGBa", "La", "P") or "transparency" in im.info:
-        extra = 9  # RGBA copy, its alpha band, the white RGB it is pasted on
-    else:
-        extra = 4  # an RGB copy
-    if heif:
-        extra += 3  # libheif's own decoded RGB buffer, copied into Pillow's
-    return width * height * (per_pixel + extra) + _DERIVATIVES_BYTES
-
-
-class DecodeBudget:
-    """Memory for decoding, shared by every thread of the process: a photo holds its estimated
-    cost while it is decoded and derived. A photo waits up to `wait_seconds` for its share
-    (DecoderBusy after that); one whose cost exceeds the whole budget is refused at once."""
-
-    def __init__(self, total_bytes: int, *, wait_seconds: float, retry_after: int = 5) -> None:
-        self.total = total_bytes
-        self.wait_seconds = wait_seconds
-        self.retry_after = retry_after
-        self.used = 0
-        self.peak = 0
-        self._cond = threading.Condition()
-
-    @contextmanager
-    def hold(self, cost: int, size: tuple[int, int]) -> Iterator[None]:
-        if cost > self.total:
-            raise _too_big_to_decode(size, cost, self.total)
-        deadline = time.monotonic() + self.wait_seconds
-        with self._cond:
-            while self.used + cost > self.total:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise DecoderBusy(self.retry_after)
-                self._cond.wait(left)
-            self.used += cost
-            self.peak = max(self.peak, self.used)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self.used -= cost
-                self._cond.notify_all()
-            if cost >= TRIM_AFTER_BYTES:
-                _give_back_memory()
-
-
-def _load_malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    """glibc's malloc_trim, or None elsewhere (musl, macOS, Windows have none)."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
-
-
-_MALLOC_TRIM = _load_malloc_trim()
-
-
-def _give_back_memory() -> None:
-    """Return freed heap pages to the system. glibc keeps what a large decode freed in its heaps
-    (Pillow's 16 MB blocks fall below the mmap threshold once it has grown), so a process that
-    decoded a few huge photos stays hundreds of MB larger for good; malloc_trim(0) releases it
-    (benchmarks/decode_memory.py measures it). A no-op without glibc."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def dhash_distance(a: str, b: str) -> int:
@@ -538,160 +440,3 @@ def _dhash(im: Image.Image) -> str:
             left, right = small[row * 9 + col], small[row * 9 + col + 1]
             bits = (bits << 1) | (left > right)
     return f"{bits:016x}"
-
-
-def _metadata(
-    im: Image.Image, *, heif: bool
-) -> tuple[int | None, tuple[float | None, float | None], datetime | None]:
-    """Orientation, GPS position and capture time; malformed metadata reads as absent."""
-    exif = _exif(im)
-    # pillow-heif resets the EXIF tag of the decoded (already turned) image and keeps the value.
-    raw = im.info.get("original_orientation") if heif else exif.get(ExifTags.Base.Orientation)
-    return _orientation_value(raw), _gps(exif), _captured_at(exif)
-
-
-def _exif(im: Image.Image) -> Image.Exif:
-    """The image's EXIF, or an empty one when it is missing or unreadable."""
-    try:
-        return im.getexif()
-    except Exception:  # metadata is optional: whatever a malformed block raises, ignore it
-        return Image.Exif()
-
-
-def _orientation_value(value: object) -> int | None:
-    """A valid EXIF orientation (1-8) or None."""
-    return value if isinstance(value, int) and 1 <= value <= 8 else None
-
-
-def _text(value: object) -> str | None:
-    """An EXIF ASCII value as a stripped str (writers pad with NULs and spaces)."""
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    return value.strip("\x00 ") if isinstance(value, str) else None
-
-
-def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
-    """WGS-84 latitude and longitude from the GPS IFD, or (None, None) if absent or malformed."""
-    try:
-        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    except Exception:  # a malformed GPS IFD is treated as no GPS
-        return None, None
-    lat = _coordinate(gps.get(ExifTags.GPS.GPSLatitude), gps.get(ExifTags.GPS.GPSLatitudeRef), 90)
-    lng = _coordinate(
-        gps.get(ExifTags.GPS.GPSLongitude), gps.get(ExifTags.GPS.GPSLongitudeRef), 180
-    )
-    if lat is None or lng is None:
-        return None, None
-    if lat == 0 and lng == 0:
-        # Phones write 0/0 when they had no fix; nobody reports a hazard from the Gulf of Guinea.
-        return None, None
-    return lat, lng
-
-
-def _coordinate(value: object, ref: object, limit: float) -> float | None:
-    """Degrees from EXIF (deg, min, sec) rationals and an N/S/E/W reference; None if malformed."""
-    hemisphere = _text(ref)
-    if not hemisphere or hemisphere.upper() not in {"N", "S", "E", "W"}:
-        return None
-    parts = value if isinstance(value, tuple) else (value,)  # some writers store decimal degrees
-    if not 1 <= len(parts) <= 3:
-        return None
-    try:
-        numbers = [float(part) for part in parts]  # type: ignore[arg-type]
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    if not all(math.isfinite(n) and n >= 0 for n in numbers):  # x/0 rationals read as nan
-        return None
-    degrees = sum(n / 60**i for i, n in enumerate(numbers))
-    if degrees > limit:
-        return None
-    return round(-degrees if hemisphere.upper() in {"S", "W"} else degrees, 7)
-
-
-def _captured_at(exif: Image.Exif) -> datetime | None:
-    """DateTimeOriginal: aware UTC if OffsetTimeOriginal is given, else naive device-local time."""
-    try:
-        ifd = exif.get_ifd(ExifTags.IFD.Exif)
-    except Exception:  # a malformed Exif IFD is treated as no capture time
-        return None
-    text = _text(ifd.get(ExifTags.Base.DateTimeOriginal))
-    match = _EXIF_DATETIME.fullmatch(text or "")
-    if not match:
-        return None
-    try:
-        moment = datetime(*(int(g) for g in match.groups()))  # "0000:00:00 ..." fails here
-    except ValueError:
-        return None
-    subsec = _text(ifd.get(ExifTags.Base.SubsecTimeOriginal))
-    if subsec and subsec.isdigit():
-        moment = moment.replace(microsecond=int(subsec[:6].ljust(6, "0")))
-    offset = _EXIF_OFFSET.fullmatch(_text(ifd.get(ExifTags.Base.OffsetTimeOriginal)) or "")
-    if offset:
-        sign = -1 if offset[1] == "-" else 1
-        delta = sign * timedelta(hours=int(offset[2]), minutes=int(offset[3]))
-        try:
-            return moment.replace(tzinfo=timezone(delta)).astimezone(UTC)
-        except (ValueError, OverflowError):  # offsets past 24 h, dates at the edge of datetime
-            return moment
-    return moment
-
-
-def _unsupported(*, empty: bool) -> PhotoRejected:
-    if empty:
-        return PhotoRejected("photo_type_unsupported", "The file is empty.", "文件为空。")
-    return PhotoRejected(
-        "photo_type_unsupported",
-        "The file is not a JPEG, PNG, WebP or HEIC/HEIF photo.",
-        "文件不是 JPEG、PNG、WebP 或 HEIC/HEIF 格式的照片。",
-    )
-
-
-def _too_big_to_decode(size: tuple[int, int], cost: int, budget: int) -> PhotoRejected:
-    width, height = size
-    need, have = cost / 2**20, budget / 2**20
-    return PhotoRejected(
-        "photo_too_many_pixels",
-        f"The photo has {width} x {height} pixels; decoding it would take {need:.0f} MB, more"
-        f" than this server's {have:.0f} MB decoding budget.",
-        f"照片为 {width} × {height} 像素，解码需 {need:.0f} MB，超过本服务器 {have:.0f} MB 的"
-        "解码内存上限。",
-    )
-
-
-def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> PhotoRejected:
-    limit = f"{max_pixels / 1e6:g}"
-    if size is None:
-        return PhotoRejected(
-            "photo_too_many_pixels",
-            f"The photo claims far more pixels than the limit of {limit} megapixels.",
-            f"照片声明的像素数远超 {limit} 百万像素的上限。",
-        )
-    width, height = size
-    return PhotoRejected(
-        "photo_too_many_pixels",
-        f"The photo is {width} x {height} pixels; the limit is {limit} megapixels.",
-        f"照片为 {width} x {height} 像素，超过了 {limit} 百万像素的上限。",
-    )
-
-
-def _corrupt() -> PhotoRejected:
-    return PhotoRejected(
-        "photo_corrupt",
-        "The photo is damaged and cannot be read.",
-        "照片文件已损坏，无法读取。",
-    )
-
-
-def _truncated() -> PhotoRejected:
-    return PhotoRejected(
-        "photo_truncated",
-        "The photo is incomplete; the upload was probably cut off. Please send it again.",
-        "照片不完整，可能是上传中断了，请重新上传。",
-    )
-
-
-def _decode_error(exc: BaseException) -> PhotoRejected:
-    """Truncated (the upload was cut short) or corrupt, from what the decoder raised."""
-    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
-        return _truncated()
-    return _corrupt()

@@ -10,8 +10,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from grid_backend.core import audit, policy
-from grid_backend.core.db import fetch, in_values, write_transaction
+from grid_backend.core import audit, policy, sql
+from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
 from grid_backend.media import storage
 from grid_backend.media.pipeline import (
@@ -177,16 +177,14 @@ async def uploaded_photos(photo_ids: list[int], account_id: int) -> dict[int, di
     """The rows (size, position, dhash) of those of these photos this account uploaded."""
     if not photo_ids:
         return {}
-    condition, args = in_values(photo_ids)
-    # placeholders only: every value travels as a query argument
-    rows = await fetch(_UPLOADED_SQL.replace("{in}", condition), account_id, *args)
+    rows = await fetch(sql.q(_UPLOADED_SQL, account_id, sql.in_("u.photo", photo_ids)))
     return {r["id"]: r for r in rows}
 
 
 _UPLOADED_SQL = (
     "SELECT p.id, p.width, p.height, p.gps_lat, p.gps_lng, p.dhash"
     " FROM photo_upload u JOIN photo p ON p.id = u.photo"
-    " WHERE u.account = {} AND u.photo {in}"
+    " WHERE u.account = {} AND {}"
 )
 
 

@@ -11,14 +11,14 @@ the current duty."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
 from piccolo.querystring import QueryString
 
 from grid_backend.core import clock, policy
-from grid_backend.core.db import fetch
+from grid_backend.core.db import fetch, under
 from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.sql import in_, q
 from grid_backend.people.tables import Assignment
@@ -118,3 +118,98 @@ async def roster(
                 found[need] = r["account"]
                 break
     return found
+
+
+# --- rosters and coverage ------------------------------------------------------------------
+# The team on duty at an area (a township's roster, cached) and which duties are held at the
+# areas of a level (coverage).
+
+_DUTY_ORDER = {d: i for i, d in enumerate(policy.DUTIES)}
+_rosters = RevisionCache("assignments", max_entries=2_000)
+
+_TOWNSHIP_ROSTER = (
+    "SELECT a.account, c.name, c.phone, a.duty, a.area, a.employment"
+    " FROM assignment a JOIN account c ON c.id = a.account"
+    " WHERE {} AND {}"
+)
+
+
+async def _township_roster(scope: str, members: list[int], day: Any) -> dict[int, list[dict[str, Any]]]:
+    """Everyone on duty today in a township's grids and micro-grids, by the area they hold."""
+    hit, roster = await _rosters.lookup(scope, day)
+    if hit:
+        return roster
+    # hand-written: building the joined Piccolo select costs more than running it; ids rather
+    # than a path prefix, so PostgreSQL can reuse one plan for every township
+    rows = (
+        await fetch(q(_TOWNSHIP_ROSTER, in_("a.area", members), on_duty_sql("a", day)))
+        if members
+        else []
+    )
+    roster = {}
+    for row in rows:
+        roster.setdefault(row["area"], []).append(row)
+    _rosters.store(scope, roster)
+    return roster
+
+
+async def team_on_duty(
+    area_ids: Iterable[int], *, scope: str, members: list[int]
+) -> list[dict[str, Any]]:
+    """Current assignments held in these areas (among a township's `members`), with names
+    and phones, in duty order; cached until an assignment changes anywhere, or the day turns."""
+    roster = await _township_roster(scope, members, clock.today())
+    rows = [row for area_id in area_ids for row in roster.get(area_id, ())]
+    rows.sort(key=lambda r: (_DUTY_ORDER.get(r["duty"], 99), r["name"], r["account"]))
+    return rows
+
+
+async def duties_held(
+    *, area_path: str, duties: Sequence[str], level: str, day: date
+) -> dict[int, set[str]]:
+    """Which of these duties someone holds on a day at each area of `level` under
+    `area_path` (for coverage): {area id: duties held}."""
+    held = (
+        await Assignment.select(Assignment.area, Assignment.duty)
+        .where(
+            Assignment.area_path.like(area_path + "%")
+            & Assignment.duty.is_in(list(duties))
+            & (Assignment.area.level == level)
+            & on_duty(day)
+        )
+        .run()
+    )
+    found: dict[int, set[str]] = {}
+    for h in held:
+        found.setdefault(h["area"], set()).add(h["duty"])
+    return found
+
+
+# --- people on duty in an area, for account lookup ------------------------------------------
+
+
+def on_duty_under(paths: list[str], day: date) -> Any:
+    """A subquery for `is_in`: the accounts on duty on a day in or under these area paths
+    (at least one path)."""
+    return Assignment.select(Assignment.account).where(
+        under(Assignment.area_path, paths) & on_duty(day)
+    )
+
+
+async def duties_of(account_ids: list[int], *, paths: list[str], day: date) -> list[dict]:
+    """The duties these accounts hold on a day in or under these area paths, with the area's
+    name (`area.name`), in assignment order."""
+    if not account_ids:
+        return []
+    return (
+        await Assignment.select(
+            Assignment.account, Assignment.duty, Assignment.area, Assignment.area.name
+        )
+        .where(
+            Assignment.account.is_in(account_ids)
+            & under(Assignment.area_path, paths)
+            & on_duty(day)
+        )
+        .order_by(Assignment.id)
+        .run()
+    )

@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.querystring import QueryString
 
 from grid_backend.areas import services as areas
 from grid_backend.areas.tables import Area
-from grid_backend.core import clock, policy
-from grid_backend.core.db import fetch, is_postgres, under
+from grid_backend.core import clock, policy, sql
+from grid_backend.core.db import fetch, under
 from grid_backend.core.errors import Forbidden, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.types import AreaRef
@@ -209,26 +210,12 @@ async def coverage(grants: list[policy.Grant], roots: list[dict[str, Any]]) -> C
     )
 
 
-def _scope_sql(paths: list[str]) -> str:
-    return "(" + " OR ".join("area_path LIKE {}" for _ in paths) + ")"
-
-
-def _local_day_sql(column: str) -> str:
-    """The local date of a UTC timestamp column, in each engine's SQL."""
-    if is_postgres():
-        return f"CAST(({column} AT TIME ZONE {{}}) AS DATE)"
-    # SQLite stores ISO text with the offset; a fixed offset from the zone (exact for zones
-    # without daylight saving, such as Asia/Shanghai)
-    return f"date({column}, {{}})"
-
-
-def _zone_arg(day: date) -> str:
+def _local_day(column: str, day: date) -> QueryString:
+    """The local date of a UTC timestamp column, with the zone's offset on `day` (SQLite)."""
     s = get_settings()
-    if is_postgres():
-        return s.timezone
     offset = s.zone.utcoffset(datetime.combine(day, time(12)))
     minutes = int(offset.total_seconds() // 60) if offset else 0
-    return f"{minutes:+d} minutes"
+    return sql.local_date(column, s.timezone, minutes)
 
 
 def _as_date(value: Any) -> date:
@@ -236,25 +223,24 @@ def _as_date(value: Any) -> date:
 
 
 _DAILY_SQL = (
-    "SELECT {day} AS day, COUNT(*) AS n FROM hazard_report"
-    " WHERE {column} >= {} AND {column} < {} AND {scope} GROUP BY day"
+    "SELECT {} AS day, COUNT(*) AS n FROM hazard_report"
+    " WHERE {} >= {} AND {} < {} AND {} GROUP BY day"
 )
 
 
 async def _daily(column: str, paths: list[str], date_from: date, date_to: date) -> dict[date, int]:
     # the column is one of two names written here; every value is a parameter
-    sql = (
-        _DAILY_SQL.replace("{day}", _local_day_sql(column))
-        .replace("{column}", column)
-        .replace("{scope}", _scope_sql(paths))
-    )
-    args = [
-        _zone_arg(date_from),
+    name = sql.text(column)
+    query = sql.q(
+        _DAILY_SQL,
+        _local_day(column, date_from),
+        name,
         day_start(date_from),
+        name,
         day_start(date_to + timedelta(days=1)),
-        *[p + "%" for p in paths],
-    ]
-    return {_as_date(r["day"]): int(r["n"]) for r in await fetch(sql, *args)}
+        sql.under("area_path", paths),
+    )
+    return {_as_date(r["day"]): int(r["n"]) for r in await fetch(query)}
 
 
 _PATROL_DAILY_SQL = (
@@ -262,7 +248,7 @@ _PATROL_DAILY_SQL = (
     " SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS completed,"
     " SUM(CASE WHEN status = 'missed' AND excused_at IS NULL THEN 1 ELSE 0 END) AS missed"
     " FROM patrol_task WHERE status <> 'cancelled' AND local_date >= {} AND local_date <= {}"
-    " AND {scope} GROUP BY local_date"
+    " AND {} GROUP BY local_date"
 )
 
 
@@ -270,11 +256,8 @@ async def trend(paths: list[str], date_from: date, date_to: date) -> list[TrendD
     """Per local day of the period: cases reported and closed, patrol tasks done and missed."""
     reported = await _daily("created_at", paths, date_from, date_to)
     closed = await _daily("closed_at", paths, date_from, date_to)
-    sql = _PATROL_DAILY_SQL.replace("{scope}", _scope_sql(paths))
-    tasks = {
-        _as_date(r["day"]): r
-        for r in await fetch(sql, date_from, date_to, *[p + "%" for p in paths])
-    }
+    query = sql.q(_PATROL_DAILY_SQL, date_from, date_to, sql.under("area_path", paths))
+    tasks = {_as_date(r["day"]): r for r in await fetch(query)}
     days = []
     day = date_from
     while day <= date_to:

@@ -118,7 +118,7 @@ async def test_events_wait_for_the_commit_and_a_rollback_sends_none(live, test_c
 
 
 async def test_a_quiet_stream_sends_heartbeats(live, db, monkeypatch):
-    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr("grid_backend.notify.services.live.HEARTBEAT_SECONDS", 0.05)
     listener = Listener(live, 1)
     try:
         assert (await listener.next()).comment == "connected"

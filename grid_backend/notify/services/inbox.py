@@ -1,0 +1,148 @@
+"""The inbox: a caller's notifications, read and unread (with its own cursor codec)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from grid_backend.core import clock
+from grid_backend.core.errors import NotFound, invalid
+from grid_backend.core.pagination import cursor_id
+from grid_backend.notify import kinds
+from grid_backend.notify.schemas import (
+    NotificationPage,
+    NotificationRead,
+    ReadAllResult,
+)
+from grid_backend.notify.services.enqueue import publish
+from grid_backend.notify.tables import Notification
+
+# --- inbox ---------------------------------------------------------------------------------
+
+
+def _inbox(account_id: int) -> Any:
+    return (
+        (Notification.recipient == account_id)
+        & (Notification.channel == "inbox")
+        & (Notification.status == "sent")
+    )
+
+
+def _encode_cursor(at: datetime, notification_id: int) -> str:
+    micros = round(at.timestamp() * 1_000_000)
+    return base64.urlsafe_b64encode(f"n:{micros}:{notification_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, micros, notification_id = raw.split(":")
+        if kind == "n":
+            at = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros))
+            return at, cursor_id(notification_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        pass
+    raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
+
+
+_TEXT = frozenset(kinds.TEXT_FIELDS)
+
+
+def _read(row: dict[str, Any], english: bool) -> NotificationRead:
+    payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    lang = "en" if english else "zh"
+    return NotificationRead(
+        id=row["id"],
+        kind=row["kind"],
+        title=payload.get(f"title_{lang}", ""),
+        body=payload.get(f"body_{lang}", ""),
+        urgent=row["urgent"],
+        data={k: v for k, v in payload.items() if k not in _TEXT},
+        created_at=row["sent_at"],
+        read_at=row["read_at"],
+    )
+
+
+_READ_COLUMNS = (
+    Notification.id,
+    Notification.kind,
+    Notification.urgent,
+    Notification.payload,
+    Notification.sent_at,
+    Notification.read_at,
+)
+
+
+async def unread_count(*, account_id: int) -> int:
+    return (
+        await Notification.count().where(_inbox(account_id) & Notification.read_at.is_null()).run()
+    )
+
+
+async def list_inbox(
+    *,
+    account_id: int,
+    unread_only: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+    english: bool = False,
+) -> NotificationPage:
+    """The caller's inbox, newest first, with the number still unread."""
+    condition = _inbox(account_id)
+    if unread_only:
+        condition = condition & Notification.read_at.is_null()
+    if cursor:
+        at, before = _decode_cursor(cursor)
+        condition = condition & (
+            (Notification.sent_at < at)
+            | ((Notification.sent_at == at) & (Notification.id < before))
+        )
+    rows = (
+        await Notification.select(*_READ_COLUMNS)
+        .where(condition)
+        .order_by(Notification.sent_at, Notification.id, ascending=False)
+        .limit(limit + 1)
+        .output(load_json=True)
+        .run()
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        del rows[limit:]
+        next_cursor = _encode_cursor(rows[-1]["sent_at"], rows[-1]["id"])
+    return NotificationPage(
+        items=[_read(r, english) for r in rows],
+        next_cursor=next_cursor,
+        unread_count=await unread_count(account_id=account_id),
+    )
+
+
+async def mark_read(
+    *, account_id: int, notification_id: int, english: bool = False
+) -> NotificationRead:
+    """Mark one of the caller's inbox notifications read (again is harmless)."""
+    mine = _inbox(account_id) & (Notification.id == notification_id)
+    await (
+        Notification.update({Notification.read_at: clock.now().astimezone(UTC)})
+        .where(mine & Notification.read_at.is_null())
+        .run()
+    )
+    row = await Notification.select(*_READ_COLUMNS).where(mine).output(load_json=True).first().run()
+    if row is None:  # someone else's, not in an inbox, or no such id: all look the same
+        raise NotFound("notification_not_found")
+    publish([account_id], {"type": "inbox.read", "id": notification_id})
+    return _read(row, english)
+
+
+async def mark_all_read(*, account_id: int) -> ReadAllResult:
+    """Mark every inbox notification of the caller read."""
+    marked = (
+        await Notification.update({Notification.read_at: clock.now().astimezone(UTC)})
+        .where(_inbox(account_id) & Notification.read_at.is_null())
+        .returning(Notification.id)
+        .run()
+    )
+    if marked:
+        publish([account_id], {"type": "inbox.read_all"})
+    return ReadAllResult(marked=len(marked), unread_count=await unread_count(account_id=account_id))
