@@ -44,6 +44,7 @@ async def seed_response_demo(
     """Teams and one urgent case in the demo grid (a gas leak two hours ago): alerted,
     acknowledged, a ground team dispatched, arrivals checked. Skipped once teams exist;
     returns the teams made."""
+    from grid_backend.flows import reports as report_flow
     from grid_backend.hazards import services as cases
     from grid_backend.hazards.schemas import ReportCreate
 
@@ -89,7 +90,7 @@ async def seed_response_demo(
 
     try:
         at(0)
-        report, _ = await cases.submit(
+        report, _ = await report_flow.submit(
             data=ReportCreate(
                 category="gas",
                 description="小区底商燃气泄漏，有明显气味，已有人员被困楼上",
