@@ -20,10 +20,10 @@ from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.types import AreaRef
-from grid_backend.hazards import workflow
-from grid_backend.hazards.tables import Category, HazardEvent, HazardReport
+from grid_backend.hazards import timeline, workflow
+from grid_backend.hazards.tables import Category, HazardReport
 from grid_backend.notify import services as notify
-from grid_backend.people.duty import holders
+from grid_backend.people.duty import holders, on_duty
 from grid_backend.people.tables import Assignment
 from grid_backend.response.schemas import (
     TIERS,
@@ -125,8 +125,7 @@ async def alert_urgent(*, report_id: int) -> int:
         .where(
             Assignment.duty.is_in(list(ALERTED_DUTIES))
             & Assignment.area_path.like(case["area_path"] + "%")
-            & (Assignment.valid_from <= day)
-            & (Assignment.valid_to.is_null() | (Assignment.valid_to >= day))
+            & on_duty(day)
         )
         .order_by(Assignment.id)
         .run()
@@ -180,47 +179,16 @@ async def alert_urgent(*, report_id: int) -> int:
         },
         dedupe_key=f"case:{report_id}:urgent",
     )
-    await _event(
+    await timeline.record_event(
         report_id,
-        case["status"],
+        from_status=case["status"],
+        to_status=case["status"],
         action="urgent_alert",
         actor_id=None,
         data={"responders": list(duty_of), "dispatchers": list(command)},
         public=False,
     )
     return len(recipients)
-
-
-async def _event(
-    report_id: int,
-    status: str,
-    *,
-    action: str,
-    actor_id: int | None,
-    data: dict[str, Any],
-    duty: str | None = None,
-    lat: float | None = None,
-    lng: float | None = None,
-    public: bool = False,
-    note: str = "",
-) -> None:
-    """A timeline event of the case: the response changes who is on the way, not its status."""
-    await HazardEvent.insert(
-        HazardEvent(
-            report=report_id,
-            actor=actor_id,
-            duty=duty,
-            action=action,
-            from_status=status,
-            to_status=status,
-            note=note,
-            data=data,
-            lat=lat,
-            lng=lng,
-            public=public,
-            at=clock.now(),
-        )
-    ).run()
 
 
 # --- reading response records --------------------------------------------------------------
@@ -257,10 +225,6 @@ async def _case(report_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound("report_not_found")
     return row
-
-
-def _duty_in(grants: list[policy.Grant], path: str) -> str | None:
-    return next((g.duty for g in grants if path.startswith(g.area_path)), None)
 
 
 def _record_read(r: dict[str, Any], steps: list[StepRead] | None = None) -> ResponseRead:
@@ -587,12 +551,13 @@ async def record_step(
                     note=data.note.strip(),
                 )
             ).run()
-            await _event(
+            await timeline.record_event(
                 report_id,
-                rec["case_status"],
+                from_status=rec["case_status"],
+                to_status=rec["case_status"],
                 action=f"response_{data.step}",
                 actor_id=account_id,
-                duty=_duty_in(grants, path),
+                duty=policy.duty_covering(grants, path),
                 data={
                     "response_id": response_id,
                     "team_id": rec["team"],
@@ -936,12 +901,13 @@ async def dispatch_team(
             .run()
         )
         if added:
-            await _event(
+            await timeline.record_event(
                 report_id,
-                case["status"],
+                from_status=case["status"],
+                to_status=case["status"],
                 action="response_dispatch",
                 actor_id=account_id,
-                duty=_duty_in(grants, case["area_path"]),
+                duty=policy.duty_covering(grants, case["area_path"]),
                 data={
                     "response_id": added[0]["id"],
                     "team_id": team["id"],

@@ -6,6 +6,7 @@ from typing import Any
 
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import invalid
+from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import (
     CategoryRead,
 )
@@ -74,7 +75,7 @@ _SUBMIT_CONFIG_SQL = (
 async def _submit_config(code: str, level: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The active category and its SLA row for the level (as _category and sla_for), in one
     query: a submission's configuration."""
-    rows = await fetch(_SUBMIT_CONFIG_SQL, level, code)
+    rows = await fetch(q(_SUBMIT_CONFIG_SQL, level, code))
     if not rows:
         await _category(code)  # raises category_unknown
     rows.sort(key=lambda r: r["sla_category"] != code)  # the category's own row first

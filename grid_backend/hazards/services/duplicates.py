@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from grid_backend.core import clock, geo
-from grid_backend.core.db import fetch, in_values, write_transaction
+from grid_backend.core.db import fetch, write_transaction
+from grid_backend.core.sql import in_, q
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import (
     DuplicateCheck,
@@ -32,14 +33,14 @@ PHOTO_DUPLICATE_BITS = 6  # dhash distance at or below which two photos show the
 # the newest open cases of the township with photos, whose dhash is compared here: one query.
 _DUPLICATES_SQL = (
     "SELECT * FROM (SELECT id, category, status, lat, lng, NULL AS dhash FROM hazard_report"
-    " WHERE id <> {} AND category = {} AND status {open}"
+    " WHERE id <> {} AND category = {} AND {}"
     " AND lat >= {} AND lat <= {} AND lng >= {} AND lng <= {} LIMIT 50) nearby"
     " UNION ALL"
     " SELECT * FROM (SELECT r.id, r.category, r.status, r.lat, r.lng, p.dhash"
     " FROM hazard_photo hp JOIN hazard_report r ON r.id = hp.report"
     " JOIN photo p ON p.id = hp.photo"
-    " WHERE r.township = {} AND r.id <> {} AND r.status {open} AND r.created_at >= {}"
-    " ORDER BY hp.id DESC LIMIT {limit}) photos"
+    " WHERE r.township = {} AND r.id <> {} AND {} AND r.created_at >= {}"
+    " ORDER BY hp.id DESC LIMIT {}) photos"
 )
 DUPLICATE_PHOTOS_SCANNED = 500  # the newest photos of open cases a submission compares with
 
@@ -53,22 +54,23 @@ async def possible_duplicates(
     dlng = radius_m / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
     hashes = [int(h, 16) for h in dhashes if h]
     scanned = DUPLICATE_PHOTOS_SCANNED if hashes and case["township"] else 0
-    status_in, statuses = in_values(sorted(workflow.OPEN))
-    sql = _DUPLICATES_SQL.replace("{open}", status_in).replace("{limit}", str(scanned))
-    rows = await fetch(
-        sql,
+    statuses = sorted(workflow.OPEN)
+    query = q(
+        _DUPLICATES_SQL,
         case["id"],
         case["category"],
-        *statuses,
+        in_("status", statuses),
         case["lat"] - dlat,
         case["lat"] + dlat,
         case["lng"] - dlng,
         case["lng"] + dlng,
         case["township"],
         case["id"],
-        *statuses,
+        in_("r.status", statuses),
         clock.now() - timedelta(days=90),
+        scanned,
     )
+    rows = await fetch(query)
     rows.sort(key=lambda r: r["dhash"] is not None)  # nearby first: that reason wins
     found: dict[int, DuplicateRead] = {}
     for r in rows:

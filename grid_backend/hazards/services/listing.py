@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 
-from grid_backend.core import clock, policy
-from grid_backend.core.db import is_postgres
+from grid_backend.core import clock, policy, sql
 from grid_backend.core.pagination import (
     decode_cursor,
     decode_due_cursor,
@@ -46,6 +46,37 @@ def _scope_condition(actor: Actor) -> Any:
     return condition
 
 
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a list of cases is narrowed to (None: not narrowed)."""
+
+    status: list[str] | None = None
+    category: str | None = None
+    level: str | None = None
+    area_path: str | None = None
+    assignee_id: int | None = None
+    is_overdue: bool | None = None
+    urgent: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    text: str | None = None
+
+
+_LIST_COLUMNS = (
+    HazardReport.id,
+    HazardReport.status,
+    HazardReport.category,
+    HazardReport.level,
+    HazardReport.urgent,
+    HazardReport.description,
+    HazardReport.created_at,
+    HazardReport.due_at,
+    HazardReport.assignee,
+    HazardReport.area_path,
+    HazardReport.grid.name.as_alias("grid_name"),
+)
+
+
 async def list_reports(
     *,
     actor: Actor,
@@ -67,90 +98,98 @@ async def list_reports(
 ) -> ReportPage:
     """Cases the person may see, filtered; newest first, oldest first, or the nearest deadline
     first (cases without one last)."""
-    query = HazardReport.select(
-        HazardReport.id,
-        HazardReport.status,
-        HazardReport.category,
-        HazardReport.level,
-        HazardReport.urgent,
-        HazardReport.description,
-        HazardReport.created_at,
-        HazardReport.due_at,
-        HazardReport.assignee,
-        HazardReport.area_path,
-        HazardReport.grid.name.as_alias("grid_name"),
-    )
+    query = HazardReport.select(*_LIST_COLUMNS)
     query = (
         query.where(HazardReport.reporter == actor.account_id)
         if mine
         else query.where(_scope_condition(actor))
     )
     now = clock.now()
-    if status:
-        query = query.where(HazardReport.status.is_in(status))
-    if category:
-        query = query.where(HazardReport.category == category)
-    if level:
-        query = query.where(HazardReport.level == level)
-    if area_path:
-        query = query.where(HazardReport.area_path.like(area_path + "%"))
-    if assignee_id is not None:
-        query = query.where(HazardReport.assignee == assignee_id)
-    if urgent is not None:
-        query = query.where(HazardReport.urgent.eq(urgent))
-    if is_overdue is not None:
-        running = HazardReport.status.is_in(workflow.RUNNING)
-        late = HazardReport.due_at.is_not_null() & (HazardReport.due_at < now) & running
-        on_time = (
-            HazardReport.due_at.is_null()
-            | (HazardReport.due_at >= now)
-            | (HazardReport.status.not_in(workflow.RUNNING))
-        )
-        query = query.where(late if is_overdue else on_time)
-    if created_from:
-        query = query.where(HazardReport.created_at >= created_from)
-    if created_to:
-        query = query.where(HazardReport.created_at < created_to)
-    if text:
-        # raw: SQLite has no ILIKE (LIKE ignores ASCII case there) and no default ESCAPE
-        query = query.where(
-            WhereRaw(
-                f"hazard_report.description {'ILIKE' if is_postgres() else 'LIKE'} {{}}"
-                " ESCAPE '\\'",
-                f"%{_escape_like(text)}%",
-            )
-        )
-    query, cursor_out_of = _sorted(query, sort, cursor)
+    filters = Filters(
+        status, category, level, area_path, assignee_id, is_overdue, urgent, created_from,
+        created_to, text,
+    )  # fmt: skip
+    query, cursor_out_of = _sorted(_filtered(query, filters, now), sort, cursor)
     rows = await query.limit(limit + 1).run()
     cursor_out = cursor_out_of(rows, limit)
     thumbs = await _first_photos([r["id"] for r in rows])
     return ReportPage(
-        items=[
-            ReportSummary(
-                id=r["id"],
-                status=r["status"],
-                status_text=_status_text(r["status"], english),
-                category=r["category"],
-                level=r["level"],
-                urgent=r["urgent"],
-                description=r["description"][:200],
-                grid_name=r["grid_name"],
-                created_at=r["created_at"],
-                due_at=r["due_at"],
-                overdue=overdue(r, now),
-                # staff ids are for staff: not for a resident, even on their own case
-                assignee_id=r["assignee"]
-                if not mine
-                and (
-                    policy.allows(actor.grants, "report.read", r["area_path"])
-                    or r["assignee"] == actor.account_id
-                )
-                else None,
-                thumbnail_url=photo_urls(thumbs[r["id"]])[1] if r["id"] in thumbs else None,
-            )
-            for r in rows
-        ],
+        items=[_summary(r, actor, mine, thumbs, now, english) for r in rows],
         next_cursor=cursor_out,
+    )
+
+
+def _filtered(query: Any, f: Filters, now: datetime) -> Any:
+    """The query narrowed by each filter given."""
+    if f.status:
+        query = query.where(HazardReport.status.is_in(f.status))
+    if f.category:
+        query = query.where(HazardReport.category == f.category)
+    if f.level:
+        query = query.where(HazardReport.level == f.level)
+    if f.area_path:
+        query = query.where(HazardReport.area_path.like(f.area_path + "%"))
+    if f.assignee_id is not None:
+        query = query.where(HazardReport.assignee == f.assignee_id)
+    if f.urgent is not None:
+        query = query.where(HazardReport.urgent.eq(f.urgent))
+    if f.is_overdue is not None:
+        query = query.where(_late(now) if f.is_overdue else _on_time(now))
+    if f.created_from:
+        query = query.where(HazardReport.created_at >= f.created_from)
+    if f.created_to:
+        query = query.where(HazardReport.created_at < f.created_to)
+    if f.text:
+        # raw: SQLite has no default ESCAPE for LIKE
+        pattern = f"%{_escape_like(f.text)}%"
+        query = query.where(
+            WhereRaw("{} ESCAPE '\\'", sql.ilike("hazard_report.description", pattern))
+        )
+    return query
+
+
+def _late(now: datetime) -> Any:
+    running = HazardReport.status.is_in(workflow.RUNNING)
+    return HazardReport.due_at.is_not_null() & (HazardReport.due_at < now) & running
+
+
+def _on_time(now: datetime) -> Any:
+    return (
+        HazardReport.due_at.is_null()
+        | (HazardReport.due_at >= now)
+        | (HazardReport.status.not_in(workflow.RUNNING))
+    )
+
+
+def _summary(
+    r: dict[str, Any],
+    actor: Actor,
+    mine: bool,
+    thumbs: dict[int, int],
+    now: datetime,
+    english: bool,
+) -> ReportSummary:
+    return ReportSummary(
+        id=r["id"],
+        status=r["status"],
+        status_text=_status_text(r["status"], english),
+        category=r["category"],
+        level=r["level"],
+        urgent=r["urgent"],
+        description=r["description"][:200],
+        grid_name=r["grid_name"],
+        created_at=r["created_at"],
+        due_at=r["due_at"],
+        overdue=overdue(r, now),
+        # staff ids are for staff: not for a resident, even on their own case
+        assignee_id=r["assignee"]
+        if not mine
+        and (
+            policy.allows(actor.grants, "report.read", r["area_path"])
+            or r["assignee"] == actor.account_id
+        )
+        else None,
+        thumbnail_url=photo_urls(thumbs[r["id"]])[1] if r["id"] in thumbs else None,
     )
 
 

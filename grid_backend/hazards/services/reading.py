@@ -10,6 +10,7 @@ import msgspec
 from grid_backend.core import clock, policy
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
+from grid_backend.core.sql import all_of, q, text
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import (
     AreaRef,
@@ -132,16 +133,15 @@ def _photo_ref(photo: dict[str, Any], kind: str) -> PhotoRef:
 _TIMELINE_SQL = (
     "SELECT e.id, e.action, e.from_status, e.to_status, e.at, e.note, e.duty, e.actor,"
     " e.data, a.name AS actor_name FROM hazard_event e LEFT JOIN account a ON a.id = e.actor"
-    " WHERE e.report = {}{public} ORDER BY e.id"
+    " WHERE {} ORDER BY e.id"
 )
 
 
 async def _timeline(report_id: int, full: bool) -> list[EventRead]:
     # hand-written: on every read of a case, and building the joined select cost more than
     # running it
-    rows = await fetch(
-        _TIMELINE_SQL.replace("{public}", "" if full else " AND e.public"), report_id
-    )
+    where = all_of(q("e.report = {}", report_id), None if full else text("e.public"))
+    rows = await fetch(q(_TIMELINE_SQL, where))
     return [
         EventRead(
             id=r["id"],

@@ -53,9 +53,10 @@ def roles_for(case: dict[str, Any], actor: Actor) -> set[str]:
 
 def _duty_for(actor: Actor, path: str) -> str | None:
     """The duty under which the person acts on a case (the first that covers it)."""
-    for g in actor.grants:
-        if path.startswith(g.area_path):
-            return g.duty
+    covering = policy.duty_covering(actor.grants, path)
+    if covering is not None:
+        return covering
+    # staff acting outside their areas (an assignee, a merge) still show a duty: their first
     return actor.grants[0].duty if actor.grants else None
 
 

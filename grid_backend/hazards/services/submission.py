@@ -12,6 +12,7 @@ from grid_backend.core import clock
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import DomainError, invalid
 from grid_backend.core.idempotency import Idempotent, digest
+from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
 from grid_backend.hazards.services.config import _submit_config
 from grid_backend.hazards.services.duplicates import _record_offers, possible_duplicates
@@ -57,9 +58,11 @@ async def _account_contact(account_id: int) -> dict[str, Any]:
 
 async def _by_client_key(account_id: int, key: str) -> dict[str, Any] | None:
     rows = await fetch(
-        "SELECT id, request_digest FROM hazard_report WHERE reporter = {} AND client_key = {}",
-        account_id,
-        key,
+        q(
+            "SELECT id, request_digest FROM hazard_report WHERE reporter = {} AND client_key = {}",
+            account_id,
+            key,
+        )
     )
     return rows[0] if rows else None
 
