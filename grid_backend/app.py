@@ -21,7 +21,6 @@ from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for, declare_errors
-from grid_backend.core.system import SystemController
 from grid_backend.core.throttle import close_throttle
 from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
 from grid_backend.hazards.map import CaseMapController
@@ -53,6 +52,7 @@ from grid_backend.response.controllers import (
 )
 from grid_backend.settings import Settings, get_settings
 from grid_backend.stats.controllers import DashboardController, ExportController
+from grid_backend.system import SystemController
 from grid_backend.web import routes as page_routes
 from grid_backend.web.templating import template_config
 

@@ -359,6 +359,8 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
     """A few dozen cases in every state in the demo township, with real photos and timelines
     written by the workflow itself, spread over the last weeks. Skipped if cases exist."""
     from grid_backend.core.types import LocationIn
+    from grid_backend.flows import cases as case_flow
+    from grid_backend.flows import reports as report_flow
     from grid_backend.hazards import services as cases
     from grid_backend.hazards.schemas import ActionIn, ReportCreate
     from grid_backend.hazards.tables import HazardReport
@@ -395,7 +397,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
             category = categories[n % len(categories)]
             reporter = resident if n % 3 else ids.get(f"137{n:08d}", resident)
             photo = await _photo_for(reporter, photos[n % len(photos)])
-            report, _ = await cases.submit(
+            report, _ = await report_flow.submit(
                 data=ReportCreate(
                     category=category,
                     description=_DESCRIPTIONS[category],
@@ -425,7 +427,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
                     if first_open is None:
                         break
                     fields["into"] = first_open
-                await cases.act(
+                await case_flow.act(
                     report_id=report.id, data=ActionIn(**fields), actor=await actor(who)
                 )
             if state == "submitted" and first_open is None:

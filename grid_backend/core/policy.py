@@ -107,6 +107,12 @@ def allows(grants: list[Grant], action: str, area_path: str) -> bool:
     return any(g.duty in duties and _covers(g, area_path) for g in grants)
 
 
+def duty_covering(grants: list[Grant], area_path: str) -> str | None:
+    """The duty of the first grant whose area covers this path, else None: the duty a
+    person acts under at a place."""
+    return next((g.duty for g in grants if _covers(g, area_path)), None)
+
+
 def require(grants: list[Grant], action: str, area_path: str) -> None:
     if not allows(grants, action, area_path):
         raise Forbidden()

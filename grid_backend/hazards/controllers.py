@@ -24,6 +24,8 @@ from grid_backend.core.openapi import binary, body_operation, text
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.core.uploads import read_multipart
+from grid_backend.flows import cases as case_flow
+from grid_backend.flows import reports as report_flow
 from grid_backend.hazards import rewards, services
 from grid_backend.hazards.schemas import (
     ActionIn,
@@ -160,7 +162,7 @@ class ReportController(Controller):
         else:
             raw = await _limited_body(request)
             body = _decode(raw, ReportCreate)
-        report, replayed = await services.submit(
+        report, replayed = await report_flow.submit(
             data=body, actor=actor, idempotency_key=key, english=_english(request)
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -236,7 +238,7 @@ class ReportController(Controller):
         report_id: PathId,
         data: JSONBody[ActionIn],
     ) -> ReportRead:
-        return await services.act(
+        return await case_flow.act(
             report_id=report_id, data=data, actor=await _actor(caller), english=_english(request)
         )
 

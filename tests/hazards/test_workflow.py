@@ -28,7 +28,8 @@ from factories import upload_photo as upload
 
 from grid_backend.core import clock
 from grid_backend.core.security import issue_access_token
-from grid_backend.hazards import rewards, services
+from grid_backend.hazards import rewards
+from grid_backend.hazards.services import planners
 from grid_backend.hazards.tables import HazardEvent, HazardReport, PointsEntry
 from grid_backend.hazards.workflow import STATUSES, TRANSITIONS
 from grid_backend.settings import get_settings
@@ -884,7 +885,7 @@ async def test_a_merged_duplicate_earns_at_most_one_point(client):
 async def test_monthly_cap(client, monkeypatch):
     capped = dataclasses.replace(get_settings(), points_monthly_cap=3)
     monkeypatch.setattr(rewards, "get_settings", lambda: capped)
-    monkeypatch.setattr(services, "get_settings", lambda: capped)
+    monkeypatch.setattr(planners, "get_settings", lambda: capped)
     w = await world()
     first = await case_in(client, w, "registered")
     second = await case_in(client, w, "registered")

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from grid_backend.core import clock
 from grid_backend.core.db import engine
 from grid_backend.core.errors import DomainError
+from grid_backend.flows import cases as case_flow
+from grid_backend.flows import reports as report_flow
 from grid_backend.hazards import services, workflow
 from grid_backend.hazards.schemas import ActionIn, LocationIn, ReportCreate, Supervision
 from grid_backend.hazards.tables import HazardEvent, HazardReport, PointsEntry
@@ -86,7 +88,7 @@ async def fresh_cases(cast: Cast) -> list[int]:
     lat, lng = POINT_IN[G1]
     ids = []
     for _ in range(N_CASES):
-        report, _ = await services.submit(
+        report, _ = await report_flow.submit(
             data=ReportCreate(
                 category="gas",
                 location=LocationIn(lat=lat, lng=lng),
@@ -274,7 +276,7 @@ async def test_random_action_sequences_keep_the_invariants(cast, data):
 
         error: DomainError | None = None
         try:
-            result = await services.act(report_id=report_id, data=action_in, actor=actor)
+            result = await case_flow.act(report_id=report_id, data=action_in, actor=actor)
         except DomainError as exc:
             error = exc
         before, now = now, await state(ids)

@@ -1,6 +1,6 @@
 """The console's cases: the queue with filters and bulk dispatch, and the case page with its
 photos, timeline, deadlines and one form for each action the workflow allows this person now.
-Every action goes through hazards.services.act, exactly as the API's; a refusal is shown next
+Every action goes through flows.cases.act, exactly as the API's; a refusal is shown next
 to the form it came from, in the page's language."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import TITLES, DomainError, invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo
 from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
+from grid_backend.flows import cases as case_flow
 from grid_backend.hazards import services as hazards
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ActionIn, ReportRead
@@ -450,7 +451,7 @@ class CasesPage(Controller):
         else:
             for report_id in ids:
                 try:
-                    case = await hazards.act(
+                    case = await case_flow.act(
                         report_id=report_id,
                         data=ActionIn(action="dispatch", assignee_id=assignee, due_at=due),
                         actor=actor,
@@ -503,7 +504,7 @@ class CasesPage(Controller):
         action = str(form.get("action") or "")
         try:
             data = await action_from_form(form, caller.account_id)
-            await hazards.act(report_id=report_id, data=data, actor=actor, english=english())
+            await case_flow.act(report_id=report_id, data=data, actor=actor, english=english())
         except (DomainError, msgspec.ValidationError) as exc:
             try:
                 case = await _read(report_id, actor)

@@ -1,4 +1,5 @@
-"""Health, readiness and what clients must know."""
+"""Health, readiness and what clients must know: a small module above the domains (the
+configuration a client reads includes the hazard categories and SLA defaults)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from grid_backend.core import geo, policy
 from grid_backend.core.db import engine
 from grid_backend.core.errors import PROBLEM_JSON
 from grid_backend.hazards.schemas import CategoryRead
+from grid_backend.hazards.services import categories, sla_for
 from grid_backend.settings import get_settings
 
 
@@ -60,8 +62,6 @@ class SystemController(Controller):
 
     @get("/api/v1/config", summary="What clients must know")
     async def config(self) -> ConfigRead:
-        from grid_backend.hazards.services import categories, sla_for
-
         s = get_settings()
         sla = [
             {

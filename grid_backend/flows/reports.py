@@ -1,0 +1,35 @@
+"""Filing a hazard report: route and store the case (hazards), and alert the urgent chain
+(response) in the same write transaction, so an urgent case is never stored unalerted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grid_backend.core.db import write_transaction
+from grid_backend.hazards.schemas import ReportCreate, ReportRead
+from grid_backend.hazards.services import Actor
+from grid_backend.hazards.services import submission as hazards
+from grid_backend.response import services as response
+
+
+async def submit(
+    *, data: ReportCreate, actor: Actor, idempotency_key: str | None, english: bool = False
+) -> tuple[ReportRead, bool]:
+    """File a case (or return the first result of a retried submission); True if replayed."""
+    once = hazards.report_once(data, actor, idempotency_key, english)
+    earlier = await once.earlier()
+    if earlier is not None:
+        return earlier, True
+    draft = await hazards.check_report(data, actor, once, english)
+
+    async def create() -> dict[str, Any]:
+        async with write_transaction():
+            row = await hazards.store_report(draft, once)
+            if data.urgent:  # responders and the dispatcher are alerted now, before triage
+                await response.alert_urgent(report_id=row["id"])
+        return row
+
+    stored, replayed = await once.run(create)
+    if replayed:
+        return stored, True  # type: ignore[return-value]  # the earlier answer
+    return await hazards.answer_report(draft, stored), False  # type: ignore[arg-type]

@@ -1,0 +1,107 @@
+"""What a submission or an action brings: the routed location and the caller's photos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from grid_backend.areas.services import locate_point
+from grid_backend.core import geo
+from grid_backend.core.errors import invalid
+from grid_backend.hazards.schemas import (
+    LocationIn,
+)
+from grid_backend.hazards.tables import (
+    ReportPhoto,
+)
+from grid_backend.media.services import uploaded_photos
+from grid_backend.settings import get_settings
+
+
+async def _route(location: LocationIn) -> dict[str, Any]:
+    """Grid and ancestors at a position, as stored on a case."""
+    index, match, wlng, wlat = await locate_point(
+        lat=location.lat, lng=location.lng, datum=location.datum
+    )
+    chain = {n.level: n for n in index.ancestors(match.grid)}
+    township = chain.get("township")
+    return {
+        "lat": wlat,
+        "lng": wlng,
+        "grid": match.grid.id,
+        "grid_code": match.grid.code,
+        "grid_name": match.grid.name,
+        "area_path": match.grid.path,
+        "community": chain["community"].id if "community" in chain else None,
+        "township": township.id if township else None,
+        "township_code": township.code if township else None,
+        "township_name": township.name if township else None,
+        "district": chain["district"].id if "district" in chain else None,
+        "outside_grid": match.outside,
+    }
+
+
+async def _check_photos(ids: list[int], account_id: int, field: str, *, required: bool) -> None:
+    await _own_photos(ids, account_id, field, required=required)
+
+
+async def _own_photos(
+    ids: list[int], account_id: int, field: str, *, required: bool
+) -> dict[int, dict[str, Any]]:
+    """The photo rows by id, if the caller uploaded every one of them (and there are few)."""
+    limit = get_settings().media_max_photos
+    if required and not ids:
+        raise invalid(
+            field,
+            "at least one photo is required",
+            code="photo_required",
+            detail_zh="请至少上传一张照片",
+        )
+    if len(ids) > limit:
+        raise invalid(
+            field,
+            f"at most {limit} photos",
+            code="photo_count_exceeded",
+            detail_zh=f"最多 {limit} 张照片",
+        )
+    if len(set(ids)) != len(ids):
+        raise invalid(field, "a photo is listed twice", detail_zh="照片重复")
+    mine = await uploaded_photos(ids, account_id)
+    missing = [i for i in ids if i not in mine]
+    if missing:
+        raise invalid(
+            field,
+            f"photos {missing} were not uploaded by you",
+            code="photo_not_yours",
+            detail_zh="只能使用本人上传的照片",
+        )
+    return mine
+
+
+def _exif_distance(photos: Iterable[dict[str, Any]], lat: float, lng: float) -> float | None:
+    """How far from the reported position the farthest photo with an EXIF position was taken."""
+    distances = [
+        geo.distance_m(lng, lat, p["gps_lng"], p["gps_lat"])
+        for p in photos
+        if p["gps_lat"] is not None and p["gps_lng"] is not None
+    ]
+    return round(max(distances), 1) if distances else None
+
+
+async def _attach(
+    report_id: int, photo_ids: list[int], kind: str, account_id: int, event_id: int | None = None
+) -> None:
+    if photo_ids:
+        await ReportPhoto.insert(
+            *[
+                ReportPhoto(
+                    report=report_id,
+                    photo=pid,
+                    kind=kind,
+                    position=i,
+                    added_by=account_id,
+                    event=event_id,
+                )
+                for i, pid in enumerate(photo_ids)
+            ]
+        ).run()
