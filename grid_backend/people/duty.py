@@ -134,7 +134,9 @@ _TOWNSHIP_ROSTER = (
 )
 
 
-async def _township_roster(scope: str, members: list[int], day: Any) -> dict[int, list[dict[str, Any]]]:
+async def _township_roster(
+    scope: str, members: list[int], day: Any
+) -> dict[int, list[dict[str, Any]]]:
     """Everyone on duty today in a township's grids and micro-grids, by the area they hold."""
     hit, roster = await _rosters.lookup(scope, day)
     if hit:
