@@ -30,8 +30,7 @@ from grid_backend.patrols.services.checkpoints import (
     _insert_checkpoints,
 )
 from grid_backend.patrols.tables import PatrolCheckpoint, PatrolPlan
-from grid_backend.people.duty import on_duty
-from grid_backend.people.tables import Assignment
+from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 
 GRID_LEVELS = ("grid", "micro_grid")
@@ -215,17 +214,8 @@ async def _check_who(
         )
     path = grid["path"]
     ancestors = [path[: i + 1] for i, c in enumerate(path) if c == "/"]
-    today = clock.today()
-    held = (
-        await Assignment.exists()
-        .where(
-            (Assignment.account == account_id)
-            & (Assignment.area_path.is_in(ancestors) | Assignment.area_path.like(path + "%"))
-            & on_duty(today)
-        )
-        .run()
-    )
-    if not held:
+    grants = await grants_of(account_id, on=clock.today())
+    if not any(g.area_path in ancestors or g.area_path.startswith(path) for g in grants):
         raise invalid(
             "account_id",
             "the person holds no duty in this grid",
