@@ -1,4 +1,6 @@
-"""Decoding memory budgeted across threads (DecodeBudget): the cost of a photo estimated from its header and held while it is decoded, with freed heap memory handed back after a large decode (docs/security.md)."""
+"""Decoding memory budgeted across threads (DecodeBudget): the cost of a photo estimated from its
+header and held while it is decoded, with freed heap memory handed back after a large decode
+(docs/security.md)."""
 
 from __future__ import annotations
 

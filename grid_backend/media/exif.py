@@ -1,4 +1,5 @@
-"""A photo's metadata: orientation, GPS position and capture time from its EXIF; malformed metadata reads as absent."""
+"""A photo's metadata: orientation, GPS position and capture time from its EXIF; malformed metadata
+reads as absent."""
 
 from __future__ import annotations
 

@@ -12,8 +12,6 @@ from grid_backend.core import clock, policy
 from grid_backend.core.pagination import decode_cursor, encode_cursor
 from grid_backend.people import duty
 
-# --- coverage ----------------------------------------------------------------------------
-
 COVERED_DUTIES = ("grid_leader", "grid_worker", "emergency_officer")
 
 

@@ -1,4 +1,5 @@
-"""Reading an import file: a GeoJSON FeatureCollection of areas, checked to the last feature, and its datum."""
+"""Reading an import file: a GeoJSON FeatureCollection of areas, checked to the last feature, and
+its datum."""
 
 from __future__ import annotations
 

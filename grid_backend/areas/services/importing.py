@@ -1,4 +1,5 @@
-"""Writing an import: the tree checked against what is stored, then every area and boundary in one transaction."""
+"""Writing an import: the tree checked against what is stored, then every area and boundary in one
+transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Delivery: claim due rows, send them, record the outcomes (steps 1 to 3 of the package's description)."""
+"""Delivery: claim due rows, send them, record the outcomes (steps 1 to 3 of the package's
+description)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ BACKOFF = (
 )  # after the 1st…4th failure; the 5th makes the notification dead
 CLAIM = timedelta(seconds=60)
 
-# --- delivery ------------------------------------------------------------------------------
 
 _CLAIM_COLUMNS = (
     Notification.id,

@@ -1,4 +1,5 @@
-"""Enqueue: a notification's rows written in the caller's transaction, and live events published once it commits."""
+"""Enqueue: a notification's rows written in the caller's transaction, and live events published
+once it commits."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from grid_backend.notify.services.preferences import Prefs, _prefs_of, quiet_unt
 from grid_backend.notify.tables import Notification
 
 logger = logging.getLogger("grid_backend.notify")
-
-# --- enqueue -------------------------------------------------------------------------------
 
 
 async def enqueue(

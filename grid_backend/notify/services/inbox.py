@@ -19,8 +19,6 @@ from grid_backend.notify.schemas import (
 from grid_backend.notify.services.enqueue import publish
 from grid_backend.notify.tables import Notification
 
-# --- inbox ---------------------------------------------------------------------------------
-
 
 def _inbox(account_id: int) -> Any:
     return (

@@ -16,8 +16,6 @@ from grid_backend.settings import get_settings
 HEARTBEAT_SECONDS = 15.0
 STREAM_CLOSED_RETRY_MS = 10 * 60 * 1000  # a stream closed for a newer one: reconnect late
 
-# --- live events ---------------------------------------------------------------------------
-
 
 async def live_stream(
     *, plugin: events.LiveEvents, account_id: int

@@ -18,8 +18,6 @@ from grid_backend.notify.schemas import (
 from grid_backend.notify.tables import NotificationPreference
 from grid_backend.settings import get_settings
 
-# --- preferences ---------------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True)
 class Prefs:
