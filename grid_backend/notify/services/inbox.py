@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from typing import Any
 
-from grid_backend.core import clock
-from grid_backend.core.errors import NotFound, invalid
-from grid_backend.core.pagination import cursor_id
+from grid_backend.core import clock, pagination
+from grid_backend.core.errors import NotFound
 from grid_backend.notify import kinds
 from grid_backend.notify.schemas import (
     NotificationPage,
@@ -26,23 +23,6 @@ def _inbox(account_id: int) -> Any:
         & (Notification.channel == "inbox")
         & (Notification.status == "sent")
     )
-
-
-def _encode_cursor(at: datetime, notification_id: int) -> str:
-    micros = round(at.timestamp() * 1_000_000)
-    return base64.urlsafe_b64encode(f"n:{micros}:{notification_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, micros, notification_id = raw.split(":")
-        if kind == "n":
-            at = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros))
-            return at, cursor_id(notification_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        pass
-    raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
 
 
 _TEXT = frozenset(kinds.TEXT_FIELDS)
@@ -91,8 +71,9 @@ async def list_inbox(
     condition = _inbox(account_id)
     if unread_only:
         condition = condition & Notification.read_at.is_null()
-    if cursor:
-        at, before = _decode_cursor(cursor)
+    position = pagination.decode(cursor, "n", "time", "id")
+    if position is not None:
+        at, before = position
         condition = condition & (
             (Notification.sent_at < at)
             | ((Notification.sent_at == at) & (Notification.id < before))
@@ -108,7 +89,7 @@ async def list_inbox(
     next_cursor = None
     if len(rows) > limit:
         del rows[limit:]
-        next_cursor = _encode_cursor(rows[-1]["sent_at"], rows[-1]["id"])
+        next_cursor = pagination.encode("n", rows[-1]["sent_at"], rows[-1]["id"])
     return NotificationPage(
         items=[_read(r, english) for r in rows],
         next_cursor=next_cursor,

@@ -3,16 +3,14 @@ with the same key and body gets the first answer back, with another body a confl
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
-
-import msgspec
 
 from grid_backend.areas.services import to_wgs84
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, invalid
+from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.media.services import uploaded_by
 from grid_backend.patrols.schemas import CheckInCreate, CheckInRead
 from grid_backend.patrols.services.checkpoints import _checkpoints
@@ -27,11 +25,6 @@ from grid_backend.patrols.tables import CheckIn, CheckInPhoto
 from grid_backend.settings import get_settings
 
 
-def _digest(data: msgspec.Struct) -> str:
-    body = msgspec.structs.replace(data, client_id=None)
-    return hashlib.sha256(msgspec.json.encode(body)).hexdigest()
-
-
 async def _earlier_check_in(task_id: int, key: str) -> dict[str, Any] | None:
     return (
         await CheckIn.select()
@@ -41,13 +34,7 @@ async def _earlier_check_in(task_id: int, key: str) -> dict[str, Any] | None:
     )
 
 
-async def _replay(earlier: dict[str, Any], digest: str) -> CheckInRead:
-    if earlier["request_digest"] != digest:
-        raise Conflict(
-            "idempotency_conflict",
-            detail="this Idempotency-Key was used for a different check-in",
-            detail_zh="该幂等键已用于另一次不同的签到",
-        )
+async def _answer(earlier: dict[str, Any]) -> CheckInRead:
     return _check_in_read(earlier, (await _check_in_photos([earlier["id"]])).get(earlier["id"], []))
 
 
@@ -73,14 +60,6 @@ async def _check_photos(ids: list[int], account_id: int) -> None:
         )
 
 
-class _Raced(Exception):
-    """Another request with the same client id committed first."""
-
-
-def _is_unique_violation(exc: Exception) -> bool:
-    return type(exc).__name__ in ("UniqueViolationError", "IntegrityError") or "UNIQUE" in str(exc)
-
-
 async def check_in(
     *,
     task_id: int,
@@ -94,11 +73,16 @@ async def check_in(
     task = await _task(task_id)
     _own_task(task, account_id, grants)
     key = idempotency_key or data.client_id
-    digest = _digest(data)
-    if key:
-        earlier = await _earlier_check_in(task_id, key)
-        if earlier is not None:
-            return await _replay(earlier, digest), True
+    once = Idempotent(
+        key,
+        digest(data),
+        find=lambda k: _earlier_check_in(task_id, k),
+        answer=_answer,
+        conflict="this Idempotency-Key was used for a different check-in",
+        conflict_zh="该幂等键已用于另一次不同的签到",
+    )
+    if (earlier := await once.earlier()) is not None:
+        return earlier, True
     if task["status"] != "in_progress":
         raise Conflict("task_state_conflict", detail=f"the task is {task['status']}")
     now = clock.now()
@@ -107,11 +91,11 @@ async def check_in(
     points, point = await _checkpoint_of(task, data.checkpoint_id)
     await _check_photos(data.photo_ids, account_id)
     place = _place(data, point)
-    try:
+
+    async def create() -> dict[str, Any]:
         async with write_transaction():
-            if key and await _earlier_check_in(task_id, key):
-                raise _Raced()
-            row = await _insert_check_in(
+            await once.guard()
+            return await _insert_check_in(
                 task,
                 points,
                 point,
@@ -120,18 +104,13 @@ async def check_in(
                 account_id=account_id,
                 now=now,
                 key=key,
-                digest=digest,
+                digest=once.digest,
             )
-    except _Raced:
-        earlier = await _earlier_check_in(task_id, key)  # type: ignore[arg-type]
-        return await _replay(earlier, digest), True  # type: ignore[arg-type]
-    except Exception as exc:
-        if key and _is_unique_violation(exc):  # a parallel retry won the race
-            earlier = await _earlier_check_in(task_id, key)
-            if earlier is not None:
-                return await _replay(earlier, digest), True
-        raise
-    return _check_in_read(row, list(data.photo_ids)), False
+
+    made, _ = await once.run(create)
+    if isinstance(made, CheckInRead):  # a parallel retry won the race: its answer
+        return made, True
+    return _check_in_read(made, list(data.photo_ids)), False
 
 
 async def _checkpoint_of(

@@ -3,18 +3,16 @@ started, finished with a log, or excused after a miss (check-ins are in check_in
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from grid_backend.core import audit, clock, policy
+from grid_backend.core import audit, clock, pagination, policy
 from grid_backend.core.db import engine, fetch, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
-from grid_backend.core.pagination import cursor_id, decode_cursor, next_cursor
+from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.sql import TRUE, q
 from grid_backend.core.types import AreaRef
 from grid_backend.patrols.schemas import (
@@ -251,24 +249,6 @@ async def _one_connection() -> AsyncIterator[None]:
         yield
 
 
-def _encode_window_cursor(row: dict[str, Any]) -> str:
-    stamp = int(row["window_start"].timestamp() * 1_000_000)
-    return base64.urlsafe_b64encode(f"w:{stamp}:{row['id']}".encode()).decode().rstrip("=")
-
-
-def _decode_window_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, stamp, task_id = raw.split(":")
-        if kind == "w":
-            return datetime.fromtimestamp(int(stamp) / 1_000_000, UTC), cursor_id(task_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
-        pass
-    raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
-
-
 _MY_TASKS = (
     "SELECT t.*, p.name AS plan_name, p.ordered AS ordered, a.code AS grid_code,"
     " a.name AS grid_name FROM patrol_task t"
@@ -284,14 +264,19 @@ async def my_tasks(
     *, account_id: int, datum: str = "wgs84", limit: int = 50, cursor: str | None = None
 ) -> TaskPage:
     """The caller's tasks from today on (local dates), and any still in progress, by window."""
-    position = _decode_window_cursor(cursor)
+    position = pagination.decode(cursor, "w", "time", "id")
     after = TRUE if position is None else q(_AFTER_WINDOW, position[0], position[0], position[1])
     async with _one_connection():
         rows = await fetch(q(_MY_TASKS, account_id, clock.today(), after, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         items = await _task_reads(rows, datum)
-    return TaskPage(items=items, next_cursor=_encode_window_cursor(rows[-1]) if more else None)
+    return TaskPage(
+        items=items,
+        next_cursor=(
+            pagination.encode("w", rows[-1]["window_start"], rows[-1]["id"]) if more else None
+        ),
+    )
 
 
 async def list_tasks(
