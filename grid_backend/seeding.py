@@ -120,6 +120,7 @@ async def _ensure_assignments(wanted: list[AssignmentCreate]) -> int:
 async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     """Load the 渝中区 demo; running it again adds nothing."""
     from grid_backend.areas.generate import generate_demo
+    from grid_backend.flows.reports import submit as submit_report
 
     if if_empty and await Area.count().run():
         return {"skipped": "the database already has areas"}
@@ -138,7 +139,11 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
     created = await _ensure_assignments(wanted)
     cases = await _seed_cases(township.code, ids, points)
     await seed_response_demo(
-        township_code=township.code, grid_code=grid.code, ids=ids, photo_for=_photo_for
+        township_code=township.code,
+        grid_code=grid.code,
+        ids=ids,
+        photo_for=_photo_for,
+        file_report=submit_report,
     )
     plans = await _seed_patrol_plans(township.code, grid.code, dispatcher=ids[DEMO_DISPATCHER])
     return {

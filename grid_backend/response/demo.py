@@ -13,10 +13,15 @@ from grid_backend.areas.locate import grid_index
 from grid_backend.areas.tables import Area
 from grid_backend.core import clock
 from grid_backend.core.types import LocationIn
+from grid_backend.hazards.schemas import ReportCreate, ReportRead
+from grid_backend.hazards.services import Actor
 from grid_backend.people.duty import grants_of
 from grid_backend.response import services
 from grid_backend.response.schemas import BaseIn, DispatchIn, StepIn, TeamCreate, TeamRead
 from grid_backend.response.tables import RescueTeam, ResponseRecord
+
+# flows.reports.submit: (data=, actor=, idempotency_key=) -> (the case, replayed)
+FileReport = Callable[..., Awaitable[tuple[ReportRead, bool]]]
 
 # (name, type, tier, metres east and north of the demo case, served level, contact)
 TEAMS = [
@@ -40,10 +45,12 @@ async def seed_response_demo(
     grid_code: str,
     ids: dict[str, int],
     photo_for: Callable[[int, str], Awaitable[int]],
+    file_report: FileReport,
 ) -> int:
     """Teams and one urgent case in the demo grid (a gas leak two hours ago): alerted,
     acknowledged, a ground team dispatched, arrivals checked. Skipped once teams exist;
-    returns the teams made."""
+    returns the teams made. `file_report` is the flow that files a case and alerts (passed
+    in by the seeding above the domains, which response may not import)."""
     if await RescueTeam.count().run():
         return 0
     areas = {
@@ -58,7 +65,7 @@ async def seed_response_demo(
     made = await _teams(areas, spot, ids["13900000001"])
     start = clock.now() - timedelta(hours=2)
     try:
-        await _urgent_case(spot, ids, photo_for, made, start)
+        await _urgent_case(spot, ids, photo_for, file_report, made, start)
     finally:
         clock.set_clock(None)
     return len(made)
@@ -90,15 +97,11 @@ async def _urgent_case(
     spot: shapely.Point,
     ids: dict[str, int],
     photo_for: Callable[[int, str], Awaitable[int]],
+    file_report: FileReport,
     made: list[TeamRead],
     start: datetime,
 ) -> None:
     """The gas leak, filed by a resident and answered step by step on the demo's clock."""
-    # the seeding of demo rows sits above the domains: it files the case through the flow
-    from grid_backend.flows import reports as report_flow
-    from grid_backend.hazards import services as cases
-    from grid_backend.hazards.schemas import ReportCreate
-
     resident, dispatcher = ids["13900000012"], ids["13900000004"]
     responder, officer = ids["13900000010"], ids["13900000009"]
 
@@ -106,7 +109,7 @@ async def _urgent_case(
         clock.set_clock(lambda: start + timedelta(minutes=minutes))
 
     at(0)
-    report, _ = await report_flow.submit(
+    report, _ = await file_report(
         data=ReportCreate(
             category="gas",
             description="小区底商燃气泄漏，有明显气味，已有人员被困楼上",
@@ -115,7 +118,7 @@ async def _urgent_case(
             reporter_safe=True,
             urgent=True,
         ),
-        actor=cases.Actor(resident, await grants_of(resident)),
+        actor=Actor(resident, await grants_of(resident)),
         idempotency_key=None,
     )
     records = {

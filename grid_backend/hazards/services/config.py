@@ -7,13 +7,8 @@ from typing import Any
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import invalid
 from grid_backend.core.sql import q
-from grid_backend.hazards.schemas import (
-    CategoryRead,
-)
-from grid_backend.hazards.tables import (
-    Category,
-    SlaRule,
-)
+from grid_backend.hazards.schemas import CategoryRead
+from grid_backend.hazards.tables import Category, SlaRule
 
 
 async def categories() -> list[CategoryRead]:

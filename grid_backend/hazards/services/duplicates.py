@@ -10,21 +10,11 @@ from grid_backend.core import clock, geo
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.sql import in_, q
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import (
-    DuplicateCheck,
-    DuplicateRead,
-)
-from grid_backend.hazards.services.config import (
-    _category,
-)
-from grid_backend.hazards.services.evidence import (
-    _own_photos,
-    _route,
-)
+from grid_backend.hazards.schemas import DuplicateCheck, DuplicateRead
+from grid_backend.hazards.services.config import _category
+from grid_backend.hazards.services.evidence import _own_photos, _route
 from grid_backend.hazards.services.roles import Actor
-from grid_backend.hazards.tables import (
-    DuplicateOffer,
-)
+from grid_backend.hazards.tables import DuplicateOffer
 
 PHOTO_DUPLICATE_BITS = 6  # dhash distance at or below which two photos show the same scene
 

@@ -8,12 +8,8 @@ from typing import Any
 from grid_backend.areas.services import locate_point
 from grid_backend.core import geo
 from grid_backend.core.errors import invalid
-from grid_backend.hazards.schemas import (
-    LocationIn,
-)
-from grid_backend.hazards.tables import (
-    ReportPhoto,
-)
+from grid_backend.hazards.schemas import LocationIn
+from grid_backend.hazards.tables import ReportPhoto
 from grid_backend.media.services import uploaded_photos
 from grid_backend.settings import get_settings
 

@@ -17,19 +17,10 @@ from grid_backend.core.pagination import (
     next_cursor,
 )
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import (
-    ReportPage,
-    ReportSummary,
-)
-from grid_backend.hazards.services.reading import (
-    _status_text,
-    overdue,
-)
+from grid_backend.hazards.schemas import ReportPage, ReportSummary
+from grid_backend.hazards.services.reading import _status_text, overdue
 from grid_backend.hazards.services.roles import _GRID_DUTIES, Actor
-from grid_backend.hazards.tables import (
-    HazardReport,
-    ReportPhoto,
-)
+from grid_backend.hazards.tables import HazardReport, ReportPhoto
 from grid_backend.media.schemas import photo_urls
 
 
@@ -106,9 +97,17 @@ async def list_reports(
     )
     now = clock.now()
     filters = Filters(
-        status, category, level, area_path, assignee_id, is_overdue, urgent, created_from,
-        created_to, text,
-    )  # fmt: skip
+        status=status,
+        category=category,
+        level=level,
+        area_path=area_path,
+        assignee_id=assignee_id,
+        is_overdue=is_overdue,
+        urgent=urgent,
+        created_from=created_from,
+        created_to=created_to,
+        text=text,
+    )
     query, cursor_out_of = _sorted(_filtered(query, filters, now), sort, cursor)
     rows = await query.limit(limit + 1).run()
     cursor_out = cursor_out_of(rows, limit)

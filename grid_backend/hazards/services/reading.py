@@ -12,18 +12,9 @@ from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
 from grid_backend.core.sql import all_of, q, text
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import (
-    AreaRef,
-    EventRead,
-    PhotoRef,
-    ReportRead,
-)
+from grid_backend.hazards.schemas import AreaRef, EventRead, PhotoRef, ReportRead
 from grid_backend.hazards.services.roles import Actor, roles_for
-from grid_backend.hazards.tables import (
-    DuplicateOffer,
-    HazardReport,
-    ReportPhoto,
-)
+from grid_backend.hazards.tables import DuplicateOffer, HazardReport, ReportPhoto
 from grid_backend.media.schemas import photo_urls
 from grid_backend.people.phones import mask_phone
 

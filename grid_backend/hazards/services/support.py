@@ -10,16 +10,9 @@ from grid_backend.core import clock, geo
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, DomainError, NotFound
 from grid_backend.hazards import workflow
-from grid_backend.hazards.services.reading import (
-    _case,
-    _offer_time,
-    case_view,
-)
+from grid_backend.hazards.services.reading import _case, _offer_time, case_view
 from grid_backend.hazards.services.roles import Actor, _event
-from grid_backend.hazards.tables import (
-    HazardReport,
-    Support,
-)
+from grid_backend.hazards.tables import HazardReport, Support
 from grid_backend.settings import get_settings
 
 

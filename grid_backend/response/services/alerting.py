@@ -12,9 +12,7 @@ from grid_backend.hazards.tables import Category, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders, on_duty
 from grid_backend.people.tables import Assignment
-from grid_backend.response.services.common import (
-    ALERTED_DUTIES,
-)
+from grid_backend.response.services.common import ALERTED_DUTIES
 from grid_backend.response.tables import ResponseRecord
 
 _ALERT_CASE_COLUMNS = (

@@ -21,13 +21,8 @@ from grid_backend.response.schemas import (
     ResponseGroup,
     ResponseStatsRead,
 )
-from grid_backend.response.services.common import (
-    DEFAULT_STATS_DAYS,
-    MAX_STATS_DAYS,
-)
-from grid_backend.response.services.reading import (
-    _waiting,
-)
+from grid_backend.response.services.common import DEFAULT_STATS_DAYS, MAX_STATS_DAYS
+from grid_backend.response.services.reading import _waiting
 from grid_backend.response.tables import ResponseRecord
 from grid_backend.settings import get_settings
 

@@ -23,10 +23,7 @@ from grid_backend.response.schemas import (
     UrgentCase,
     UrgentCasePage,
 )
-from grid_backend.response.services.common import (
-    NEXT_STEP,
-    _minutes,
-)
+from grid_backend.response.services.common import NEXT_STEP, _minutes
 from grid_backend.response.tables import ResponseRecord, ResponseStep
 
 _CASE_COLUMNS = (

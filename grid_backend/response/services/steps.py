@@ -11,21 +11,9 @@ from grid_backend.core import clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound
 from grid_backend.hazards import timeline
-from grid_backend.response.schemas import (
-    ResponseRead,
-    StepIn,
-)
-from grid_backend.response.services.common import (
-    NEXT_STEP,
-    ORDER,
-    STEP_TO,
-    TIME_COLUMN,
-)
-from grid_backend.response.services.reading import (
-    _RECORD_COLUMNS,
-    _record_read,
-    _steps,
-)
+from grid_backend.response.schemas import ResponseRead, StepIn
+from grid_backend.response.services.common import NEXT_STEP, ORDER, STEP_TO, TIME_COLUMN
+from grid_backend.response.services.reading import _RECORD_COLUMNS, _record_read, _steps
 from grid_backend.response.tables import ResponseRecord, ResponseStep
 from grid_backend.settings import get_settings
 

@@ -26,13 +26,8 @@ from grid_backend.response.schemas import (
     TeamSuggestion,
     TeamUpdate,
 )
-from grid_backend.response.services.common import (
-    _overlaps,
-    ancestors_and_self,
-)
-from grid_backend.response.services.reading import (
-    _case,
-)
+from grid_backend.response.services.common import _overlaps, ancestors_and_self
+from grid_backend.response.services.reading import _case
 from grid_backend.response.services.steps import _read_record
 from grid_backend.response.tables import RescueTeam, RescueTeamArea, ResponseRecord
 
