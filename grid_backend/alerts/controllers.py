@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from litestar import Controller, get, patch, post
 from litestar.params import FromQuery, JSONBody
@@ -24,15 +24,10 @@ from grid_backend.alerts.schemas import (
     WarningUpdate,
 )
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import PathId, QueryId
-from grid_backend.people.duty import grants_of
-
-
-async def _grants(caller: Any) -> list[policy.Grant]:
-    return await grants_of(caller.account_id)
+from grid_backend.people.caller import CurrentMember
 
 
 class WarningController(Controller):
@@ -40,15 +35,15 @@ class WarningController(Controller):
     tags = ["alerts"]
 
     @post("", summary="Issue a warning (yellow and above add patrol rounds and a callout)")
-    async def issue(self, caller: CurrentCaller, data: JSONBody[WarningCreate]) -> WarningRead:
+    async def issue(self, member: CurrentMember, data: JSONBody[WarningCreate]) -> WarningRead:
         return await services.issue_warning(
-            data=data, account_id=caller.account_id, grants=await _grants(caller)
+            data=data, account_id=member.account_id, grants=member.grants
         )
 
     @get("", summary="Warnings overlapping the caller's area, newest first")
     async def list_warnings(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         active: FromQuery[bool | None] = None,
         level: FromQuery[WarningLevel | None] = None,
         area_id: QueryId = None,
@@ -56,7 +51,7 @@ class WarningController(Controller):
         cursor: Cursor = None,
     ) -> WarningPage:
         return await services.list_warnings(
-            grants=await _grants(caller),
+            grants=member.grants,
             active=active,
             level=level,
             area_path=await area_path_of(area_id),
@@ -65,29 +60,29 @@ class WarningController(Controller):
         )
 
     @get("/{warning_id:int}", summary="One warning")
-    async def read(self, caller: CurrentCaller, warning_id: PathId) -> WarningRead:
-        return await services.read_warning(warning_id=warning_id, grants=await _grants(caller))
+    async def read(self, member: CurrentMember, warning_id: PathId) -> WarningRead:
+        return await services.read_warning(warning_id=warning_id, grants=member.grants)
 
     @patch("/{warning_id:int}", summary="Change a warning; its rounds and callouts follow")
     async def update(
-        self, caller: CurrentCaller, warning_id: PathId, data: JSONBody[WarningUpdate]
+        self, member: CurrentMember, warning_id: PathId, data: JSONBody[WarningUpdate]
     ) -> WarningRead:
         return await services.update_warning(
             warning_id=warning_id,
             data=data,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
     @post("/{warning_id:int}/cancel", status_code=HTTP_200_OK, summary="Lift a warning")
     async def cancel(
-        self, caller: CurrentCaller, warning_id: PathId, data: JSONBody[CancelIn]
+        self, member: CurrentMember, warning_id: PathId, data: JSONBody[CancelIn]
     ) -> WarningRead:
         return await services.cancel_warning(
             warning_id=warning_id,
             reason=data.reason,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
 
@@ -96,23 +91,23 @@ class CalloutController(Controller):
     tags = ["alerts"]
 
     @post("", summary="Call out the people of some areas, or a named list")
-    async def create(self, caller: CurrentCaller, data: JSONBody[CalloutCreate]) -> CalloutRead:
+    async def create(self, member: CurrentMember, data: JSONBody[CalloutCreate]) -> CalloutRead:
         return await services.create_callout(
-            data=data, account_id=caller.account_id, grants=await _grants(caller)
+            data=data, account_id=member.account_id, grants=member.grants
         )
 
     @get("", summary="Callouts the caller watches or was sent, newest first")
     async def list_callouts(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         warning_id: QueryId = None,
         status: FromQuery[Literal["active", "cancelled"] | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CalloutPage:
         return await services.list_callouts(
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
             warning_id=warning_id,
             status=status,
             limit=limit,
@@ -120,9 +115,9 @@ class CalloutController(Controller):
         )
 
     @get("/{callout_id:int}", summary="One callout")
-    async def read(self, caller: CurrentCaller, callout_id: PathId) -> CalloutRead:
+    async def read(self, member: CurrentMember, callout_id: PathId) -> CalloutRead:
         return await services.read_callout(
-            callout_id=callout_id, account_id=caller.account_id, grants=await _grants(caller)
+            callout_id=callout_id, account_id=member.account_id, grants=member.grants
         )
 
     @post("/{callout_id:int}/ack", status_code=HTTP_200_OK, summary="Acknowledge (收到)")
@@ -130,9 +125,9 @@ class CalloutController(Controller):
         return await services.acknowledge(callout_id=callout_id, account_id=caller.account_id)
 
     @post("/{callout_id:int}/cancel", status_code=HTTP_200_OK, summary="Stop a callout")
-    async def cancel(self, caller: CurrentCaller, callout_id: PathId) -> CalloutRead:
+    async def cancel(self, member: CurrentMember, callout_id: PathId) -> CalloutRead:
         return await services.cancel_callout(
-            callout_id=callout_id, account_id=caller.account_id, grants=await _grants(caller)
+            callout_id=callout_id, account_id=member.account_id, grants=member.grants
         )
 
     @get(
@@ -141,7 +136,7 @@ class CalloutController(Controller):
     )
     async def board(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         callout_id: PathId,
         level: FromQuery[BoardLevel] = "grid",
         area_id: QueryId = None,
@@ -151,8 +146,8 @@ class CalloutController(Controller):
     ) -> BoardRead:
         return await services.board(
             callout_id=callout_id,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
             level=level,
             area_path=await area_path_of(area_id),
             status=status,

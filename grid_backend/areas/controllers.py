@@ -28,7 +28,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import DatumParam, PathId, QueryId
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
@@ -105,7 +105,7 @@ class AreaController(Controller):
     )
     async def import_areas(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         datum: Annotated[
             Datum | None,
@@ -114,12 +114,12 @@ class AreaController(Controller):
             ),
         ] = None,
     ) -> ImportResult:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
         policy.require(grants, "area.write", city["path"] if city else "")
         collection = await read_json_body(request)
         return await services.import_geojson(
-            collection=collection, datum=datum, actor_id=caller.account_id
+            collection=collection, datum=datum, actor_id=member.account_id
         )
 
     @get(
@@ -128,12 +128,12 @@ class AreaController(Controller):
     )
     async def coverage(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: PathId,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CoverageRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.coverage(area_id=area_id, grants=grants, limit=limit, cursor=cursor)
 
 
@@ -144,12 +144,12 @@ class LocateController(Controller):
     @get("", summary="The grid at a position and the team on duty there today")
     async def locate(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         lat: FromQuery[float],
         lng: FromQuery[float],
         datum: DatumParam = "wgs84",
     ) -> LocateRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.locate(lat=lat, lng=lng, datum=datum, grants=grants)
 
 
@@ -160,14 +160,14 @@ class RiskPointController(Controller):
     @get("", summary="Risk points in the caller's areas")
     async def list_points(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         type: FromQuery[RiskPointType | None] = None,
         include_inactive: FromQuery[bool] = False,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> RiskPointPage:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         area_path = await area_path_of(area_id)
         return await risk_points.list_risk_points(
             grants=grants,
@@ -180,11 +180,11 @@ class RiskPointController(Controller):
 
     @post("", summary="Register a risk point")
     async def create_point(
-        self, caller: CurrentCaller, data: JSONBody[RiskPointCreate]
+        self, member: CurrentMember, data: JSONBody[RiskPointCreate]
     ) -> RiskPointRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await risk_points.create_risk_point(
-            data=data, grants=grants, actor_id=caller.account_id
+            data=data, grants=grants, actor_id=member.account_id
         )
 
     @post(
@@ -194,31 +194,31 @@ class RiskPointController(Controller):
         request_max_body_size=None,
     )
     async def import_points(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
+        self, member: CurrentMember, request: Request[Any, Any, Any], datum: DatumParam = "wgs84"
     ) -> ImportResult:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         collection = await read_json_body(request)
         return await risk_points.import_risk_points(
-            collection=collection, datum=datum, grants=grants, actor_id=caller.account_id
+            collection=collection, datum=datum, grants=grants, actor_id=member.account_id
         )
 
     @get("/{point_id:int}", summary="One risk point")
-    async def get_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
-        grants = await grants_of(caller.account_id)
+    async def get_point(self, member: CurrentMember, point_id: PathId) -> RiskPointRead:
+        grants = member.grants
         return await risk_points.get_risk_point(point_id=point_id, grants=grants)
 
     @patch("/{point_id:int}", summary="Change a risk point")
     async def update_point(
-        self, caller: CurrentCaller, point_id: PathId, data: JSONBody[RiskPointUpdate]
+        self, member: CurrentMember, point_id: PathId, data: JSONBody[RiskPointUpdate]
     ) -> RiskPointRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await risk_points.update_risk_point(
-            point_id=point_id, data=data, grants=grants, actor_id=caller.account_id
+            point_id=point_id, data=data, grants=grants, actor_id=member.account_id
         )
 
     @delete("/{point_id:int}", status_code=HTTP_200_OK, summary="Retire a risk point")
-    async def delete_point(self, caller: CurrentCaller, point_id: PathId) -> RiskPointRead:
-        grants = await grants_of(caller.account_id)
+    async def delete_point(self, member: CurrentMember, point_id: PathId) -> RiskPointRead:
+        grants = member.grants
         return await risk_points.deactivate_risk_point(
-            point_id=point_id, grants=grants, actor_id=caller.account_id
+            point_id=point_id, grants=grants, actor_id=member.account_id
         )

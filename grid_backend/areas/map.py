@@ -17,11 +17,11 @@ from grid_backend.areas.schemas import AreaBrief, TeamMember
 from grid_backend.areas.services import team_members
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock, geo, policy
-from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
 from grid_backend.core.types import DatumParam, PathId, QueryId
-from grid_backend.people.duty import grants_of, team_on_duty
+from grid_backend.people.caller import CurrentMember
+from grid_backend.people.duty import team_on_duty
 
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
@@ -348,24 +348,24 @@ class MapController(Controller):
     @get("/grids", summary="Grids under an area as GeoJSON, with open cases and risk level")
     async def grids(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> GridCollection:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await grid_layer(grants=grants, area_id=area_id, datum=datum)
 
     @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
-    async def grid(self, caller: CurrentCaller, grid_id: PathId) -> GridDetail:
-        grants = await grants_of(caller.account_id)
+    async def grid(self, member: CurrentMember, grid_id: PathId) -> GridDetail:
+        grants = member.grants
         return await grid_detail(grants=grants, grid_id=grid_id)
 
     @get("/risk-points", summary="Active risk points under an area as GeoJSON")
     async def risk_points(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         datum: DatumParam = "wgs84",
     ) -> RiskPointCollection:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await risk_point_layer(grants=grants, area_id=area_id, datum=datum)

@@ -42,7 +42,7 @@ from grid_backend.hazards.tables import SlaRule
 from grid_backend.hazards.workflow import STATUSES
 from grid_backend.media import storage
 from grid_backend.media.services import ingest
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember, Member
 from grid_backend.settings import get_settings
 
 MAX_JSON_BYTES = 64 * 1024
@@ -54,8 +54,8 @@ def _english(request: Request[Any, Any, Any]) -> bool:
     return wants_english(request.headers.get("accept-language"))
 
 
-async def _actor(caller: Any) -> services.Actor:
-    return services.Actor(caller.account_id, await grants_of(caller.account_id))
+def _actor(member: Member) -> services.Actor:
+    return services.Actor(member.account_id, member.grants)
 
 
 def _decode(raw: bytes | str, kind: type) -> Any:
@@ -130,9 +130,9 @@ class ReportController(Controller):
         ),
     )
     async def submit(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any]
+        self, member: CurrentMember, request: Request[Any, Any, Any]
     ) -> Response[ReportRead]:
-        actor = await _actor(caller)
+        actor = _actor(member)
         key = request.headers.get("idempotency-key")
         if key is not None and not 8 <= len(key) <= 100:
             raise invalid(
@@ -151,7 +151,7 @@ class ReportController(Controller):
             try:
                 body = _decode(_form_to_json(form), ReportCreate)
                 uploaded = [
-                    await ingest(upload=f.path, account_id=caller.account_id, field=f.field)
+                    await ingest(upload=f.path, account_id=member.account_id, field=f.field)
                     for f in form.files
                 ]
             finally:
@@ -174,14 +174,14 @@ class ReportController(Controller):
         summary='Possible duplicates of a report before it is sent (to offer "me too")',
     )
     async def possible_duplicates(
-        self, caller: CurrentCaller, data: JSONBody[DuplicateCheck]
+        self, member: CurrentMember, data: JSONBody[DuplicateCheck]
     ) -> list[DuplicateRead]:
-        return await services.check_duplicates(data=data, actor=await _actor(caller))
+        return await services.check_duplicates(data=data, actor=_actor(member))
 
     @get("", summary="Cases the caller may see, filtered and paginated")
     async def list_reports(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         status: FromQuery[list[Status] | None] = None,
         category: Annotated[str | None, QueryParameter(max_length=32, pattern=LINE_PATTERN)] = None,
@@ -202,7 +202,7 @@ class ReportController(Controller):
     ) -> ReportPage:
         in_window("created_from", created_from)
         in_window("created_to", created_to)
-        actor = await _actor(caller)
+        actor = _actor(member)
         area_path = await area_path_of(area_id)
         return await services.list_reports(
             actor=actor,
@@ -224,22 +224,22 @@ class ReportController(Controller):
 
     @get("/{report_id:int}", summary="One case with photos, timeline and the caller's actions")
     async def read(
-        self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: PathId
+        self, member: CurrentMember, request: Request[Any, Any, Any], report_id: PathId
     ) -> ReportRead:
         return await services.read_report(
-            report_id=report_id, actor=await _actor(caller), english=_english(request)
+            report_id=report_id, actor=_actor(member), english=_english(request)
         )
 
     @post("/{report_id:int}/actions", status_code=HTTP_200_OK, summary="Take a workflow action")
     async def act(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         report_id: PathId,
         data: JSONBody[ActionIn],
     ) -> ReportRead:
         return await case_flow.act(
-            report_id=report_id, data=data, actor=await _actor(caller), english=_english(request)
+            report_id=report_id, data=data, actor=_actor(member), english=_english(request)
         )
 
     @post(
@@ -247,8 +247,8 @@ class ReportController(Controller):
         status_code=HTTP_200_OK,
         summary='Say "me too" on an open case instead of reporting it again',
     )
-    async def support(self, caller: CurrentCaller, report_id: PathId) -> dict[str, int]:
-        count = await services.support(report_id=report_id, actor=await _actor(caller))
+    async def support(self, member: CurrentMember, report_id: PathId) -> dict[str, int]:
+        count = await services.support(report_id=report_id, actor=_actor(member))
         return {"report_id": report_id, "supporters": count}
 
 
@@ -269,13 +269,13 @@ class MyCasesController(Controller):
     @get("/reports", summary="The caller's own reports, in plain language")
     async def my_reports(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ReportPage:
         return await services.list_reports(
-            actor=await _actor(caller),
+            actor=_actor(member),
             mine=True,
             limit=limit,
             cursor=cursor,
@@ -308,8 +308,8 @@ class SlaController(Controller):
         ]
 
     @put("", summary="Set the deadlines of a category and level (admins)")
-    async def set_rule(self, caller: CurrentCaller, data: JSONBody[SlaRuleWrite]) -> SlaRuleRead:
-        grants = await grants_of(caller.account_id)
+    async def set_rule(self, member: CurrentMember, data: JSONBody[SlaRuleWrite]) -> SlaRuleRead:
+        grants = member.grants
         city = await Area.select(Area.path).where(Area.level == "city").first().run()
         policy.require(grants, "sla.write", city["path"] if city else "\x00")
         if data.category:
@@ -332,7 +332,7 @@ class SlaController(Controller):
                     )
                 ).run()
             await audit.record(
-                actor_id=caller.account_id,
+                actor_id=member.account_id,
                 action="sla.set",
                 object_type="sla_rule",
                 object_id=f"{data.category or '*'}:{data.level}",

@@ -11,13 +11,12 @@ from litestar.params import FromQuery
 
 from grid_backend.areas.services import area_path_of
 from grid_backend.core import clock, geo
-from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import Forbidden
 from grid_backend.core.types import DatumParam, QueryId
 from grid_backend.hazards import workflow
 from grid_backend.hazards.services import Actor, _scope_condition, overdue
 from grid_backend.hazards.tables import HazardReport
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 
 MAX_CASES = 5_000
 
@@ -102,12 +101,12 @@ class CaseMapController(Controller):
     @get("", summary="Open cases the caller may see, as GeoJSON points (staff)")
     async def open_cases(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         urgent: FromQuery[bool | None] = None,
         datum: DatumParam = "wgs84",
     ) -> CaseCollection:
-        actor = Actor(caller.account_id, await grants_of(caller.account_id))
+        actor = Actor(member.account_id, member.grants)
         return await open_case_layer(
             actor=actor, area_path=await area_path_of(area_id), urgent=urgent, datum=datum
         )

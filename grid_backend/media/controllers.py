@@ -13,7 +13,7 @@ from grid_backend.core.types import PathId
 from grid_backend.core.uploads import read_multipart
 from grid_backend.media import services, storage
 from grid_backend.media.schemas import PhotoRead
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 from grid_backend.settings import get_settings
 
 _MEDIA_TYPES = {"display": "image/jpeg", "thumbnail": "image/jpeg"}
@@ -63,15 +63,15 @@ class MediaController(Controller):
     @get("/{photo_id:int}/{variant:str}", summary="A photo: display, thumbnail or original")
     async def read(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         photo_id: PathId,
         variant: FromPath[Literal["display", "thumbnail", "original"]],
     ) -> Response[Any]:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         row = await services.check_access(
             photo_id=photo_id,
-            account_id=caller.account_id,
+            account_id=member.account_id,
             grants=grants,
             original=variant == "original",
         )

@@ -7,7 +7,6 @@ from litestar.params import FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
@@ -29,11 +28,7 @@ from grid_backend.patrols.schemas import (
     TaskRead,
     TaskStatus,
 )
-from grid_backend.people.duty import grants_of
-
-
-async def _grants(caller: Any) -> list[policy.Grant]:
-    return await grants_of(caller.account_id)
+from grid_backend.people.caller import CurrentMember
 
 
 class PatrolPlanController(Controller):
@@ -41,22 +36,22 @@ class PatrolPlanController(Controller):
     tags = ["patrols"]
 
     @post("", summary="Make a patrol plan for a grid (its tasks are made at once)")
-    async def create_plan(self, caller: CurrentCaller, data: JSONBody[PlanCreate]) -> PlanRead:
+    async def create_plan(self, member: CurrentMember, data: JSONBody[PlanCreate]) -> PlanRead:
         return await services.create_plan(
-            data=data, account_id=caller.account_id, grants=await _grants(caller)
+            data=data, account_id=member.account_id, grants=member.grants
         )
 
     @get("", summary="Patrol plans inside the caller's area")
     async def list_plans(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         status: FromQuery[PlanStatus | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PlanPage:
         return await services.list_plans(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             status=status,
             limit=limit,
@@ -65,43 +60,43 @@ class PatrolPlanController(Controller):
 
     @get("/{plan_id:int}", summary="One patrol plan with its checkpoints and next windows")
     async def read_plan(
-        self, caller: CurrentCaller, plan_id: PathId, datum: DatumParam = "wgs84"
+        self, member: CurrentMember, plan_id: PathId, datum: DatumParam = "wgs84"
     ) -> PlanRead:
-        return await services.read_plan(plan_id=plan_id, grants=await _grants(caller), datum=datum)
+        return await services.read_plan(plan_id=plan_id, grants=member.grants, datum=datum)
 
     @patch("/{plan_id:int}", summary="Change a plan; its tasks to come are made again")
     async def update_plan(
-        self, caller: CurrentCaller, plan_id: PathId, data: JSONBody[PlanUpdate]
+        self, member: CurrentMember, plan_id: PathId, data: JSONBody[PlanUpdate]
     ) -> PlanRead:
         return await services.update_plan(
-            plan_id=plan_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+            plan_id=plan_id, data=data, account_id=member.account_id, grants=member.grants
         )
 
     @post("/{plan_id:int}/pause", status_code=HTTP_200_OK, summary="Pause a plan")
-    async def pause(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
+    async def pause(self, member: CurrentMember, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="pause",
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
     @post("/{plan_id:int}/resume", status_code=HTTP_200_OK, summary="Resume a paused plan")
-    async def resume(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
+    async def resume(self, member: CurrentMember, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="resume",
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
     @post("/{plan_id:int}/end", status_code=HTTP_200_OK, summary="End a plan for good")
-    async def end(self, caller: CurrentCaller, plan_id: PathId) -> PlanRead:
+    async def end(self, member: CurrentMember, plan_id: PathId) -> PlanRead:
         return await services.set_plan_status(
             plan_id=plan_id,
             action="end",
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
 
@@ -112,7 +107,7 @@ class PatrolTaskController(Controller):
     @get("", summary="Patrol tasks inside the caller's area (supervisors)")
     async def list_tasks(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         plan_id: QueryId = None,
         status: FromQuery[TaskStatus | None] = None,
@@ -126,7 +121,7 @@ class PatrolTaskController(Controller):
         in_window("from", date_from)
         in_window("to", date_to)
         return await services.list_tasks(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             plan_id=plan_id,
             status=status,
@@ -140,23 +135,23 @@ class PatrolTaskController(Controller):
 
     @get("/{task_id:int}", summary="One task with its checkpoints, check-ins and log")
     async def read_task(
-        self, caller: CurrentCaller, task_id: PathId, datum: DatumParam = "wgs84"
+        self, member: CurrentMember, task_id: PathId, datum: DatumParam = "wgs84"
     ) -> TaskRead:
         return await services.read_task(
-            task_id=task_id, account_id=caller.account_id, grants=await _grants(caller), datum=datum
+            task_id=task_id, account_id=member.account_id, grants=member.grants, datum=datum
         )
 
     @post("/{task_id:int}/start", status_code=HTTP_200_OK, summary="Start one's patrol task")
     async def start(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         task_id: PathId,
         data: JSONBody[StartIn | None] = None,
     ) -> TaskRead:
         return await services.start_task(
             task_id=task_id,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
             device_time=data.device_time if data else None,
         )
 
@@ -166,7 +161,7 @@ class PatrolTaskController(Controller):
     )
     async def check_in(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         request: Request[Any, Any, Any],
         task_id: PathId,
         data: JSONBody[CheckInCreate],
@@ -179,8 +174,8 @@ class PatrolTaskController(Controller):
         result, replayed = await services.check_in(
             task_id=task_id,
             data=data,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
             idempotency_key=key,
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -188,21 +183,21 @@ class PatrolTaskController(Controller):
 
     @post("/{task_id:int}/finish", status_code=HTTP_200_OK, summary="Finish with the patrol log")
     async def finish(
-        self, caller: CurrentCaller, task_id: PathId, data: JSONBody[FinishIn]
+        self, member: CurrentMember, task_id: PathId, data: JSONBody[FinishIn]
     ) -> TaskRead:
         return await services.finish_task(
-            task_id=task_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+            task_id=task_id, data=data, account_id=member.account_id, grants=member.grants
         )
 
     @post("/{task_id:int}/excuse", status_code=HTTP_200_OK, summary="Excuse a missed task")
     async def excuse(
-        self, caller: CurrentCaller, task_id: PathId, data: JSONBody[ExcuseIn]
+        self, member: CurrentMember, task_id: PathId, data: JSONBody[ExcuseIn]
     ) -> TaskRead:
         return await services.excuse_task(
             task_id=task_id,
             reason=data.reason,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
 
@@ -230,7 +225,7 @@ class PatrolStatsController(Controller):
     @get("/stats", summary="Completion and punctuality by grid or person over a period")
     async def stats(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
@@ -241,7 +236,7 @@ class PatrolStatsController(Controller):
         in_window("from", date_from)
         in_window("to", date_to)
         return await services.stats(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             date_from=date_from,
             date_to=date_to,

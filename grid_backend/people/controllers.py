@@ -11,7 +11,7 @@ from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.people import services, signup
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 from grid_backend.people.schemas import (
     AccountPage,
     AssignmentCreate,
@@ -89,7 +89,7 @@ class AssignmentController(Controller):
     @get("", summary="Assignments inside the caller's area")
     async def list_assignments(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         limit: Limit = 50,
         cursor: Cursor = None,
         area_id: QueryId = None,
@@ -98,10 +98,10 @@ class AssignmentController(Controller):
         active_on: FromQuery[date | None] = None,
     ) -> AssignmentPage:
         in_window("active_on", active_on)
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.list_assignments(
             grants=grants,
-            caller_id=caller.account_id,
+            caller_id=member.account_id,
             area_id=area_id,
             duty=duty,
             account_id=account_id,
@@ -112,37 +112,37 @@ class AssignmentController(Controller):
 
     @post("", summary="Give a person a duty in an area")
     async def create_assignment(
-        self, caller: CurrentCaller, data: JSONBody[AssignmentCreate]
+        self, member: CurrentMember, data: JSONBody[AssignmentCreate]
     ) -> AssignmentRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.create_assignment(
-            data=data, grants=grants, actor_id=caller.account_id
+            data=data, grants=grants, actor_id=member.account_id
         )
 
     @get("/{assignment_id:int}", summary="One assignment")
-    async def get_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
-        grants = await grants_of(caller.account_id)
+    async def get_assignment(self, member: CurrentMember, assignment_id: PathId) -> AssignmentRead:
+        grants = member.grants
         return await services.read_assignment(
-            assignment_id=assignment_id, grants=grants, caller_id=caller.account_id
+            assignment_id=assignment_id, grants=grants, caller_id=member.account_id
         )
 
     @patch("/{assignment_id:int}", summary="Change an assignment's last day")
     async def update_assignment(
-        self, caller: CurrentCaller, assignment_id: PathId, data: JSONBody[AssignmentUpdate]
+        self, member: CurrentMember, assignment_id: PathId, data: JSONBody[AssignmentUpdate]
     ) -> AssignmentRead:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.end_assignment(
             assignment_id=assignment_id,
             valid_to=data.valid_to,
             grants=grants,
-            actor_id=caller.account_id,
+            actor_id=member.account_id,
         )
 
     @delete("/{assignment_id:int}", status_code=HTTP_200_OK, summary="End an assignment today")
-    async def end_assignment(self, caller: CurrentCaller, assignment_id: PathId) -> AssignmentRead:
-        grants = await grants_of(caller.account_id)
+    async def end_assignment(self, member: CurrentMember, assignment_id: PathId) -> AssignmentRead:
+        grants = member.grants
         return await services.end_assignment(
-            assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=caller.account_id
+            assignment_id=assignment_id, valid_to=None, grants=grants, actor_id=member.account_id
         )
 
 
@@ -153,13 +153,13 @@ class AccountController(Controller):
     @get("", summary="People on duty in the caller's area; anyone else by full phone, masked")
     async def find_accounts(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         q: Annotated[str | None, QueryParameter(max_length=64, pattern=LINE_PATTERN)] = None,
         area_id: QueryId = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> AccountPage:
-        grants = await grants_of(caller.account_id)
+        grants = member.grants
         return await services.find_accounts(
             grants=grants, q=q, area_id=area_id, limit=limit, cursor=cursor
         )

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
 from grid_backend.core.types import DatumParam, PathId, QueryId, in_window
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 from grid_backend.response import services
 from grid_backend.response.schemas import (
     DispatchIn,
@@ -31,10 +30,6 @@ from grid_backend.response.schemas import (
 )
 
 
-async def _grants(caller: Any) -> list[policy.Grant]:
-    return await grants_of(caller.account_id)
-
-
 class ResponseController(Controller):
     """Responses to urgent cases: records and their steps, team dispatch and suggestions."""
 
@@ -43,12 +38,12 @@ class ResponseController(Controller):
 
     @get("/{report_id:int}/responses", summary="Responses to a case, with their steps")
     async def list_responses(
-        self, caller: CurrentCaller, report_id: PathId, datum: DatumParam = "wgs84"
+        self, member: CurrentMember, report_id: PathId, datum: DatumParam = "wgs84"
     ) -> ResponseList:
         return await services.list_responses(
             report_id=report_id,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
             datum=datum,
         )
 
@@ -57,13 +52,13 @@ class ResponseController(Controller):
         summary="Dispatch a rescue team to an urgent case (again: its record, 200)",
     )
     async def dispatch(
-        self, caller: CurrentCaller, report_id: PathId, data: JSONBody[DispatchIn]
+        self, member: CurrentMember, report_id: PathId, data: JSONBody[DispatchIn]
     ) -> Response[ResponseRead]:
         record, created = await services.dispatch_team(
             report_id=report_id,
             data=data,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
         return Response(record, status_code=201 if created else 200)
 
@@ -74,7 +69,7 @@ class ResponseController(Controller):
     )
     async def step(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         report_id: PathId,
         response_id: PathId,
         data: JSONBody[StepIn],
@@ -83,8 +78,8 @@ class ResponseController(Controller):
             report_id=report_id,
             response_id=response_id,
             data=data,
-            account_id=caller.account_id,
-            grants=await _grants(caller),
+            account_id=member.account_id,
+            grants=member.grants,
         )
 
     @get(
@@ -93,13 +88,13 @@ class ResponseController(Controller):
     )
     async def suggestions(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         report_id: PathId,
         per_tier: Annotated[int, QueryParameter(ge=1, le=20)] = 3,
         datum: DatumParam = "wgs84",
     ) -> SuggestionsRead:
         return await services.suggest_teams(
-            report_id=report_id, grants=await _grants(caller), per_tier=per_tier, datum=datum
+            report_id=report_id, grants=member.grants, per_tier=per_tier, datum=datum
         )
 
 
@@ -110,7 +105,7 @@ class UrgentCaseController(Controller):
     @get("", summary="Urgent cases in the caller's areas with their responses, newest first")
     async def list_urgent(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         open: FromQuery[bool | None] = None,
         waiting: FromQuery[bool | None] = None,
@@ -118,7 +113,7 @@ class UrgentCaseController(Controller):
         cursor: Cursor = None,
     ) -> UrgentCasePage:
         return await services.list_urgent(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             open_only=open,
             waiting=waiting,
@@ -151,7 +146,7 @@ class RescueTeamController(Controller):
     @get("", summary="Rescue teams serving the caller's areas")
     async def list_teams(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         tier: FromQuery[Tier | None] = None,
         type: FromQuery[TeamType | None] = None,
@@ -161,7 +156,7 @@ class RescueTeamController(Controller):
         datum: DatumParam = "wgs84",
     ) -> TeamPage:
         return await services.list_teams(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             tier=tier,
             team_type=type,
@@ -172,29 +167,29 @@ class RescueTeamController(Controller):
         )
 
     @post("", summary="Register a rescue team")
-    async def create_team(self, caller: CurrentCaller, data: JSONBody[TeamCreate]) -> TeamRead:
+    async def create_team(self, member: CurrentMember, data: JSONBody[TeamCreate]) -> TeamRead:
         return await services.create_team(
-            data=data, account_id=caller.account_id, grants=await _grants(caller)
+            data=data, account_id=member.account_id, grants=member.grants
         )
 
     @get("/{team_id:int}", summary="One rescue team")
     async def read_team(
-        self, caller: CurrentCaller, team_id: PathId, datum: DatumParam = "wgs84"
+        self, member: CurrentMember, team_id: PathId, datum: DatumParam = "wgs84"
     ) -> TeamRead:
-        return await services.read_team(team_id=team_id, grants=await _grants(caller), datum=datum)
+        return await services.read_team(team_id=team_id, grants=member.grants, datum=datum)
 
     @patch("/{team_id:int}", summary="Change a rescue team")
     async def update_team(
-        self, caller: CurrentCaller, team_id: PathId, data: JSONBody[TeamUpdate]
+        self, member: CurrentMember, team_id: PathId, data: JSONBody[TeamUpdate]
     ) -> TeamRead:
         return await services.update_team(
-            team_id=team_id, data=data, account_id=caller.account_id, grants=await _grants(caller)
+            team_id=team_id, data=data, account_id=member.account_id, grants=member.grants
         )
 
     @delete("/{team_id:int}", status_code=HTTP_200_OK, summary="Retire a rescue team")
-    async def retire_team(self, caller: CurrentCaller, team_id: PathId) -> TeamRead:
+    async def retire_team(self, member: CurrentMember, team_id: PathId) -> TeamRead:
         return await services.retire_team(
-            team_id=team_id, account_id=caller.account_id, grants=await _grants(caller)
+            team_id=team_id, account_id=member.account_id, grants=member.grants
         )
 
 
@@ -205,7 +200,7 @@ class ResponseStatsController(Controller):
     @get("", summary="Reaction and arrival times of urgent cases (docs/metrics.md)")
     async def response_times(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
@@ -214,7 +209,7 @@ class ResponseStatsController(Controller):
         in_window("from", date_from)
         in_window("to", date_to)
         return await services.response_times(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             date_from=date_from,
             date_to=date_to,

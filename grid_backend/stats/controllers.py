@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 import anyio
@@ -12,11 +12,9 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import policy
-from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import MAX_ID, QueryId, in_window
-from grid_backend.people.duty import grants_of
+from grid_backend.people.caller import CurrentMember
 from grid_backend.stats import ledger, services
 from grid_backend.stats.schemas import DashboardRead, PointsReview
 
@@ -32,10 +30,6 @@ AreaAlias = Annotated[
 ]
 
 
-async def _grants(caller: Any) -> list[policy.Grant]:
-    return await grants_of(caller.account_id)
-
-
 class DashboardController(Controller):
     path = "/api/v1/stats"
     tags = ["stats"]
@@ -43,7 +37,7 @@ class DashboardController(Controller):
     @get("/dashboard", summary="The console's dashboard figures (docs/dashboard.md)")
     async def dashboard(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         area: AreaAlias = None,
         date_from: DateFrom = None,
@@ -52,7 +46,7 @@ class DashboardController(Controller):
         in_window("from", date_from)
         in_window("to", date_to)
         return await services.dashboard(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id if area_id is not None else area),
             date_from=date_from,
             date_to=date_to,
@@ -61,7 +55,7 @@ class DashboardController(Controller):
     @get("/points", summary="Reward points entries for cases in the caller's area")
     async def points(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         area_id: QueryId = None,
         account_id: QueryId = None,
         date_from: DateFrom = None,
@@ -72,7 +66,7 @@ class DashboardController(Controller):
         in_window("from", date_from)
         in_window("to", date_to)
         return await services.points_review(
-            grants=await _grants(caller),
+            grants=member.grants,
             area_path=await area_path_of(area_id),
             account_id=account_id,
             date_from=date_from,
@@ -103,7 +97,7 @@ class ExportController(Controller):
     @get("", summary="The hazard ledger of an area and period as Excel or CSV")
     async def export(
         self,
-        caller: CurrentCaller,
+        member: CurrentMember,
         format: FromQuery[Literal["xlsx", "csv"]] = "xlsx",
         area_id: QueryId = None,
         area: AreaAlias = None,
@@ -116,8 +110,8 @@ class ExportController(Controller):
         chosen = area_id if area_id is not None else area
         area_path = await area_path_of(chosen)
         export = await ledger.prepare(
-            grants=await _grants(caller),
-            account_id=caller.account_id,
+            grants=member.grants,
+            account_id=member.account_id,
             area_path=area_path,
             date_from=date_from,
             date_to=date_to,
