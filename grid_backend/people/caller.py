@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from grid_backend.core import policy
-from grid_backend.core.auth import Caller
+from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.i18n import wants_english
 from grid_backend.people.duty import grants_of
 
@@ -35,7 +35,7 @@ def language_of(request: Request[Any, Any, Any]) -> Language:
     return "en" if wants_english(request.headers.get("accept-language")) else "zh"
 
 
-async def provide_member(caller: Caller, request: Request[Any, Any, Any]) -> Member:
+async def provide_member(caller: CurrentCaller, request: Request[Any, Any, Any]) -> Member:
     return Member(
         account_id=caller.account_id,
         grants=await grants_of(caller.account_id),
