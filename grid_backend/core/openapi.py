@@ -234,7 +234,7 @@ def declare_errors(app: Any) -> None:
             if item is None:
                 continue
             params = handler.parsed_fn_signature.parameters
-            authenticated = "caller" in params
+            authenticated = "caller" in params or "member" in params  # people.caller
             for method in handler.http_methods:
                 operation = getattr(item, method.lower(), None)
                 if operation is None:
