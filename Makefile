@@ -39,18 +39,17 @@ fuzz: $(STAMP) ## a bigger schemathesis run (FUZZ_EXAMPLES=50 per operation) on 
 	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest -q tests/test_fuzz_api.py
 	GRID_DATABASE_URL=$(PG_TEST_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest -q tests/test_fuzz_api.py
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check (complexity rules included) and format check, the layer contract, mypy
 	$(BIN)/ruff check grid_backend tests benchmarks
 	$(BIN)/ruff format --check grid_backend tests benchmarks
-
-typecheck: $(STAMP) ## mypy over grid_backend (not yet part of lint: issue 11)
+	$(BIN)/lint-imports
 	$(BIN)/mypy grid_backend
 
-layers: $(STAMP) ## the layer contract (import-linter; not yet part of lint: issue 11)
-	$(BIN)/lint-imports
+typecheck: $(STAMP) ## mypy over grid_backend alone (part of lint)
+	$(BIN)/mypy grid_backend
 
-complexity: $(STAMP) ## ruff's complexity and length rules (configured in pyproject; not yet part of lint: issue 11)
-	$(BIN)/ruff check grid_backend --extend-select C901,PLR0912,PLR0915
+layers: $(STAMP) ## the layer contract alone (import-linter, pyproject.toml; part of lint)
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
@@ -79,4 +78,4 @@ bench-decode: $(STAMP) ## peak and retained RSS of 8 concurrent 7,700 x 7,700 px
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint typecheck layers complexity format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean
+.PHONY: help install run test test-sqlite test-pg lint typecheck layers format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean

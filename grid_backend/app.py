@@ -15,15 +15,20 @@ from grid_backend.alerts.controllers import (
     WarningController,
 )
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
-from grid_backend.areas.map import MapController
 from grid_backend.core.allow import allow_fixer
 from grid_backend.core.auth import DEPENDENCIES
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for, declare_errors
 from grid_backend.core.throttle import close_throttle
-from grid_backend.hazards.controllers import MyCasesController, ReportController, SlaController
-from grid_backend.hazards.map import CaseMapController
+from grid_backend.flows.controllers import (
+    MyCasesController,
+    ReportController,
+    SignupController,
+    SlaController,
+)
+from grid_backend.hazards import hooks as hazards_hooks
+from grid_backend.hazards.map import CaseMapController, MapController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
@@ -59,6 +64,7 @@ from grid_backend.web.templating import template_config
 CONTROLLERS = [
     SystemController,
     AuthController,
+    SignupController,
     MeController,
     AssignmentController,
     AccountController,
@@ -95,6 +101,7 @@ API_MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
+    hazards_hooks.register()  # what media and people ask of hazards, a layer above them
     app = Litestar(
         route_handlers=[*CONTROLLERS, *page_routes()],
         # JSON API bodies are small; uploads and imports stream with their own limits, and the
@@ -102,7 +109,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         request_max_body_size=API_MAX_BODY_BYTES,
         template_config=template_config(),
         dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers typed per exception class, narrower than Litestar's
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events

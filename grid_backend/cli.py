@@ -6,11 +6,18 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from grid_backend.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:  # the commands import the app's modules lazily, to start fast
+    from grid_backend.core.types import Datum
+
+T = TypeVar("T")
 
 
 def _settings_or_exit():
@@ -21,7 +28,7 @@ def _settings_or_exit():
         sys.exit(2)
 
 
-def _run(coro) -> object:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     _settings_or_exit()
     try:
         return asyncio.run(coro)
@@ -110,10 +117,12 @@ def scheduler() -> None:
     from grid_backend.scheduler import build_scheduler
 
     async def run_forever() -> None:
+        from piccolo.engine.postgres import PostgresEngine
+
         from grid_backend.core.db import engine
 
         db = engine()
-        if db.engine_type == "postgres":
+        if isinstance(db, PostgresEngine):  # engine_type "postgres"
             await db.start_connection_pool(min_size=1, max_size=4)
         sched = build_scheduler()
         sched.start()
@@ -145,7 +154,7 @@ def jobs_list() -> None:
 
     last = _run(rows())
     for job in JOBS:
-        seen = last.get(job.id, {})  # type: ignore[union-attr]
+        seen = last.get(job.id, {})
         finished = seen.get("last_finished_at")
         click.echo(
             f"{job.id:36} {job.trigger()!s:48} last: {finished or '-'} {seen.get('last_error') or ''}"
@@ -168,14 +177,14 @@ def jobs_run(job_id: str) -> None:
             {
                 "job": job_id,
                 "ran": outcome.ran,
-                "result": outcome.result,  # type: ignore[attr-defined]
+                "result": outcome.result,
                 "error": outcome.error,
             },
             ensure_ascii=False,
             default=str,
         )
-    )  # type: ignore[attr-defined]
-    if outcome.error:  # type: ignore[attr-defined]
+    )
+    if outcome.error:
         sys.exit(1)
 
 
@@ -204,7 +213,7 @@ def create_user(
 @main.command("import-areas")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--datum", type=click.Choice(["wgs84", "gcj02", "bd09"]), required=True)
-def import_areas(file: Path, datum: str) -> None:
+def import_areas(file: Path, datum: Datum) -> None:  # a click.Choice of the datums
     """Import areas from a GeoJSON FeatureCollection (all or nothing)."""
     from grid_backend.areas.services import import_geojson
 
@@ -217,11 +226,11 @@ def import_areas(file: Path, datum: str) -> None:
         json.dumps(
             {
                 "created": result.created,
-                "updated": result.updated,  # type: ignore[attr-defined]
+                "updated": result.updated,
                 "boundaries_changed": result.boundaries_changed,
             }
         )
-    )  # type: ignore[attr-defined]
+    )
 
 
 if __name__ == "__main__":

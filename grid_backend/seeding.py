@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import shutil
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from tqdm import tqdm
@@ -22,6 +23,9 @@ from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_account, create_assignment, validate_assignment
 from grid_backend.people.tables import Account, Assignment
 from grid_backend.response.demo import seed_response_demo
+
+if TYPE_CHECKING:  # the case modules are imported when the cases are seeded
+    from grid_backend.hazards.schemas import ActionIn
 
 DEMO_PASSWORD = "Grid141demo"
 
@@ -213,6 +217,7 @@ async def _demo_assignments(
                 .first()
                 .run()
             )
+            assert rp is not None  # the demo's risk points are stored before its duties
             extra["risk_point_id"] = rp["id"]
         wanted.append(
             AssignmentCreate(
@@ -348,6 +353,11 @@ _DESCRIPTIONS = {
 }
 
 
+def _frozen(moment: datetime) -> Callable[[], datetime]:
+    """A clock that stays at this moment (the demo's cases are back-dated)."""
+    return lambda: moment
+
+
 async def _photo_for(account_id: int, name: str) -> int:
     """A seed photo through the real pipeline, as uploaded by this account."""
     from grid_backend.media import storage
@@ -360,6 +370,27 @@ async def _photo_for(account_id: int, name: str) -> int:
     return (await ingest(upload=copy, account_id=account_id)).id
 
 
+async def _demo_action(
+    action: str, worker: int, photo_name: str, first_open: int | None
+) -> ActionIn | None:
+    """One step of a demo case's path as the workflow action; None for a merge while there is
+    no open case to merge into yet."""
+    from grid_backend.hazards.schemas import ActionIn
+
+    fields: dict[str, Any] = {"action": action}
+    if action == "dispatch":
+        fields["assignee_id"] = worker
+    if action in ("suspend", "reject"):
+        fields["reason"] = "需协调产权单位" if action == "suspend" else "现场核实不属于安全隐患"
+    if action == "report_fixed":
+        fields["photo_ids"] = [await _photo_for(worker, photo_name)]
+    if action == "merge":
+        if first_open is None:
+            return None
+        fields["into"] = first_open
+    return ActionIn(**fields)
+
+
 async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]) -> int:
     """A few dozen cases in every state in the demo township, with real photos and timelines
     written by the workflow itself, spread over the last weeks. Skipped if cases exist."""
@@ -367,7 +398,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
     from grid_backend.flows import cases as case_flow
     from grid_backend.flows import reports as report_flow
     from grid_backend.hazards import services as cases
-    from grid_backend.hazards.schemas import ActionIn, ReportCreate
+    from grid_backend.hazards.schemas import ReportCreate
     from grid_backend.hazards.tables import HazardReport
 
     if await HazardReport.count().run():
@@ -396,7 +427,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
         for n in range(36):
             state, path = _CASE_PATHS[n % len(_CASE_PATHS)]
             at = start + timedelta(hours=18 * n + rng.randint(0, 8))
-            clock.set_clock(lambda at=at: at)
+            clock.set_clock(_frozen(at))
             grid = grids[rng.randrange(len(grids))]
             point = shapely.Point(geoms[grid["id"]].representative_point())
             category = categories[n % len(categories)]
@@ -417,24 +448,13 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
                 idempotency_key=None,
             )
             for step, action in enumerate(path):
-                clock.set_clock(lambda at=at, step=step: at + timedelta(minutes=25 * (step + 1)))
+                clock.set_clock(_frozen(at + timedelta(minutes=25 * (step + 1))))
                 who = worker if action in ("acknowledge", "report_fixed") else dispatcher
-                fields: dict[str, Any] = {"action": action}
-                if action == "dispatch":
-                    fields["assignee_id"] = worker
-                if action in ("suspend", "reject"):
-                    fields["reason"] = (
-                        "需协调产权单位" if action == "suspend" else "现场核实不属于安全隐患"
-                    )
-                if action == "report_fixed":
-                    fields["photo_ids"] = [await _photo_for(worker, photos[(n + 1) % len(photos)])]
-                if action == "merge":
-                    if first_open is None:
-                        break
-                    fields["into"] = first_open
-                await case_flow.act(
-                    report_id=report.id, data=ActionIn(**fields), actor=await actor(who)
-                )
+                photo_name = photos[(n + 1) % len(photos)]
+                data = await _demo_action(action, worker, photo_name, first_open)
+                if data is None:
+                    break
+                await case_flow.act(report_id=report.id, data=data, actor=await actor(who))
             if state == "submitted" and first_open is None:
                 first_open = report.id
             created += 1

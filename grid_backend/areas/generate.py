@@ -385,7 +385,7 @@ def _tree(
     population: np.ndarray,
 ) -> list[GeneratedArea]:
     """Areas for root and its nested levels, top-down; counts of the last level sum upwards."""
-    sums = [(households, population)]
+    sums: list[tuple[np.ndarray, ...]] = [(households, population)]
     for child, parent in zip(levels[:0:-1], levels[-2::-1], strict=True):
         n = len(parent.geoms)
         sums.insert(0, tuple(np.bincount(child.owner, v, n) for v in sums[0]))

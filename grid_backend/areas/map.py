@@ -1,26 +1,24 @@
-"""The risk map's layers: the grids under an area with their open cases and risk, risk points,
-and one grid's team on duty. Geometry comes from the in-memory grid index (no boundary reads
+"""The risk map's layers: the grids under an area with their open cases (counted by the
+caller: hazards.map) and risk, risk points, and one grid's team on duty. Geometry comes from the in-memory grid index (no boundary reads
 per request), simplified for drawing and converted to the datum the map's tiles need."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 import shapely
-from litestar import Controller, get
-from piccolo.query.functions.aggregate import Count
 from shapely.geometry import mapping
 
 from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
 from grid_backend.areas.schemas import AreaBrief, TeamMember
 from grid_backend.areas.services import team_members
 from grid_backend.areas.tables import Area, RiskPoint
-from grid_backend.core import clock, geo, policy
+from grid_backend.core import geo, policy
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
-from grid_backend.core.types import DatumParam, PathId, QueryId
-from grid_backend.people.caller import CurrentMember
+from grid_backend.core.types import Datum
 from grid_backend.people.duty import team_on_duty
 
 RISK_LEVELS = ("low", "medium", "high", "major")
@@ -28,6 +26,10 @@ MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few 
 MAX_POINTS = 5_000
 SIMPLIFY_M = 3.0  # drawing tolerance: below what a console map at street zoom can show
 _DEGREE_M = 111_320.0
+
+# Open, overdue and urgent cases per grid under these area paths: cases are a layer above
+# areas, so the caller (hazards.map) passes the counting in.
+CaseCounts = Callable[[list[str]], Awaitable[dict[int, dict[str, int]]]]
 
 
 class GridProperties(msgspec.Struct):
@@ -148,7 +150,7 @@ class _Simplified:
         self.revision: int | None = None
         self.shapes: dict[tuple[str, int], dict[str, Any]] = {}
 
-    def get(self, index: GridIndex, datum: str, positions: list[int]) -> list[dict[str, Any]]:
+    def get(self, index: GridIndex, datum: Datum, positions: list[int]) -> list[dict[str, Any]]:
         if self.revision != index.revision:
             self.shapes.clear()
             self.revision = index.revision
@@ -169,37 +171,13 @@ class _Simplified:
 _simplified = _Simplified()
 
 
-def _position(lng: float, lat: float, datum: str) -> dict[str, Any]:
+def _position(lng: float, lat: float, datum: Datum) -> dict[str, Any]:
     if datum != "wgs84":
         lng, lat = geo.convert(lng, lat, "wgs84", datum)
     return {"type": "Point", "coordinates": [round(lng, 7), round(lat, 7)]}
 
 
 # --- counts --------------------------------------------------------------------------------
-
-
-async def _case_counts(paths: list[str]) -> dict[int, dict[str, int]]:
-    """Open, overdue and urgent cases per grid under these paths."""
-    from grid_backend.hazards.tables import HazardReport
-    from grid_backend.hazards.workflow import OPEN, RUNNING
-
-    base = HazardReport.status.is_in(sorted(OPEN)) & under(HazardReport.area_path, paths)
-    running = HazardReport.status.is_in(RUNNING)
-    counts: dict[int, dict[str, int]] = {}
-    for name, condition in (
-        ("open", base),
-        ("overdue", base & running & (HazardReport.due_at < clock.now())),
-        ("urgent", base & HazardReport.urgent.eq(True)),
-    ):
-        rows = (
-            await HazardReport.select(HazardReport.grid, Count(HazardReport.id, alias="n"))
-            .where(condition)
-            .group_by(HazardReport.grid)
-            .run()
-        )
-        for r in rows:
-            counts.setdefault(r["grid"], {})[name] = r["n"]
-    return counts
 
 
 async def _risk_by_grid(paths: list[str]) -> dict[int, tuple[int, str]]:
@@ -220,7 +198,11 @@ async def _risk_by_grid(paths: list[str]) -> dict[int, tuple[int, str]]:
 
 
 async def grid_layer(
-    *, grants: list[policy.Grant], area_id: int | None, datum: str = "wgs84"
+    *,
+    grants: list[policy.Grant],
+    area_id: int | None,
+    case_counts: CaseCounts,
+    datum: Datum = "wgs84",
 ) -> GridCollection:
     """The grids under an area as GeoJSON, with open-case counts and risk level."""
     area, paths = await map_scope(grants, area_id)
@@ -231,7 +213,7 @@ async def grid_layer(
     truncated = len(positions) > MAX_GRIDS
     positions = positions[:MAX_GRIDS]
     shapes = _simplified.get(index, datum, positions)
-    cases = await _case_counts(paths)
+    cases = await case_counts(paths)
     risks = await _risk_by_grid(paths)
     features = []
     for i, geometry in zip(positions, shapes, strict=True):
@@ -263,7 +245,7 @@ async def grid_layer(
 
 
 async def risk_point_layer(
-    *, grants: list[policy.Grant], area_id: int | None, datum: str = "wgs84"
+    *, grants: list[policy.Grant], area_id: int | None, datum: Datum = "wgs84"
 ) -> RiskPointCollection:
     """Active risk points under an area as GeoJSON points."""
     _, paths = await map_scope(grants, area_id)
@@ -306,7 +288,9 @@ async def risk_point_layer(
     )
 
 
-async def grid_detail(*, grants: list[policy.Grant], grid_id: int) -> GridDetail:
+async def grid_detail(
+    *, grants: list[policy.Grant], grid_id: int, case_counts: CaseCounts
+) -> GridDetail:
     """One grid for the map's side panel: its team on duty today, risk points, case counts."""
     area = await _area(grid_id)
     if not policy.allows(grants, "risk_point.read", area["path"]):
@@ -317,7 +301,7 @@ async def grid_detail(*, grants: list[policy.Grant], grid_id: int) -> GridDetail
     scope = roster_scope(area["path"])
     rows = await team_on_duty(areas, scope=scope, members=index.members.get(scope, areas))
     show = policy.allows(grants, "contact.read", area["path"])
-    counts = (await _case_counts([area["path"]])).get(grid_id, {})
+    counts = (await case_counts([area["path"]])).get(grid_id, {})
     points = (
         await RiskPoint.select(RiskPoint.id, RiskPoint.name, RiskPoint.type, RiskPoint.risk_level)
         .where(RiskPoint.is_active.eq(True) & (RiskPoint.grid == grid_id))
@@ -339,33 +323,3 @@ async def grid_detail(*, grants: list[policy.Grant], grid_id: int) -> GridDetail
         overdue_cases=counts.get("overdue", 0),
         risk_points=[GridRiskPoint(**p) for p in points],
     )
-
-
-class MapController(Controller):
-    path = "/api/v1/map"
-    tags = ["areas"]
-
-    @get("/grids", summary="Grids under an area as GeoJSON, with open cases and risk level")
-    async def grids(
-        self,
-        member: CurrentMember,
-        area_id: QueryId = None,
-        datum: DatumParam = "wgs84",
-    ) -> GridCollection:
-        grants = member.grants
-        return await grid_layer(grants=grants, area_id=area_id, datum=datum)
-
-    @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
-    async def grid(self, member: CurrentMember, grid_id: PathId) -> GridDetail:
-        grants = member.grants
-        return await grid_detail(grants=grants, grid_id=grid_id)
-
-    @get("/risk-points", summary="Active risk points under an area as GeoJSON")
-    async def risk_points(
-        self,
-        member: CurrentMember,
-        area_id: QueryId = None,
-        datum: DatumParam = "wgs84",
-    ) -> RiskPointCollection:
-        grants = member.grants
-        return await risk_point_layer(grants=grants, area_id=area_id, datum=datum)

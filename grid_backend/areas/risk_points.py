@@ -274,7 +274,7 @@ async def import_risk_points(
     )
     placed = await _place_points(parsed, existing_rows, grants, errors)
     errors.raise_if_any()
-    codes = [d.code for d, *_ in placed]
+    codes = [d.code for d, *_ in placed if d.code is not None]  # all: _parse_points checks
     existing = {code: r["id"] for code, r in existing_rows.items()}
     created, updated = await _write_points(placed, existing, actor_id, datum)
     return ImportResult(created=created, updated=updated, boundaries_changed=0, codes=codes[:1000])
@@ -297,7 +297,7 @@ def _parse_points(
         errors.raise_if_any()
     parsed: list[tuple[RiskPointCreate, str]] = []
     seen: set[str] = set()
-    for i, feature in enumerate(features):  # type: ignore[arg-type]
+    for i, feature in enumerate(features):  # type: ignore[arg-type]  # a list: raise_if_any above stops otherwise
         at = f"features[{i}]"
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         props = feature.get("properties") if isinstance(feature, dict) else None
@@ -339,7 +339,7 @@ async def _place_points(
     """Each point in its grid, inside the caller's area (problems recorded)."""
     placed = []
     for data, at in parsed:
-        old = existing_rows.get(data.code)  # type: ignore[arg-type]
+        old = existing_rows.get(data.code)  # type: ignore[arg-type]  # every code was checked in _parse_points
         # updating by code must not take over a point in someone else's area
         if (
             grants is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypeGuard
 
 import numpy as np
 import shapely
@@ -23,6 +24,7 @@ __all__ = [
     "distance_m",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "is_datum",
     "out_of_china",
     "transform_geometry",
     "wgs84_to_bd09",
@@ -348,6 +350,11 @@ _STEPS: dict[tuple[str, str], tuple[_ScalarStep, _ArrayStep]] = {
     ("wgs84", "bd09"): (_wgs_to_bd, _wgs_to_bd_array),
     ("bd09", "wgs84"): (_bd_to_wgs, _bd_to_wgs_array),
 }
+
+
+def is_datum(name: object) -> TypeGuard[Datum]:
+    """Whether this is one of the datums (narrows a checked string for the type checker)."""
+    return name in DATUMS
 
 
 def _steps_for(src: str, dst: str) -> tuple[_ScalarStep, _ArrayStep] | None:

@@ -39,7 +39,7 @@ def catalog(language: str) -> dict[str, Any]:
     for message in entries:
         if not message.id or not message.string or message.fuzzy:
             continue
-        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        key = message.id if isinstance(message.id, str) else message.id[0]  # plural: singular
         found[key] = message.string
     return found
 

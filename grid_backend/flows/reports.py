@@ -32,4 +32,4 @@ async def submit(
     stored, replayed = await once.run(create)
     if replayed:
         return stored, True  # type: ignore[return-value]  # the earlier answer
-    return await hazards.answer_report(draft, stored), False  # type: ignore[arg-type]
+    return await hazards.answer_report(draft, stored), False  # type: ignore[arg-type]  # not replayed: the row create() returned

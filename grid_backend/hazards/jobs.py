@@ -31,7 +31,7 @@ ESCALATION = (
 
 async def remind_deadlines(now: datetime) -> dict[str, Any]:
     """Remind before each case deadline and escalate after it (idempotent by dedupe keys)."""
-    running = workflow.RUNNING
+    running = list(workflow.RUNNING)
     cases = (
         await HazardReport.select(
             HazardReport.id,

@@ -1,4 +1,6 @@
-"""The open cases layer of the risk map: where the cases the caller may see are, as GeoJSON."""
+"""The risk map's case side: the open cases layer (where the cases the caller may see are, as
+GeoJSON), and the case counts per grid that the grid layers of areas.map show; the map's API
+(grids, one grid, risk points) is served here because it counts cases, a layer above areas."""
 
 from __future__ import annotations
 
@@ -8,11 +10,21 @@ from typing import Any
 import msgspec
 from litestar import Controller, get
 from litestar.params import FromQuery
+from piccolo.query.functions.aggregate import Count
 
+from grid_backend.areas.map import (
+    GridCollection,
+    GridDetail,
+    RiskPointCollection,
+    grid_detail,
+    grid_layer,
+    risk_point_layer,
+)
 from grid_backend.areas.services import area_path_of
 from grid_backend.core import clock, geo
+from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden
-from grid_backend.core.types import DatumParam, QueryId
+from grid_backend.core.types import Datum, DatumParam, PathId, QueryId
 from grid_backend.hazards import workflow
 from grid_backend.hazards.services import Actor, _scope_condition, overdue
 from grid_backend.hazards.tables import HazardReport
@@ -47,7 +59,7 @@ class CaseCollection(msgspec.Struct):
 
 
 async def open_case_layer(
-    *, actor: Actor, area_path: str | None, urgent: bool | None = None, datum: str = "wgs84"
+    *, actor: Actor, area_path: str | None, urgent: bool | None = None, datum: Datum = "wgs84"
 ) -> CaseCollection:
     """Open cases the person may see (as staff), newest first, as GeoJSON points."""
     if not actor.is_staff:
@@ -74,7 +86,7 @@ async def open_case_layer(
     for r in rows[:MAX_CASES]:
         lng, lat = r["lng"], r["lat"]
         if datum != "wgs84":
-            lng, lat = geo.convert(lng, lat, "wgs84", datum)  # type: ignore[arg-type]
+            lng, lat = geo.convert(lng, lat, "wgs84", datum)
         features.append(
             CaseFeature(
                 id=r["id"],
@@ -110,3 +122,56 @@ class CaseMapController(Controller):
         return await open_case_layer(
             actor=actor, area_path=await area_path_of(area_id), urgent=urgent, datum=datum
         )
+
+
+async def case_counts(paths: list[str]) -> dict[int, dict[str, int]]:
+    """Open, overdue and urgent cases per grid under these paths."""
+    base = HazardReport.status.is_in(sorted(workflow.OPEN)) & under(HazardReport.area_path, paths)
+    running = HazardReport.status.is_in(list(workflow.RUNNING))
+    counts: dict[int, dict[str, int]] = {}
+    for name, condition in (
+        ("open", base),
+        ("overdue", base & running & (HazardReport.due_at < clock.now())),
+        ("urgent", base & HazardReport.urgent.eq(True)),
+    ):
+        rows = (
+            await HazardReport.select(HazardReport.grid, Count(HazardReport.id, alias="n"))
+            .where(condition)
+            .group_by(HazardReport.grid)
+            .run()
+        )
+        for r in rows:
+            counts.setdefault(r["grid"], {})[name] = r["n"]
+    return counts
+
+
+class MapController(Controller):
+    path = "/api/v1/map"
+    tags = ["areas"]
+
+    @get("/grids", summary="Grids under an area as GeoJSON, with open cases and risk level")
+    async def grids(
+        self,
+        member: CurrentMember,
+        area_id: QueryId = None,
+        datum: DatumParam = "wgs84",
+    ) -> GridCollection:
+        grants = member.grants
+        return await grid_layer(
+            grants=grants, area_id=area_id, case_counts=case_counts, datum=datum
+        )
+
+    @get("/grids/{grid_id:int}", summary="One grid's team on duty, risk points and case counts")
+    async def grid(self, member: CurrentMember, grid_id: PathId) -> GridDetail:
+        grants = member.grants
+        return await grid_detail(grants=grants, grid_id=grid_id, case_counts=case_counts)
+
+    @get("/risk-points", summary="Active risk points under an area as GeoJSON")
+    async def risk_points(
+        self,
+        member: CurrentMember,
+        area_id: QueryId = None,
+        datum: DatumParam = "wgs84",
+    ) -> RiskPointCollection:
+        grants = member.grants
+        return await risk_point_layer(grants=grants, area_id=area_id, datum=datum)

@@ -38,7 +38,7 @@ class Supervision(t.Input):
 
 
 class ActionIn(t.Input):
-    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    action: Literal[ACTIONS]  # type: ignore[valid-type]  # a Literal built from the workflow's actions: msgspec reads it at runtime
     note: Text = ""
     reason: Reason | None = None
     level: Level | None = None

@@ -39,7 +39,7 @@ def _t(
     roles: set[str],
     **kw: object,
 ) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)  # type: ignore[arg-type]
+    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)  # type: ignore[arg-type]  # kw: Transition's optional fields, as given in TRANSITIONS
 
 
 TRANSITIONS: dict[str, Transition] = {

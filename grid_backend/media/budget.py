@@ -94,7 +94,7 @@ class DecodeBudget:
                 _give_back_memory()
 
 
-def _load_malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _load_malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]  # ctypes' private function-pointer type, not in typeshed
     """glibc's malloc_trim, or None elsewhere (musl, macOS, Windows have none)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None

@@ -86,7 +86,9 @@ class MediaController(Controller):
         if _matches(request.headers.get("if-none-match"), etag):
             return Response(content=b"", status_code=304, headers=headers)
         media_type = _MEDIA_TYPES.get(variant, row["mime"])
-        disposition = "attachment" if variant == "original" else "inline"
+        disposition: Literal["attachment", "inline"] = (
+            "attachment" if variant == "original" else "inline"
+        )
         return File(
             path=storage.path_of(row["sha256"], variant),
             media_type=media_type,

@@ -70,7 +70,7 @@ def _coordinate(value: object, ref: object, limit: float) -> float | None:
     if not 1 <= len(parts) <= 3:
         return None
     try:
-        numbers = [float(part) for part in parts]  # type: ignore[arg-type]
+        numbers = [float(part) for part in parts]
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     if not all(math.isfinite(n) and n >= 0 for n in numbers):  # x/0 rationals read as nan
@@ -92,7 +92,8 @@ def _captured_at(exif: Image.Exif) -> datetime | None:
     if not match:
         return None
     try:
-        moment = datetime(*(int(g) for g in match.groups()))  # "0000:00:00 ..." fails here
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        moment = datetime(year, month, day, hour, minute, second)  # "0000:00:00 ..." fails here
     except ValueError:
         return None
     subsec = _text(ifd.get(ExifTags.Base.SubsecTimeOriginal))

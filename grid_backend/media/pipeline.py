@@ -415,7 +415,7 @@ def _is_identity(transform: ImageCms.ImageCmsTransform) -> bool:
     return all(
         abs(a - b) <= 2
         for x, colour in enumerate(_PROBE_COLOURS)
-        for a, b in zip(colour, out.getpixel((x, 0)), strict=True)  # type: ignore[arg-type]
+        for a, b in zip(colour, out.getpixel((x, 0)), strict=True)  # type: ignore[arg-type]  # an RGB image's pixel is a tuple of ints
     )
 
 

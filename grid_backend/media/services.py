@@ -13,7 +13,7 @@ import anyio.to_thread
 from grid_backend.core import audit, policy, sql
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
-from grid_backend.media import storage
+from grid_backend.media import holders, storage
 from grid_backend.media.pipeline import (
     DecodeBudget,
     DecoderBusy,
@@ -149,6 +149,7 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
             if inserted
             else await Photo.select().where(Photo.sha256 == processed.sha256).first().run()
         )
+        assert existing is not None  # the row that conflicted: photos are never deleted
         await (
             PhotoUpload.insert(PhotoUpload(photo=existing["id"], account=account_id))
             .on_conflict(target=(PhotoUpload.photo, PhotoUpload.account), action="DO NOTHING")
@@ -193,18 +194,8 @@ async def check_access(
 ) -> dict[str, Any]:
     """The photo row if the caller may see it: its uploader, or anyone who may see a case it
     belongs to; originals only to staff whose area covers such a case (and every read audited)."""
-    from grid_backend.hazards.tables import ReportPhoto
-
     row = await get_photo_row(photo_id)
-    cases = (
-        await ReportPhoto.select(
-            ReportPhoto.report,
-            ReportPhoto.report.area_path.as_alias("area_path"),
-            ReportPhoto.report.reporter.as_alias("reporter"),
-        )
-        .where(ReportPhoto.photo == photo_id)
-        .run()
-    )
+    cases = await holders.holders(photo_id)  # the cases it is attached to (hazards.hooks)
     staff_paths = [
         c["area_path"] for c in cases if policy.allows(grants, "report.read", c["area_path"])
     ]

@@ -59,6 +59,6 @@ def keep(sha256: str, upload: Path, display: bytes, thumbnail: bytes) -> None:
         os.chmod(upload, 0o600)  # evidence: not world-readable
         os.replace(upload, original)
     for variant, data in (("display", display), ("thumbnail", thumbnail)):
-        target = path_of(sha256, variant)  # type: ignore[arg-type]
+        target = path_of(sha256, variant)  # type: ignore[arg-type]  # both names are variants
         if not target.exists():
             _write_atomic(target, data)

@@ -105,7 +105,7 @@ class Sender:
         """POST and read the answer: its status and the start of its body. Raises
         httpcore's TimeoutException, or another httpcore or OS error."""
         response = await next(self._turn).request(
-            "POST", url, headers=headers, content=body, extensions=self.extensions
+            "POST", url, headers=list(headers.items()), content=body, extensions=self.extensions
         )
         return response.status, response.content[:200].decode(errors="replace")
 

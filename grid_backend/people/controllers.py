@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
@@ -18,8 +18,6 @@ from grid_backend.people.schemas import (
     AssignmentPage,
     AssignmentRead,
     AssignmentUpdate,
-    CodeRequestIn,
-    CodeSent,
     LoginIn,
     MeRead,
     RefreshIn,
@@ -35,16 +33,6 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
-
-    @post(
-        "/register/code",
-        status_code=HTTP_202_ACCEPTED,
-        summary="Text a registration code to a phone (the same answer for every number)",
-    )
-    async def register_code(
-        self, data: JSONBody[CodeRequestIn], request: Request[Any, Any, Any]
-    ) -> CodeSent:
-        return await signup.request_code(phone=data.phone, address=client_address(request))
 
     @post("/register", summary="Sign up as a resident with the code sent to the phone")
     async def register(

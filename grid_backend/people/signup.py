@@ -1,8 +1,9 @@
 """Self-registration with proof of the phone (docs/security.md, "Self-registration").
 
-1. `request_code`: a 6-digit code goes to the phone by SMS, valid 10 minutes, 5 tries. The
-   answer is the same whether the number is new or already registered; a registered
-   number gets no code but a warning that someone tried to register it.
+1. `prepare_code`: a 6-digit code for the phone, valid 10 minutes, 5 tries, and the SMS that
+   carries it (flows.signup sends it through notify). The answer is the same whether the
+   number is new or already registered; a registered number gets no code but a warning that
+   someone tried to register it.
 2. `register`: phone, code, name and password. A registered number never had a code, so it
    fails the code check like a wrong code does: nobody learns which numbers have accounts.
 
@@ -19,11 +20,12 @@ import secrets
 import uuid
 from datetime import timedelta
 
+import msgspec
+
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import DomainError, invalid
 from grid_backend.core.throttle import get_throttle, window
-from grid_backend.notify import channels
 from grid_backend.people import services
 from grid_backend.people.passwords import check_new_password
 from grid_backend.people.phones import mask_phone, normalise_phone
@@ -60,11 +62,21 @@ async def _limit(item, *key: str) -> None:
         raise too_many((await get_throttle().stats(item, *key)).retry_after or 1)
 
 
-async def request_code(*, phone: str, address: str) -> CodeSent:
-    """Text a registration code to a new number, or a warning to a registered one."""
+class Sms(msgspec.Struct, kw_only=True):
+    """A text for notify.channels.send_text: the code, or the warning to a registered number."""
+
+    phone: str
+    message_id: str
+    text: str
+    secret: bool = False
+
+
+async def prepare_code(*, phone: str, address: str, sms_ready: bool) -> Sms:
+    """A registration code for a new number (stored), or a warning for a registered one, as
+    the SMS to send; refused when SMS is not configured (`sms_ready`) or too often."""
     phone = normalise_phone(phone)
     s = get_settings()
-    if not channels.enabled("sms"):
+    if not sms_ready:
         raise DomainError(
             "unavailable",
             status=503,
@@ -78,7 +90,7 @@ async def request_code(*, phone: str, address: str) -> CodeSent:
     taken = await Account.exists().where(Account.phone == phone).run()
     if taken:
         logger.info("registration asked for the registered number %s", mask_phone(phone))
-        outcome = await channels.send_text(
+        return Sms(
             phone=phone,
             message_id=message_id,
             text="有人尝试用您的手机号注册账号。如非本人操作请忽略，您的账号安全无需处理。"
@@ -105,15 +117,17 @@ async def request_code(*, phone: str, address: str) -> CodeSent:
                 )
                 .run()
             )
-        outcome = await channels.send_text(
+        return Sms(
             phone=phone,
             message_id=message_id,
             secret=True,
             text=f"您的注册验证码是 {code}，10分钟内有效，请勿告诉他人。"
             f" Your sign-up code is {code}, valid for 10 minutes.",
         )
-    if not outcome.ok:
-        logger.warning("registration SMS to %s failed: %s", mask_phone(phone), outcome.error)
+
+
+def code_sent() -> CodeSent:
+    """The answer to a code request, the same for a new and a registered number."""
     return CodeSent(
         expires_in=int(CODE_TTL.total_seconds()),
         resend_after=RESEND_SECONDS,

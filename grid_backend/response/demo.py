@@ -79,8 +79,8 @@ async def _teams(areas: dict[str, int], spot: shapely.Point, admin: int) -> list
         team = await services.create_team(
             data=TeamCreate(
                 name=name,
-                type=kind,  # type: ignore[arg-type]
-                tier=tier,  # type: ignore[arg-type]
+                type=kind,  # type: ignore[arg-type]  # TEAMS holds valid kinds as plain str
+                tier=tier,  # type: ignore[arg-type]  # TEAMS holds valid tiers as plain int
                 base=BaseIn(lat=lat, lng=lng),
                 area_ids=[areas[level]],
                 contact_name="值班室",
@@ -134,7 +134,7 @@ async def _urgent_case(
         await services.record_step(
             report_id=report.id,
             response_id=response_id,
-            data=StepIn(step=name, **kw),  # type: ignore[arg-type]
+            data=StepIn(step=name, **kw),  # type: ignore[arg-type]  # name: one of the steps, from the demo's own list
             account_id=who,
             grants=await grants_of(who),
         )

@@ -102,7 +102,7 @@ async def case_figures(paths: list[str]) -> CaseFigures:
         await HazardReport.count()
         .where(
             scope
-            & HazardReport.status.is_in(workflow.RUNNING)
+            & HazardReport.status.is_in(list(workflow.RUNNING))
             & HazardReport.due_at.is_not_null()
             & (HazardReport.due_at < clock.now())
         )
@@ -349,7 +349,7 @@ async def points_review(
         *PointsEntry.all_columns(),
         PointsEntry.account.name.as_alias("account_name"),
         PointsEntry.account.phone.as_alias("account_phone"),
-        PointsEntry.report.grid.name.as_alias("grid_name"),
+        PointsEntry.report._.grid._.name.as_alias("grid_name"),
     ).where(where)
     before = decode_cursor(cursor)
     if before is not None:

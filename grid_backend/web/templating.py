@@ -35,7 +35,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]  # added to the Environment by the jinja2.ext.i18n extension
     env.filters["localtime"] = localtime
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES

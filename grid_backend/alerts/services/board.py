@@ -144,7 +144,7 @@ def _board_person(p: dict[str, Any]) -> BoardPerson:
         grid=AreaRef(id=p["grid"], code=p["grid_code"], name=p["grid_name"]) if p["grid"] else None,
         acked_at=_utc(p["acked_at"]),
         step=p["step"],
-        status=_person_status(p["acked_at"], p["step"]),  # type: ignore[arg-type]
+        status=_person_status(p["acked_at"], p["step"]),  # type: ignore[arg-type]  # one of the status Literal's values, as str
     )
 
 

@@ -145,7 +145,7 @@ async def _warning_reads(ids: list[int]) -> list[WarningRead]:
             areas=by_area[w["id"]],
             starts_at=w["starts_at"],
             expires_at=w["expires_at"],
-            status=_status(w, now),  # type: ignore[arg-type]
+            status=_status(w, now),  # type: ignore[arg-type]  # one of the status Literal's values, as str
             issued_by=PersonRef(id=w["issued_by"], name=w["issuer_name"])
             if w["issued_by"]
             else None,
@@ -306,7 +306,7 @@ def _warning_changes(w: dict[str, Any], data: WarningUpdate, now: datetime) -> d
         if value is not msgspec.UNSET and value != w[name]:
             changes[getattr(EarlyWarning, name)] = value
     if data.expires_at is not msgspec.UNSET:
-        expires = data.expires_at.astimezone(UTC)  # type: ignore[union-attr]
+        expires = data.expires_at.astimezone(UTC)
         if expires != w["expires_at"]:
             _check_period(w["starts_at"], expires, now)
             changes[EarlyWarning.expires_at] = expires
@@ -360,7 +360,7 @@ async def update_warning(
         raise Conflict("warning_closed")
     new_areas = old_areas
     if data.area_ids is not msgspec.UNSET:
-        new_areas = await _areas(list(data.area_ids))  # type: ignore[arg-type]
+        new_areas = await _areas(list(data.area_ids))
         _require_issue(grants, new_areas)
     changes = _warning_changes(w, data, now)
     old_ids = {a["id"] for a in old_areas}

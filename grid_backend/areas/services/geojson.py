@@ -13,6 +13,7 @@ from shapely.geometry import shape
 
 from grid_backend.core import geo, policy
 from grid_backend.core.errors import DomainError, invalid
+from grid_backend.core.types import Datum
 
 KINDS = ("comprehensive", "dedicated")
 MAX_IMPORT_FEATURES = 200_000
@@ -86,7 +87,7 @@ def _check_coords(coords: Any, errors: _Errors, where: str) -> bool:
     return True
 
 
-def parse_polygon(geometry: Any, datum: str, errors: _Errors, where: str) -> Any:
+def parse_polygon(geometry: Any, datum: Datum, errors: _Errors, where: str) -> Any:
     """A valid, non-empty (Multi)Polygon in WGS-84, or None with the problem recorded."""
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
         errors.add(where, "geometry must be a Polygon or MultiPolygon", "geometry_invalid")
@@ -118,7 +119,7 @@ def _int_or_none(value: Any, errors: _Errors, where: str) -> int | None:
     return value
 
 
-def parse_feature_collection(collection: Any, datum: str) -> list[AreaInput]:
+def parse_feature_collection(collection: Any, datum: Datum) -> list[AreaInput]:
     """Validate a whole GeoJSON FeatureCollection of areas; raise listing every problem."""
     errors = _Errors()
     if datum not in geo.DATUMS:
@@ -136,7 +137,7 @@ def parse_feature_collection(collection: Any, datum: str) -> list[AreaInput]:
     errors.raise_if_any()
     items: list[AreaInput] = []
     seen: set[str] = set()
-    for i, feature in enumerate(features):  # type: ignore[arg-type]
+    for i, feature in enumerate(features):  # type: ignore[arg-type]  # a list: raise_if_any above stops otherwise
         at = f"features[{i}]"
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             errors.add(at, "expected a GeoJSON Feature", "geojson_invalid")
@@ -177,7 +178,7 @@ def parse_feature_collection(collection: Any, datum: str) -> list[AreaInput]:
     return items
 
 
-def resolve_datum(collection: Any, datum: str | None) -> str:
+def resolve_datum(collection: Any, datum: Datum | None) -> Datum:
     """The datum of an import: the request's, else the one the file declares (as our export
     does), else WGS-84; a file declaring another datum than the request's is refused, since
     importing it anyway would shift every boundary by hundreds of metres."""

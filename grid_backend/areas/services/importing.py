@@ -21,6 +21,7 @@ from grid_backend.areas.services.geojson import (
 from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import write_transaction
+from grid_backend.core.types import Datum
 
 _BATCH = 500
 
@@ -104,7 +105,7 @@ def _check_parent(
             )
             break
         seen.add(walk)
-        walk = by_code[walk].parent_code  # type: ignore[assignment]
+        walk = by_code[walk].parent_code  # type: ignore[assignment]  # set: the loop's condition checked it
     parent_level = (
         by_code[parent_code].level
         if parent_code in by_code
@@ -290,7 +291,7 @@ async def _boundary_unchanged(area_id: int, geometry: Any) -> bool:
 
 
 async def import_geojson(
-    *, collection: Any, datum: str | None, actor_id: int | None
+    *, collection: Any, datum: Datum | None, actor_id: int | None
 ) -> ImportResult:
     """Import areas from a GeoJSON FeatureCollection: all of it or nothing."""
     datum = resolve_datum(collection, datum)

@@ -21,7 +21,7 @@ from grid_backend.settings import get_settings
 
 def to_wgs84(lat: float, lng: float, datum: str) -> tuple[float, float]:
     """(lng, lat) in WGS-84; raises a 422 for a bad datum or out-of-range numbers."""
-    if datum not in geo.DATUMS:
+    if not geo.is_datum(datum):
         raise invalid(
             "datum",
             "datum is wgs84, gcj02 or bd09",

@@ -18,6 +18,7 @@ from grid_backend.areas.tables import Area, AreaBoundary
 from grid_backend.core import geo
 from grid_backend.core.errors import NotFound
 from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.types import Datum
 
 
 def _brief(row: dict[str, Any]) -> AreaBrief:
@@ -110,14 +111,14 @@ async def _area_row(area_id: int) -> dict[str, Any]:
     return row
 
 
-def _geometry_out(wkb: bytes, datum: str) -> dict[str, Any]:
+def _geometry_out(wkb: bytes, datum: Datum) -> dict[str, Any]:
     geom = shapely.from_wkb(bytes(wkb))
     if datum != "wgs84":
         geom = geo.transform_geometry(geom, "wgs84", datum)
     return mapping(geom)
 
 
-async def get_area(*, area_id: int, datum: str = "wgs84") -> AreaDetail:
+async def get_area(*, area_id: int, datum: Datum = "wgs84") -> AreaDetail:
     """One area with its current boundary, ancestors and children."""
     row = await _area_row(area_id)
     boundary = (
@@ -164,7 +165,7 @@ async def get_area(*, area_id: int, datum: str = "wgs84") -> AreaDetail:
 
 
 async def export_geojson(
-    *, area_id: int, levels: Sequence[str] | None = None, datum: str = "wgs84"
+    *, area_id: int, levels: Sequence[str] | None = None, datum: Datum = "wgs84"
 ) -> dict[str, Any]:
     """The area and its subtree as a GeoJSON FeatureCollection, in the import format."""
     root = await _area_row(area_id)

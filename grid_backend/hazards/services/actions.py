@@ -106,9 +106,11 @@ async def award_points(a: Action, event_id: int, award: dict[str, Any]) -> int:
 async def merge_into(a: Action) -> None:
     """A merged case's supporters (and its reporter) join the case it was merged into."""
     case, into = a.case, a.data.into
-    target_status = (
+    target = (
         await HazardReport.select(HazardReport.status).where(HazardReport.id == into).first().run()
-    )["status"]
+    )
+    assert target is not None  # checked when the merge was planned; cases are never deleted
+    target_status = target["status"]
     await (
         HazardReport.update(
             {HazardReport.supporters: HazardReport.supporters + 1 + case["supporters"]}

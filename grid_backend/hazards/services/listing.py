@@ -148,7 +148,7 @@ def _filtered(query: Any, f: Filters, now: datetime) -> Any:
 
 
 def _late(now: datetime) -> Any:
-    running = HazardReport.status.is_in(workflow.RUNNING)
+    running = HazardReport.status.is_in(list(workflow.RUNNING))
     return HazardReport.due_at.is_not_null() & (HazardReport.due_at < now) & running
 
 
@@ -156,7 +156,7 @@ def _on_time(now: datetime) -> Any:
     return (
         HazardReport.due_at.is_null()
         | (HazardReport.due_at >= now)
-        | (HazardReport.status.not_in(workflow.RUNNING))
+        | (HazardReport.status.not_in(list(workflow.RUNNING)))
     )
 
 

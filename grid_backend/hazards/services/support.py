@@ -89,6 +89,7 @@ async def support(*, report_id: int, actor: Actor) -> int:
                 .first()
                 .run()
             )
+            assert row is not None  # read above; cases are never deleted
             return row["supporters"]
         await (
             HazardReport.update({HazardReport.supporters: HazardReport.supporters + 1})
@@ -111,4 +112,5 @@ async def support(*, report_id: int, actor: Actor) -> int:
             .first()
             .run()
         )
+    assert row is not None  # read above; cases are never deleted
     return row["supporters"]

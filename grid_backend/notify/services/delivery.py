@@ -8,9 +8,10 @@ import math
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
+from piccolo.columns import Column
 
 from grid_backend.core import clock, sql
 from grid_backend.core.db import fetch, write_transaction
@@ -210,7 +211,10 @@ async def _record_sqlite(
     dead: _Dead,
 ) -> None:
     mine = (Notification.claim_token == token) & (Notification.status == "pending")
-    released = {Notification.claimed_until: None, Notification.claim_token: None}
+    released: dict[Column | str, Any] = {
+        Notification.claimed_until: None,
+        Notification.claim_token: None,
+    }
     async with write_transaction():
         # a notification deleted meanwhile (its account was removed) has nothing to log to
         still = (
@@ -347,7 +351,9 @@ async def deliver_due(now: datetime, *, limit: int = 500) -> dict[str, int]:
         stopping.set()
         await to_the_end(_wind_down(items, sending, token))
         raise
-    return {"claimed": len(items), **await to_the_end(record(items, outcomes, token))}
+    # every item was sent: `stopping` is set (and a send skipped, as None) only on cancellation
+    sent = cast("list[channels.Outcome]", outcomes)
+    return {"claimed": len(items), **await to_the_end(record(items, sent, token))}
 
 
 async def _wind_down(

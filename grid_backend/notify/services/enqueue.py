@@ -8,7 +8,7 @@ import contextvars
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -145,7 +145,11 @@ async def _insert(rows: list[Notification], *, check_reuse: bool = False) -> lis
     if check_reuse and len(written) < len(rows):
         await _check_key_reuse([r for r in rows if (r.dedupe_key, r.channel) not in written])
     live = [
-        (row.recipient, channels.inbox_event(written[key], row.kind, row.urgent, row.payload))
+        # row.payload is still the dict given to Notification() (a JSON column types it str)
+        (
+            row.recipient,
+            channels.inbox_event(written[key], row.kind, row.urgent, cast(Any, row.payload)),
+        )
         for row in rows
         if row.status == "sent" and (key := (row.dedupe_key, row.channel)) in written
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import msgspec
@@ -35,7 +35,9 @@ async def live_stream(
         events.STREAMS.close(account_id, closing)
 
 
-async def _follow(subscriber: Any, closing: asyncio.Event) -> AsyncIterator[ServerSentEventMessage]:
+async def _follow(
+    subscriber: Any, closing: asyncio.Event
+) -> AsyncGenerator[ServerSentEventMessage, None]:
     stream = subscriber.iter_events()
 
     async def following() -> bytes:

@@ -66,7 +66,7 @@ async def read_preferences(*, account_id: int) -> PreferencesRead:
     """The caller's channels and quiet hours (the defaults when never set)."""
     p = (await _prefs_of([account_id]))[account_id]
     quiet = (
-        QuietHours(start=_hhmm(p.quiet_start), end=_hhmm(p.quiet_end))  # type: ignore[arg-type]
+        QuietHours(start=_hhmm(p.quiet_start), end=_hhmm(p.quiet_end))  # type: ignore[arg-type]  # both set (the condition below): _hhmm gives str
         if p.quiet_start is not None and p.quiet_end is not None
         else None
     )

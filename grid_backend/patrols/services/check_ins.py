@@ -165,7 +165,7 @@ async def _insert_check_in(
     loc = data.location
     lat, lng, distance = place
     out_of_order = await _out_of_order(task, points, point)
-    row = (
+    inserted = (
         await CheckIn.insert(
             CheckIn(
                 task=task["id"],
@@ -192,7 +192,8 @@ async def _insert_check_in(
         .returning(CheckIn.id)
         .run()
     )[0]
-    row = await CheckIn.select().where(CheckIn.id == row["id"]).first().run()
+    row = await CheckIn.select().where(CheckIn.id == inserted["id"]).first().run()
+    assert row is not None  # inserted just above, in this transaction
     if data.photo_ids:
         await CheckInPhoto.insert(
             *[

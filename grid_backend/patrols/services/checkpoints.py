@@ -12,6 +12,7 @@ from grid_backend.core import geo, policy
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import invalid
 from grid_backend.core.sql import in_, q
+from grid_backend.core.types import Datum
 from grid_backend.patrols.schemas import CheckpointIn, CheckpointRead
 from grid_backend.patrols.tables import PatrolCheckpoint
 
@@ -42,15 +43,15 @@ async def _checkpoints(plan_revisions: set[tuple[int, int]]) -> dict[tuple[int, 
     }
 
 
-def _position(row: dict[str, Any], datum: str) -> tuple[float, float]:
+def _position(row: dict[str, Any], datum: Datum) -> tuple[float, float]:
     """(lat, lng) of a stored WGS-84 position in the datum the client asked for."""
     if datum == "wgs84":
         return row["lat"], row["lng"]
-    lng, lat = geo.convert(row["lng"], row["lat"], "wgs84", datum)  # type: ignore[arg-type]
+    lng, lat = geo.convert(row["lng"], row["lat"], "wgs84", datum)
     return round(lat, 7), round(lng, 7)
 
 
-def _checkpoint_read(r: dict[str, Any], datum: str) -> CheckpointRead:
+def _checkpoint_read(r: dict[str, Any], datum: Datum) -> CheckpointRead:
     lat, lng = _position(r, datum)
     return CheckpointRead(
         id=r["id"],

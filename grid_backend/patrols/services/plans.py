@@ -13,7 +13,7 @@ from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import Conflict, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
-from grid_backend.core.types import AreaRef
+from grid_backend.core.types import AreaRef, Datum
 from grid_backend.patrols import jobs
 from grid_backend.patrols.schemas import (
     PlanCreate,
@@ -80,7 +80,9 @@ def next_windows(plan: dict[str, Any], now: datetime, count: int = 3) -> list[da
     return found
 
 
-async def read_plan(*, plan_id: int, grants: list[policy.Grant], datum: str = "wgs84") -> PlanRead:
+async def read_plan(
+    *, plan_id: int, grants: list[policy.Grant], datum: Datum = "wgs84"
+) -> PlanRead:
     """One plan with its current checkpoints and next windows."""
     plan = await _plan(plan_id)
     _seen_plan(plan, grants)
@@ -184,7 +186,11 @@ def _check_recurrence(recurrence: Recurrence, field: str = "recurrence") -> dict
 
 
 async def _check_who(
-    *, account_id: int | None, duty: str | None, employment: str | None, grid: dict[str, Any]
+    *,
+    account_id: int | None,
+    duty: str | None,
+    employment: str | msgspec.UnsetType | None,  # UNSET: an update that keeps the plan's
+    grid: dict[str, Any],
 ) -> None:
     """Exactly one of an account holding a duty in (or over) the grid, or a grid duty."""
     if (account_id is None) == (duty is None):
@@ -212,6 +218,7 @@ async def _check_who(
         raise invalid(
             "employment", "employment goes with a duty", detail_zh="专职或兼职须与职责一起指定"
         )
+    assert account_id is not None  # exactly one of account_id and duty, and duty is None
     path = grid["path"]
     ancestors = [path[: i + 1] for i, c in enumerate(path) if c == "/"]
     grants = await grants_of(account_id, on=clock.today())
@@ -345,6 +352,7 @@ async def _write_plan(
 async def _new_who(plan: dict[str, Any], data: PlanUpdate) -> tuple[Any, Any, Any]:
     """(account, duty, employment) after an update that names who patrols, checked."""
     unset = msgspec.UNSET
+    who: tuple[Any, Any, Any]
     if data.account_id not in (unset, None):
         who = (data.account_id, None, None)
     elif data.duty not in (unset, None):

@@ -39,7 +39,9 @@ _NOT_COUNTS = {"completion_rate", "on_time_rate", "grid", "account_id", "account
 
 def _row(r: dict[str, Any] | None) -> StatsRow:
     r = r or {}
-    n = {k: int(r.get(k) or 0) for k in StatsRow.__struct_fields__ if k not in _NOT_COUNTS}
+    n: dict[str, Any] = {
+        k: int(r.get(k) or 0) for k in StatsRow.__struct_fields__ if k not in _NOT_COUNTS
+    }
     decided = n["completed"] + n["missed"]
     return StatsRow(
         **n,

@@ -14,7 +14,7 @@ from grid_backend.core.db import engine, fetch, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.sql import TRUE, q
-from grid_backend.core.types import AreaRef
+from grid_backend.core.types import AreaRef, Datum
 from grid_backend.patrols.schemas import (
     CheckInRead,
     FinishIn,
@@ -130,7 +130,7 @@ async def _progress(
 
 
 def _task_checkpoints(
-    points: list[dict[str, Any]], check_ins: list[dict[str, Any]], datum: str
+    points: list[dict[str, Any]], check_ins: list[dict[str, Any]], datum: Datum
 ) -> list[TaskCheckpoint]:
     """A task's checkpoints in the datum asked for, each with its number of check-ins."""
     counts: dict[int, int] = defaultdict(int)
@@ -205,7 +205,7 @@ def _task_read(
 
 
 async def _task_reads(
-    rows: list[dict[str, Any]], datum: str = "wgs84", *, with_check_ins: bool = False
+    rows: list[dict[str, Any]], datum: Datum = "wgs84", *, with_check_ins: bool = False
 ) -> list[TaskRead]:
     """Tasks with their checkpoints, whether each was checked in, and the log if finished."""
     if not rows:
@@ -228,7 +228,7 @@ async def _task_reads(
 
 
 async def read_task(
-    *, task_id: int, account_id: int, grants: list[policy.Grant], datum: str = "wgs84"
+    *, task_id: int, account_id: int, grants: list[policy.Grant], datum: Datum = "wgs84"
 ) -> TaskRead:
     """One task with checkpoints, check-ins and log: for its assignee and reviewers."""
     async with _one_connection():
@@ -261,7 +261,7 @@ _AFTER_WINDOW = "(t.window_start > {} OR (t.window_start = {} AND t.id > {}))"
 
 
 async def my_tasks(
-    *, account_id: int, datum: str = "wgs84", limit: int = 50, cursor: str | None = None
+    *, account_id: int, datum: Datum = "wgs84", limit: int = 50, cursor: str | None = None
 ) -> TaskPage:
     """The caller's tasks from today on (local dates), and any still in progress, by window."""
     position = pagination.decode(cursor, "w", "time", "id")

@@ -12,7 +12,7 @@ from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.security import (
     hash_password,
 )
-from grid_backend.people import duty, passwords
+from grid_backend.people import duty, passwords, ties
 from grid_backend.people.duty import on_duty
 from grid_backend.people.phones import mask_name, mask_phone, normalise_phone
 from grid_backend.people.schemas import (
@@ -82,20 +82,17 @@ async def _phone_owner_in_area(
     under `paths`, or a case it reported there; the city's admins: everyone); with its name
     masked if it belongs to no area at all (a new resident, to be appointed); else None, so that
     a number from elsewhere in the city never turns into a name."""
-    from grid_backend.hazards.tables import HazardReport  # the layer above: facts only
-
     row = await Account.select(*_ACCOUNT_COLUMNS).where(Account.phone == phone).first().run()
     if row is None:
         return None
     if any(p.count("/") == 1 for p in paths):  # the whole city
         return row
     duty = (Assignment.account == row["id"]) & on_duty(today)
-    reported = HazardReport.reporter == row["id"]
     if await Assignment.exists().where(duty & under(Assignment.area_path, paths)):
         return row
-    if await HazardReport.exists().where(reported & under(HazardReport.area_path, paths)):
+    if await ties.tied(row["id"], paths):  # a case it reported there (hazards.hooks)
         return row
-    if await Assignment.exists().where(duty) or await HazardReport.exists().where(reported):
+    if await Assignment.exists().where(duty) or await ties.tied(row["id"], None):
         return None  # someone else's area's
     return {**row, "name": mask_name(row["name"]), "name_masked": True}
 

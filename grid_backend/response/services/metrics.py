@@ -181,7 +181,7 @@ async def _urgent_cases(
             ResponseRecord.arrival_verified,
         )
         .where(
-            ResponseRecord.report.urgent.eq(True)
+            ResponseRecord.report._.urgent.eq(True)
             & (ResponseRecord.report.created_at >= start)
             & (ResponseRecord.report.created_at < end)
             & under(ResponseRecord.report.area_path, paths)

@@ -11,7 +11,7 @@ from grid_backend.core import geo, policy
 from grid_backend.core.db import under
 from grid_backend.core.errors import Forbidden, NotFound
 from grid_backend.core.pagination import decode_cursor, next_cursor
-from grid_backend.core.types import AreaRef
+from grid_backend.core.types import AreaRef, Datum
 from grid_backend.hazards import workflow
 from grid_backend.hazards.tables import HazardReport
 from grid_backend.response.schemas import (
@@ -103,7 +103,7 @@ async def _records(report_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return found
 
 
-async def _steps(record_ids: list[int], datum: str) -> dict[int, list[StepRead]]:
+async def _steps(record_ids: list[int], datum: Datum) -> dict[int, list[StepRead]]:
     found: dict[int, list[StepRead]] = defaultdict(list)
     if not record_ids:
         return found
@@ -116,7 +116,7 @@ async def _steps(record_ids: list[int], datum: str) -> dict[int, list[StepRead]]
     for s in rows:
         lat, lng = s["lat"], s["lng"]
         if lat is not None and datum != "wgs84":
-            lng, lat = geo.convert(lng, lat, "wgs84", datum)  # type: ignore[arg-type]
+            lng, lat = geo.convert(lng, lat, "wgs84", datum)
         found[s["record"]].append(
             StepRead(
                 step=s["step"],
@@ -160,7 +160,7 @@ def _urgent_case(case: dict[str, Any], responses: list[ResponseRead], waiting: b
 
 
 async def list_responses(
-    *, report_id: int, account_id: int, grants: list[policy.Grant], datum: str = "wgs84"
+    *, report_id: int, account_id: int, grants: list[policy.Grant], datum: Datum = "wgs84"
 ) -> ResponseList:
     """Every response to a case with its steps: for the staff covering it and its responders."""
     case = await _case(report_id)

@@ -10,6 +10,7 @@ from grid_backend.areas.services import to_wgs84
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound
+from grid_backend.core.types import Datum
 from grid_backend.hazards import timeline
 from grid_backend.response.schemas import ResponseRead, StepIn
 from grid_backend.response.services.common import NEXT_STEP, ORDER, STEP_TO, TIME_COLUMN
@@ -36,7 +37,7 @@ async def _record(response_id: int) -> dict[str, Any]:
     return row
 
 
-async def _read_record(response_id: int, datum: str = "wgs84") -> ResponseRead:
+async def _read_record(response_id: int, datum: Datum = "wgs84") -> ResponseRead:
     row = await _record(response_id)
     return _record_read(row, (await _steps([response_id], datum)).get(response_id))
 

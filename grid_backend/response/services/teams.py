@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import defaultdict
 from typing import Any
 
@@ -13,7 +15,7 @@ from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
-from grid_backend.core.types import AreaRef
+from grid_backend.core.types import AreaRef, Datum
 from grid_backend.hazards import timeline, workflow
 from grid_backend.response.schemas import (
     TIERS,
@@ -54,11 +56,11 @@ async def _team_areas(team_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 
 
 def _team_read(
-    t: dict[str, Any], areas: list[dict[str, Any]], grants: list[policy.Grant], datum: str
+    t: dict[str, Any], areas: list[dict[str, Any]], grants: list[policy.Grant], datum: Datum
 ) -> TeamRead:
     lat, lng = t["lat"], t["lng"]
     if datum != "wgs84":
-        lng, lat = geo.convert(lng, lat, "wgs84", datum)  # type: ignore[arg-type]
+        lng, lat = geo.convert(lng, lat, "wgs84", datum)
     return TeamRead(
         id=t["id"],
         name=t["name"],
@@ -109,7 +111,9 @@ async def _served_areas(area_ids: list[int], grants: list[policy.Grant]) -> list
     return rows
 
 
-async def read_team(*, team_id: int, grants: list[policy.Grant], datum: str = "wgs84") -> TeamRead:
+async def read_team(
+    *, team_id: int, grants: list[policy.Grant], datum: Datum = "wgs84"
+) -> TeamRead:
     """One rescue team, for staff whose area it serves (or who serve inside its area)."""
     row, areas = await _team(team_id, grants)
     return _team_read(row, areas, grants, datum)
@@ -220,7 +224,7 @@ async def list_teams(
     active: bool | None = True,
     limit: int = 50,
     cursor: str | None = None,
-    datum: str = "wgs84",
+    datum: Datum = "wgs84",
 ) -> TeamPage:
     """Teams serving the caller's areas (or areas above them), by id; `area_path` narrows to
     teams serving that area, inside it or above it."""
@@ -231,12 +235,14 @@ async def list_teams(
         scopes = [area_path]
     if not scopes:
         raise Forbidden()
-    seen = None
-    for p in scopes:
-        clause = RescueTeamArea.area_path.like(p + "%") | RescueTeamArea.area_path.is_in(
-            ancestors_and_self(p)
-        )
-        seen = clause if seen is None else seen | clause
+    seen = functools.reduce(
+        operator.or_,
+        (
+            RescueTeamArea.area_path.like(p + "%")
+            | RescueTeamArea.area_path.is_in(ancestors_and_self(p))
+            for p in scopes
+        ),
+    )
     team_ids = sorted(
         {r["team"] for r in await RescueTeamArea.select(RescueTeamArea.team).where(seen).run()}
     )
@@ -261,7 +267,7 @@ async def list_teams(
 
 
 async def suggest_teams(
-    *, report_id: int, grants: list[policy.Grant], per_tier: int = 3, datum: str = "wgs84"
+    *, report_id: int, grants: list[policy.Grant], per_tier: int = 3, datum: Datum = "wgs84"
 ) -> SuggestionsRead:
     """The nearest active teams of each tier serving the case's area (its grid or anything
     above it), by straight-line distance from their base to the case."""
@@ -374,4 +380,5 @@ async def dispatch_team(
         .first()
         .run()
     )
+    assert existing is not None  # the record the insert conflicted with; never deleted
     return await _read_record(existing["id"]), False

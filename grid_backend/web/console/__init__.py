@@ -124,8 +124,8 @@ async def guard(request: Request[Any, Any, Any]) -> Response[Any] | None:
         request.state[CSRF_CHECKED] = True
     if request.url.path in PUBLIC_PATHS:
         return None
-    token = request.cookies.get(ACCESS_COOKIE)
-    account_id = read_access_token(token) if token else None
+    access = request.cookies.get(ACCESS_COOKIE)
+    account_id = read_access_token(access) if access else None
     if account_id is None:
         refreshed = await session.refreshed(request)
         if refreshed is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -270,6 +271,28 @@ async def _photos(files: list[Any], account_id: int, field: str) -> list[int]:
     return ids
 
 
+def _dispatch_fields(text: Callable[[str], str]) -> dict[str, Any]:
+    """A dispatch form's fields: to whom, the deadline, and a major case's supervision."""
+    body: dict[str, Any] = {}
+    target = text("target") or "assignee"
+    if target == "assignee":
+        body["assignee_id"] = _int("assignee_id", text("assignee_id"))
+    elif target == "grid":
+        body["grid_id"] = _int("grid_id", text("grid_id"))
+    elif target == "board":
+        body["board"] = text("board") or None
+    body["due_at"] = _local_datetime("due_at", text("due_at"))
+    if text("responsibility"):
+        body["supervision"] = {
+            "responsibility": text("responsibility"),
+            "measures": text("measures"),
+            "funds": text("funds"),
+            "deadline": _local_datetime("supervision.deadline", text("deadline")),
+            "contingency_plan": text("contingency_plan"),
+        }
+    return body
+
+
 async def action_from_form(form: Any, account_id: int) -> ActionIn:
     """The workflow action a case page's form describes."""
 
@@ -291,22 +314,7 @@ async def action_from_form(form: Any, account_id: int) -> ActionIn:
     elif action == "merge":
         body["into"] = _int("into", text("into"))
     elif action == "dispatch":
-        target = text("target") or "assignee"
-        if target == "assignee":
-            body["assignee_id"] = _int("assignee_id", text("assignee_id"))
-        elif target == "grid":
-            body["grid_id"] = _int("grid_id", text("grid_id"))
-        elif target == "board":
-            body["board"] = text("board") or None
-        body["due_at"] = _local_datetime("due_at", text("due_at"))
-        if text("responsibility"):
-            body["supervision"] = {
-                "responsibility": text("responsibility"),
-                "measures": text("measures"),
-                "funds": text("funds"),
-                "deadline": _local_datetime("supervision.deadline", text("deadline")),
-                "contingency_plan": text("contingency_plan"),
-            }
+        body.update(_dispatch_fields(text))
     elif action == "relocate":
         lat, lng = text("lat"), text("lng")
         try:
@@ -333,9 +341,7 @@ async def action_from_form(form: Any, account_id: int) -> ActionIn:
 
 
 async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> dict[str, Any]:
-    names = await account_names(
-        {case.assignee_id, *(e.actor_id for e in case.timeline)}  # type: ignore[arg-type]
-    )
+    names = await account_names({case.assignee_id, *(e.actor_id for e in case.timeline)})
     assignees = (
         await eligible_assignees(actor.grants, caller.account_id, [case.township.id])
         if "dispatch" in case.actions and case.township
@@ -467,7 +473,7 @@ class CasesPage(Controller):
             {
                 "results": results,
                 "problem": problem,
-                "assignee": names.get(assignee) if problem is None else None,  # type: ignore[arg-type]
+                "assignee": names.get(assignee) if problem is None else None,  # type: ignore[arg-type]  # an account id when problem is None
                 "back": back if back.startswith("/console/cases") else "/console/cases",
                 "ok": sum(1 for r in results if r["ok"]),
                 "refused": sum(1 for r in results if not r["ok"]),

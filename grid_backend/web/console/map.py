@@ -1,6 +1,6 @@
 """The console's risk map: grid outlines coloured by open cases or risk level, risk points,
 open cases and active warnings as layers; the page's script reads them from the JSON API
-(areas.map, hazards.map) in the datum the map's tiles need."""
+(hazards.map, with the grid layers of areas.map) in the datum the map's tiles need."""
 
 from __future__ import annotations
 

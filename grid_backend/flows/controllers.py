@@ -1,3 +1,8 @@
+"""The API endpoints that run a flow, so they sit in the flows layer above the domains (a
+domain's own controllers call only its services and those below): the case API (filing a
+report, acting on a case, with the case reads beside them), the caller's cases and points, the
+SLA rules, and asking for a sign-up code."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +11,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from piccolo.columns import Column
 
 from grid_backend.areas.services import area_path_of
 from grid_backend.areas.tables import Area
@@ -26,6 +32,7 @@ from grid_backend.core.types import LINE_PATTERN, PathId, QueryId, in_window
 from grid_backend.core.uploads import read_multipart
 from grid_backend.flows import cases as case_flow
 from grid_backend.flows import reports as report_flow
+from grid_backend.flows import signup as signup_flow
 from grid_backend.hazards import rewards, services
 from grid_backend.hazards.schemas import (
     ActionIn,
@@ -43,11 +50,13 @@ from grid_backend.hazards.workflow import STATUSES
 from grid_backend.media import storage
 from grid_backend.media.services import ingest
 from grid_backend.people.caller import CurrentMember, Member
+from grid_backend.people.controllers import client_address
+from grid_backend.people.schemas import CodeRequestIn, CodeSent
 from grid_backend.settings import get_settings
 
 MAX_JSON_BYTES = 64 * 1024
 _LOCATION_FIELDS = ("lat", "lng", "datum", "accuracy_m", "source", "is_mock")
-Status = Literal[STATUSES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]  # a Literal built from the workflow's statuses, for the query parameter
 
 
 def _english(request: Request[Any, Any, Any]) -> bool:
@@ -314,7 +323,7 @@ class SlaController(Controller):
         policy.require(grants, "sla.write", city["path"] if city else "\x00")
         if data.category:
             await services._category(data.category)
-        values = {
+        values: dict[Column | str, Any] = {
             SlaRule.triage_minutes: data.triage_minutes,
             SlaRule.acknowledge_minutes: data.acknowledge_minutes,
             SlaRule.rectify_minutes: data.rectify_minutes,
@@ -328,7 +337,9 @@ class SlaController(Controller):
                     SlaRule(
                         category=data.category,
                         level=data.level,
-                        **{c._meta.name: v for c, v in values.items()},
+                        triage_minutes=data.triage_minutes,
+                        acknowledge_minutes=data.acknowledge_minutes,
+                        rectify_minutes=data.rectify_minutes,
                     )
                 ).run()
             await audit.record(
@@ -339,3 +350,18 @@ class SlaController(Controller):
                 detail=msgspec.to_builtins(data),
             )
         return SlaRuleRead(**msgspec.to_builtins(data))
+
+
+class SignupController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post(
+        "/register/code",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Text a registration code to a phone (the same answer for every number)",
+    )
+    async def register_code(
+        self, data: JSONBody[CodeRequestIn], request: Request[Any, Any, Any]
+    ) -> CodeSent:
+        return await signup_flow.request_code(phone=data.phone, address=client_address(request))
