@@ -67,12 +67,12 @@ def _decode(raw: bytes | str, kind: type) -> Any:
             "validation_failed",
             status=422,
             field=item["field"],
-            detail=item["message"],
-            detail_zh="请求参数不正确",
+            detail="%(schema_message)s",  # msgspec's English; zh-CN shows a fixed text
+            params={"schema_message": item["message"]},
             errors=[item],
         ) from None
     except msgspec.DecodeError as exc:
-        raise invalid("body", f"not JSON: {exc}", detail_zh="不是合法的 JSON") from None
+        raise invalid("body", "not JSON: %(error)s", params={"error": exc}) from None
     except UnicodeDecodeError:
         raise ENCODING_INVALID from None
 
@@ -100,7 +100,7 @@ def _form_to_json(form: Any) -> bytes:
 def _photo_id(value: str) -> int:
     value = value.strip()
     if not (value.isascii() and value.isdigit()):
-        raise invalid("photo_ids", "expected photo ids (digits)", detail_zh="照片编号应为数字")
+        raise invalid("photo_ids", "expected photo ids (digits)")
     return int(value)  # the range is checked with the rest of the report
 
 
@@ -108,7 +108,7 @@ def _number(name: str, value: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise invalid(f"location.{name}", "expected a number", detail_zh="应为数字") from None
+        raise invalid(f"location.{name}", "expected a number") from None
 
 
 class ReportController(Controller):
@@ -135,9 +135,7 @@ class ReportController(Controller):
         actor = await _actor(caller)
         key = request.headers.get("idempotency-key")
         if key is not None and not 8 <= len(key) <= 100:
-            raise invalid(
-                "Idempotency-Key", "8 to 100 characters", detail_zh="幂等键长度应为8到100个字符"
-            )
+            raise invalid("Idempotency-Key", "8 to 100 characters")
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             s = get_settings()

@@ -222,8 +222,8 @@ async def prepare(
         raise DomainError(
             "export_too_large",
             status=422,
-            detail=f"{rows} cases: at most {MAX_ROWS} a file; choose a shorter period",
-            detail_zh=f"共 {rows} 件，单个文件最多 {MAX_ROWS} 件，请缩短期间",
+            detail="%(rows)s cases: at most %(max_rows)s a file; choose a shorter period",
+            params={"rows": rows, "max_rows": MAX_ROWS},
         )
     async with write_transaction():
         await audit.record(

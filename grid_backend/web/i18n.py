@@ -1,41 +1,24 @@
-"""Page languages: zh-CN by default, English on request; gettext catalogs read with Babel.
+"""Page languages: zh-CN by default, English on request (`?lang=`, then the cookie).
 
-Templates and page scripts are written with English message ids; `grid_ui/translations/<lang>/
-LC_MESSAGES/messages.po` gives the other languages (zh_CN today). The catalogs are read once,
-from the .po files themselves, so `make run` needs no compile step."""
+Templates and page scripts are written with English message ids; the one catalogue and the
+language of the request are core/i18n's, re-exported here for the pages."""
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from babel.messages.pofile import read_po
+from grid_backend.core.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    TRANSLATIONS,
+    catalog,
+    current_language,
+    gettext,
+    ngettext,
+    set_language,
+)
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "grid_ui" / "translations"
-LANGUAGES = ("zh-CN", "en")  # the first is the default
-DEFAULT_LANGUAGE = LANGUAGES[0]
 COOKIE = "grid_lang"
-
-_language: ContextVar[str] = ContextVar("page_language", default=DEFAULT_LANGUAGE)
-
-
-@cache
-def catalog(language: str) -> dict[str, Any]:
-    """msgid -> translation (a string, or a tuple of plural forms) for one language."""
-    path = TRANSLATIONS / language.replace("-", "_") / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        entries = read_po(handle)
-    found: dict[str, Any] = {}
-    for message in entries:
-        if not message.id or not message.string or message.fuzzy:
-            continue
-        key = message.id[0] if isinstance(message.id, tuple) else message.id
-        found[key] = message.string
-    return found
 
 
 def pick_language(query: str | None, cookie: str | None) -> str:
@@ -51,32 +34,8 @@ def pick_language(query: str | None, cookie: str | None) -> str:
 def choose_for(request: Any) -> str:
     """Set the language of this request's page from its query and cookie."""
     language = pick_language(request.query_params.get("lang"), request.cookies.get(COOKIE))
-    _language.set(language)
+    set_language(language)
     return language
-
-
-def set_language(language: str) -> None:
-    _language.set(language)
-
-
-def current_language() -> str:
-    return _language.get()
-
-
-def gettext(message: str, **variables: Any) -> str:
-    found = catalog(current_language()).get(message)
-    text = found[0] if isinstance(found, tuple | list) else (found or message)
-    return text % variables if variables else text
-
-
-def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
-    found = catalog(current_language()).get(singular)
-    if isinstance(found, tuple | list) and found:
-        text = found[0] if len(found) == 1 or n == 1 else found[1]
-    else:
-        text = singular if n == 1 else plural
-    variables.setdefault("num", n)
-    return text % variables
 
 
 def messages_for_scripts(prefix: str = "js:") -> dict[str, str]:
@@ -107,3 +66,20 @@ def duty_name(duty: str) -> str:
     """A duty's name in the page language."""
     zh, en = DUTY_NAMES.get(duty, (duty, duty))
     return en if current_language() == "en" else zh
+
+
+__all__ = [
+    "COOKIE",
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "TRANSLATIONS",
+    "catalog",
+    "choose_for",
+    "current_language",
+    "duty_name",
+    "gettext",
+    "messages_for_scripts",
+    "ngettext",
+    "pick_language",
+    "set_language",
+]

@@ -11,6 +11,7 @@ from typing import Any
 from grid_backend.core import clock
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import DomainError, invalid
+from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
@@ -84,8 +85,7 @@ def report_once(
         digest(data),
         find,
         answer,
-        "this Idempotency-Key was used for a different report",
-        "该幂等键已用于另一份不同的上报",
+        N_("this Idempotency-Key was used for a different report"),
     )
 
 
@@ -97,15 +97,12 @@ async def check_report(
     level = data.level or "general"
     category, sla = await _submit_config(data.category, level)
     if data.level is not None and not actor.is_staff:
-        raise invalid(
-            "level", "only staff set the level of a hazard", detail_zh="仅工作人员可设定隐患等级"
-        )
+        raise invalid("level", "only staff set the level of a hazard")
     if not actor.is_staff and data.reporter_safe is None:
         raise invalid(
             "reporter_safe",
             "confirm whether you are in a safe place",
             code="reporter_safe_required",
-            detail_zh="请确认您当前是否处于安全位置",
         )
     photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
     route = await _routed(data)
@@ -134,8 +131,8 @@ async def _routed(data: ReportCreate) -> dict[str, Any]:
             raise DomainError(
                 "outside_all_grids",
                 status=422,
-                detail=exc.detail,
-                detail_zh=exc.detail_zh,
+                detail=exc.message_id,
+                params=exc.params,
                 errors=[
                     {"field": "location", "code": "outside_all_grids", "message": exc.detail or ""}
                 ],
