@@ -15,6 +15,7 @@ from grid_backend.core.i18n import (
     current_language,
     gettext,
     ngettext,
+    pgettext,
     set_language,
 )
 
@@ -47,25 +48,24 @@ def messages_for_scripts(prefix: str = "js:") -> dict[str, str]:
     }
 
 
-DUTY_NAMES = {
-    "grid_leader": ("网格长", "Grid leader"),
-    "grid_worker": ("网格员", "Grid worker"),
-    "grid_instructor": ("网格指导员", "Grid instructor"),
-    "emergency_officer": ("应急管理员", "Emergency officer"),
-    "responder": ("群防员", "Community responder"),
-    "site_monitor": ("群测群防员", "Site monitor"),
-    "dispatcher": ("值班员", "Dispatcher"),
-    "commander": ("指挥长", "Commander"),
-    "board_handler": ("板块办理人", "Board handler"),
-    "supervisor": ("区县督办", "District supervisor"),
-    "admin": ("系统管理员", "Administrator"),
+DUTY_NAMES = {  # English; zh-CN in messages.po (msgctxt "duty")
+    "grid_leader": "Grid leader",
+    "grid_worker": "Grid worker",
+    "grid_instructor": "Grid instructor",
+    "emergency_officer": "Emergency officer",
+    "responder": "Community responder",
+    "site_monitor": "Site monitor",
+    "dispatcher": "Dispatcher",
+    "commander": "Commander",
+    "board_handler": "Board handler",
+    "supervisor": "District supervisor",
+    "admin": "Administrator",
 }
 
 
 def duty_name(duty: str) -> str:
     """A duty's name in the page language."""
-    zh, en = DUTY_NAMES.get(duty, (duty, duty))
-    return en if current_language() == "en" else zh
+    return pgettext("duty", DUTY_NAMES[duty]) if duty in DUTY_NAMES else duty
 
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "gettext",
     "messages_for_scripts",
     "ngettext",
+    "pgettext",
     "pick_language",
     "set_language",
 ]

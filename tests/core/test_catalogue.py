@@ -114,3 +114,27 @@ def test_the_scan_finds_the_texts() -> None:
     texts = {text for _, text in _texts()}
     assert "Not found" in texts  # a title
     assert "at most %(limit)s photos" in texts  # an invalid() detail
+
+
+def test_every_label_is_translated_under_its_context() -> None:
+    from grid_backend.core import i18n
+    from grid_backend.flows.cases import _POINT_REASONS
+    from grid_backend.hazards.workflow import PLAIN_STATUS
+    from grid_backend.stats import labels
+    from grid_backend.web.i18n import DUTY_NAMES
+
+    tables = [(t.context, t) for t in vars(labels).values() if isinstance(t, labels.Labels)]
+    tables += [
+        ("plain status", PLAIN_STATUS),
+        ("points notice", _POINT_REASONS),
+        ("duty", DUTY_NAMES),
+    ]
+    zh = i18n.catalog("zh-CN")
+    missing = [
+        f"{context}: {text!r}"
+        for context, table in tables
+        for text in table.values()
+        if not zh.get(f"{context}\x04{text}")
+    ]
+    assert len(tables) == 9
+    assert not missing, "no zh_CN translation in messages.po:\n" + "\n".join(missing)

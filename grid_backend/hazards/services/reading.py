@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock, i18n, policy
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
 from grid_backend.core.sql import all_of, q, text
@@ -156,8 +156,8 @@ def _json(value: Any) -> Any:
 
 
 def _status_text(status: str, english: bool = False) -> str:
-    zh, en = workflow.PLAIN_STATUS[status]
-    return en if english else zh
+    with i18n.language("en" if english else "zh-CN"):
+        return i18n.pgettext("plain status", workflow.PLAIN_STATUS[status])
 
 
 async def read_report(
