@@ -116,10 +116,11 @@ def test_the_scan_finds_the_texts() -> None:
     assert "at most %(limit)s photos" in texts  # an invalid() detail
 
 
-def test_every_label_is_translated_under_its_context() -> None:
+def test_every_label_and_template_is_translated_under_its_context() -> None:
     from grid_backend.core import i18n
     from grid_backend.flows.cases import _POINT_REASONS
     from grid_backend.hazards.workflow import PLAIN_STATUS
+    from grid_backend.notify import kinds
     from grid_backend.stats import labels
     from grid_backend.web.i18n import DUTY_NAMES
 
@@ -128,6 +129,8 @@ def test_every_label_is_translated_under_its_context() -> None:
         ("plain status", PLAIN_STATUS),
         ("points notice", _POINT_REASONS),
         ("duty", DUTY_NAMES),
+        (kinds.NOTIFICATION, {k.code: k.title for k in kinds.KINDS.values()}),
+        (kinds.NOTIFICATION, {k.code: k.body for k in kinds.KINDS.values()}),
     ]
     zh = i18n.catalog("zh-CN")
     missing = [
@@ -136,5 +139,5 @@ def test_every_label_is_translated_under_its_context() -> None:
         for text in table.values()
         if not zh.get(f"{context}\x04{text}")
     ]
-    assert len(tables) == 9
+    assert len(tables) == 11
     assert not missing, "no zh_CN translation in messages.po:\n" + "\n".join(missing)
