@@ -21,7 +21,7 @@ _POINT_REASONS = {  # English; zh-CN in messages.po (msgctxt "points notice")
 }
 
 
-async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = False) -> ReportRead:
+async def act(*, report_id: int, data: ActionIn, actor: Actor) -> ReportRead:
     """Take one workflow action on a case: checked against the table, written with its event
     in one transaction, refused if the case changed meanwhile."""
     action = await hazards.plan_action(report_id=report_id, data=data, actor=actor)
@@ -36,7 +36,7 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
             await hazards.merge_into(action)
     # a return or a relocation can take the case out of the actor's sight: they still get
     # the result of what they did rather than a 404 for a change that was made
-    return await read_report(report_id=report_id, actor=actor, english=english, acted=True)
+    return await read_report(report_id=report_id, actor=actor, acted=True)
 
 
 async def _notify_points(action: hazards.Action, delta: int, reason: str, event_id: int) -> None:

@@ -18,7 +18,6 @@ from grid_backend.core.errors import (
     DomainError,
     invalid,
     validation_item,
-    wants_english,
 )
 from grid_backend.core.openapi import binary, body_operation, text
 from grid_backend.core.pagination import Cursor, Limit
@@ -48,10 +47,6 @@ from grid_backend.settings import get_settings
 MAX_JSON_BYTES = 64 * 1024
 _LOCATION_FIELDS = ("lat", "lng", "datum", "accuracy_m", "source", "is_mock")
 Status = Literal[STATUSES]  # type: ignore[valid-type]
-
-
-def _english(request: Request[Any, Any, Any]) -> bool:
-    return wants_english(request.headers.get("accept-language"))
 
 
 async def _actor(caller: Any) -> services.Actor:
@@ -160,9 +155,7 @@ class ReportController(Controller):
         else:
             raw = await _limited_body(request)
             body = _decode(raw, ReportCreate)
-        report, replayed = await report_flow.submit(
-            data=body, actor=actor, idempotency_key=key, english=_english(request)
-        )
+        report, replayed = await report_flow.submit(data=body, actor=actor, idempotency_key=key)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(report, status_code=200 if replayed else 201, headers=headers)
 
@@ -217,16 +210,13 @@ class ReportController(Controller):
             sort=sort,
             limit=limit,
             cursor=cursor,
-            english=_english(request),
         )
 
     @get("/{report_id:int}", summary="One case with photos, timeline and the caller's actions")
     async def read(
         self, caller: CurrentCaller, request: Request[Any, Any, Any], report_id: PathId
     ) -> ReportRead:
-        return await services.read_report(
-            report_id=report_id, actor=await _actor(caller), english=_english(request)
-        )
+        return await services.read_report(report_id=report_id, actor=await _actor(caller))
 
     @post("/{report_id:int}/actions", status_code=HTTP_200_OK, summary="Take a workflow action")
     async def act(
@@ -236,9 +226,7 @@ class ReportController(Controller):
         report_id: PathId,
         data: JSONBody[ActionIn],
     ) -> ReportRead:
-        return await case_flow.act(
-            report_id=report_id, data=data, actor=await _actor(caller), english=_english(request)
-        )
+        return await case_flow.act(report_id=report_id, data=data, actor=await _actor(caller))
 
     @post(
         "/{report_id:int}/support",
@@ -277,7 +265,6 @@ class MyCasesController(Controller):
             mine=True,
             limit=limit,
             cursor=cursor,
-            english=_english(request),
         )
 
     @get("/points", summary="Reward points: balance and entries")

@@ -31,7 +31,6 @@ class Draft:
 
     data: ReportCreate
     actor: Actor
-    english: bool
     key: str | None
     digest: str
     level: str
@@ -69,7 +68,7 @@ async def _by_client_key(account_id: int, key: str) -> dict[str, Any] | None:
 
 
 def report_once(
-    data: ReportCreate, actor: Actor, idempotency_key: str | None, english: bool
+    data: ReportCreate, actor: Actor, idempotency_key: str | None
 ) -> Idempotent[ReportRead]:
     """The submission's idempotency: its key (the header, else the body's client id), its
     digest, and how an earlier case of the key is found and answered again."""
@@ -78,7 +77,7 @@ def report_once(
         return await _by_client_key(actor.account_id, key)
 
     async def answer(earlier: dict[str, Any]) -> ReportRead:
-        return await read_report(report_id=earlier["id"], actor=actor, english=english)
+        return await read_report(report_id=earlier["id"], actor=actor)
 
     return Idempotent(
         idempotency_key or data.client_id,
@@ -89,9 +88,7 @@ def report_once(
     )
 
 
-async def check_report(
-    data: ReportCreate, actor: Actor, once: Idempotent[ReportRead], english: bool
-) -> Draft:
+async def check_report(data: ReportCreate, actor: Actor, once: Idempotent[ReportRead]) -> Draft:
     """Everything checked before a case is written: category and SLA, who may set the level,
     the safety answer, the photos, the position's grid."""
     level = data.level or "general"
@@ -109,7 +106,6 @@ async def check_report(
     return Draft(
         data=data,
         actor=actor,
-        english=english,
         key=once.key,
         digest=once.digest,
         level=level,
@@ -227,7 +223,6 @@ async def answer_report(d: Draft, row: dict[str, Any]) -> ReportRead:
     result = await _report_read(
         case,
         actor,
-        english=d.english,
         photos=[_photo_ref(d.photos[pid], "evidence") for pid in photo_ids],
     )
     result.possible_duplicates = await possible_duplicates(

@@ -191,7 +191,6 @@ async def queue_context(
         limit=PAGE_SIZE,
         sort=sort if sort in hazards.SORTS else "newest",
         cursor=cursor,
-        english=english(),
     )
     filters: dict[str, Any] = {
         "status": status or [],
@@ -347,7 +346,6 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
             category=case.category,
             area_path=grid_path,
             limit=10,
-            english=english(),
         )
         duplicates = [d for d in same.items if d.id != case.id]
     zone = get_settings().zone
@@ -451,7 +449,6 @@ class CasesPage(Controller):
                         report_id=report_id,
                         data=ActionIn(action="dispatch", assignee_id=assignee, due_at=due),
                         actor=actor,
-                        english=english(),
                     )
                     results.append({"id": report_id, "ok": True, "status": case.status})
                 except DomainError as exc:
@@ -500,7 +497,7 @@ class CasesPage(Controller):
         action = str(form.get("action") or "")
         try:
             data = await action_from_form(form, caller.account_id)
-            await case_flow.act(report_id=report_id, data=data, actor=actor, english=english())
+            await case_flow.act(report_id=report_id, data=data, actor=actor)
         except (DomainError, msgspec.ValidationError) as exc:
             try:
                 case = await _read(report_id, actor)
@@ -521,7 +518,7 @@ class CasesPage(Controller):
 
 
 async def _read(report_id: int, actor: hazards.Actor) -> ReportRead:
-    return await hazards.read_report(report_id=report_id, actor=actor, english=english())
+    return await hazards.read_report(report_id=report_id, actor=actor)
 
 
 def missing_page(exc: DomainError) -> Template:
