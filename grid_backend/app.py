@@ -42,6 +42,7 @@ from grid_backend.patrols.controllers import (
     PatrolTaskController,
 )
 from grid_backend.people.caller import DEPENDENCIES as MEMBER_DEPENDENCIES
+from grid_backend.people.caller import language_middleware
 from grid_backend.people.controllers import (
     AccountController,
     AssignmentController,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         template_config=template_config(),
         dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers typed per exception class, narrower than Litestar's
+        middleware=[language_middleware],  # the API's language, once: people/caller.py
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events

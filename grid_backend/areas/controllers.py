@@ -52,8 +52,8 @@ async def read_json_body(request: Request[Any, Any, Any]) -> Any:
         raise DomainError(
             "geojson_invalid",
             status=422,
-            detail=f"not JSON: {exc}",
-            detail_zh="不是合法的 JSON",
+            detail="not JSON: %(error)s",
+            params={"error": exc},
             errors=[{"field": "body", "code": "geojson_invalid", "message": f"not JSON: {exc}"}],
         ) from None
 

@@ -152,8 +152,8 @@ async def create_risk_point(
             and await RiskPoint.exists().where(RiskPoint.code == data.code).run()
         ):
             raise Conflict(
-                detail=f"risk point {data.code} exists",
-                detail_zh="该点位编码已存在",
+                detail="risk point %(code)s exists",
+                params={"code": data.code},
                 errors=[
                     {
                         "field": "code",
@@ -198,7 +198,7 @@ async def update_risk_point(
     if data.contacts is not None:
         changes[RiskPoint.contacts] = _contacts(data.contacts)
     if (data.lat is None) != (data.lng is None):
-        raise invalid("lat", "give lat and lng together", detail_zh="经纬度须同时提供")
+        raise invalid("lat", "give lat and lng together")
     if data.lat is not None and data.lng is not None:
         lat, lng, grid = await _place(data.lat, data.lng, data.datum)
         policy.require(grants, "risk_point.write", grid.path)

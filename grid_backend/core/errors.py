@@ -9,134 +9,114 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from grid_backend.core import types
-from grid_backend.core.i18n import wants_english
+from grid_backend.core import i18n, types
+from grid_backend.core.i18n import N_
+from grid_backend.core.i18n import wants_english as wants_english  # re-exported
 
 logger = logging.getLogger("grid_backend")
 
 PROBLEM_JSON = "application/problem+json"
 
-# code -> (zh-CN title, English title). Codes are stable: clients branch on them.
-TITLES: dict[str, tuple[str, str]] = {
-    "validation_failed": ("请求参数不正确", "The request is not valid"),
-    "bad_request": ("请求无法处理", "The request cannot be processed"),
-    "unauthenticated": ("请先登录", "Authentication is required"),
-    "token_invalid": ("登录凭证无效或已过期", "The token is invalid or has expired"),
-    "refresh_token_reused": (
-        "登录凭证已被使用，请重新登录",
-        "The refresh token was already used; sign in again",
+# code -> English title; the zh-CN titles are in the catalogue. Codes are stable: clients branch
+# on them.
+TITLES: dict[str, str] = {
+    "validation_failed": N_("The request is not valid"),
+    "bad_request": N_("The request cannot be processed"),
+    "unauthenticated": N_("Authentication is required"),
+    "token_invalid": N_("The token is invalid or has expired"),
+    "refresh_token_reused": N_("The refresh token was already used; sign in again"),
+    "invalid_credentials": N_("Wrong phone number or password"),
+    "account_disabled": N_("The account is disabled"),
+    "rate_limited": N_("Too many attempts; try again later"),
+    "forbidden": N_("You are not allowed to do this"),
+    "csrf_failed": N_("The page has expired; reload it and try again"),
+    "not_found": N_("Not found"),
+    "method_not_allowed": N_("Method not allowed"),
+    "conflict": N_("Conflicts with existing data"),
+    "phone_invalid": N_("Not a valid mainland China mobile number"),
+    "phone_taken": N_("This phone number is already registered"),
+    "password_weak": N_("The password is too weak"),
+    "code_invalid": N_("The code is wrong or has expired"),
+    "area_not_found": N_("No such area"),
+    "area_code_unknown": N_("Unknown area code"),
+    "duty_area_mismatch": N_("This duty cannot be held at this area level"),
+    "duty_unknown": N_("Unknown duty"),
+    "outside_all_grids": N_("The position is outside every grid"),
+    "coordinates_out_of_range": N_("Coordinates are out of range"),
+    "datum_unknown": N_("Unknown datum"),
+    "geojson_invalid": N_("The GeoJSON is not valid"),
+    "geometry_invalid": N_("The boundary geometry is not valid"),
+    "area_tree_invalid": N_("The area tree is not valid"),
+    "payload_too_large": N_("The request body is too large"),
+    "risk_point_not_found": N_("No such risk point"),
+    "assignment_not_found": N_("No such assignment"),
+    "photo_type_unsupported": N_("Not a JPEG, PNG, WebP or HEIC photo"),
+    "photo_too_large": N_("The photo file is too large"),
+    "photo_too_many_pixels": N_("The photo has too many pixels"),
+    "photo_corrupt": N_("The photo is damaged"),
+    "server_busy": N_("The server is busy; try again shortly"),
+    "photo_truncated": N_("The photo is incomplete"),
+    "photo_required": N_("A photo is required"),
+    "photo_count_exceeded": N_("Too many photos"),
+    "photo_not_yours": N_("Photos must be uploaded by you"),
+    "photo_not_found": N_("No such photo"),
+    "category_unknown": N_("Unknown hazard category"),
+    "reporter_safe_required": N_("Confirm whether you are safe"),
+    "report_not_found": N_("No such case"),
+    "report_not_open": N_("The case is not open"),
+    "report_own": N_("You reported this case"),
+    "support_not_plausible": N_(
+        "You can only support a case near your own reports or one offered to you"
     ),
-    "invalid_credentials": ("手机号或密码错误", "Wrong phone number or password"),
-    "account_disabled": ("账号已停用", "The account is disabled"),
-    "rate_limited": ("尝试过于频繁，请稍后再试", "Too many attempts; try again later"),
-    "forbidden": ("无权执行此操作", "You are not allowed to do this"),
-    "csrf_failed": ("页面已过期，请刷新后重试", "The page has expired; reload it and try again"),
-    "not_found": ("资源不存在", "Not found"),
-    "method_not_allowed": ("不支持此请求方法", "Method not allowed"),
-    "conflict": ("与现有数据冲突", "Conflicts with existing data"),
-    "phone_invalid": ("手机号格式不正确", "Not a valid mainland China mobile number"),
-    "phone_taken": ("该手机号已注册", "This phone number is already registered"),
-    "password_weak": ("密码强度不够", "The password is too weak"),
-    "code_invalid": ("验证码错误或已失效", "The code is wrong or has expired"),
-    "area_not_found": ("区域不存在", "No such area"),
-    "area_code_unknown": ("区域编码不存在", "Unknown area code"),
-    "duty_area_mismatch": ("该职责不能设在此级区域", "This duty cannot be held at this area level"),
-    "duty_unknown": ("未知职责", "Unknown duty"),
-    "outside_all_grids": ("该位置不在任何网格内", "The position is outside every grid"),
-    "coordinates_out_of_range": ("坐标超出范围", "Coordinates are out of range"),
-    "datum_unknown": ("未知坐标系", "Unknown datum"),
-    "geojson_invalid": ("GeoJSON 数据不正确", "The GeoJSON is not valid"),
-    "geometry_invalid": ("边界几何图形不正确", "The boundary geometry is not valid"),
-    "area_tree_invalid": ("区域层级关系不正确", "The area tree is not valid"),
-    "payload_too_large": ("上传内容过大", "The request body is too large"),
-    "risk_point_not_found": ("风险点位不存在", "No such risk point"),
-    "assignment_not_found": ("职责分配不存在", "No such assignment"),
-    "photo_type_unsupported": ("不支持的图片格式", "Not a JPEG, PNG, WebP or HEIC photo"),
-    "photo_too_large": ("照片文件过大", "The photo file is too large"),
-    "photo_too_many_pixels": ("照片像素过多", "The photo has too many pixels"),
-    "photo_corrupt": ("照片已损坏", "The photo is damaged"),
-    "server_busy": ("服务器繁忙，请稍后重试", "The server is busy; try again shortly"),
-    "photo_truncated": ("照片不完整", "The photo is incomplete"),
-    "photo_required": ("请上传照片", "A photo is required"),
-    "photo_count_exceeded": ("照片数量超过上限", "Too many photos"),
-    "photo_not_yours": ("只能使用本人上传的照片", "Photos must be uploaded by you"),
-    "photo_not_found": ("照片不存在", "No such photo"),
-    "category_unknown": ("未知隐患类别", "Unknown hazard category"),
-    "reporter_safe_required": ("请确认您是否安全", "Confirm whether you are safe"),
-    "report_not_found": ("案件不存在", "No such case"),
-    "report_not_open": ("案件不在办理中", "The case is not open"),
-    "report_own": ("这是您本人的上报", "You reported this case"),
-    "support_not_plausible": (
-        "只能附议您附近或系统向您推荐的隐患",
-        "You can only support a case near your own reports or one offered to you",
-    ),
-    "report_changed": ("案件已被他人更新", "The case changed meanwhile"),
-    "action_not_allowed": ("当前状态下不能执行该操作", "Not possible in the case's current state"),
-    "reason_required": ("请填写原因", "A reason is required"),
-    "supervision_required": (
-        "重大隐患须先挂牌督办",
-        "A major hazard needs its supervision listing",
-    ),
-    "dispatch_target_required": ("请指定承办对象", "Name whom to dispatch the case to"),
-    "assignee_invalid": ("承办人不在本辖区", "The assignee holds no duty here"),
-    "merge_target_required": ("请指定合并目标", "Name the case to merge into"),
-    "idempotency_conflict": (
-        "重复提交的内容不一致",
-        "This Idempotency-Key was used for a different request",
-    ),
-    "export_too_large": (
-        "导出内容过多，请缩短期间",
-        "Too many rows to export; choose a shorter period",
-    ),
-    "plan_not_found": ("巡查计划不存在", "No such patrol plan"),
-    "plan_ended": ("巡查计划已结束", "The patrol plan has ended"),
-    "recurrence_invalid": ("巡查周期设置不正确", "The recurrence is not valid"),
-    "patrol_assignee_invalid": ("该人员不在此网格任职", "The person holds no duty in this grid"),
-    "task_not_found": ("巡查任务不存在", "No such patrol task"),
-    "task_window_closed": ("不在巡查时段内", "Outside the task's time window"),
-    "task_state_conflict": (
-        "巡查任务当前状态下不能执行该操作",
-        "Not possible in the patrol task's current state",
-    ),
-    "checkpoint_unknown": ("巡查点不属于该任务", "The checkpoint is not on this task"),
-    "patrol_report_invalid": (
-        "只能关联本人在巡查期间上报的隐患",
-        "Only hazards you reported during this patrol can be linked",
-    ),
-    "internal_error": ("服务器内部错误", "Internal server error"),
-    "unavailable": ("服务暂不可用", "The service is unavailable"),
-    "notification_not_found": ("通知不存在", "No such notification"),
-    "quiet_hours_invalid": ("免打扰时段设置不正确", "The quiet hours are not valid"),
-    "warning_not_found": ("预警不存在", "No such warning"),
-    "warning_closed": ("预警已解除或已过期", "The warning is cancelled or has expired"),
-    "warning_period_invalid": ("预警起止时间不正确", "The warning's period is not valid"),
-    "warning_area_invalid": ("预警区域不正确", "The warning's areas are not valid"),
-    "callout_not_found": ("叫应不存在", "No such callout"),
-    "callout_closed": ("叫应已取消", "The callout is cancelled"),
-    "callout_no_recipients": ("没有可叫应的人员", "Nobody to call out in these areas"),
-    "callout_recipient_invalid": (
-        "被叫应人员不在这些区域任职",
-        "A named person holds no duty in these areas",
-    ),
-    "report_not_urgent": ("该案件不是紧急险情", "The case is not urgent"),
-    "response_not_found": ("响应记录不存在", "No such response record"),
-    "response_step_out_of_order": (
-        "请按顺序记录：收到、出发、到达、完成",
-        "Steps go in order: acknowledge, set off, arrive, finish",
-    ),
-    "team_not_found": ("救援队伍不存在", "No such rescue team"),
-    "team_retired": ("救援队伍已停用", "The rescue team is retired"),
-    "control_characters": ("内容含有不允许的控制字符", "The text contains control characters"),
-    "date_out_of_range": ("日期超出允许范围", "The date is out of the accepted range"),
-    "value_out_of_range": ("数值超出允许范围", "A value is out of the accepted range"),
-    "json_too_deep": ("JSON 嵌套层级过深", "The JSON is nested too deeply"),
-    "encoding_invalid": ("内容不是合法的 UTF-8 文本", "The body is not valid UTF-8"),
-    "too_many_parts": ("上传内容的字段过多", "The upload has too many parts"),
+    "report_changed": N_("The case changed meanwhile"),
+    "action_not_allowed": N_("Not possible in the case's current state"),
+    "reason_required": N_("A reason is required"),
+    "supervision_required": N_("A major hazard needs its supervision listing"),
+    "dispatch_target_required": N_("Name whom to dispatch the case to"),
+    "assignee_invalid": N_("The assignee holds no duty here"),
+    "merge_target_required": N_("Name the case to merge into"),
+    "idempotency_conflict": N_("This Idempotency-Key was used for a different request"),
+    "export_too_large": N_("Too many rows to export; choose a shorter period"),
+    "plan_not_found": N_("No such patrol plan"),
+    "plan_ended": N_("The patrol plan has ended"),
+    "recurrence_invalid": N_("The recurrence is not valid"),
+    "patrol_assignee_invalid": N_("The person holds no duty in this grid"),
+    "task_not_found": N_("No such patrol task"),
+    "task_window_closed": N_("Outside the task's time window"),
+    "task_state_conflict": N_("Not possible in the patrol task's current state"),
+    "checkpoint_unknown": N_("The checkpoint is not on this task"),
+    "patrol_report_invalid": N_("Only hazards you reported during this patrol can be linked"),
+    "internal_error": N_("Internal server error"),
+    "unavailable": N_("The service is unavailable"),
+    "notification_not_found": N_("No such notification"),
+    "quiet_hours_invalid": N_("The quiet hours are not valid"),
+    "warning_not_found": N_("No such warning"),
+    "warning_closed": N_("The warning is cancelled or has expired"),
+    "warning_period_invalid": N_("The warning's period is not valid"),
+    "warning_area_invalid": N_("The warning's areas are not valid"),
+    "callout_not_found": N_("No such callout"),
+    "callout_closed": N_("The callout is cancelled"),
+    "callout_no_recipients": N_("Nobody to call out in these areas"),
+    "callout_recipient_invalid": N_("A named person holds no duty in these areas"),
+    "report_not_urgent": N_("The case is not urgent"),
+    "response_not_found": N_("No such response record"),
+    "response_step_out_of_order": N_("Steps go in order: acknowledge, set off, arrive, finish"),
+    "team_not_found": N_("No such rescue team"),
+    "team_retired": N_("The rescue team is retired"),
+    "control_characters": N_("The text contains control characters"),
+    "date_out_of_range": N_("The date is out of the accepted range"),
+    "value_out_of_range": N_("A value is out of the accepted range"),
+    "json_too_deep": N_("The JSON is nested too deeply"),
+    "encoding_invalid": N_("The body is not valid UTF-8"),
+    "too_many_parts": N_("The upload has too many parts"),
 }
 
 
 class DomainError(Exception):
-    """An error the client can act on: a stable code, an HTTP status, optionally a field."""
+    """An error the client can act on: a stable code, an HTTP status, optionally a field.
+
+    `detail` is an English message id of the catalogue, its `%(name)s` placeholders filled from
+    `params`; `.detail` is the English text, translated at the edge (`problem`)."""
 
     def __init__(
         self,
@@ -145,19 +125,39 @@ class DomainError(Exception):
         status: int = 400,
         field: str | None = None,
         detail: str | None = None,
-        detail_zh: str | None = None,
+        params: dict[str, Any] | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         assert code in TITLES, code
-        super().__init__(detail or code)
+        self.message_id = detail
+        self.params = params or {}
+        self.detail = fill(detail, self.params)
+        super().__init__(self.detail or code)
         self.code = code
         self.status = status
         self.field = field
-        self.detail = detail
-        self.detail_zh = detail_zh
         self.errors = errors
         self.headers = headers or {}
+
+    def translated_detail(self) -> str | None:
+        """The detail in the current language, or None when the catalogue has no translation."""
+        return translated(self.message_id, self.params)
+
+
+def fill(message: str | None, params: dict[str, Any] | None) -> str | None:
+    """A message with its `%(name)s` placeholders filled (as written: no translation)."""
+    return message % params if message and params else message
+
+
+def translated(message: str | None, params: dict[str, Any] | None = None) -> str | None:
+    """`message` in the current language, None when it has none there (English always has)."""
+    if not message:
+        return None
+    if i18n.english():
+        return fill(message, params)
+    found = i18n.catalog(i18n.current_language()).get(message)
+    return fill(found, params) if found else None
 
 
 class NotFound(DomainError):
@@ -166,8 +166,8 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__("forbidden", status=403, detail=detail)
+    def __init__(self, detail: str | None = None, params: dict[str, Any] | None = None) -> None:
+        super().__init__("forbidden", status=403, detail=detail, params=params)
 
 
 class Conflict(DomainError):
@@ -176,16 +176,19 @@ class Conflict(DomainError):
 
 
 def invalid(
-    field: str, detail: str, code: str = "validation_failed", detail_zh: str | None = None
+    field: str,
+    detail: str,
+    code: str = "validation_failed",
+    params: dict[str, Any] | None = None,
 ) -> DomainError:
-    """A 422 for one field, listed the same way as schema validation errors."""
+    """A 422 for one field, listed the same way as schema validation errors (in English)."""
     return DomainError(
         code,
         status=422,
         field=field,
         detail=detail,
-        detail_zh=detail_zh,
-        errors=[{"field": field, "code": code, "message": detail}],
+        params=params,
+        errors=[{"field": field, "code": code, "message": fill(detail, params)}],
     )
 
 
@@ -195,20 +198,24 @@ def problem(
     code: str,
     status: int,
     detail: str | None = None,
-    detail_zh: str | None = None,
+    params: dict[str, Any] | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    translate: bool = True,
 ) -> Response[dict[str, Any]]:
-    english = wants_english(request.headers.get("accept-language"))
-    zh, en = TITLES.get(code, TITLES["bad_request"])
+    """The problem+json answer, its title and detail in the caller's language (Accept-Language:
+    English only when preferred). A detail the catalogue does not translate stays in English;
+    `translate=False` keeps a library's own detail as it is."""
+    with i18n.language(i18n.pick_accept_language(request.headers.get("accept-language"))):
+        title = i18n.gettext(TITLES.get(code, TITLES["bad_request"]))
+        text = (translated(detail, params) if translate else None) or fill(detail, params)
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
-        "title": en if english else zh,
+        "title": title,
         "status": status,
         "code": code,
         "instance": request.url.path,
     }
-    text = detail if english or not detail_zh else detail_zh
     if text:
         body["detail"] = text
     if errors:
@@ -223,8 +230,8 @@ def handle_domain_error(
         request,
         code=exc.code,
         status=exc.status,
-        detail=exc.detail,
-        detail_zh=exc.detail_zh,
+        detail=exc.message_id,
+        params=exc.params,
         errors=exc.errors,
         headers=exc.headers,
     )
@@ -295,16 +302,26 @@ def handle_http_exception(
         missing = _MISSING.match(detail or "")
         if missing:  # Litestar names a missing parameter only in its message
             kind, name = missing.groups()
-            detail = f"the {kind} parameter {name!r} is required"
+            detail = f"the {kind} parameter {name!r} is required"  # English only, as ever
             errors.append({"field": name, "code": "missing", "message": "required"})
         return problem(
-            request, code="validation_failed", status=422, detail=detail, errors=errors or None
+            request,
+            code="validation_failed",
+            status=422,
+            detail=detail,
+            errors=errors or None,
+            translate=False,
         )
     status = exc.status_code
     code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
     detail = exc.detail if status < 500 else None
     return problem(
-        request, code=code, status=status, detail=detail, headers=dict(exc.headers or {})
+        request,
+        code=code,
+        status=status,
+        detail=detail,
+        headers=dict(exc.headers or {}),
+        translate=False,
     )
 
 
@@ -331,7 +348,6 @@ ENCODING_INVALID = DomainError(
     status=400,
     field="body",
     detail="the body is not valid UTF-8",
-    detail_zh="请求内容不是合法的 UTF-8 编码",
 )
 
 
@@ -345,7 +361,6 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
             code="json_too_deep",
             status=400,
             detail="JSON may nest at most about 1,000 levels",
-            detail_zh="JSON 嵌套不能超过约 1000 层",
         )
     if _out_of_range(exc):
         logger.warning("value out of range on %s %s: %r", request.method, request.url.path, exc)

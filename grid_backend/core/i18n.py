@@ -40,6 +40,8 @@ def catalog(language: str) -> dict[str, Any]:
         if not message.id or not message.string or message.fuzzy:
             continue
         key = message.id if isinstance(message.id, str) else message.id[0]  # plural: singular
+        if message.context:  # gettext's convention: the context, EOT, the msgid
+            key = f"{message.context}\x04{key}"
         found[key] = message.string
     return found
 
@@ -105,6 +107,21 @@ def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
         text = singular if n == 1 else plural
     variables.setdefault("num", n)
     return text % variables
+
+
+def pgettext(context: str, message: str, **variables: Any) -> str:
+    """`message` of a `msgctxt` (a label whose English is also a page text) in the current
+    language, its `%(name)s` placeholders filled."""
+    found = catalog(current_language()).get(f"{context}\x04{message}")
+    text = found[0] if isinstance(found, tuple | list) else (found or message)
+    return text % variables if variables else text
+
+
+def both(context: str, message: str) -> tuple[str, str]:
+    """(zh-CN, English) of a `msgctxt` message: for a payload that carries both texts."""
+    with language("zh-CN"):
+        zh = pgettext(context, message)
+    return zh, message
 
 
 def N_(message: str) -> str:

@@ -6,7 +6,7 @@ The endpoint stores the key and the body's digest on the row it creates (a uniqu
 the key within its scope), and gives an `Idempotent` how to find the row of a key and how to
 answer with it:
 
-    once = Idempotent(key, digest(data), find=..., answer=..., conflict=..., conflict_zh=...)
+    once = Idempotent(key, digest(data), find=..., answer=..., conflict=...)
     if (earlier := await once.earlier()) is not None:
         return earlier, True                   # a retry: the first answer again
     ...                                        # validate
@@ -63,13 +63,14 @@ class Idempotent(Generic[T]):
     digest: str
     find: Callable[[str], Awaitable[Row | None]]  # the row stored under a key, if any
     answer: Callable[[Row], Awaitable[T]]  # the answer to give again for that row
-    conflict: str  # the 409's detail when the key was used for a different body
-    conflict_zh: str
+    conflict: str  # the 409's detail when the key was used for a different body (a msgid)
+    # unused: the catalogue translates `conflict`; kept while callers still pass it
+    conflict_zh: str | None = None
 
     async def replay(self, earlier: Row) -> T:
         """The earlier answer, if the body is the same; else the 409."""
         if earlier["request_digest"] != self.digest:
-            raise Conflict("idempotency_conflict", detail=self.conflict, detail_zh=self.conflict_zh)
+            raise Conflict("idempotency_conflict", detail=self.conflict)
         return await self.answer(earlier)
 
     async def earlier(self) -> T | None:

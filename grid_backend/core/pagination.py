@@ -58,7 +58,7 @@ def decode(cursor: str | None, tag: str, *kinds: str) -> tuple[Any, ...] | None:
             return tuple(_key(kind, value) for kind, value in zip(kinds, values, strict=True))
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         pass
-    raise invalid("cursor", "cursor is not one this server issued", detail_zh="分页游标无效")
+    raise invalid("cursor", "cursor is not one this server issued")
 
 
 def _key(kind: str, value: str) -> Key:

@@ -50,9 +50,9 @@ def in_window(field: str, value: date | datetime | None) -> None:
     if not DATE_MIN <= day <= DATE_MAX:
         raise invalid(
             field,
-            f"must be between {DATE_MIN} and {DATE_MAX}",
+            "must be between %(min)s and %(max)s",
             code="date_out_of_range",
-            detail_zh=f"日期须在 {DATE_MIN} 至 {DATE_MAX} 之间",
+            params={"min": DATE_MIN, "max": DATE_MAX},
         )
 
 

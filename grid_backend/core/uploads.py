@@ -48,8 +48,8 @@ def _too_large(max_file_bytes: int) -> DomainError:
     return DomainError(
         "photo_too_large",
         status=413,
-        detail=f"a photo may be at most {mb:g} MB",
-        detail_zh=f"单张照片不能超过 {mb:g} MB",
+        detail="a photo may be at most %(mb)g MB",
+        params={"mb": mb},
     )
 
 
@@ -94,7 +94,6 @@ def _boundary(request: Request[Any, Any, Any], *, max_files: int, max_file_bytes
         raise invalid(
             "body",
             "expected multipart/form-data with a boundary",
-            detail_zh="请以 multipart/form-data 格式上传",
         )
     declared = request.headers.get("content-length")
     limit = max_files * (max_file_bytes + 64 * 1024) + 256 * 1024
@@ -143,20 +142,20 @@ class _PartReader:
         else:
             self.buffer.extend(event)
             if len(self.buffer) > MAX_FIELD_BYTES:
-                raise invalid(self.current.name, "field value too long", detail_zh="字段内容过长")
+                raise invalid(self.current.name, "field value too long")
 
     def _start(self, event: Any) -> None:
         self.current = event
         if event.filename is None and event.name not in self.file_fields:
             return
         if event.name not in self.file_fields:
-            raise invalid(event.name, "unexpected file field", detail_zh="不支持的文件字段")
+            raise invalid(event.name, "unexpected file field")
         if len(self.form.files) >= self.max_files:
             raise invalid(
                 event.name,
-                f"at most {self.max_files} photos",
+                "at most %(max_files)s photos",  # its own msgid: zh-CN says 最多上传 here
                 code="photo_count_exceeded",
-                detail_zh=f"最多上传 {self.max_files} 张照片",
+                params={"max_files": self.max_files},
             )
         fd, name = tempfile.mkstemp(dir=self.spool_dir, prefix="upload-")
         self.sink = os.fdopen(fd, "wb")
@@ -176,11 +175,11 @@ def _raise_for(exc: BaseException, *, max_parts: int, max_file_bytes: int) -> No
             raise DomainError(
                 "too_many_parts",
                 status=413,
-                detail=f"at most {max_parts} parts in one upload",
-                detail_zh=f"一次上传最多 {max_parts} 个字段",
+                detail="at most %(max_parts)s parts in one upload",
+                params={"max_parts": max_parts},
             ) from None
         raise _too_large(max_file_bytes) from None
     if isinstance(exc, MultipartError):
         raise invalid(
-            "body", f"malformed multipart body: {exc}", detail_zh="上传内容格式不正确"
+            "body", "malformed multipart body: %(error)s", params={"error": exc}
         ) from None

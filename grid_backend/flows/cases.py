@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grid_backend.core import i18n
 from grid_backend.core.db import write_transaction
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ActionIn, ReportRead
@@ -12,15 +13,15 @@ from grid_backend.hazards.services import Actor, read_report
 from grid_backend.hazards.services import actions as hazards
 from grid_backend.notify import services as notify
 
-_POINT_REASONS = {
-    "registered": ("上报已受理", "your report was accepted"),
-    "confirmed": ("隐患已整改办结", "the hazard was fixed and closed"),
-    "duplicate": ("同一隐患的重复上报", "a repeat report of a known hazard"),
-    "false_report": ("上报内容不实", "the report was found to be false"),
+_POINT_REASONS = {  # English; zh-CN in messages.po (msgctxt "points notice")
+    "registered": "your report was accepted",
+    "confirmed": "the hazard was fixed and closed",
+    "duplicate": "a repeat report of a known hazard",
+    "false_report": "the report was found to be false",
 }
 
 
-async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = False) -> ReportRead:
+async def act(*, report_id: int, data: ActionIn, actor: Actor) -> ReportRead:
     """Take one workflow action on a case: checked against the table, written with its event
     in one transaction, refused if the case changed meanwhile."""
     action = await hazards.plan_action(report_id=report_id, data=data, actor=actor)
@@ -35,13 +36,14 @@ async def act(*, report_id: int, data: ActionIn, actor: Actor, english: bool = F
             await hazards.merge_into(action)
     # a return or a relocation can take the case out of the actor's sight: they still get
     # the result of what they did rather than a 404 for a change that was made
-    return await read_report(report_id=report_id, actor=actor, english=english, acted=True)
+    return await read_report(report_id=report_id, actor=actor, acted=True)
 
 
 async def _notify_points(action: hazards.Action, delta: int, reason: str, event_id: int) -> None:
     """Tell a resident they earned (or lost) points, in the case's transaction."""
     account_id, report_id = action.case["reporter"], action.case["id"]
-    zh, en = _POINT_REASONS.get(reason, (reason, reason))
+    text = _POINT_REASONS.get(reason)
+    zh, en = i18n.both("points notice", text) if text else (reason, reason)
     await notify.enqueue(
         recipient_id=account_id,
         kind="points.awarded",
@@ -57,7 +59,7 @@ async def _notify_change(action: hazards.Action, event_id: int) -> None:
     t, target, actor = action.transition, action.target, action.actor
     reporter = case["reporter"]
     if reporter and reporter != actor.account_id and target != case["status"] and t.public:
-        zh, en = workflow.PLAIN_STATUS[target]
+        zh, en = i18n.both("plain status", workflow.PLAIN_STATUS[target])
         await notify.enqueue(
             recipient_id=reporter,
             kind="case.status_changed",

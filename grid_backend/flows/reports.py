@@ -13,14 +13,14 @@ from grid_backend.response import services as response
 
 
 async def submit(
-    *, data: ReportCreate, actor: Actor, idempotency_key: str | None, english: bool = False
+    *, data: ReportCreate, actor: Actor, idempotency_key: str | None
 ) -> tuple[ReportRead, bool]:
     """File a case (or return the first result of a retried submission); True if replayed."""
-    once = hazards.report_once(data, actor, idempotency_key, english)
+    once = hazards.report_once(data, actor, idempotency_key)
     earlier = await once.earlier()
     if earlier is not None:
         return earlier, True
-    draft = await hazards.check_report(data, actor, once, english)
+    draft = await hazards.check_report(data, actor, once)
 
     async def create() -> dict[str, Any]:
         async with write_transaction():

@@ -90,14 +90,14 @@ def allowed(status: str, level: str, roles: set[str]) -> list[str]:
 
 
 # What a resident reads instead of the status code.
-PLAIN_STATUS: dict[str, tuple[str, str]] = {
-    "submitted": ("已提交，等待受理", "Received, waiting to be reviewed"),
-    "registered": ("已受理，正在安排处理", "Accepted, being assigned"),
-    "dispatched": ("已交办给责任人", "Assigned to the people responsible"),
-    "in_progress": ("正在整改", "Being fixed"),
-    "suspended": ("暂缓处理", "On hold"),
-    "pending_check": ("整改完成，等待核查", "Fixed, waiting for a check"),
-    "closed": ("已办结", "Closed: the hazard was dealt with"),
-    "rejected": ("未予受理", "Not accepted"),
-    "merged": ("已与同一隐患合并处理", "Merged with a report of the same hazard"),
+PLAIN_STATUS: dict[str, str] = {  # English; zh-CN in messages.po (msgctxt "plain status")
+    "submitted": "Received, waiting to be reviewed",
+    "registered": "Accepted, being assigned",
+    "dispatched": "Assigned to the people responsible",
+    "in_progress": "Being fixed",
+    "suspended": "On hold",
+    "pending_check": "Fixed, waiting for a check",
+    "closed": "Closed: the hazard was dealt with",
+    "rejected": "Not accepted",
+    "merged": "Merged with a report of the same hazard",
 }

@@ -54,7 +54,6 @@ class MediaController(Controller):
                     "file",
                     "attach the photo as the multipart field `file`",
                     code="validation_failed",
-                    detail_zh="请以 file 字段上传照片",
                 )
             return await services.ingest(upload=form.files[0].path, account_id=caller.account_id)
         finally:

@@ -170,8 +170,8 @@ def process_photo(
     if size_bytes > max_bytes:
         raise PhotoRejected(
             "photo_too_large",
-            f"The photo is {size_bytes / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB.",
-            f"照片大小为 {size_bytes / 2**20:.1f} MB，超过了 {max_bytes / 2**20:.1f} MB 的上限。",
+            "The photo is %(size).1f MB; the limit is %(limit).1f MB.",
+            {"size": size_bytes / 2**20, "limit": max_bytes / 2**20},
         )
     with open(path, "rb") as fh:
         mime = sniff_type(fh.read(SNIFF_BYTES))

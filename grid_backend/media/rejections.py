@@ -1,6 +1,11 @@
-"""Why the photo pipeline refuses an upload: a stable code and a message in two languages."""
+"""Why the photo pipeline refuses an upload: a stable code and an English message (zh-CN in
+the catalogue)."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from grid_backend.core import i18n
 
 REJECTION_CODES = frozenset(
     {
@@ -14,35 +19,38 @@ REJECTION_CODES = frozenset(
 
 
 class PhotoRejected(Exception):
-    """An upload the service will not take as a photo: a stable code and a message in two languages."""
+    """An upload the service will not take as a photo: a stable code and an English message id
+    (zh-CN in the catalogue), its `%(name)s` placeholders filled from `params`."""
 
-    def __init__(self, code: str, detail: str, detail_zh: str) -> None:
+    def __init__(self, code: str, detail: str, params: dict[str, Any] | None = None) -> None:
         assert code in REJECTION_CODES, code
-        super().__init__(f"{code}: {detail}")
         self.code = code
-        self.detail = detail
-        self.detail_zh = detail_zh
+        self.message_id = detail
+        self.params = params or {}
+        self.detail = detail % self.params if self.params else detail
+        super().__init__(f"{code}: {self.detail}")
+
+    @property
+    def detail_zh(self) -> str:
+        with i18n.language("zh-CN"):
+            return i18n.gettext(self.message_id, **self.params)
 
 
 def _unsupported(*, empty: bool) -> PhotoRejected:
     if empty:
-        return PhotoRejected("photo_type_unsupported", "The file is empty.", "文件为空。")
+        return PhotoRejected("photo_type_unsupported", "The file is empty.")
     return PhotoRejected(
-        "photo_type_unsupported",
-        "The file is not a JPEG, PNG, WebP or HEIC/HEIF photo.",
-        "文件不是 JPEG、PNG、WebP 或 HEIC/HEIF 格式的照片。",
+        "photo_type_unsupported", "The file is not a JPEG, PNG, WebP or HEIC/HEIF photo."
     )
 
 
 def _too_big_to_decode(size: tuple[int, int], cost: int, budget: int) -> PhotoRejected:
     width, height = size
-    need, have = cost / 2**20, budget / 2**20
     return PhotoRejected(
         "photo_too_many_pixels",
-        f"The photo has {width} x {height} pixels; decoding it would take {need:.0f} MB, more"
-        f" than this server's {have:.0f} MB decoding budget.",
-        f"照片为 {width} × {height} 像素，解码需 {need:.0f} MB，超过本服务器 {have:.0f} MB 的"
-        "解码内存上限。",
+        "The photo has %(width)s x %(height)s pixels; decoding it would take %(need).0f MB, more"
+        " than this server's %(have).0f MB decoding budget.",
+        {"width": width, "height": height, "need": cost / 2**20, "have": budget / 2**20},
     )
 
 
@@ -51,14 +59,14 @@ def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> PhotoReje
     if size is None:
         return PhotoRejected(
             "photo_too_many_pixels",
-            f"The photo claims far more pixels than the limit of {limit} megapixels.",
-            f"照片声明的像素数远超 {limit} 百万像素的上限。",
+            "The photo claims far more pixels than the limit of %(limit)s megapixels.",
+            {"limit": limit},
         )
     width, height = size
     return PhotoRejected(
         "photo_too_many_pixels",
-        f"The photo is {width} x {height} pixels; the limit is {limit} megapixels.",
-        f"照片为 {width} x {height} 像素，超过了 {limit} 百万像素的上限。",
+        "The photo is %(width)s x %(height)s pixels; the limit is %(limit)s megapixels.",
+        {"width": width, "height": height, "limit": limit},
     )
 
 
@@ -66,7 +74,6 @@ def _corrupt() -> PhotoRejected:
     return PhotoRejected(
         "photo_corrupt",
         "The photo is damaged and cannot be read.",
-        "照片文件已损坏，无法读取。",
     )
 
 
@@ -74,7 +81,6 @@ def _truncated() -> PhotoRejected:
     return PhotoRejected(
         "photo_truncated",
         "The photo is incomplete; the upload was probably cut off. Please send it again.",
-        "照片不完整，可能是上传中断了，请重新上传。",
     )
 
 

@@ -33,8 +33,8 @@ def _rejected(exc: PhotoRejected, field: str) -> DomainError:
     return DomainError(
         exc.code,
         status=_STATUS.get(exc.code, 422),
-        detail=exc.detail,
-        detail_zh=exc.detail_zh,
+        detail=exc.message_id,
+        params=exc.params,
         errors=[{"field": field, "code": exc.code, "message": exc.detail}],
     )
 
@@ -114,7 +114,6 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
             "server_busy",
             status=503,
             detail="the server is decoding other large photos; send this one again shortly",
-            detail_zh="服务器正在处理其他大尺寸照片，请稍后重新上传",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
     captured_utc = processed.captured_at if _aware(processed.captured_at) else None

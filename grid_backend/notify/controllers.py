@@ -9,7 +9,6 @@ from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.core.auth import CurrentCaller
-from grid_backend.core.errors import wants_english
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import PathId
 from grid_backend.notify import services
@@ -21,10 +20,6 @@ from grid_backend.notify.schemas import (
     PreferencesWrite,
     ReadAllResult,
 )
-
-
-def _english(request: Request[Any, Any, Any]) -> bool:
-    return wants_english(request.headers.get("accept-language"))
 
 
 class InboxController(Controller):
@@ -45,7 +40,6 @@ class InboxController(Controller):
             unread_only=unread,
             limit=limit,
             cursor=cursor,
-            english=_english(request),
         )
 
     @post(
@@ -59,7 +53,6 @@ class InboxController(Controller):
         return await services.mark_read(
             account_id=caller.account_id,
             notification_id=notification_id,
-            english=_english(request),
         )
 
     @post("/notifications/read-all", status_code=HTTP_200_OK, summary="Mark the whole inbox read")

@@ -168,9 +168,7 @@ class PatrolTaskController(Controller):
     ) -> Response[CheckInRead]:
         key = request.headers.get("idempotency-key")
         if key is not None and not 8 <= len(key) <= 100:
-            raise invalid(
-                "Idempotency-Key", "8 to 100 characters", detail_zh="幂等键长度应为8到100个字符"
-            )
+            raise invalid("Idempotency-Key", "8 to 100 characters")
         result, replayed = await services.check_in(
             task_id=task_id,
             data=data,

@@ -7,36 +7,38 @@ import asyncio
 
 from zxcvbn import zxcvbn
 
+from grid_backend.core import i18n
 from grid_backend.core.errors import DomainError
+from grid_backend.core.i18n import N_
 
 # the product's own words: a password made of them is guessed first (Grid141demo is public)
 PRODUCT_WORDS = ["grid", "141", "demo", "grid141", "wangge", "chongqing", "cq", "yingji"]
 ZXCVBN_MAX = 72  # zxcvbn refuses longer inputs; the start is what a guesser tries anyway
 
-# reason -> (English, 中文); the codes are stable (problem `errors[0].reason`)
-REASONS: dict[str, tuple[str, str]] = {
-    "too_short": ("use at least 8 characters", "密码至少需要8位"),
-    "letters_and_digits": ("use both letters and digits", "密码需同时包含字母和数字"),
-    "contains_phone": ("do not put your phone number in it", "不能包含手机号"),
-    "common": ("this is one of the most common passwords", "这是常见密码，很容易被猜到"),
-    "personal": (
-        "do not build it from your name, your phone number or this app's name",
-        "不能用姓名、手机号或本应用的名称组成密码",
-    ),
-    "dictionary_word": ("a single word is easy to guess", "单个单词很容易被猜到"),
-    "name": ("names and surnames are easy to guess", "姓名很容易被猜到"),
-    "keyboard_pattern": ("keyboard patterns are easy to guess", "键盘上连续的按键很容易被猜到"),
-    "repeated": ("repeated characters are easy to guess", "重复的字符很容易被猜到"),
-    "sequence": (
-        "sequences like abc or 6543 are easy to guess",
-        "abc、6543 这样的序列很容易被猜到",
-    ),
-    "date": ("dates and years are easy to guess", "日期和年份很容易被猜到"),
-    "guessable": (
-        "too easy to guess: add more words or characters",
-        "密码太容易被猜到，请再加几个字词或字符",
-    ),
+# reason -> English text (a msgid; zh-CN in the catalogue); the codes are stable (problem
+# `errors[0].reason`)
+REASON_TEXTS: dict[str, str] = {
+    "too_short": N_("use at least 8 characters"),
+    "letters_and_digits": N_("use both letters and digits"),
+    "contains_phone": N_("do not put your phone number in it"),
+    "common": N_("this is one of the most common passwords"),
+    "personal": N_("do not build it from your name, your phone number or this app's name"),
+    "dictionary_word": N_("a single word is easy to guess"),
+    "name": N_("names and surnames are easy to guess"),
+    "keyboard_pattern": N_("keyboard patterns are easy to guess"),
+    "repeated": N_("repeated characters are easy to guess"),
+    "sequence": N_("sequences like abc or 6543 are easy to guess"),
+    "date": N_("dates and years are easy to guess"),
+    "guessable": N_("too easy to guess: add more words or characters"),
 }
+
+
+def _reasons() -> dict[str, tuple[str, str]]:
+    with i18n.language("zh-CN"):
+        return {r: (en, i18n.gettext(en)) for r, en in REASON_TEXTS.items()}
+
+
+REASONS = _reasons()  # reason -> (English, 中文), as before, from the catalogue
 
 _WARNINGS = (  # zxcvbn's feedback warning (English, from its source) -> our reason
     ("common password", "common"),
@@ -53,13 +55,12 @@ _WARNINGS = (  # zxcvbn's feedback warning (English, from its source) -> our rea
 
 
 def weak_password(reason: str) -> DomainError:
-    en, zh = REASONS[reason]
+    en = REASON_TEXTS[reason]
     return DomainError(
         "password_weak",
         status=422,
         field="password",
         detail=en,
-        detail_zh=zh,
         errors=[{"field": "password", "code": "password_weak", "reason": reason, "message": en}],
     )
 

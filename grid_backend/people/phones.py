@@ -24,7 +24,6 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
             field,
             "expected an 11-digit mainland mobile number such as 138 1234 5678",
             code="phone_invalid",
-            detail_zh="请输入11位大陆手机号，如 138 1234 5678",
         )
     return digits
 

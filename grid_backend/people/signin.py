@@ -40,8 +40,8 @@ def too_many(seconds: int) -> DomainError:
         "rate_limited",
         status=429,
         headers={"Retry-After": str(seconds)},
-        detail=f"try again in {seconds} s",
-        detail_zh=f"请 {seconds} 秒后再试",
+        detail="try again in %(seconds)s s",
+        params={"seconds": seconds},
     )
 
 

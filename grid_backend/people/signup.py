@@ -53,7 +53,6 @@ def code_invalid() -> DomainError:
         "code",
         "the code is wrong or has expired; ask for a new one",
         code="code_invalid",
-        detail_zh="验证码错误或已失效，请重新获取",
     )
 
 
@@ -81,7 +80,6 @@ async def prepare_code(*, phone: str, address: str, sms_ready: bool) -> Sms:
             "unavailable",
             status=503,
             detail="registration needs SMS, which is not configured",
-            detail_zh="短信服务未配置，暂不能注册",
         )
     await _limit(window(s.signup_codes_per_address, HOUR), "signup-code-address", address)
     await _limit(window(1, RESEND_SECONDS), "signup-code-resend", phone)
@@ -174,7 +172,7 @@ async def register(*, phone: str, code: str, password: str, name: str, address: 
     await _limit(window(s.signup_attempts_per_address, HOUR), "signup-address", address)
     await _limit(window(CODE_TRIES * 2, HOUR), "signup-phone", phone)
     if not name:
-        raise invalid("name", "name must not be blank", detail_zh="姓名不能为空")
+        raise invalid("name", "name must not be blank")
     await check_new_password(password=password, phone=phone, name=name)
     if len(code) != CODE_DIGITS or not code.isdigit():
         raise code_invalid()

@@ -12,6 +12,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from grid_backend.areas.services import area_path_of
+from grid_backend.core import i18n
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import MAX_ID, QueryId, in_window
 from grid_backend.people.caller import CurrentMember
@@ -109,15 +110,15 @@ class ExportController(Controller):
         in_window("to", date_to)
         chosen = area_id if area_id is not None else area
         area_path = await area_path_of(chosen)
-        export = await ledger.prepare(
-            grants=member.grants,
-            account_id=member.account_id,
-            area_path=area_path,
-            date_from=date_from,
-            date_to=date_to,
-            fmt=format,
-            english=lang == "en",
-        )
+        with i18n.language(lang):  # the ledger's language is asked for by name, not by header
+            export = await ledger.prepare(
+                grants=member.grants,
+                account_id=member.account_id,
+                area_path=area_path,
+                date_from=date_from,
+                date_to=date_to,
+                fmt=format,
+            )
         code = area_path.rstrip("/").rsplit("/", 1)[-1] if area_path else None
         name = ledger.filename(export, code, format)
         headers = {

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import xlsxwriter
 
-from grid_backend.core import audit, clock, policy
+from grid_backend.core import audit, clock, i18n, policy
 from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import DomainError
 from grid_backend.hazards import workflow
@@ -206,10 +206,9 @@ async def prepare(
     date_from: date | None,
     date_to: date | None,
     fmt: str,
-    english: bool = False,
 ) -> Export:
     """Check the caller may export the area, count the rows (refusing more than MAX_ROWS) and
-    audit the export."""
+    audit the export; the export is in the current language (core/i18n)."""
     paths = scope_paths(grants, area_path, "report.export")
     date_from, date_to = period(date_from, date_to)
     where = (
@@ -222,8 +221,8 @@ async def prepare(
         raise DomainError(
             "export_too_large",
             status=422,
-            detail=f"{rows} cases: at most {MAX_ROWS} a file; choose a shorter period",
-            detail_zh=f"共 {rows} 件，单个文件最多 {MAX_ROWS} 件，请缩短期间",
+            detail="%(rows)s cases: at most %(max_rows)s a file; choose a shorter period",
+            params={"rows": rows, "max_rows": MAX_ROWS},
         )
     async with write_transaction():
         await audit.record(
@@ -239,7 +238,9 @@ async def prepare(
                 "areas": paths,
             },
         )
-    return Export(where=where, rows=rows, english=english, date_from=date_from, date_to=date_to)
+    return Export(
+        where=where, rows=rows, english=i18n.english(), date_from=date_from, date_to=date_to
+    )
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (tab and carriage return

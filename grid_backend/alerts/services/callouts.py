@@ -136,16 +136,15 @@ def _check_recipients(
         if missing:
             raise invalid(
                 "account_ids",
-                f"these accounts hold none of the duties in these areas today: {missing}",
+                "these accounts hold none of the duties in these areas today: %(missing)s",
                 code="callout_recipient_invalid",
-                detail_zh=f"以下人员今日不在这些区域任职：{missing}",
+                params={"missing": missing},
             )
     if not added and required:
         raise invalid(
             "area_ids",
             "nobody holds the duties in these areas today",
             code="callout_no_recipients",
-            detail_zh="这些区域今日无人任职",
         )
 
 
@@ -159,7 +158,6 @@ async def create_callout(
         raise invalid(
             "account_ids",
             "give either duties or account_ids",
-            detail_zh="请只指定职责或人员名单之一",
         )
     now = clock.now()
     live: Live = []

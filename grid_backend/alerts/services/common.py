@@ -106,9 +106,9 @@ async def _areas(area_ids: list[int], field: str = "area_ids") -> list[dict[str,
     if missing:
         raise invalid(
             field,
-            f"no such areas: {missing}",
+            "no such areas: %(missing)s",
             code="warning_area_invalid",
-            detail_zh=f"区域不存在：{missing}",
+            params={"missing": missing},
         )
     return [found[i] for i in ids]
 

@@ -52,15 +52,15 @@ from grid_backend.patrols import rounds as patrol_rounds
 def _check_period(starts: datetime, expires: datetime, now: datetime) -> None:
     problem = None
     if expires <= starts:
-        problem = ("expires_at must be after starts_at", "结束时间须晚于开始时间")
+        problem = "expires_at must be after starts_at"
     elif expires <= now:
-        problem = ("expires_at is in the past", "结束时间已过")
+        problem = "expires_at is in the past"
     elif expires - starts > MAX_PERIOD:
-        problem = ("a warning lasts at most 30 days", "预警期限最长30天")
+        problem = "a warning lasts at most 30 days"
     elif starts > now + MAX_LEAD:
-        problem = ("a warning starts at most 7 days ahead", "预警最多提前7天发布")
+        problem = "a warning starts at most 7 days ahead"
     if problem:
-        raise invalid("expires_at", problem[0], code="warning_period_invalid", detail_zh=problem[1])
+        raise invalid("expires_at", problem, code="warning_period_invalid")
 
 
 async def _warning_row(warning_id: int) -> dict[str, Any]:

@@ -52,8 +52,8 @@ class _Errors:
             raise DomainError(
                 specific[0] if specific else default_code,
                 status=422,
-                detail=f"{len(self.items)} problem(s); nothing was imported",
-                detail_zh=f"发现 {len(self.items)} 处问题，未导入任何数据",
+                detail="%(count)s problem(s); nothing was imported",
+                params={"count": len(self.items)},
                 errors=self.items,
             )
 
@@ -186,16 +186,16 @@ def resolve_datum(collection: Any, datum: Datum | None) -> Datum:
     if declared is not None and declared not in geo.DATUMS:
         raise invalid(
             "datum",
-            f"the file's datum {declared!r} is not wgs84, gcj02 or bd09",
+            "the file's datum %(declared)r is not wgs84, gcj02 or bd09",
             code="datum_unknown",
-            detail_zh="文件声明的坐标系须为 wgs84、gcj02 或 bd09",
+            params={"declared": declared},
         )
     if datum is None:
         return declared or "wgs84"
     if declared is not None and declared != datum:
         raise invalid(
             "datum",
-            f"the file says its coordinates are {declared}, the request says {datum}",
-            detail_zh=f"文件声明坐标系为 {declared}，与请求的 {datum} 不一致",
+            "the file says its coordinates are %(declared)s, the request says %(datum)s",
+            params={"declared": declared, "datum": datum},
         )
     return datum

@@ -26,21 +26,18 @@ def to_wgs84(lat: float, lng: float, datum: str) -> tuple[float, float]:
             "datum",
             "datum is wgs84, gcj02 or bd09",
             code="datum_unknown",
-            detail_zh="坐标系须为 wgs84、gcj02 或 bd09",
         )
     if not (math.isfinite(lat) and -90 <= lat <= 90):
         raise invalid(
             "lat",
             "lat is between -90 and 90",
             code="coordinates_out_of_range",
-            detail_zh="纬度须在 -90 到 90 之间",
         )
     if not (math.isfinite(lng) and -180 <= lng <= 180):
         raise invalid(
             "lng",
             "lng is between -180 and 180",
             code="coordinates_out_of_range",
-            detail_zh="经度须在 -180 到 180 之间",
         )
     return geo.convert(lng, lat, datum, "wgs84")
 
@@ -54,8 +51,8 @@ async def locate_point(*, lat: float, lng: float, datum: str = "wgs84") -> Any:
     if match is None:
         raise NotFound(
             "outside_all_grids",
-            detail=f"no grid within {tolerance:g} m of this position",
-            detail_zh=f"该位置 {tolerance:g} 米内没有网格",
+            detail="no grid within %(tolerance)g m of this position",
+            params={"tolerance": tolerance},
         )
     return index, match, wlng, wlat
 

@@ -41,8 +41,8 @@ async def plan_action(*, report_id: int, data: ActionIn, actor: Actor) -> Action
     if case["status"] not in t.sources:
         raise Conflict(
             "action_not_allowed",
-            detail=f"{data.action} is not possible while the case is {case['status']}",
-            detail_zh="当前状态下不能执行该操作",
+            detail="%(action)s is not possible while the case is %(status)s",
+            params={"action": data.action, "status": case["status"]},
         )
     roles = roles_for(case, actor)
     needed = t.major_roles if case["level"] == "major" and t.major_roles is not None else t.roles
@@ -70,7 +70,6 @@ async def apply_action(a: Action) -> int:
         raise Conflict(
             "report_changed",
             detail="the case changed meanwhile; reload it",
-            detail_zh="案件已被他人更新，请刷新后重试",
         )
     event_id = await _event(
         report_id,

@@ -35,9 +35,9 @@ async def _category(code: str, field: str = "category") -> dict[str, Any]:
     if row is None:
         raise invalid(
             field,
-            f"unknown category {code!r}; see GET /api/v1/config",
+            "unknown category %(code)r; see GET /api/v1/config",
             code="category_unknown",
-            detail_zh="未知隐患类别",
+            params={"code": code},
         )
     return row
 

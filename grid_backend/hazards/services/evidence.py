@@ -51,25 +51,24 @@ async def _own_photos(
             field,
             "at least one photo is required",
             code="photo_required",
-            detail_zh="请至少上传一张照片",
         )
     if len(ids) > limit:
         raise invalid(
             field,
-            f"at most {limit} photos",
+            "at most %(limit)s photos",
             code="photo_count_exceeded",
-            detail_zh=f"最多 {limit} 张照片",
+            params={"limit": limit},
         )
     if len(set(ids)) != len(ids):
-        raise invalid(field, "a photo is listed twice", detail_zh="照片重复")
+        raise invalid(field, "a photo is listed twice")
     mine = await uploaded_photos(ids, account_id)
     missing = [i for i in ids if i not in mine]
     if missing:
         raise invalid(
             field,
-            f"photos {missing} were not uploaded by you",
+            "photos %(missing)s were not uploaded by you",
             code="photo_not_yours",
-            detail_zh="只能使用本人上传的照片",
+            params={"missing": missing},
         )
     return mine
 

@@ -85,7 +85,6 @@ async def list_reports(
     sort: str = "newest",
     limit: int = 50,
     cursor: str | None = None,
-    english: bool = False,
 ) -> ReportPage:
     """Cases the person may see, filtered; newest first, oldest first, or the nearest deadline
     first (cases without one last)."""
@@ -113,7 +112,7 @@ async def list_reports(
     cursor_out = cursor_out_of(rows, limit)
     thumbs = await _first_photos([r["id"] for r in rows])
     return ReportPage(
-        items=[_summary(r, actor, mine, thumbs, now, english) for r in rows],
+        items=[_summary(r, actor, mine, thumbs, now) for r in rows],
         next_cursor=cursor_out,
     )
 
@@ -166,12 +165,11 @@ def _summary(
     mine: bool,
     thumbs: dict[int, int],
     now: datetime,
-    english: bool,
 ) -> ReportSummary:
     return ReportSummary(
         id=r["id"],
         status=r["status"],
-        status_text=_status_text(r["status"], english),
+        status_text=_status_text(r["status"]),
         category=r["category"],
         level=r["level"],
         urgent=r["urgent"],

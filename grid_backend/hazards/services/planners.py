@@ -78,9 +78,7 @@ async def plan(
 def _need_reason(data: ActionIn) -> str:
     reason = (data.reason or "").strip()
     if not reason:
-        raise invalid(
-            "reason", "this action needs a reason", code="reason_required", detail_zh="请填写原因"
-        )
+        raise invalid("reason", "this action needs a reason", code="reason_required")
     return reason
 
 
@@ -90,9 +88,9 @@ def _future(field: str, value: datetime | None, now: datetime) -> None:
     if value is None:
         return
     if value.tzinfo is None:
-        raise invalid(field, "give the deadline with its UTC offset", detail_zh="期限须带时区")
+        raise invalid(field, "give the deadline with its UTC offset")
     if value <= now:
-        raise invalid(field, "the deadline must be in the future", detail_zh="期限须晚于当前时间")
+        raise invalid(field, "the deadline must be in the future")
 
 
 def _shift(value: datetime | None, by: timedelta) -> datetime | None:
@@ -133,10 +131,9 @@ async def _merge(p: Planning) -> None:
             "into",
             "name the case this one duplicates",
             code="merge_target_required",
-            detail_zh="请指定合并到的案件",
         )
     if data.into == case["id"]:
-        raise invalid("into", "a case cannot be merged into itself", detail_zh="不能合并到自身")
+        raise invalid("into", "a case cannot be merged into itself")
     target = (
         await HazardReport.select(HazardReport.id, HazardReport.status, HazardReport.area_path)
         .where(HazardReport.id == data.into)
@@ -148,14 +145,12 @@ async def _merge(p: Planning) -> None:
             "into",
             "no such case in your area",
             code="report_not_found",
-            detail_zh="目标案件不存在或不在您的辖区",
         )
     if target["status"] not in workflow.OPEN:
         raise invalid(
             "into",
             "the target case is not open",
             code="report_not_open",
-            detail_zh="目标案件未在办理中",
         )
     p.step.changes[HazardReport.merged_into] = target["id"]
     p.step.changes[HazardReport.due_at] = None
@@ -203,7 +198,6 @@ async def _dispatch_target(p: Planning) -> None:
             "assignee_id",
             "dispatch to exactly one of assignee_id, grid_id, board",
             code="dispatch_target_required",
-            detail_zh="请指定一个承办人、网格或板块",
         )
     p.change(
         {HazardReport.assignee: None, HazardReport.assigned_area: None, HazardReport.board: None}
@@ -219,7 +213,7 @@ async def _dispatch_target(p: Planning) -> None:
     if data.board is not None:
         if data.board not in policy.BOARDS:
             raise invalid(
-                "board", f"board is one of {', '.join(policy.BOARDS)}", detail_zh="未知板块"
+                "board", "board is one of %(boards)s", params={"boards": ", ".join(policy.BOARDS)}
             )
         step.changes[HazardReport.board] = data.board
         step.data["board"] = data.board
@@ -237,7 +231,6 @@ async def _assignee_ok(account_id: int, case: dict[str, Any]) -> None:
             "assignee_id",
             "the assignee holds no duty in this case's township",
             code="assignee_invalid",
-            detail_zh="该人员不在本镇街任职",
         )
 
 
@@ -249,7 +242,7 @@ async def _dispatch_grid(p: Planning, grid_id: int) -> int:
         or grid["level"] not in ("grid", "micro_grid")
         or not policy.allows(p.actor.grants, "report.command", grid["path"])
     ):
-        raise invalid("grid_id", "no such grid in your area", detail_zh="网格不存在或不在辖区")
+        raise invalid("grid_id", "no such grid in your area")
     return grid["id"]
 
 
@@ -265,7 +258,6 @@ def _supervision(p: Planning) -> Any:
             "a major hazard needs its supervision listing "
             "(responsibility, measures, funds, deadline, contingency plan)",
             code="supervision_required",
-            detail_zh="重大隐患须先挂牌督办（五落实）",
         )
     if data.supervision:
         _future("supervision.deadline", data.supervision.deadline, p.now)
@@ -378,15 +370,13 @@ async def _reopen(p: Planning) -> None:
 async def _relocate(p: Planning) -> None:
     data, case = p.data, p.case
     if data.location is None:
-        raise invalid("location", "give the corrected location", detail_zh="请提供更正后的位置")
+        raise invalid("location", "give the corrected location")
     try:
         route = await _route(data.location)
     except DomainError as exc:  # bad input in the body: a 422 naming the field
         if exc.code != "outside_all_grids":
             raise
-        raise invalid(
-            "location", exc.detail or "", code=exc.code, detail_zh=exc.detail_zh
-        ) from None
+        raise invalid("location", exc.message_id or "", code=exc.code, params=exc.params) from None
     p.step.data["from"] = {"grid_id": case["grid"], "lat": case["lat"], "lng": case["lng"]}
     p.step.data["to"] = {"grid_id": route["grid"], "lat": route["lat"], "lng": route["lng"]}
     p.change(

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock, i18n, policy
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
 from grid_backend.core.sql import all_of, q, text
@@ -155,24 +155,20 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-def _status_text(status: str, english: bool = False) -> str:
-    zh, en = workflow.PLAIN_STATUS[status]
-    return en if english else zh
+def _status_text(status: str) -> str:
+    return i18n.pgettext("plain status", workflow.PLAIN_STATUS[status])
 
 
-async def read_report(
-    *, report_id: int, actor: Actor, english: bool = False, acted: bool = False
-) -> ReportRead:
+async def read_report(*, report_id: int, actor: Actor, acted: bool = False) -> ReportRead:
     """One case as this person may see it, with the actions they may take now (acted: they
     just changed it, and see the result even if the change took it out of their sight)."""
-    return await _report_read(await _case(report_id), actor, english=english, acted=acted)
+    return await _report_read(await _case(report_id), actor, acted=acted)
 
 
 async def _report_read(
     case: dict[str, Any],
     actor: Actor,
     *,
-    english: bool,
     acted: bool = False,
     photos: list[PhotoRef] | None = None,
 ) -> ReportRead:
@@ -187,7 +183,7 @@ async def _report_read(
     return ReportRead(
         id=case["id"],
         status=case["status"],
-        status_text=_status_text(case["status"], english),
+        status_text=_status_text(case["status"]),
         category=case["category"],
         level=case["level"],
         description=case["description"],

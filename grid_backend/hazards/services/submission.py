@@ -11,6 +11,7 @@ from typing import Any
 from grid_backend.core import clock
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import DomainError, invalid
+from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
@@ -30,7 +31,6 @@ class Draft:
 
     data: ReportCreate
     actor: Actor
-    english: bool
     key: str | None
     digest: str
     level: str
@@ -68,7 +68,7 @@ async def _by_client_key(account_id: int, key: str) -> dict[str, Any] | None:
 
 
 def report_once(
-    data: ReportCreate, actor: Actor, idempotency_key: str | None, english: bool
+    data: ReportCreate, actor: Actor, idempotency_key: str | None
 ) -> Idempotent[ReportRead]:
     """The submission's idempotency: its key (the header, else the body's client id), its
     digest, and how an earlier case of the key is found and answered again."""
@@ -77,42 +77,35 @@ def report_once(
         return await _by_client_key(actor.account_id, key)
 
     async def answer(earlier: dict[str, Any]) -> ReportRead:
-        return await read_report(report_id=earlier["id"], actor=actor, english=english)
+        return await read_report(report_id=earlier["id"], actor=actor)
 
     return Idempotent(
         idempotency_key or data.client_id,
         digest(data),
         find,
         answer,
-        "this Idempotency-Key was used for a different report",
-        "该幂等键已用于另一份不同的上报",
+        N_("this Idempotency-Key was used for a different report"),
     )
 
 
-async def check_report(
-    data: ReportCreate, actor: Actor, once: Idempotent[ReportRead], english: bool
-) -> Draft:
+async def check_report(data: ReportCreate, actor: Actor, once: Idempotent[ReportRead]) -> Draft:
     """Everything checked before a case is written: category and SLA, who may set the level,
     the safety answer, the photos, the position's grid."""
     level = data.level or "general"
     category, sla = await _submit_config(data.category, level)
     if data.level is not None and not actor.is_staff:
-        raise invalid(
-            "level", "only staff set the level of a hazard", detail_zh="仅工作人员可设定隐患等级"
-        )
+        raise invalid("level", "only staff set the level of a hazard")
     if not actor.is_staff and data.reporter_safe is None:
         raise invalid(
             "reporter_safe",
             "confirm whether you are in a safe place",
             code="reporter_safe_required",
-            detail_zh="请确认您当前是否处于安全位置",
         )
     photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
     route = await _routed(data)
     return Draft(
         data=data,
         actor=actor,
-        english=english,
         key=once.key,
         digest=once.digest,
         level=level,
@@ -134,8 +127,8 @@ async def _routed(data: ReportCreate) -> dict[str, Any]:
             raise DomainError(
                 "outside_all_grids",
                 status=422,
-                detail=exc.detail,
-                detail_zh=exc.detail_zh,
+                detail=exc.message_id,
+                params=exc.params,
                 errors=[
                     {"field": "location", "code": "outside_all_grids", "message": exc.detail or ""}
                 ],
@@ -230,7 +223,6 @@ async def answer_report(d: Draft, row: dict[str, Any]) -> ReportRead:
     result = await _report_read(
         case,
         actor,
-        english=d.english,
         photos=[_photo_ref(d.photos[pid], "evidence") for pid in photo_ids],
     )
     result.possible_duplicates = await possible_duplicates(

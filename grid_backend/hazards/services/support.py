@@ -60,19 +60,20 @@ async def support(*, report_id: int, actor: Actor) -> int:
         raise Conflict(
             "report_not_open",
             detail="only open cases can be supported",
-            detail_zh="该案件已办结或未受理，无法附议",
         )
     if case["reporter"] == actor.account_id:
-        raise Conflict("report_own", detail="you reported this case", detail_zh="这是您本人的上报")
+        raise Conflict("report_own", detail="you reported this case")
     if view != "staff" and not await _plausible_supporter(case, actor.account_id):
         raise DomainError(
             "support_not_plausible",
             status=403,
             detail="you can support a case offered to you as a duplicate of your report in the"
-            f" last {get_settings().support_offer_hours} h, or one within"
-            f" {get_settings().support_radius_m:.0f} m of a report you made in the last 90 days",
-            detail_zh=f"只能附议 {get_settings().support_offer_hours} 小时内系统向您推荐的疑似重复"
-            f"隐患，或距您近 90 天内上报位置 {get_settings().support_radius_m:.0f} 米以内的隐患",
+            " last %(hours)s h, or one within %(radius).0f m of a report you made in the last 90"
+            " days",
+            params={
+                "hours": get_settings().support_offer_hours,
+                "radius": get_settings().support_radius_m,
+            },
         )
     async with write_transaction():
         # DO NOTHING: the same person's parallel "me too" may commit first (PostgreSQL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from grid_backend.core import clock, pagination
+from grid_backend.core import clock, i18n, pagination
 from grid_backend.core.errors import NotFound
 from grid_backend.notify import kinds
 from grid_backend.notify.schemas import (
@@ -28,9 +28,9 @@ def _inbox(account_id: int) -> Any:
 _TEXT = frozenset(kinds.TEXT_FIELDS)
 
 
-def _read(row: dict[str, Any], english: bool) -> NotificationRead:
+def _read(row: dict[str, Any]) -> NotificationRead:
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
-    lang = "en" if english else "zh"
+    lang = "en" if i18n.english() else "zh"
     return NotificationRead(
         id=row["id"],
         kind=row["kind"],
@@ -65,7 +65,6 @@ async def list_inbox(
     unread_only: bool = False,
     limit: int = 50,
     cursor: str | None = None,
-    english: bool = False,
 ) -> NotificationPage:
     """The caller's inbox, newest first, with the number still unread."""
     condition = _inbox(account_id)
@@ -91,15 +90,13 @@ async def list_inbox(
         del rows[limit:]
         next_cursor = pagination.encode("n", rows[-1]["sent_at"], rows[-1]["id"])
     return NotificationPage(
-        items=[_read(r, english) for r in rows],
+        items=[_read(r) for r in rows],
         next_cursor=next_cursor,
         unread_count=await unread_count(account_id=account_id),
     )
 
 
-async def mark_read(
-    *, account_id: int, notification_id: int, english: bool = False
-) -> NotificationRead:
+async def mark_read(*, account_id: int, notification_id: int) -> NotificationRead:
     """Mark one of the caller's inbox notifications read (again is harmless)."""
     mine = _inbox(account_id) & (Notification.id == notification_id)
     await (
@@ -111,7 +108,7 @@ async def mark_read(
     if row is None:  # someone else's, not in an inbox, or no such id: all look the same
         raise NotFound("notification_not_found")
     publish([account_id], {"type": "inbox.read", "id": notification_id})
-    return _read(row, english)
+    return _read(row)
 
 
 async def mark_all_read(*, account_id: int) -> ReadAllResult:

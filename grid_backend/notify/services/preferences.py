@@ -92,7 +92,6 @@ async def write_preferences(*, account_id: int, data: PreferencesWrite) -> Prefe
                 "quiet_hours",
                 "start and end must differ",
                 code="quiet_hours_invalid",
-                detail_zh="免打扰开始和结束时间不能相同",
             )
     row = NotificationPreference(
         account=account_id,

@@ -10,6 +10,7 @@ from grid_backend.areas.services import to_wgs84
 from grid_backend.core import clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, invalid
+from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.media.services import uploaded_by
 from grid_backend.patrols.schemas import CheckInCreate, CheckInRead
@@ -43,20 +44,20 @@ async def _check_photos(ids: list[int], account_id: int) -> None:
     if len(ids) > limit:
         raise invalid(
             "photo_ids",
-            f"at most {limit} photos",
+            "at most %(max_photos)s photos",  # its own msgid: zh-CN says 照片过多 here
             code="photo_count_exceeded",
-            detail_zh="照片过多",
+            params={"max_photos": limit},
         )
     if len(set(ids)) != len(ids):
-        raise invalid("photo_ids", "a photo is listed twice", detail_zh="照片重复")
+        raise invalid("photo_ids", "a photo is listed twice")
     mine = await uploaded_by(ids, account_id) if ids else set()
     missing = [i for i in ids if i not in mine]
     if missing:
         raise invalid(
             "photo_ids",
-            f"photos {missing} were not uploaded by you",
+            "photos %(missing)s were not uploaded by you",
             code="photo_not_yours",
-            detail_zh="只能使用本人上传的照片",
+            params={"missing": missing},
         )
 
 
@@ -78,8 +79,7 @@ async def check_in(
         digest(data),
         find=lambda k: _earlier_check_in(task_id, k),
         answer=_answer,
-        conflict="this Idempotency-Key was used for a different check-in",
-        conflict_zh="该幂等键已用于另一次不同的签到",
+        conflict=N_("this Idempotency-Key was used for a different check-in"),
     )
     if (earlier := await once.earlier()) is not None:
         return earlier, True
@@ -126,7 +126,6 @@ async def _checkpoint_of(
             "checkpoint_id",
             "not a checkpoint of this task",
             code="checkpoint_unknown",
-            detail_zh="巡查点不属于该任务",
         )
     return points, point
 

@@ -86,7 +86,7 @@ async def _checkpoint_rows(
         )
         points = {r["id"]: r for r in rows}
     if len(set(ids)) != len(ids):
-        raise invalid("checkpoints", "a risk point is listed twice", detail_zh="风险点位重复")
+        raise invalid("checkpoints", "a risk point is listed twice")
     out = []
     for i, c in enumerate(items):
         field = f"checkpoints[{i}]"
@@ -97,7 +97,6 @@ async def _checkpoint_rows(
             raise invalid(
                 field,
                 "a checkpoint is a risk_point_id or a position (lat, lng, datum)",
-                detail_zh="巡查点须为风险点位或坐标（二选一）",
             )
         if c.risk_point_id is not None:
             rp = points.get(c.risk_point_id)
@@ -110,7 +109,6 @@ async def _checkpoint_rows(
                     f"{field}.risk_point_id",
                     "no such risk point in your area",
                     code="risk_point_not_found",
-                    detail_zh="风险点位不存在或不在您的辖区",
                 )
             lat, lng, sent_lat, sent_lng, datum = (
                 rp["lat"],

@@ -165,21 +165,18 @@ def _check_recurrence(recurrence: Recurrence, field: str = "recurrence") -> dict
             f"{field}.days",
             "a weekly recurrence names its days, e.g. ['tue', 'fri']",
             code="recurrence_invalid",
-            detail_zh="每周巡查须指定星期",
         )
     if recurrence.kind == "daily" and days:
         raise invalid(
             f"{field}.days",
             "a daily recurrence has no days; use kind 'weekly'",
             code="recurrence_invalid",
-            detail_zh="每日巡查不需指定星期",
         )
     if len(set(days)) != len(days):
         raise invalid(
             f"{field}.days",
             "a day is listed twice",
             code="recurrence_invalid",
-            detail_zh="星期重复",
         )
     order = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     return {"kind": recurrence.kind, "time": recurrence.time, "days": sorted(days, key=order.index)}
@@ -197,7 +194,6 @@ async def _check_who(
         raise invalid(
             "account_id",
             "name who patrols: account_id or duty, not both",
-            detail_zh="请指定巡查人员或职责（二选一）",
         )
     if duty is not None:
         if duty not in policy.DUTY_LEVELS or "grid" not in policy.DUTY_LEVELS[duty]:
@@ -205,19 +201,15 @@ async def _check_who(
                 "duty",
                 "duty is one held in a grid, e.g. grid_worker",
                 code="duty_unknown",
-                detail_zh="须为网格内的职责，如网格员",
             )
         if employment is not None and duty != "grid_worker":
             raise invalid(
                 "employment",
                 "employment is for grid_worker only",
-                detail_zh="仅网格员可指定专职或兼职",
             )
         return
     if employment is not None:
-        raise invalid(
-            "employment", "employment goes with a duty", detail_zh="专职或兼职须与职责一起指定"
-        )
+        raise invalid("employment", "employment goes with a duty")
     assert account_id is not None  # exactly one of account_id and duty, and duty is None
     path = grid["path"]
     ancestors = [path[: i + 1] for i, c in enumerate(path) if c == "/"]
@@ -227,13 +219,12 @@ async def _check_who(
             "account_id",
             "the person holds no duty in this grid",
             code="patrol_assignee_invalid",
-            detail_zh="该人员不在此网格任职",
         )
 
 
 def _check_period(valid_from: date, valid_to: date | None) -> None:
     if valid_to is not None and valid_to < valid_from:
-        raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
+        raise invalid("valid_to", "valid_to is before valid_from")
 
 
 async def create_plan(*, data: PlanCreate, account_id: int, grants: list[policy.Grant]) -> PlanRead:
@@ -245,7 +236,7 @@ async def create_plan(*, data: PlanCreate, account_id: int, grants: list[policy.
         .run()
     )
     if grid is None or grid["level"] not in GRID_LEVELS:
-        raise invalid("grid_id", "no such grid", code="area_not_found", detail_zh="网格不存在")
+        raise invalid("grid_id", "no such grid", code="area_not_found")
     policy.require(grants, "patrol.plan", grid["path"])
     recurrence = _check_recurrence(data.recurrence)
     await _check_who(

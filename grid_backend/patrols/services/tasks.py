@@ -378,7 +378,7 @@ async def _check_reports(
     if not ids:
         return []
     if len(set(ids)) != len(ids):
-        raise invalid("hazard_report_ids", "a case is listed twice", detail_zh="隐患重复")
+        raise invalid("hazard_report_ids", "a case is listed twice")
     since = min(task["started_at"] or task["window_start"], task["window_start"])
     rows = (
         await HazardReport.select(HazardReport.id)
@@ -395,9 +395,9 @@ async def _check_reports(
     if wrong:
         raise invalid(
             "hazard_report_ids",
-            f"cases {wrong} were not reported by you during this patrol",
+            "cases %(wrong)s were not reported by you during this patrol",
             code="patrol_report_invalid",
-            detail_zh="只能关联本人在巡查期间上报的隐患",
+            params={"wrong": wrong},
         )
     return ids
 
@@ -420,7 +420,6 @@ async def finish_task(
         raise invalid(
             "fixed_on_spot",
             "more fixed on the spot than issues found",
-            detail_zh="即查即改数量不能多于发现问题数量",
         )
     reports = await _check_reports(list(data.hazard_report_ids), task, account_id, now)
     points = (await _checkpoints({(task["plan"], task["plan_revision"])}))[
@@ -471,7 +470,7 @@ async def excuse_task(
         raise Conflict("task_state_conflict", detail="the task is already excused")
     reason = reason.strip()
     if not reason:
-        raise invalid("reason", "give a reason", code="reason_required", detail_zh="请填写原因")
+        raise invalid("reason", "give a reason", code="reason_required")
     now = clock.now()
     async with write_transaction():
         updated = (

@@ -50,7 +50,7 @@ async def create_account(
     phone = normalise_phone(phone)
     name = name.strip()
     if not name:
-        raise invalid("name", "name must not be blank", detail_zh="姓名不能为空")
+        raise invalid("name", "name must not be blank")
     check_password_strength(password, phone)
     password_hash = await hash_password(password)
     async with write_transaction():

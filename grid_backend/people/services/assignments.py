@@ -125,9 +125,9 @@ async def _resolve_area(data: AssignmentCreate) -> tuple[dict[str, Any], str]:
         )
         field = "area_code"
     else:
-        raise invalid("area_id", "give area_id or area_code", detail_zh="请指定区域")
+        raise invalid("area_id", "give area_id or area_code")
     if area is None:
-        raise invalid(field, "no such area", code="area_code_unknown", detail_zh="区域不存在")
+        raise invalid(field, "no such area", code="area_code_unknown")
     return area, field
 
 
@@ -135,15 +135,15 @@ async def _resolve_account(data: AssignmentCreate) -> int:
     if data.account_id is not None:
         found = await Account.exists().where(Account.id == data.account_id).run()
         if not found:
-            raise invalid("account_id", "no such account", detail_zh="账号不存在")
+            raise invalid("account_id", "no such account")
         return data.account_id
     if data.phone is not None:
         phone = normalise_phone(data.phone)
         row = await Account.select(Account.id).where(Account.phone == phone).first().run()
         if row is None:
-            raise invalid("phone", "no account with this phone", detail_zh="该手机号未注册")
+            raise invalid("phone", "no account with this phone")
         return row["id"]
-    raise invalid("account_id", "give account_id or phone", detail_zh="请指定人员")
+    raise invalid("account_id", "give account_id or phone")
 
 
 async def validate_assignment(
@@ -153,9 +153,9 @@ async def validate_assignment(
     if data.duty not in policy.DUTY_LEVELS:
         raise invalid(
             "duty",
-            f"duty must be one of {', '.join(policy.DUTIES)}",
+            "duty must be one of %(duties)s",
             code="duty_unknown",
-            detail_zh="未知职责",
+            params={"duties": ", ".join(policy.DUTIES)},
         )
     area, area_field = await _resolve_area(data)
     # before any lookup of the person: a refused caller must not learn which phones exist
@@ -165,31 +165,28 @@ async def validate_assignment(
         allowed = "/".join(sorted(policy.DUTY_LEVELS[data.duty]))
         raise invalid(
             area_field,
-            f"{data.duty} is held at {allowed} level, not {area['level']}",
+            "%(duty)s is held at %(allowed)s level, not %(level)s",
             code="duty_area_mismatch",
-            detail_zh="该职责不能设在此级区域",
+            params={"duty": data.duty, "allowed": allowed, "level": area["level"]},
         )
     if data.duty == "board_handler" and data.board not in policy.BOARDS:
         raise invalid(
             "board",
-            f"board_handler needs a board: {', '.join(policy.BOARDS)}",
-            detail_zh="请指定板块",
+            "board_handler needs a board: %(boards)s",
+            params={"boards": ", ".join(policy.BOARDS)},
         )
     if data.duty != "board_handler" and data.board is not None:
-        raise invalid("board", "only board_handler has a board", detail_zh="仅板块处理人需指定板块")
+        raise invalid("board", "only board_handler has a board")
     if data.employment is not None and (
         data.duty != "grid_worker" or data.employment not in policy.EMPLOYMENTS
     ):
         raise invalid(
             "employment",
             "employment is full_time or part_time, for grid_worker only",
-            detail_zh="仅网格员可指定专职或兼职",
         )
     if data.duty == "site_monitor":
         if data.risk_point_id is None:
-            raise invalid(
-                "risk_point_id", "a site monitor watches a risk point", detail_zh="请指定风险点位"
-            )
+            raise invalid("risk_point_id", "a site monitor watches a risk point")
         point = (
             await RiskPoint.select(RiskPoint.grid)
             .where(RiskPoint.id == data.risk_point_id)
@@ -200,17 +197,15 @@ async def validate_assignment(
             raise invalid(
                 "risk_point_id",
                 "the risk point must lie in the assignment's grid",
-                detail_zh="风险点位须在该网格内",
             )
     elif data.risk_point_id is not None:
         raise invalid(
             "risk_point_id",
             "only site_monitor has a risk point",
-            detail_zh="仅群测群防员需指定点位",
         )
     start = data.valid_from or clock.today()
     if data.valid_to is not None and data.valid_to < start:
-        raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
+        raise invalid("valid_to", "valid_to is before valid_from")
     return await _resolve_account(data), area
 
 
@@ -297,7 +292,7 @@ async def end_assignment(
         else max(today - timedelta(days=1), row["valid_from"] - timedelta(days=1))
     )
     if last_day < row["valid_from"] - timedelta(days=1):
-        raise invalid("valid_to", "valid_to is before valid_from", detail_zh="结束日期早于开始日期")
+        raise invalid("valid_to", "valid_to is before valid_from")
     async with write_transaction():
         await (
             Assignment.update({Assignment.valid_to: last_day})

@@ -145,9 +145,9 @@ def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     date_to = date_to or clock.today()
     date_from = date_from or date_to - timedelta(days=DEFAULT_STATS_DAYS - 1)
     if date_from > date_to:
-        raise invalid("from", "from is after to", detail_zh="开始日期晚于结束日期")
+        raise invalid("from", "from is after to")
     if (date_to - date_from).days >= MAX_STATS_DAYS:
-        raise invalid("from", f"at most {MAX_STATS_DAYS} days", detail_zh="统计期间过长")
+        raise invalid("from", "at most %(days)s days", params={"days": MAX_STATS_DAYS})
     return date_from, date_to
 
 

@@ -81,8 +81,8 @@ async def record_step(
         needed = NEXT_STEP[current]
         raise Conflict(
             "response_step_out_of_order",
-            detail=f"the response is {current}: the next step is {needed}, not {data.step}",
-            detail_zh=f"当前状态为 {current}，下一步应为 {needed}",
+            detail="the response is %(current)s: the next step is %(needed)s, not %(step)s",
+            params={"current": current, "needed": needed, "step": data.step},
         )
     planned = _plan(rec, data, target)
     try:

@@ -99,12 +99,15 @@ async def _team(team_id: int, grants: list[policy.Grant]) -> tuple[dict[str, Any
 
 async def _served_areas(area_ids: list[int], grants: list[policy.Grant]) -> list[dict[str, Any]]:
     if len(set(area_ids)) != len(area_ids):
-        raise invalid("area_ids", "an area is listed twice", detail_zh="区域重复")
+        raise invalid("area_ids", "an area is listed twice")
     rows = await Area.select(Area.id, Area.path).where(Area.id.is_in(area_ids)).run()
     missing = sorted(set(area_ids) - {r["id"] for r in rows})
     if missing:
         raise invalid(
-            "area_ids", f"unknown areas {missing}", code="area_not_found", detail_zh="区域不存在"
+            "area_ids",
+            "unknown areas %(missing)s",
+            code="area_not_found",
+            params={"missing": missing},
         )
     for r in rows:
         policy.require(grants, "rescue_team.manage", r["path"])
@@ -329,7 +332,6 @@ async def dispatch_team(
         raise Conflict(
             "report_not_urgent",
             detail="teams are dispatched to urgent cases",
-            detail_zh="仅紧急险情可派遣救援队伍",
         )
     if case["status"] not in workflow.OPEN:
         raise Conflict("report_not_open", detail=f"the case is {case['status']}")

@@ -55,15 +55,16 @@ def english() -> bool:
 def problem_text(exc: DomainError) -> str:
     """A refusal as the page shows it: the localised title, and the detail when there is one
     in the page's language."""
-    zh, en = TITLES.get(exc.code, (exc.code, exc.code))
-    if english():
-        return f"{en}: {exc.detail}" if exc.detail and exc.detail != en else en
-    return f"{zh}：{exc.detail_zh}" if exc.detail_zh and exc.detail_zh != zh else zh
+    title = i18n.gettext(TITLES[exc.code])
+    detail = exc.translated_detail()
+    if not detail or detail == title:
+        return title
+    return f"{title}: {detail}" if english() else f"{title}：{detail}"
 
 
 def _validation_text(exc: msgspec.ValidationError) -> str:
-    zh, en = TITLES["validation_failed"]
-    return f"{en}: {exc}" if english() else f"{zh}：{exc}"
+    title = i18n.gettext(TITLES["validation_failed"])
+    return f"{title}: {exc}" if english() else f"{title}：{exc}"
 
 
 def page(template: str, context: dict[str, Any], status_code: int = 200) -> Template:
@@ -191,7 +192,6 @@ async def queue_context(
         limit=PAGE_SIZE,
         sort=sort if sort in hazards.SORTS else "newest",
         cursor=cursor,
-        english=english(),
     )
     filters: dict[str, Any] = {
         "status": status or [],
@@ -238,9 +238,7 @@ def _local_datetime(field: str, value: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise invalid(
-            field, f"not a date and time: {value!r}", detail_zh="日期时间格式不正确"
-        ) from None
+        raise invalid(field, "not a date and time: %(value)r", params={"value": value}) from None
     return naive.replace(tzinfo=get_settings().zone) if naive.tzinfo is None else naive
 
 
@@ -250,7 +248,7 @@ def _int(field: str, value: str) -> int | None:
         return None
     digits = value.removeprefix("-")
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
-        raise invalid(field, "expected a number", detail_zh="应为数字")
+        raise invalid(field, "expected a number")
     return int(value)
 
 
@@ -325,9 +323,7 @@ async def action_from_form(form: Any, account_id: int) -> ActionIn:
                 "source": "map_pick",
             }
         except ValueError:
-            raise invalid(
-                "location", "give the latitude and longitude", detail_zh="请填写经纬度"
-            ) from None
+            raise invalid("location", "give the latitude and longitude") from None
     elif action in ("report_fixed", "fix_on_spot"):
         body["photo_ids"] = await _photos(form.getall("photos", []), account_id, "photo_ids")
         if action == "fix_on_spot":
@@ -356,7 +352,6 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
             category=case.category,
             area_path=grid_path,
             limit=10,
-            english=english(),
         )
         duplicates = [d for d in same.items if d.id != case.id]
     zone = get_settings().zone
@@ -438,10 +433,10 @@ class CasesPage(Controller):
         problem = None
         try:
             if not ids:
-                raise invalid("case_id", "select at least one case", detail_zh="请至少选择一个案件")
+                raise invalid("case_id", "select at least one case")
             if len(ids) > MAX_BULK:
                 raise invalid(
-                    "case_id", f"at most {MAX_BULK} cases at once", detail_zh="一次最多100件"
+                    "case_id", "at most %(limit)s cases at once", params={"limit": MAX_BULK}
                 )
             assignee = _int("assignee_id", str(form.get("assignee_id") or ""))
             if assignee is None:
@@ -449,7 +444,6 @@ class CasesPage(Controller):
                     "assignee_id",
                     "choose whom to dispatch to",
                     code="dispatch_target_required",
-                    detail_zh="请选择承办人",
                 )
             due = _local_datetime("due_at", str(form.get("due_at") or ""))
         except DomainError as exc:
@@ -461,7 +455,6 @@ class CasesPage(Controller):
                         report_id=report_id,
                         data=ActionIn(action="dispatch", assignee_id=assignee, due_at=due),
                         actor=actor,
-                        english=english(),
                     )
                     results.append({"id": report_id, "ok": True, "status": case.status})
                 except DomainError as exc:
@@ -510,7 +503,7 @@ class CasesPage(Controller):
         action = str(form.get("action") or "")
         try:
             data = await action_from_form(form, caller.account_id)
-            await case_flow.act(report_id=report_id, data=data, actor=actor, english=english())
+            await case_flow.act(report_id=report_id, data=data, actor=actor)
         except (DomainError, msgspec.ValidationError) as exc:
             try:
                 case = await _read(report_id, actor)
@@ -531,7 +524,7 @@ class CasesPage(Controller):
 
 
 async def _read(report_id: int, actor: hazards.Actor) -> ReportRead:
-    return await hazards.read_report(report_id=report_id, actor=actor, english=english())
+    return await hazards.read_report(report_id=report_id, actor=actor)
 
 
 def missing_page(exc: DomainError) -> Template:

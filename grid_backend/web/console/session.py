@@ -131,8 +131,7 @@ class SessionController(Controller):
                 phone=data.phone, password=data.password, address=client_address(request)
             )
         except DomainError as exc:
-            zh, en = TITLES[exc.code]
-            title = en if i18n.current_language() == "en" else zh
+            title = i18n.gettext(TITLES[exc.code])
             return _login_page(request, next_page=data.next, error=title, phone=data.phone)
         response = signed_in(
             Redirect(path=_safe_next(data.next), status_code=303), pair, secure=_secure(request)
