@@ -150,7 +150,8 @@ async def _sink_only(url: str, requests: int) -> dict:
 async def _deliver_here() -> dict:
     """The notify.deliver job's work in this process, timed by step and CPU."""
     from grid_backend.core import clock
-    from grid_backend.notify import channels, jobs, services
+    from grid_backend.notify import channels, jobs
+    from grid_backend.notify.services import delivery
 
     spent = {"claim": 0.0, "send": 0.0, "record": 0.0}
 
@@ -164,10 +165,10 @@ async def _deliver_here() -> dict:
 
         return wrapper
 
-    # deliver_due calls its three steps through the module, so wrapping them times them
-    services.claim_due = timed("claim", services.claim_due)
-    services.send_all = timed("send", services.send_all)
-    services.record = timed("record", services.record)
+    # deliver_due calls its three steps through its module, so wrapping them there times them
+    delivery.claim_due = timed("claim", delivery.claim_due)
+    delivery.send_all = timed("send", delivery.send_all)
+    delivery.record = timed("record", delivery.record)
     jobs.BATCH, jobs.RUNNERS = ARGS.batch, ARGS.runners
     profiler = None
     if ARGS.profile and not ARGS.worker:
