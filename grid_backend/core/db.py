@@ -84,14 +84,6 @@ async def fetch(query: str | QueryString, *args: object) -> list[dict]:
     return await GeoRevision.raw(compiled.template, *compiled.args).run()
 
 
-def in_values(values: list[Any]) -> tuple[str, list[Any]]:
-    """`IN (…)` for fetch(): the SQL after a column and its arguments, one array argument on
-    PostgreSQL (one plan for any length), one placeholder a value on SQLite."""
-    if is_postgres():
-        return "= ANY({})", [list(values)]
-    return f"IN ({', '.join('{}' for _ in values)})", list(values)
-
-
 def under(column: Any, paths: list[str]) -> Any:
     """Rows whose area path lies under any of these paths (None for no paths): a subtree
     test on the materialised path, indexed on PostgreSQL by the pattern indexes."""

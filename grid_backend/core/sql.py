@@ -125,14 +125,9 @@ def local_date(column: str, timezone: str, offset_minutes: int) -> QueryString:
     return QueryString(f"date({column}, {{}})", f"{offset_minutes:+d} minutes")
 
 
-def values(rows: Sequence[Sequence[Any]], kinds: Sequence[str]) -> QueryString:
-    """`VALUES (…), (…)` with each column typed as `kinds` says (PostgreSQL needs the types
-    where a VALUES list feeds a join or an INSERT … SELECT)."""
-    return q(
-        "VALUES {}",
-        join([_row([typed(v, k) for v, k in zip(row, kinds, strict=True)]) for row in rows]),
-    )
-
-
-def _row(cells: Sequence[QueryString]) -> QueryString:
-    return QueryString("(" + ", ".join("{}" for _ in cells) + ")", *cells)
+def values(rows: Sequence[Sequence[Any]]) -> QueryString:
+    """`VALUES (…), (…)` for rows of equal width: placeholders only, every value an argument
+    (SQLite takes at most 32,766 arguments a statement: chunk long lists)."""
+    width = len(rows[0]) if rows else 0
+    row = "(" + ", ".join(["{}"] * width) + ")"
+    return QueryString("VALUES " + ", ".join([row] * len(rows)), *[v for r in rows for v in r])

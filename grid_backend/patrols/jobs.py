@@ -18,7 +18,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from grid_backend.core.db import fetch, write_transaction
-from grid_backend.core.sql import TRUE, QueryString, in_, postgres, q
+from grid_backend.core.sql import TRUE, in_, postgres, q, values
 from grid_backend.patrols.tables import PatrolTask
 from grid_backend.people.duty import roster
 from grid_backend.settings import get_settings
@@ -104,12 +104,6 @@ _UNNEST = (
     "SELECT u.*, 'scheduled', {}::timestamptz FROM unnest({}::int[], {}::int[], {}::int[],"
     " {}::varchar[], {}::int[], {}::date[], {}::timestamptz[], {}::timestamptz[]) AS u"
 )
-_ROW = "(" + ", ".join(["{}"] * 10) + ")"
-
-
-def _values(rows: list[tuple[Any, ...]]) -> QueryString:
-    """`VALUES (…), (…)`: placeholders only, every value travels as a query argument."""
-    return q("VALUES " + ", ".join([_ROW] * len(rows)), *[value for row in rows for value in row])
 
 
 async def _insert_tasks(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -121,7 +115,7 @@ async def _insert_tasks(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         return await fetch(q(_INSERT, q(_UNNEST, rows[0][-1], *columns)))
     inserted = []
     for i in range(0, len(rows), _SQLITE_ROWS):
-        inserted += await fetch(q(_INSERT, _values(rows[i : i + _SQLITE_ROWS])))
+        inserted += await fetch(q(_INSERT, values(rows[i : i + _SQLITE_ROWS])))
     return inserted
 
 

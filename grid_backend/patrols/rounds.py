@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from grid_backend.core.db import fetch, under
-from grid_backend.core.sql import QueryString, postgres, q
+from grid_backend.core.sql import postgres, q, values
 from grid_backend.patrols.tables import PatrolPlan, PatrolTask
 from grid_backend.people.duty import roster
 from grid_backend.settings import get_settings
@@ -146,13 +146,7 @@ _UNNEST = (
     "SELECT u.*, 'scheduled' FROM unnest({}::int[], {}::int[], {}::int[], {}::varchar[],"
     " {}::int[], {}::date[], {}::timestamptz[], {}::timestamptz[], {}::timestamptz[]) AS u"
 )
-_ROW = "(" + ", ".join(["{}"] * 9) + ", 'scheduled')"
-_SQLITE_ROWS = 400  # under SQLite's limit of variables per statement
-
-
-def _values(rows: list[tuple[Any, ...]]) -> QueryString:
-    """`VALUES (…), (…)`: placeholders only, every value travels as a query argument."""
-    return q("VALUES " + ", ".join([_ROW] * len(rows)), *[value for row in rows for value in row])
+_SQLITE_ROWS = 400  # rows per INSERT on SQLite (10 values each, under its variable limit)
 
 
 async def _insert(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -163,7 +157,9 @@ async def _insert(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         return await fetch(q(_INSERT, q(_UNNEST, *columns)))
     inserted = []
     for i in range(0, len(rows), _SQLITE_ROWS):
-        inserted += await fetch(q(_INSERT, _values(rows[i : i + _SQLITE_ROWS])))
+        inserted += await fetch(
+            q(_INSERT, values([(*r, "scheduled") for r in rows[i : i + _SQLITE_ROWS]]))
+        )
     return inserted
 
 
