@@ -17,6 +17,7 @@ from grid_backend.alerts.controllers import (
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
 from grid_backend.core.allow import allow_fixer
 from grid_backend.core.auth import DEPENDENCIES
+from grid_backend.core.blank_query import blank_query_middleware
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for, declare_errors
@@ -111,7 +112,10 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         template_config=template_config(),
         dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers typed per exception class, narrower than Litestar's
-        middleware=[language_middleware],  # the API's language, once: people/caller.py
+        middleware=[
+            blank_query_middleware,  # `?from=&area_id=`: empty means no filter (core/blank_query)
+            language_middleware,  # the API's language, once: people/caller.py
+        ],
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events

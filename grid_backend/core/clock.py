@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from grid_backend.settings import get_settings
 
@@ -18,6 +18,13 @@ def now() -> datetime:
 def today() -> date:
     """Today's date in the configured time zone (duties run by local calendar days)."""
     return now().astimezone(get_settings().zone).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants a local calendar day starts and the next one starts."""
+    start = datetime.combine(day, time(0), tzinfo=get_settings().zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=get_settings().zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def set_clock(fn: Callable[[], datetime] | None) -> None:

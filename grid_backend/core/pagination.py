@@ -46,8 +46,8 @@ def encode(tag: str, *keys: Key) -> str:
 
 
 def decode(cursor: str | None, tag: str, *kinds: str) -> tuple[Any, ...] | None:
-    """The keys of a cursor `encode(tag, …)` made, read as `kinds` ("id", "time", or "time?"
-    for a moment that may be absent); None for no cursor (the first page). Anything else
+    """The keys of a cursor `encode(tag, …)` made, read as `kinds` ("id", "time", "time?"
+    for a moment that may be absent, or "flag" for a yes/no given as 1/0); None for no cursor (the first page). Anything else
     this server did not issue is a 422 on the `cursor` field."""
     if not cursor:
         return None
@@ -61,9 +61,13 @@ def decode(cursor: str | None, tag: str, *kinds: str) -> tuple[Any, ...] | None:
     raise invalid("cursor", "cursor is not one this server issued")
 
 
-def _key(kind: str, value: str) -> Key:
+def _key(kind: str, value: str) -> Key | bool:
     if kind == "id":
         return cursor_id(value)
+    if kind == "flag":
+        if value not in ("0", "1"):
+            raise ValueError(value)
+        return value == "1"
     if kind == "time?" and value == "":
         return None
     if not (value.isascii() and value.lstrip("-").isdigit()):

@@ -5,7 +5,7 @@ SLA rules, and asking for a sign-up code."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -193,15 +193,25 @@ class ReportController(Controller):
         created_from: FromQuery[datetime | None] = None,
         created_to: FromQuery[datetime | None] = None,
         q: Annotated[str | None, QueryParameter(max_length=100, pattern=LINE_PATTERN)] = None,
+        due_on: Annotated[
+            date | None, QueryParameter(description="deadline on this local day (GRID_TIMEZONE)")
+        ] = None,
+        dispatched_by: Annotated[
+            Literal["me"] | None, QueryParameter(description="cases the caller dispatched")
+        ] = None,
         sort: Annotated[
-            Literal["newest", "oldest", "due"],
-            QueryParameter(description="newest first, oldest first, or nearest deadline first"),
+            Literal["newest", "oldest", "due", "urgent"],
+            QueryParameter(
+                description="newest first, oldest first, nearest deadline first, or urgent"
+                " cases first and then by nearest deadline"
+            ),
         ] = "newest",
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> ReportPage:
         in_window("created_from", created_from)
         in_window("created_to", created_to)
+        in_window("due_on", due_on)
         actor = _actor(member)
         area_path = await area_path_of(area_id)
         return await services.list_reports(
@@ -216,6 +226,8 @@ class ReportController(Controller):
             created_from=created_from,
             created_to=created_to,
             text=q,
+            due_on=due_on,
+            dispatched_by=member.account_id if dispatched_by == "me" else None,
             sort=sort,
             limit=limit,
             cursor=cursor,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -11,8 +11,10 @@ from piccolo.query import OrderByRaw
 
 from grid_backend.core import clock, policy, sql
 from grid_backend.core.pagination import (
+    decode,
     decode_cursor,
     decode_due_cursor,
+    encode,
     encode_due_cursor,
     next_cursor,
 )
@@ -20,7 +22,7 @@ from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import ReportPage, ReportSummary
 from grid_backend.hazards.services.reading import _status_text, overdue
 from grid_backend.hazards.services.roles import _GRID_DUTIES, Actor
-from grid_backend.hazards.tables import HazardReport, ReportPhoto
+from grid_backend.hazards.tables import HazardEvent, HazardReport, ReportPhoto
 from grid_backend.media.schemas import photo_urls
 
 
@@ -51,6 +53,8 @@ class Filters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     text: str | None = None
+    due_on: date | None = None  # the deadline falls on this local day
+    dispatched_by: int | None = None  # someone dispatched it (any dispatch on its timeline)
 
 
 _LIST_COLUMNS = (
@@ -82,12 +86,14 @@ async def list_reports(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     text: str | None = None,
+    due_on: date | None = None,
+    dispatched_by: int | None = None,
     sort: str = "newest",
     limit: int = 50,
     cursor: str | None = None,
 ) -> ReportPage:
-    """Cases the person may see, filtered; newest first, oldest first, or the nearest deadline
-    first (cases without one last)."""
+    """Cases the person may see, filtered; newest first, oldest first, the nearest deadline
+    first (cases without one last), or urgent cases first and then by deadline."""
     query = HazardReport.select(*_LIST_COLUMNS)
     query = (
         query.where(HazardReport.reporter == actor.account_id)
@@ -106,6 +112,8 @@ async def list_reports(
         created_from=created_from,
         created_to=created_to,
         text=text,
+        due_on=due_on,
+        dispatched_by=dispatched_by,
     )
     query, cursor_out_of = _sorted(_filtered(query, filters, now), sort, cursor)
     rows = await query.limit(limit + 1).run()
@@ -137,6 +145,14 @@ def _filtered(query: Any, f: Filters, now: datetime) -> Any:
         query = query.where(HazardReport.created_at >= f.created_from)
     if f.created_to:
         query = query.where(HazardReport.created_at < f.created_to)
+    if f.due_on is not None:
+        start, end = clock.day_bounds(f.due_on)
+        query = query.where((HazardReport.due_at >= start) & (HazardReport.due_at < end))
+    if f.dispatched_by is not None:
+        dispatches = HazardEvent.select(HazardEvent.report).where(
+            (HazardEvent.action == "dispatch") & (HazardEvent.actor == f.dispatched_by)
+        )
+        query = query.where(HazardReport.id.is_in(dispatches))
     if f.text:
         # raw: SQLite has no default ESCAPE for LIKE
         pattern = f"%{_escape_like(f.text)}%"
@@ -190,43 +206,80 @@ def _summary(
     )
 
 
-SORTS = ("newest", "oldest", "due")
+SORTS = ("newest", "oldest", "due", "urgent")
 
 
 def _sorted(query: Any, sort: str, cursor: str | None) -> tuple[Any, Any]:
     """The query in the asked order from the cursor on, and how to make the next cursor.
-    Keyset pagination throughout: by id, or by (has no deadline, deadline, id) for "due"."""
+    Keyset pagination throughout: by id; by (has no deadline, deadline, id) for "due"; by
+    (not urgent, has no deadline, deadline, id) for "urgent"."""
     if sort == "oldest":
         after = decode_cursor(cursor)
         if after is not None:
             query = query.where(HazardReport.id > after)
         return query.order_by(HazardReport.id), next_cursor
-    if sort != "due":
-        before = decode_cursor(cursor)
-        if before is not None:
-            query = query.where(HazardReport.id < before)
-        return query.order_by(HazardReport.id, ascending=False), next_cursor
+    if sort == "due":
+        return _by_deadline(query, cursor)
+    if sort == "urgent":
+        return _urgent_first(query, cursor)
+    before = decode_cursor(cursor)
+    if before is not None:
+        query = query.where(HazardReport.id < before)
+    return query.order_by(HazardReport.id, ascending=False), next_cursor
+
+
+# NULLs last on both engines (SQLite sorts them first by default)
+_BY_DEADLINE = "hazard_report.due_at IS NULL, hazard_report.due_at, hazard_report.id"
+
+
+def _after_deadline(due: datetime | None, last_id: int) -> Any:
+    """Rows after (deadline, id) in the deadline order, deadlines first and then none."""
+    if due is None:  # already among the cases without a deadline
+        return HazardReport.due_at.is_null() & (HazardReport.id > last_id)
+    return (
+        (HazardReport.due_at > due)
+        | ((HazardReport.due_at == due) & (HazardReport.id > last_id))
+        | HazardReport.due_at.is_null()
+    )
+
+
+def _by_deadline(query: Any, cursor: str | None) -> tuple[Any, Any]:
     last = decode_due_cursor(cursor)
     if last is not None:
-        due, last_id = last
-        if due is None:  # already among the cases without a deadline
-            query = query.where(HazardReport.due_at.is_null() & (HazardReport.id > last_id))
-        else:
-            query = query.where(
-                (HazardReport.due_at > due)
-                | ((HazardReport.due_at == due) & (HazardReport.id > last_id))
-                | HazardReport.due_at.is_null()
-            )
-    # NULLs last on both engines (SQLite sorts them first by default)
-    ordered = query.order_by(
-        OrderByRaw("hazard_report.due_at IS NULL, hazard_report.due_at, hazard_report.id")
-    )
+        query = query.where(_after_deadline(*last))
 
     def cursor_of(rows: list[dict[str, Any]], limit: int) -> str | None:
         if len(rows) <= limit:
             return None
         del rows[limit:]
         return encode_due_cursor(rows[-1]["due_at"], rows[-1]["id"])
+
+    return query.order_by(OrderByRaw(_BY_DEADLINE)), cursor_of
+
+
+def _urgent_first(query: Any, cursor: str | None) -> tuple[Any, Any]:
+    """Urgent cases first, each group by the nearest deadline (none last), then by id."""
+    last = decode(cursor, "u", "flag", "time?", "id")
+    if last is not None:
+        urgent, due, last_id = last
+        later = _after_deadline(due, last_id)
+        if urgent:  # the rest of the urgent cases, then every other case
+            query = query.where(
+                (HazardReport.urgent.eq(True) & later) | HazardReport.urgent.eq(False)
+            )
+        else:
+            query = query.where(HazardReport.urgent.eq(False) & later)
+    # CASE rather than the boolean itself: the same order on SQLite (0/1) and PostgreSQL
+    ordered = query.order_by(
+        OrderByRaw(f"CASE WHEN hazard_report.urgent THEN 0 ELSE 1 END, {_BY_DEADLINE}")
+    )
+
+    def cursor_of(rows: list[dict[str, Any]], limit: int) -> str | None:
+        if len(rows) <= limit:
+            return None
+        del rows[limit:]
+        row = rows[-1]
+        return encode("u", int(bool(row["urgent"])), row["due_at"], row["id"])
 
     return ordered, cursor_of
 

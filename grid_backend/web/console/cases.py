@@ -38,6 +38,7 @@ from grid_backend.stats import labels
 from grid_backend.stats.services import day_start
 from grid_backend.web import i18n
 from grid_backend.web.console.map import area_choices
+from grid_backend.web.console.queue_views import views_for
 
 PAGE_SIZE = 50
 MAX_BULK = 100
@@ -168,6 +169,8 @@ async def queue_context(
     q: str | None,
     cursor: str | None,
     sort: str | None = None,
+    urgent: str | None = None,
+    dispatched_by: str | None = None,
 ) -> dict[str, Any]:
     in_window("from", date_from)
     in_window("to", date_to)
@@ -186,6 +189,9 @@ async def queue_context(
         area_path=area["path"] if area else None,
         assignee_id=assignee_id,
         is_overdue={"true": True, "false": False}.get(overdue or ""),
+        urgent={"true": True, "false": False}.get(urgent or ""),
+        due_on=clock.today() if overdue == "today" else None,
+        dispatched_by=caller.account_id if dispatched_by == "me" else None,
         created_from=day_start(date_from) if date_from else None,
         created_to=day_start(date_to + timedelta(days=1)) if date_to else None,
         text=q or None,
@@ -199,7 +205,9 @@ async def queue_context(
         "level": level or "",
         "area_id": area_id or "",
         "assignee_id": assignee_id or "",
-        "overdue": overdue or "",
+        "overdue": overdue if overdue in ("true", "false", "today") else "",
+        "urgent": urgent if urgent in ("true", "false") else "",
+        "dispatched_by": "me" if dispatched_by == "me" else "",
         "from": date_from or "",
         "to": date_to or "",
         "q": q or "",
@@ -213,6 +221,7 @@ async def queue_context(
         "filters": filters,
         "query": urlencode(kept),
         "next_query": urlencode([*kept, ("cursor", page.next_cursor)]) if page.next_cursor else "",
+        "views": views_for(filters),
         "choices": choices,
         "area": area,
         "categories": await category_names(),
@@ -394,6 +403,10 @@ class CasesPage(Controller):
         q: Text = None,
         cursor: Cursor = None,
         sort: Annotated[str | None, QueryParameter(max_length=8, pattern=LINE_PATTERN)] = None,
+        urgent: Annotated[str | None, QueryParameter(max_length=5, pattern=LINE_PATTERN)] = None,
+        dispatched_by: Annotated[
+            str | None, QueryParameter(max_length=5, pattern=LINE_PATTERN)
+        ] = None,
     ) -> Template:
         in_window("from", date_from)
         in_window("to", date_to)
@@ -410,6 +423,8 @@ class CasesPage(Controller):
             q=q,
             cursor=cursor,
             sort=sort,
+            urgent=urgent,
+            dispatched_by=dispatched_by,
         )
         return page("cases.html", context)
 
