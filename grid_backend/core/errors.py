@@ -74,6 +74,7 @@ TITLES: dict[str, str] = {
     "supervision_required": N_("A major hazard needs its supervision listing"),
     "dispatch_target_required": N_("Name whom to dispatch the case to"),
     "assignee_invalid": N_("The assignee holds no duty here"),
+    "dispatch_outside_grid": N_("The assignee is not on duty in the case's grid"),
     "merge_target_required": N_("Name the case to merge into"),
     "idempotency_conflict": N_("This Idempotency-Key was used for a different request"),
     "export_too_large": N_("Too many rows to export; choose a shorter period"),

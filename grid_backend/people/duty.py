@@ -215,3 +215,36 @@ async def duties_of(account_ids: list[int], *, paths: list[str], day: date) -> l
         .order_by(Assignment.id)
         .run()
     )
+
+
+# --- the dispatch picker ----------------------------------------------------------------------
+
+
+async def on_duty_within(
+    *, area_paths: Sequence[str], duties: Sequence[str], day: date, limit: int = 2_000
+) -> list[dict[str, Any]]:
+    """Who holds one of these duties on a day in or under these areas (a case's township, for
+    the dispatch picker): account, name, duty, area id, area name and area path, one row per
+    assignment, by name."""
+    if not area_paths:
+        return []
+    return (
+        await Assignment.select(
+            Assignment.account,
+            Assignment.account.name.as_alias("name"),
+            Assignment.duty,
+            Assignment.area,
+            Assignment.area.name.as_alias("area_name"),
+            Assignment.area_path,
+        )
+        .where(
+            under(Assignment.area_path, list(area_paths))
+            & Assignment.duty.is_in(list(duties))
+            & on_duty(day)
+            & Assignment.account.is_active.eq(True)
+        )
+        .order_by(Assignment.account.name)
+        .order_by(Assignment.id)
+        .limit(limit)
+        .run()
+    )

@@ -11,7 +11,12 @@ from grid_backend.hazards.services.duplicates import (
     check_duplicates,
     possible_duplicates,
 )
-from grid_backend.hazards.services.listing import SORTS, _scope_condition, list_reports
+from grid_backend.hazards.services.listing import (
+    SORTS,
+    _scope_condition,
+    list_reports,
+    open_cases_of,
+)
 from grid_backend.hazards.services.reading import (
     _CASE_COLUMNS,
     _visible,
@@ -35,6 +40,7 @@ __all__ = [
     "categories",
     "check_duplicates",
     "list_reports",
+    "open_cases_of",
     "overdue",
     "possible_duplicates",
     "read_report",

@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
+from piccolo.query.functions.aggregate import Count
 
 from grid_backend.core import clock, policy, sql
 from grid_backend.core.pagination import (
@@ -282,6 +283,23 @@ def _urgent_first(query: Any, cursor: str | None) -> tuple[Any, Any]:
         return encode("u", int(bool(row["urgent"])), row["due_at"], row["id"])
 
     return ordered, cursor_of
+
+
+async def open_cases_of(account_ids: list[int]) -> dict[int, int]:
+    """How many open cases each of these people holds as assignee (the dispatch picker's
+    load figure); people with none are left out."""
+    if not account_ids:
+        return {}
+    rows = (
+        await HazardReport.select(HazardReport.assignee, Count(HazardReport.id, alias="n"))
+        .where(
+            HazardReport.assignee.is_in(sorted(set(account_ids)))
+            & HazardReport.status.is_in(sorted(workflow.OPEN))
+        )
+        .group_by(HazardReport.assignee)
+        .run()
+    )
+    return {r["assignee"]: r["n"] for r in rows}
 
 
 def _escape_like(text: str) -> str:

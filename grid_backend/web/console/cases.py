@@ -37,6 +37,7 @@ from grid_backend.settings import get_settings
 from grid_backend.stats import labels
 from grid_backend.stats.services import day_start
 from grid_backend.web import i18n
+from grid_backend.web.console import assignees as picker
 from grid_backend.web.console.map import area_choices
 from grid_backend.web.console.queue_views import views_for
 
@@ -232,6 +233,11 @@ async def queue_context(
         )
         if commands
         else [],
+        "bulk_people": await picker.picker_for_queue(
+            await picker.case_paths([i.id for i in page.items])
+        )
+        if commands
+        else [],
         "can_dispatch": commands,
         **label_functions(),
     }
@@ -347,10 +353,10 @@ async def action_from_form(form: Any, account_id: int) -> ActionIn:
 
 async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> dict[str, Any]:
     names = await account_names({case.assignee_id, *(e.actor_id for e in case.timeline)})
-    assignees = (
-        await eligible_assignees(actor.grants, caller.account_id, [case.township.id])
-        if "dispatch" in case.actions and case.township
-        else []
+    people = (
+        await picker.picker_for_case(case.area_path)
+        if "dispatch" in case.actions
+        else {"team": [], "others": []}
     )
     duplicates = []
     if "merge" in case.actions:  # open cases of the same category in the same grid
@@ -368,7 +374,8 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
     return {
         "case": case,
         "names": names,
-        "assignees": assignees,
+        "picker": people,
+        "confirm_outside": False,
         "duplicates": duplicates,
         "categories": await category_names(),
         "boards": policy.BOARDS,
@@ -378,6 +385,27 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         "values": {},
         **label_functions(),
     }
+
+
+def _ticked(form: Any, name: str) -> bool:
+    return str(form.get(name) or "") in ("1", "on", "true")
+
+
+def _bulk_request(form: Any) -> tuple[list[int], int, datetime | None]:
+    """The cases, the assignee and the deadline a bulk dispatch form asks for."""
+    ids: list[int] = []
+    for raw in form.getall("case_id", []):
+        value = raw.strip() if isinstance(raw, str) else ""
+        if value.isascii() and value.isdigit() and int(value) not in ids:
+            ids.append(int(value))
+    if not ids:
+        raise invalid("case_id", "select at least one case")
+    if len(ids) > MAX_BULK:
+        raise invalid("case_id", "at most %(limit)s cases at once", params={"limit": MAX_BULK})
+    assignee = _int("assignee_id", str(form.get("assignee_id") or ""))
+    if assignee is None:
+        raise invalid("assignee_id", "choose whom to dispatch to", code="dispatch_target_required")
+    return ids, assignee, _local_datetime("due_at", str(form.get("due_at") or ""))
 
 
 def _done_message(action: str) -> str:
@@ -432,37 +460,22 @@ class CasesPage(Controller):
     async def bulk_dispatch(
         self, caller: CurrentCaller, request: Request[Any, Any, Any]
     ) -> Template:
-        """Dispatch several cases to one assignee: each through the workflow, each reported."""
+        """Dispatch several cases to one assignee: each through the workflow, each reported.
+        Someone not on duty in a selected case's grid needs a confirmation first."""
         form = await request.form()
         actor = await actor_of(caller)
-        ids = []
-        for raw in form.getall("case_id", []):
-            if (
-                isinstance(raw, str)
-                and raw.strip().isascii()
-                and raw.strip().isdigit()
-                and int(raw) not in ids
-            ):
-                ids.append(int(raw))
         results: list[dict[str, Any]] = []
-        problem = None
+        problem, outside = None, False
         try:
-            if not ids:
-                raise invalid("case_id", "select at least one case")
-            if len(ids) > MAX_BULK:
-                raise invalid(
-                    "case_id", "at most %(limit)s cases at once", params={"limit": MAX_BULK}
-                )
-            assignee = _int("assignee_id", str(form.get("assignee_id") or ""))
-            if assignee is None:
-                raise invalid(
-                    "assignee_id",
-                    "choose whom to dispatch to",
-                    code="dispatch_target_required",
-                )
-            due = _local_datetime("due_at", str(form.get("due_at") or ""))
+            ids, assignee, due = _bulk_request(form)
+            paths = await picker.case_paths(ids)
+            await picker.require_in_grid(
+                assignee_id=assignee,
+                case_paths=paths.values(),
+                confirmed=_ticked(form, "confirm_outside"),
+            )
         except DomainError as exc:
-            problem = problem_text(exc)
+            problem, outside = problem_text(exc), exc.code == "dispatch_outside_grid"
         else:
             for report_id in ids:
                 try:
@@ -474,14 +487,22 @@ class CasesPage(Controller):
                     results.append({"id": report_id, "ok": True, "status": case.status})
                 except DomainError as exc:
                     results.append({"id": report_id, "ok": False, "problem": problem_text(exc)})
-        names = await account_names({assignee} if problem is None else set())
+        names = await account_names({assignee} if problem is None or outside else set())
         back = str(form.get("back") or "")
         return page(
             "cases_bulk.html",
             {
                 "results": results,
                 "problem": problem,
-                "assignee": names.get(assignee) if problem is None else None,  # type: ignore[arg-type]  # an account id when problem is None
+                # the same request again, confirmed (a form without scripts still asks)
+                "confirm": [
+                    (k, v)
+                    for k, v in form.multi_items()
+                    if isinstance(v, str) and k not in ("csrf_token", "confirm_outside")
+                ]
+                if outside
+                else [],
+                "assignee": names.get(assignee) if problem is None or outside else None,  # type: ignore[arg-type]  # an account id once the request was read
                 "back": back if back.startswith("/console/cases") else "/console/cases",
                 "ok": sum(1 for r in results if r["ok"]),
                 "refused": sum(1 for r in results if not r["ok"]),
@@ -518,6 +539,13 @@ class CasesPage(Controller):
         action = str(form.get("action") or "")
         try:
             data = await action_from_form(form, caller.account_id)
+            if data.action == "dispatch" and data.assignee_id is not None:
+                case = await _read(report_id, actor)
+                await picker.require_in_grid(
+                    assignee_id=data.assignee_id,
+                    case_paths=[case.area_path],
+                    confirmed=_ticked(form, "confirm_outside"),
+                )
             await case_flow.act(report_id=report_id, data=data, actor=actor)
         except (DomainError, msgspec.ValidationError) as exc:
             try:
@@ -530,6 +558,7 @@ class CasesPage(Controller):
             else:
                 text, status = _validation_text(exc), 422
             context["errors"] = {action: text}
+            context["confirm_outside"] = getattr(exc, "code", "") == "dispatch_outside_grid"
             context["values"] = {
                 k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"
             }
