@@ -17,6 +17,8 @@ def test_moments_and_ids_come_back_exactly():
     assert decode(encode("w", moment, 42), "w", "time", "id") == (moment, 42)
     assert decode_due_cursor(encode_due_cursor(moment, 7)) == (moment, 7)
     assert decode_due_cursor(encode_due_cursor(None, 7)) == (None, 7)
+    assert decode(encode("u", 1, None, 9), "u", "flag", "time?", "id") == (True, None, 9)
+    assert decode(encode("u", 0, moment, 9), "u", "flag", "time?", "id") == (False, moment, 9)
     assert decode(None, "w", "time", "id") is None
     assert decode("", "w", "time", "id") is None
 

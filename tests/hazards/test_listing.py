@@ -288,6 +288,108 @@ async def test_sorted_by_nearest_deadline_or_oldest_across_pages(client):
     assert r.status_code == 422  # a cursor of another order is refused, not misread
 
 
+async def test_urgent_first_then_nearest_deadline_across_pages(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    start = datetime.now(UTC)
+    made = {}
+    for hours, urgent in ((3, False), (0, False), (1, True), (2, False), (5, True), (4, True)):
+        clock.set_clock(lambda h=hours: start + timedelta(hours=h))
+        made[hours] = (await file_report(client, later(resident), urgent=urgent))["id"]
+    clock.set_clock(lambda: start + timedelta(hours=6))
+    dispatcher = later(dispatcher)
+    await act(client, dispatcher, made[5], action="reject", reason="不属实")  # urgent, no deadline
+    await act(client, dispatcher, made[2], action="reject", reason="不属实")  # no deadline
+
+    walked = await walk(client, dispatcher, sort="urgent")  # two a page: cursors inside a group
+    assert [i["id"] for i in walked] == [made[h] for h in (1, 4, 5, 0, 3, 2)]
+    assert [i["urgent"] for i in walked] == [True, True, True, False, False, False]
+    # the same order as sorting the unordered list by (not urgent, no deadline, deadline, id)
+    every = await walk(client, dispatcher)
+
+    def key(i: dict) -> tuple:
+        return (not i["urgent"], i["due_at"] is None, i["due_at"] or "", i["id"])
+
+    assert [i["id"] for i in walked] == [i["id"] for i in sorted(every, key=key)]
+    urgent_open = await walk(client, dispatcher, sort="urgent", status="submitted")
+    assert [i["id"] for i in urgent_open] == [made[h] for h in (1, 4, 0, 3)]
+    due_cursor = (
+        await client.get(
+            "/api/v1/reports", params={"limit": 1, "sort": "due"}, headers=dispatcher.headers
+        )
+    ).json()["next_cursor"]
+    r = await client.get(
+        "/api/v1/reports",
+        params={"sort": "urgent", "cursor": due_cursor},
+        headers=dispatcher.headers,
+    )
+    assert r.status_code == 422
+
+
+async def test_due_on_a_local_day(client):
+    await make_tree()
+    resident = await make_person()
+    dispatcher = await make_person(("dispatcher", "500103001"))
+    zone = get_settings().zone
+    day = (datetime.now(UTC) + timedelta(days=1)).astimezone(zone).date()
+    midnight = datetime.combine(day, datetime.min.time(), zone)
+    made = {}
+    # triage is due an hour after submission: 11:00, 23:59 and, past midnight, 00:30
+    for name, at in (
+        ("morning", midnight + timedelta(hours=10)),
+        ("late", midnight + timedelta(hours=22, minutes=59)),
+        ("next", midnight + timedelta(hours=23, minutes=30)),
+    ):
+        clock.set_clock(lambda at=at: at.astimezone(UTC))
+        made[name] = (await file_report(client, later(resident)))["id"]
+    dispatcher = later(dispatcher)
+    assert await listing(client, dispatcher, due_on=day.isoformat()) == [
+        made["late"],
+        made["morning"],
+    ]
+    next_day = (day + timedelta(days=1)).isoformat()
+    assert await listing(client, dispatcher, due_on=next_day) == [made["next"]]
+    for params in ({"due_on": "tomorrow"}, {"due_on": "1900-01-01"}):
+        r = await client.get("/api/v1/reports", params=params, headers=dispatcher.headers)
+        assert r.status_code == 422, params
+
+
+async def test_dispatched_by_me(client, town):
+    _, p, c = town
+    disp1, sup = p["disp1"], p["sup"]
+    for case in (c["a"], c["b"]):
+        await act(client, disp1, case, action="register")
+    await act(client, disp1, c["a"], action="dispatch", assignee_id=p["w1"].id)
+    await act(client, sup, c["b"], action="dispatch", assignee_id=p["w2"].id)
+    assert await listing(client, disp1, dispatched_by="me") == [c["a"]]
+    assert await listing(client, sup, dispatched_by="me") == [c["b"]]
+    assert await listing(client, p["disp2"], dispatched_by="me") == []
+    r = await client.get("/api/v1/reports", params={"dispatched_by": "x"}, headers=sup.headers)
+    assert r.status_code == 422
+
+
+async def test_empty_query_values_mean_no_filter(client, town):
+    _, p, c = town
+    sup = p["sup"]
+    everything = await listing(client, sup)
+    assert everything == [c["c"], c["b"], c["a"]]
+    # what a browser sends for a form left at its defaults
+    blank = "assignee_id=&area_id=&from=&created_from=&overdue=&urgent=&level=&status=&sort=&q=&cursor=&limit="
+    r = await client.get(f"/api/v1/reports?{blank}", headers=sup.headers)
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in r.json()["items"]] == everything
+    # a blank value beside a real one: only the real one filters
+    r = await client.get("/api/v1/reports?status=&status=rejected&q=+", headers=sup.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+    r = await client.get("/api/v1/reports?category=fire&area_id=", headers=sup.headers)
+    assert [i["id"] for i in r.json()["items"]] == [c["b"]]
+    # a value that is not blank is still checked
+    r = await client.get("/api/v1/reports?assignee_id=abc", headers=sup.headers)
+    assert r.status_code == 422
+
+
 # --- what residents see ------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from factories import G1, G3, T1, T2, file_report, make_person, make_tree
+from factories import G1, G2, G3, T1, T2, file_report, make_person, make_tree
 
 from grid_backend.core.auth import csrf_token_for
 from grid_backend.core.security import issue_access_token
@@ -41,6 +41,9 @@ async def world(client):
         "resident": await make_person(name="居民甲"),
         "dispatcher": await make_person(("dispatcher", T1), name="李值班"),
         "worker": await make_person(("grid_worker", G1), name="周网格员", employment="full_time"),
+        "neighbour": await make_person(
+            ("grid_worker", G2), name="邻网格员", employment="full_time"
+        ),
         "other": await make_person(("dispatcher", T2), name="外街道值班"),
     }
     mine = [(await file_report(client, people["resident"]))["id"] for _ in range(3)]
@@ -217,3 +220,144 @@ async def test_bulk_dispatch_reports_each_case(client):
     )
     assert nobody.status_code == 422
     assert "请选择承办人" in nobody.text
+
+
+def shown(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r'data-case="(\d+)"', text)]
+
+
+async def test_the_filter_form_at_its_defaults_shows_every_case(client):
+    """What the browser sends when every select and date is left alone."""
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    everything = shown((await client.get("/console/cases")).text)
+    defaults = "status=&category=&level=&area_id=&assignee_id=&overdue=&urgent=&from=&to=&q=&sort="
+    page = await client.get(f"/console/cases?{defaults}")
+    assert page.status_code == 200, page.text
+    assert shown(page.text) == everything == sorted(mine, reverse=True)
+    # one field chosen among blanks narrows to it
+    await act(client, mine[0], action="register", level="general", category="gas")
+    page = await client.get(f"/console/cases?{defaults.replace('status=&', 'status=registered&')}")
+    assert page.status_code == 200
+    assert shown(page.text) == [mine[0]]
+
+
+async def test_one_click_views_set_the_filters_and_mark_the_current_one(client):
+    people, mine, _ = await world(client)
+    urgent = (await file_report(client, people["resident"], urgent=True))["id"]
+    sign_in(client, people["dispatcher"])
+    page = await client.get("/console/cases")
+    views = dict(re.findall(r'href="/console/cases\?([^"]+)" data-view="(\w+)"', page.text))
+    assert set(views.values()) == {"awaiting", "overdue", "urgent", "due_today", "mine"}
+    assert "aria-current" not in page.text.split('data-testid="queue-views"')[1].split("</nav>")[0]
+    link = {v: q.replace("&amp;", "&") for q, v in views.items()}
+
+    page = await client.get(f"/console/cases?{link['urgent']}")
+    assert shown(page.text) == [urgent]
+    assert re.search(r'data-view="urgent" class="view current" aria-current="page"', page.text)
+    assert '<option value="true" selected>紧急</option>' in page.text  # the form shows it too
+
+    page = await client.get(f"/console/cases?{link['awaiting']}")
+    assert shown(page.text)[0] == urgent  # urgent first, then by the triage deadline
+    assert set(shown(page.text)) == {urgent, *mine}
+    assert 'data-view="awaiting" class="view current"' in page.text
+
+    await act(client, mine[0], action="register", level="general", category="gas")
+    await act(
+        client,
+        mine[0],
+        action="dispatch",
+        target="assignee",
+        assignee_id=str(people["worker"].id),
+    )
+    page = await client.get(f"/console/cases?{link['mine']}")
+    assert shown(page.text) == [mine[0]]
+    page = await client.get(f"/console/cases?{link['due_today']}")
+    assert page.status_code == 200
+    assert 'data-view="due_today" class="view current"' in page.text
+
+
+async def test_the_dispatch_picker_puts_the_grids_team_first(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    await act(client, mine[0], action="register", level="general", category="gas")
+    page = (await client.get(f"/console/cases/{mine[0]}")).text
+    team = page.split('data-testid="team"')[1].split('data-testid="others"')[0]
+    others = page.split('data-testid="others"')[1].split("</div>")[0]
+    assert "周网格员" in team and "邻网格员" not in team
+    assert "邻网格员" in others  # the rest of the township, to be searched
+    assert "外街道值班" not in page  # not a field duty, not this township
+    assert "在办 0 件" in team
+
+
+async def test_dispatching_outside_the_grid_asks_for_a_confirmation(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    await act(client, mine[0], action="register", level="general", category="gas")
+    fields = {"action": "dispatch", "target": "assignee"}
+    refused = await act(client, mine[0], **fields, assignee_id=str(people["neighbour"].id))
+    assert refused.status_code == 422
+    assert "承办人今天不在该案件所在网格值守" in refused.text
+    assert '<p class="outside-confirm">' in refused.text  # shown: a page without scripts asks
+    assert await status_of(client, people["dispatcher"], mine[0]) == "registered"
+    done = await act(
+        client,
+        mine[0],
+        **fields,
+        assignee_id=str(people["neighbour"].id),
+        confirm_outside="1",
+    )
+    assert done.status_code == 303, done.text
+    assert await status_of(client, people["dispatcher"], mine[0]) == "dispatched"
+    # the grid's own team needs no confirmation, and the JSON API never asks
+    await act(client, mine[1], action="register", level="general", category="gas")
+    done = await act(client, mine[1], **fields, assignee_id=str(people["worker"].id))
+    assert done.status_code == 303
+    await act(client, mine[2], action="register", level="general", category="gas")
+    r = await client.post(
+        f"/api/v1/reports/{mine[2]}/actions",
+        json={"action": "dispatch", "assignee_id": people["neighbour"].id},
+        headers=people["dispatcher"].headers,
+    )
+    assert r.status_code == 200, r.text
+
+    # open cases now count on the picker
+    sign_in(client, people["dispatcher"])
+    extra = (await file_report(client, people["resident"]))["id"]
+    await act(client, extra, action="register", level="general", category="gas")
+    page = (await client.get(f"/console/cases/{extra}")).text
+    team = page.split('data-testid="team"')[1].split('data-testid="others"')[0]
+    others = page.split('data-testid="others"')[1]
+    assert re.search(r"周网格员.*?在办 1 件", team, re.S)
+    assert re.search(r"邻网格员.*?在办 2 件", others, re.S)
+
+
+async def test_bulk_dispatch_outside_a_grid_asks_for_a_confirmation(client):
+    people, mine, _ = await world(client)
+    sign_in(client, people["dispatcher"])
+    for case in mine[:2]:
+        await act(client, case, action="register", level="general", category="gas")
+    page = (await client.get("/console/cases?status=registered")).text
+    # each person carries the shown cases whose grid they stand in
+    assert re.search(
+        rf'data-cases="{mine[1]} {mine[0]}|{mine[0]} {mine[1]}"[^>]*>\s*<input[^>]*value="{people["worker"].id}"',
+        page,
+    )
+    body = {
+        "csrf_token": csrf(),
+        "case_id": [str(mine[0]), str(mine[1])],
+        "assignee_id": str(people["neighbour"].id),
+        "back": "/console/cases?status=registered",
+    }
+    refused = await client.post("/console/cases/dispatch", data=body)
+    assert refused.status_code == 422
+    assert 'data-testid="bulk-confirm"' in refused.text
+    assert "邻网格员" in refused.text
+    for case in mine[:2]:
+        assert await status_of(client, people["dispatcher"], case) == "registered"
+    confirmed = await client.post("/console/cases/dispatch", data={**body, "confirm_outside": "1"})
+    assert confirmed.status_code == 200
+    assert dict(re.findall(r'data-case="(\d+)" data-ok="(\w+)"', confirmed.text)) == {
+        str(mine[0]): "true",
+        str(mine[1]): "true",
+    }

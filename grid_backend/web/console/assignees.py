@@ -105,12 +105,20 @@ async def case_paths(ids: list[int]) -> dict[int, str]:
 
 
 async def require_in_grid(*, assignee_id: int, case_paths: Iterable[str], confirmed: bool) -> None:
-    """Refuse a console dispatch to someone not on duty in a case's grid unless confirmed."""
+    """Refuse a console dispatch to someone not on duty in a case's grid unless confirmed.
+    Someone with no duty in the case's township is left to the workflow, which refuses them
+    as no assignee there."""
     if confirmed:
         return
     grants = await duty.grants_of(assignee_id)
-    paths = [g.area_path for g in grants if g.duty in FIELD_DUTIES]
-    outside = [p for p in case_paths if not covers(paths, p)]
+    held = [g.area_path for g in grants]
+    field_paths = [g.area_path for g in grants if g.duty in FIELD_DUTIES]
+    outside = [
+        p
+        for p in case_paths
+        if any(h.startswith(policy.ancestor_path(p, "township")) for h in held)
+        and not covers(field_paths, p)
+    ]
     if outside:
         raise DomainError(
             "dispatch_outside_grid",

@@ -37,6 +37,8 @@ function count() {
   counter.textContent = counter.dataset.template.replace("{n}", n);
   const submit = document.getElementById("bulk-submit");
   if (submit) submit.disabled = n === 0;
+  // the picker opens once there is something to dispatch
+  document.querySelector(".bulkbar")?.classList.toggle("idle", n === 0);
 }
 all?.addEventListener("change", () => {
   boxes().forEach((b) => { b.checked = all.checked; });
