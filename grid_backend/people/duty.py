@@ -241,7 +241,7 @@ async def on_duty_within(
             under(Assignment.area_path, list(area_paths))
             & Assignment.duty.is_in(list(duties))
             & on_duty(day)
-            & Assignment.account.is_active.eq(True)
+            & Assignment.account._.is_active.eq(True)
         )
         .order_by(Assignment.account.name)
         .order_by(Assignment.id)

@@ -43,9 +43,6 @@ from grid_backend.web.console.queue_views import views_for
 
 PAGE_SIZE = 50
 MAX_BULK = 100
-# who a case can be dispatched to from the console's picker (any duty in the township is
-# accepted by the workflow; these are the people who rectify)
-FIELD_DUTIES = ("grid_leader", "grid_worker", "emergency_officer", "responder", "board_handler")
 REASON_ACTIONS = frozenset(a for a, t in workflow.TRANSITIONS.items() if t.reason_required)
 DONE = "done"
 
@@ -106,7 +103,8 @@ async def account_names(ids: set[int | None]) -> dict[int, str]:
 async def eligible_assignees(
     grants: list[policy.Grant], caller_id: int, area_ids: list[int]
 ) -> list[dict[str, Any]]:
-    """People on duty today in these areas who can take a case, once each."""
+    """People on duty today in these areas who can take a case, once each (the queue's
+    assignee filter; dispatching picks from web/console/assignees.py)."""
     seen: dict[int, dict[str, Any]] = {}
     for area_id in area_ids:
         page = await people.list_assignments(
@@ -117,7 +115,7 @@ async def eligible_assignees(
             limit=200,
         )
         for a in page.items:
-            if a.duty in FIELD_DUTIES and a.account_id not in seen:
+            if a.duty in picker.FIELD_DUTIES and a.account_id not in seen:
                 seen[a.account_id] = {
                     "id": a.account_id,
                     "label": f"{a.account_name} · {i18n.duty_name(a.duty)} · {a.area_name}",
@@ -465,7 +463,7 @@ class CasesPage(Controller):
         form = await request.form()
         actor = await actor_of(caller)
         results: list[dict[str, Any]] = []
-        problem, outside = None, False
+        problem, outside, assignee = None, False, None
         try:
             ids, assignee, due = _bulk_request(form)
             paths = await picker.case_paths(ids)
@@ -487,7 +485,8 @@ class CasesPage(Controller):
                     results.append({"id": report_id, "ok": True, "status": case.status})
                 except DomainError as exc:
                     results.append({"id": report_id, "ok": False, "problem": problem_text(exc)})
-        names = await account_names({assignee} if problem is None or outside else set())
+        named = assignee is not None and (problem is None or outside)
+        names = await account_names({assignee} if named else set())
         back = str(form.get("back") or "")
         return page(
             "cases_bulk.html",
@@ -502,7 +501,7 @@ class CasesPage(Controller):
                 ]
                 if outside
                 else [],
-                "assignee": names.get(assignee) if problem is None or outside else None,  # type: ignore[arg-type]  # an account id once the request was read
+                "assignee": names.get(assignee) if named and assignee is not None else None,
                 "back": back if back.startswith("/console/cases") else "/console/cases",
                 "ok": sum(1 for r in results if r["ok"]),
                 "refused": sum(1 for r in results if not r["ok"]),
