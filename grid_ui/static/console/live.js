@@ -7,7 +7,14 @@ import { el } from "/static/console/dom.js";
 
 const config = JSON.parse(document.getElementById("live-config")?.textContent || "{}");
 const english = (document.documentElement.lang || "").startsWith("en");
-const local = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { timeZone: config.timezone, hour: "2-digit", minute: "2-digit" });
+const day = (d) => d.toLocaleDateString("en-CA", { timeZone: config.timezone });
+/** A time in the configured zone: hours and minutes today, with the date on other days. */
+const local = (iso) => {
+  const d = new Date(iso);
+  const options = { timeZone: config.timezone, hour: "2-digit", minute: "2-digit" };
+  if (day(d) !== day(new Date())) Object.assign(options, { month: "2-digit", day: "2-digit" });
+  return d.toLocaleString(document.documentElement.lang, options);
+};
 const category = (e) => (english ? e.category_en : e.category_zh) || "";
 
 let source = null;
@@ -120,7 +127,7 @@ function keepRinging() {
 function raise(e) {
   if (!banner || alarms.has(e.case_id)) return;
   const seen = el("button", { type: "button", class: "seen", "data-testid": "alarm-seen" }, t("Seen"));
-  const row = el("div", { class: "alarm", role: "alert", "data-case": String(e.case_id) },
+  const row = el("div", { class: "alarm", role: "alert", "data-alarm": String(e.case_id) },
     el("strong", {}, `${t("Urgent case")} #${e.case_id}`),
     el("span", { class: "what" }, `${category(e)} · ${e.place} · ${local(e.created_at)}`),
     el("span", { class: "excerpt" }, e.excerpt || ""),
@@ -136,7 +143,7 @@ function raise(e) {
       row.querySelector(".excerpt").textContent = problem.title || problem.message;
     }
   });
-  banner.append(row);
+  banner.prepend(row); // the newest on top
   banner.hidden = false;
   alarms.set(e.case_id, row);
   flash();
