@@ -93,12 +93,13 @@ function flash() {
 // Browsers start audio only after the person has touched the page: the context is made (or
 // resumed) on the first interaction, and an alarm still waiting rings then.
 function unlock() {
+  for (const name of ["pointerdown", "keydown"]) document.removeEventListener(name, unlock);
   const Context = window.AudioContext || window.webkitAudioContext;
   if (!Context) return;
   audio = audio || new Context();
   audio.resume().then(() => { if (alarms.size) ring(); });
 }
-for (const name of ["pointerdown", "keydown"]) document.addEventListener(name, unlock, { once: true });
+for (const name of ["pointerdown", "keydown"]) document.addEventListener(name, unlock);
 
 function ring() {
   if (!audio || audio.state !== "running" || !alarms.size) return;
