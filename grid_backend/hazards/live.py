@@ -10,6 +10,7 @@ stops on every console of the area. The API of the alarms is here too."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,8 @@ from grid_backend.hazards.tables import Announcement, Category, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.caller import CurrentMember
 from grid_backend.people.duty import holders
+
+logger = logging.getLogger("grid_backend.hazards")
 
 EXCERPT = 80  # characters of the description an event carries
 MAX_ALARMS = 50
@@ -116,7 +119,17 @@ def _iso(value: datetime | None) -> str | None:
 
 async def announce(kind: str, case_ids: list[int], **extra: Any) -> int:
     """Publish `kind` for these cases to their areas' consoles (after the change committed);
-    how many (account, event) pairs went out."""
+    how many (account, event) pairs went out. Best effort, as every live event: a failure is
+    logged, never the caller's error (the change is committed and the record is in the
+    database)."""
+    try:
+        return await _announce(kind, case_ids, **extra)
+    except Exception:
+        logger.warning("live %s events not published for cases %s", kind, case_ids, exc_info=True)
+        return 0
+
+
+async def _announce(kind: str, case_ids: list[int], **extra: Any) -> int:
     by_path: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for case in await _cases(case_ids):
         by_path[case["area_path"]].append(case_event(kind, case, **extra))
