@@ -29,6 +29,7 @@ from grid_backend.flows.controllers import (
     SlaController,
 )
 from grid_backend.hazards import hooks as hazards_hooks
+from grid_backend.hazards.live import AlarmController
 from grid_backend.hazards.map import CaseMapController, MapController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
@@ -77,6 +78,7 @@ CONTROLLERS = [
     MediaController,
     ReportController,
     CaseMapController,
+    AlarmController,
     MyCasesController,
     SlaController,
     PatrolPlanController,

@@ -94,6 +94,13 @@ JOBS: list[Job] = [
         "remind before case deadlines and escalate overdue cases up the area tree",
     ),
     Job(
+        "hazards.announce_deadlines",
+        lambda: IntervalTrigger(minutes=1, timezone=_zone()),
+        hazard_jobs.announce_deadlines,
+        "tell the consoles of their areas live when case deadlines are 30 min away or passed",
+        lease_seconds=120,
+    ),
+    Job(
         "patrols.remind",
         lambda: IntervalTrigger(minutes=5, timezone=_zone()),
         patrol_reminders.remind_patrols,

@@ -397,6 +397,7 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
     from grid_backend.core.types import LocationIn
     from grid_backend.flows import cases as case_flow
     from grid_backend.flows import reports as report_flow
+    from grid_backend.hazards import live
     from grid_backend.hazards import services as cases
     from grid_backend.hazards.schemas import ReportCreate
     from grid_backend.hazards.tables import HazardReport
@@ -455,6 +456,8 @@ async def _seed_cases(township_code: str, ids: dict[str, int], points: list[Any]
                 if data is None:
                     break
                 await case_flow.act(report_id=report.id, data=data, actor=await actor(who))
+                if step == 0 and report.urgent:  # the duty officer saw its alarm and acted
+                    await live.mark_seen(report_id=report.id, actor=await actor(dispatcher))
             if state == "submitted" and first_open is None:
                 first_open = report.id
             created += 1

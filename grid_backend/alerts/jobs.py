@@ -7,7 +7,9 @@ dispatcher). Each callout keeps the time its next step is due, so a tick reads o
 callouts that need it. A step moves the waiting recipients in one conditional UPDATE
 (`step = n - 1` → `n`) and notifies under dedupe keys, in one transaction per callout that
 first moves the callout's own step: a second run, a crashed run or a concurrent one does
-nothing twice. A tick that comes late does every step that is due at once."""
+nothing twice. A tick that comes late does every step that is due at once. Each step that
+moved someone tells the consoles watching the callout's areas live (`callout.unanswered`, with
+how many have still not answered)."""
 
 from __future__ import annotations
 
@@ -93,12 +95,14 @@ async def _escalate_one(
     if not taken:
         return None
     counts = {"reminded": 0, "leaders": 0, "dispatchers": 0}
+    waiting = 0
     minutes = callout["escalate_minutes"]
     text = {"text_zh": callout["message"], "text_en": callout["message_en"] or callout["message"]}
     for step in range(callout["step"] + 1, reached + 1):
         moved = await fetch(q(_STEP, step, now, callout["id"], step - 1))
         if not moved:
             break  # everyone has answered: later steps have nobody either
+        waiting = len(moved)
         if step == 1:
             live += await fanout.notify_recipients(
                 callout_id=callout["id"],
@@ -125,10 +129,22 @@ async def _escalate_one(
         areas = await CalloutArea.select(CalloutArea.area_path).where(
             CalloutArea.callout == callout["id"]
         )
+        paths = [a["area_path"] for a in areas]
+        live += await board_event(
+            callout["id"], paths, {"type": "callout.escalated", "step": reached}
+        )
+        # the consoles' live alerts (header, list of events): who has still not answered
         live += await board_event(
             callout["id"],
-            [a["area_path"] for a in areas],
-            {"type": "callout.escalated", "step": reached},
+            paths,
+            {
+                "type": "callout.unanswered",
+                "step": reached,
+                "waiting": waiting,
+                "level": callout["level"],
+                "minutes": minutes * reached,
+                **text,
+            },
         )
     return counts
 

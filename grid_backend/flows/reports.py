@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from grid_backend.core.db import write_transaction
+from grid_backend.hazards import live
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
 from grid_backend.hazards.services import Actor
 from grid_backend.hazards.services import submission as hazards
@@ -32,4 +33,7 @@ async def submit(
     stored, replayed = await once.run(create)
     if replayed:
         return stored, True  # type: ignore[return-value]  # the earlier answer
-    return await hazards.answer_report(draft, stored), False  # type: ignore[arg-type]  # not replayed: the row create() returned
+    row = cast(dict[str, Any], stored)  # not replayed: the row create() returned
+    # committed: the consoles of its area learn of it now (an urgent one rings there)
+    await live.announce_new(row["id"], urgent=data.urgent)
+    return await hazards.answer_report(draft, row), False

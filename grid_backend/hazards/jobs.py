@@ -4,7 +4,10 @@ Before a stage's deadline (30 min) the person responsible is reminded; once it h
 case escalates up the area tree: the assignee (or the township's dispatchers) at once, the
 township's dispatchers and commander after 2 h, the district's supervisors after 24 h.
 Escalation changes who is told, not the status. Every notification has a dedupe key naming the
-case, the deadline and the step, so a repeated or interrupted run sends nothing twice."""
+case, the deadline and the step, so a repeated or interrupted run sends nothing twice.
+
+Apart from those notifications to the people responsible, the consoles of a case's area are
+told live when its deadline is 30 minutes away and when it passes (`announce_deadlines`)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from typing import Any
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.policy import ancestor_path
-from grid_backend.hazards import workflow
-from grid_backend.hazards.tables import HazardReport
+from grid_backend.hazards import live, workflow
+from grid_backend.hazards.tables import Announcement, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders
 from grid_backend.settings import get_settings
@@ -104,3 +107,55 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
                     )
                     sent += bool(new)
     return {"cases": len(cases), "notified": sent}
+
+
+ANNOUNCE_BEFORE = timedelta(minutes=30)
+# an older deadline is not announced: the first run after an upgrade (or a long outage) must
+# not ring for every case that went overdue long ago
+ANNOUNCE_LATE = timedelta(hours=24)
+
+
+async def announce_deadlines(now: datetime) -> dict[str, Any]:
+    """Announce to the consoles of their areas each case whose deadline is 30 minutes away
+    (`case.due_soon`) or has just passed (`case.overdue`): once per case, deadline and kind
+    (a unique key), so a repeated or concurrent run announces nothing twice. A process that
+    cannot publish (a CLI command) leaves them to the server's scheduler."""
+    if not notify.can_publish():
+        return {"cases": 0, "announced": 0, "skipped": "no live events in this process"}
+    cases = (
+        await HazardReport.select(HazardReport.id, HazardReport.due_at)
+        .where(
+            HazardReport.status.is_in(list(workflow.RUNNING))
+            & HazardReport.due_at.is_not_null()
+            & (HazardReport.due_at <= now + ANNOUNCE_BEFORE)
+            & (HazardReport.due_at > now - ANNOUNCE_LATE)
+        )
+        .limit(5000)
+        .run()
+    )
+    marks = [
+        Announcement(
+            report=c["id"],
+            kind=kind,
+            key=f"{kind}:{c['id']}:{c['due_at'].isoformat()}",
+            created_at=now,
+        )
+        for c in cases
+        for kind in ("overdue" if c["due_at"] <= now else "due_soon",)
+    ]
+    new: list[dict[str, Any]] = []
+    if marks:
+        async with write_transaction():
+            new = (
+                await Announcement.insert(*marks)
+                .on_conflict(target=Announcement.key, action="DO NOTHING")
+                .returning(Announcement.report, Announcement.kind)
+                .run()
+            )
+    announced = 0
+    for kind in ("due_soon", "overdue"):
+        ids = [m["report"] for m in new if m["kind"] == kind]
+        if ids:
+            await live.announce(f"case.{kind}", ids)
+            announced += len(ids)
+    return {"cases": len(cases), "announced": announced}

@@ -3,6 +3,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from grid_backend.hazards.tables import (
+    Announcement,
     Category,
     DuplicateOffer,
     HazardEvent,
@@ -25,6 +26,7 @@ APP_CONFIG = AppConfig(
         Support,
         PointsEntry,
         DuplicateOffer,
+        Announcement,
     ],
     migration_dependencies=["grid_backend.media.piccolo_app", "grid_backend.areas.piccolo_app"],
     commands=[],

@@ -163,3 +163,16 @@ class PointsEntry(Table, tablename="points_entry"):
     key = Varchar(length=100, unique=True)
     note = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class Announcement(Table, tablename="hazard_announcement"):
+    """A live announcement about a case made once: a deadline 30 minutes away or passed (per
+    case and deadline), or an urgent case seen by someone on duty (per case). `key` makes each
+    happen once across runs and processes."""
+
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
+    report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
+    kind = Varchar(length=16)
+    key = Varchar(length=100, unique=True)
+    account = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())

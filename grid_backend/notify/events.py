@@ -170,6 +170,11 @@ class StreamSlots:
 STREAMS = StreamSlots()
 
 
+def can_publish() -> bool:
+    """Whether an app runs in this process to publish live events (not in a CLI command)."""
+    return bool(_running)
+
+
 def publish(account_ids: Iterable[int], event: dict[str, Any]) -> bool:
     """Send an event to the accounts' channels; False when no app runs in this process."""
     ids = list(account_ids)

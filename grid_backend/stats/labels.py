@@ -72,6 +72,7 @@ ACTION = Labels(
         "escalate": "Escalation",
         "remind": "Reminder",
         "urgent_alert": "Responders alerted",
+        "urgent_seen": "Urgent alarm seen",
         "response_dispatch": "Rescue team dispatched",
         "response_acknowledge": "Responder acknowledged",
         "response_set_off": "Responder set off",

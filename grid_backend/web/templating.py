@@ -43,6 +43,7 @@ def environment() -> Environment:
     env.globals["console_user"] = console_user
     env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name
+    env.globals["timezone_name"] = get_settings().timezone
     return env
 
 

@@ -23,6 +23,7 @@ gateways drop repeated notification ids).
 The package, one module a concern: `preferences`, `enqueue` (and the live event once the
 transaction commits), `delivery`, `inbox` and `live` (the event stream)."""
 
+from grid_backend.notify.events import can_publish
 from grid_backend.notify.services.delivery import (
     BACKOFF,
     CLAIM,
@@ -59,6 +60,7 @@ __all__ = [
     "STREAM_CLOSED_RETRY_MS",
     "WATCH_LIMIT_SECONDS",
     "Prefs",
+    "can_publish",
     "claim_due",
     "claim_seconds",
     "deliver_due",

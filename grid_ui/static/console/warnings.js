@@ -2,6 +2,7 @@
 // live from the server-sent events of GET /api/v1/events (callout.ack, callout.created).
 import { api, t } from "/static/console/api.js";
 import { el } from "/static/console/dom.js";
+import { events } from "/static/console/live.js";
 
 const config = JSON.parse(document.getElementById("warnings-config").textContent);
 
@@ -53,9 +54,10 @@ async function refresh() {
 if (config.callout_id) {
   refresh().catch((problem) => console.warn(problem));
   const live = document.getElementById("live");
-  const source = new EventSource("/api/v1/events");
+  const source = events(); // the page's one stream, shared with the header's live alerts
   source.onopen = () => { live.dataset.state = "on"; };
   source.onerror = () => { live.dataset.state = "off"; };
+  if (source.readyState === EventSource.OPEN) live.dataset.state = "on"; // opened already
   // the server closed this stream for a newer one of the same account (too many tabs)
   source.addEventListener("closed", () => { source.close(); live.dataset.state = "off"; });
   let timer = null;
