@@ -180,6 +180,7 @@ async def _report_read(
     roles = roles_for(case, actor)
     show_phone = full and policy.allows(actor.grants, "report.contact", case["area_path"])
     phone = case["reporter_phone"]
+    events = await _timeline(case["id"], full)
     return ReportRead(
         id=case["id"],
         status=case["status"],
@@ -229,6 +230,9 @@ async def _report_read(
         else photos
         if photos is not None
         else await _photos(case["id"]),
-        timeline=await _timeline(case["id"], full),
+        timeline=events,
         actions=workflow.allowed(case["status"], case["level"], roles) if full else [],
+        merged_from=[
+            e.data["from"] for e in events if e.action == "merged_in" and "from" in e.data
+        ],
     )

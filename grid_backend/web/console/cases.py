@@ -343,17 +343,9 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         if "dispatch" in case.actions and case.township
         else []
     )
-    duplicates = []
-    if "merge" in case.actions:  # open cases of the same category in the same grid
-        grid_path = case.area_path
-        same = await hazards.list_reports(
-            actor=actor,
-            status=sorted(workflow.OPEN),
-            category=case.category,
-            area_path=grid_path,
-            limit=10,
-        )
-        duplicates = [d for d in same.items if d.id != case.id]
+    duplicates = (
+        await hazards.merge_candidates(case=case, actor=actor) if "merge" in case.actions else []
+    )
     zone = get_settings().zone
     tomorrow = (clock.now() + timedelta(days=3)).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
     return {
@@ -361,6 +353,9 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         "names": names,
         "assignees": assignees,
         "duplicates": duplicates,
+        "joined": await _joined(case, actor),
+        "distance_text": distance_text,
+        "reason_name": reason_name,
         "categories": await category_names(),
         "boards": policy.BOARDS,
         "default_due": tomorrow,
@@ -369,6 +364,36 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         "values": {},
         **label_functions(),
     }
+
+
+DUPLICATE_REASONS = {  # why a case is offered as a possible duplicate; zh-CN in messages.po
+    "nearby": "nearby, same category",
+    "photo": "similar photo",
+    "grid": "same grid and category",
+}
+
+
+def distance_text(metres: float | None) -> str:
+    """How far away, in the page's language: metres up to a kilometre, then kilometres."""
+    if metres is None:
+        return "—"
+    if metres < 1000:
+        return i18n.gettext("%(n)s m away") % {"n": round(metres)}
+    return i18n.gettext("%(n)s km away") % {"n": f"{metres / 1000:.1f}"}
+
+
+def reason_name(reason: str) -> str:
+    return i18n.gettext(DUPLICATE_REASONS[reason]) if reason in DUPLICATE_REASONS else ""
+
+
+async def _joined(case: ReportRead, actor: hazards.Actor) -> ReportRead | None:
+    """The case a merged case joined, as this person may see it (None if they may not)."""
+    if case.merged_into is None:
+        return None
+    try:
+        return await _read(case.merged_into, actor)
+    except DomainError:
+        return None
 
 
 def _done_message(action: str) -> str:

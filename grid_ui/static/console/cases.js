@@ -67,3 +67,12 @@ document.querySelectorAll("form[data-action='dispatch']").forEach((form) => {
   form.querySelectorAll("input[name='target']").forEach((r) => r.addEventListener("change", show));
   show();
 });
+
+// The merge form: choosing one of the possible duplicates fills in its number.
+document.querySelectorAll("form[data-action='merge'] button.pick-into").forEach((button) => {
+  button.addEventListener("click", () => {
+    const input = button.closest("form").querySelector("input[name='into']");
+    input.value = button.dataset.into;
+    input.focus();
+  });
+});
