@@ -11,7 +11,7 @@ import msgspec
 import shapely
 from shapely.geometry import mapping
 
-from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
+from grid_backend.areas.locate import AreaNode, GridIndex, grid_index, roster_scope
 from grid_backend.areas.schemas import AreaBrief, TeamMember
 from grid_backend.areas.services import team_members
 from grid_backend.areas.tables import Area, RiskPoint
@@ -79,6 +79,27 @@ class RiskPointCollection(msgspec.Struct):
     datum: str
     truncated: bool
     features: list[RiskPointFeature]
+    type: str = "FeatureCollection"
+
+
+class OutlineProperties(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    level: str  # "community" or "township"
+    label_at: list[float]  # [lng, lat] inside the outline, where its name is drawn
+
+
+class OutlineFeature(msgspec.Struct):
+    id: int
+    geometry: dict[str, Any]
+    properties: OutlineProperties
+    type: str = "Feature"
+
+
+class OutlineCollection(msgspec.Struct):
+    datum: str
+    features: list[OutlineFeature]
     type: str = "FeatureCollection"
 
 
@@ -170,6 +191,59 @@ class _Simplified:
 
 _simplified = _Simplified()
 
+OUTLINE_LEVELS = ("community", "township")
+
+
+class _Outlines:
+    """Community and township outlines, each the union of its grids the caller sees, per
+    (index revision, datum, grids shown): drawn on every map load, changed rarely."""
+
+    def __init__(self) -> None:
+        self.revision: int | None = None
+        self.features: dict[tuple[str, int, tuple[int, ...]], OutlineFeature] = {}
+
+    def get(self, index: GridIndex, datum: Datum, positions: list[int]) -> list[OutlineFeature]:
+        if self.revision != index.revision:
+            self.features.clear()
+            self.revision = index.revision
+        groups: dict[int, list[int]] = {}
+        for i in positions:
+            for above in index.ancestors(index.grid_nodes[i]):
+                if above.level in OUTLINE_LEVELS:
+                    groups.setdefault(above.id, []).append(i)
+        found = []
+        for area_id, members in groups.items():
+            key = (datum, area_id, tuple(members))
+            if key not in self.features:
+                self.features[key] = _outline(index, index.nodes[area_id], members, datum)
+            found.append(self.features[key])
+        # townships first: communities are drawn over them
+        return sorted(found, key=lambda f: (f.properties.level != "township", f.id))
+
+
+def _outline(index: GridIndex, area: AreaNode, members: list[int], datum: Datum) -> OutlineFeature:
+    shape = shapely.union_all(index.geoms[members], grid_size=1e-7)
+    shape = shapely.simplify(shape, SIMPLIFY_M / _DEGREE_M, preserve_topology=True)
+    inside = shapely.point_on_surface(shape)
+    if datum != "wgs84":
+        shape = geo.transform_geometry(shape, "wgs84", datum)
+        inside = geo.transform_geometry(inside, "wgs84", datum)
+    shape = shapely.set_precision(shape, 1e-6, mode="keep_collapsed")
+    return OutlineFeature(
+        id=area.id,
+        geometry=mapping(shape),
+        properties=OutlineProperties(
+            id=area.id,
+            code=area.code,
+            name=area.name,
+            level=area.level,
+            label_at=[round(inside.x, 6), round(inside.y, 6)],
+        ),
+    )
+
+
+_outlines = _Outlines()
+
 
 def _position(lng: float, lat: float, datum: Datum) -> dict[str, Any]:
     if datum != "wgs84":
@@ -242,6 +316,19 @@ async def grid_layer(
         truncated=truncated,
         features=features,
     )
+
+
+async def outline_layer(
+    *, grants: list[policy.Grant], area_id: int | None, datum: Datum = "wgs84"
+) -> OutlineCollection:
+    """The communities and townships of the grids under an area the caller sees, as outlines
+    (the union of those grids) with the point their name is drawn at."""
+    _, paths = await map_scope(grants, area_id)
+    index = grid_index.fresh() or await grid_index.get()
+    positions = [
+        i for i, node in enumerate(index.grid_nodes) if any(node.path.startswith(p) for p in paths)
+    ][:MAX_GRIDS]
+    return OutlineCollection(datum=datum, features=_outlines.get(index, datum, positions))
 
 
 async def risk_point_layer(

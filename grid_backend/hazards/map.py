@@ -15,9 +15,11 @@ from piccolo.query.functions.aggregate import Count
 from grid_backend.areas.map import (
     GridCollection,
     GridDetail,
+    OutlineCollection,
     RiskPointCollection,
     grid_detail,
     grid_layer,
+    outline_layer,
     risk_point_layer,
 )
 from grid_backend.areas.services import area_path_of
@@ -165,6 +167,15 @@ class MapController(Controller):
     async def grid(self, member: CurrentMember, grid_id: PathId) -> GridDetail:
         grants = member.grants
         return await grid_detail(grants=grants, grid_id=grid_id, case_counts=case_counts)
+
+    @get("/outlines", summary="Community and township outlines of the grids shown, as GeoJSON")
+    async def outlines(
+        self,
+        member: CurrentMember,
+        area_id: QueryId = None,
+        datum: DatumParam = "wgs84",
+    ) -> OutlineCollection:
+        return await outline_layer(grants=member.grants, area_id=area_id, datum=datum)
 
     @get("/risk-points", summary="Active risk points under an area as GeoJSON")
     async def risk_points(
