@@ -28,7 +28,7 @@ from grid_backend.flows.controllers import (
     SlaController,
 )
 from grid_backend.hazards import hooks as hazards_hooks
-from grid_backend.hazards.map import CaseMapController, MapController
+from grid_backend.hazards.map import CaseMapController, CaseSurroundingsController, MapController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
@@ -76,6 +76,7 @@ CONTROLLERS = [
     MediaController,
     ReportController,
     CaseMapController,
+    CaseSurroundingsController,
     MyCasesController,
     SlaController,
     PatrolPlanController,

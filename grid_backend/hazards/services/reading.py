@@ -30,6 +30,11 @@ _CASE_COLUMNS = (
 )
 
 
+async def read_case_row(report_id: int) -> dict[str, Any]:
+    """A case's row with its grid, township, reporter and assigned area (NotFound if none)."""
+    return await _case(report_id)
+
+
 async def _case(report_id: int) -> dict[str, Any]:
     row = (
         await HazardReport.select(*_CASE_COLUMNS)

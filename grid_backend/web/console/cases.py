@@ -37,7 +37,7 @@ from grid_backend.settings import get_settings
 from grid_backend.stats import labels
 from grid_backend.stats.services import day_start
 from grid_backend.web import i18n
-from grid_backend.web.console.map import area_choices
+from grid_backend.web.console.map import area_choices, map_config, status_names
 
 PAGE_SIZE = 50
 MAX_BULK = 100
@@ -354,6 +354,12 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         "assignees": assignees,
         "duplicates": duplicates,
         "joined": await _joined(case, actor),
+        "case_map": {
+            **map_config(),
+            "report_id": case.id,
+            "status_names": status_names(english()),
+            "category_names": await category_names(),
+        },
         "distance_text": distance_text,
         "reason_name": reason_name,
         "categories": await category_names(),

@@ -21,6 +21,7 @@ export const OUTLINES = {
   township: { color: "#111827", weight: 4, opacity: 0.85 },
   community: { color: "#1d4ed8", weight: 2.5, opacity: 0.9, dashArray: "8 4" },
   grid: { color: "#4b5563", weight: 1, opacity: 1 },
+  "case-grid": { color: "#0b63c5", weight: 2.5, opacity: 1 },
 };
 
 export function caseKind(p) {
@@ -101,7 +102,12 @@ export function markerLegend(kinds) {
 }
 
 export function outlineLegend(levels) {
-  const words = { township: t("Township boundary"), community: t("Community boundary"), grid: t("Grid boundary") };
+  const words = {
+    township: t("Township boundary"),
+    community: t("Community boundary"),
+    grid: t("Grid boundary"),
+    "case-grid": t("The case's grid"),
+  };
   return levels.map((level) => legendRow(lineSwatch(level), words[level], { "data-line": level }));
 }
 
@@ -126,17 +132,18 @@ export class AreaNames {
     map.on("zoomend moveend", () => this.update());
   }
 
-  add(level, layer, text, latlng) {
+  // always: drawn whatever the zoom (the case page's one grid name)
+  add(level, layer, text, latlng, { always = false, direction = "center" } = {}) {
     const tooltip = L.tooltip({
       permanent: true,
-      direction: "center",
+      direction,
       interactive: false,
-      className: `area-label ${level}-label`,
+      className: `area-label ${level}-label${always ? " own-label" : ""}`,
     });
     tooltip.setContent(label(text));
     tooltip.setLatLng(latlng || layer.getBounds().getCenter());
     this.map.openTooltip(tooltip);
-    this.items.push({ level, tooltip, layer, text });
+    this.items.push({ level, tooltip, layer, text, always });
   }
 
   font(level) {
@@ -177,8 +184,8 @@ export class AreaNames {
       : fit(by.community).length ? "community"
       : by.township.length ? "township" : "none";
     // the township's name is drawn however small it is: the map is never without a name
-    const candidates = level === "grid" ? grids : level === "township" ? by.township : fit(by[level]);
-    const shown = new Set(this.apart(candidates));
+    const candidates = level === "grid" ? grids : level === "township" ? by.township : level === "community" ? fit(by.community) : [];
+    const shown = new Set([...this.items.filter((i) => i.always), ...this.apart(candidates)]);
     for (const item of this.items) {
       item.tooltip.getElement()?.classList.toggle("label-hidden", !shown.has(item));
     }
