@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 
-
 def console_token(page) -> str:
     """The signed-in console's access token (its cookie), for the API calls of the test."""
     return next(c["value"] for c in page.context.cookies() if c["name"] == "grid_access")
+
 
 KINDS = ["this", "urgent", "overdue", "case", "risk-major", "risk-high", "risk-medium", "risk-low"]
 STATUS_WORDS = {
@@ -40,7 +40,9 @@ def test_the_case_page_shows_where_the_case_is(console, live_server, screenshot)
         assert console.locator("#case-map path.case-grid").count() == 1
         label = console.locator(".leaflet-tooltip.own-label")
         assert label.is_visible()
-        assert label.inner_text() == f"{own['properties']['community']} / {own['properties']['name']}"
+        assert (
+            label.inner_text() == f"{own['properties']['community']} / {own['properties']['name']}"
+        )
         assert console.locator("#case-map path.open-case").count() == len(best["cases"]["features"])
         assert console.locator("#case-map path.risk-point").count() == len(
             best["risk_points"]["features"]

@@ -76,7 +76,9 @@ async def test_nobody_else_gets_a_cases_surroundings(client):
     body = (await around(client, worker, cases["A"])).json()
     assert cases["B"] not in {f["id"] for f in body["cases"]["features"]}
     r = await client.get(
-        f"/api/v1/reports/{cases['A']}/surroundings", params={"datum": "gcj02"}, headers=worker.headers
+        f"/api/v1/reports/{cases['A']}/surroundings",
+        params={"datum": "gcj02"},
+        headers=worker.headers,
     )
     assert r.status_code == 200 and r.json()["datum"] == "gcj02"
     lng, lat = r.json()["case"]["geometry"]["coordinates"]
