@@ -148,7 +148,7 @@ function offerCard(d) {
       {},
       h("p.dup-title", {}, h("b", { text: option ? option.textContent : t("js:Hazard") }), " · ", d.status_text || ""),
       d.description ? h("p.dup-desc", { text: d.description }) : null,
-      h("p.meta", {}, time, " · ", h("span.distance", { text: distance })),
+      h("p.meta", {}, t("js:Case {id}", { id: d.id }), " · ", time, " · ", h("span.distance", { text: distance })),
     ),
     h("button.secondary", {
       type: "button",
