@@ -30,7 +30,7 @@ from grid_backend.flows.controllers import (
 )
 from grid_backend.hazards import hooks as hazards_hooks
 from grid_backend.hazards.live import AlarmController
-from grid_backend.hazards.map import CaseMapController, MapController
+from grid_backend.hazards.map import CaseMapController, CaseSurroundingsController, MapController
 from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
@@ -79,6 +79,7 @@ CONTROLLERS = [
     ReportController,
     CaseMapController,
     AlarmController,
+    CaseSurroundingsController,
     MyCasesController,
     SlaController,
     PatrolPlanController,

@@ -4,14 +4,16 @@ per request), simplified for drawing and converted to the datum the map's tiles 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+import numpy as np
 import shapely
 from shapely.geometry import mapping
 
-from grid_backend.areas.locate import GridIndex, grid_index, roster_scope
+from grid_backend.areas.locate import AreaNode, GridIndex, grid_index, roster_scope
 from grid_backend.areas.schemas import AreaBrief, TeamMember
 from grid_backend.areas.services import team_members
 from grid_backend.areas.tables import Area, RiskPoint
@@ -24,6 +26,7 @@ from grid_backend.people.duty import team_on_duty
 RISK_LEVELS = ("low", "medium", "high", "major")
 MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few thousand
 MAX_POINTS = 5_000
+MAX_AROUND = 200  # grids drawn around one case
 SIMPLIFY_M = 3.0  # drawing tolerance: below what a console map at street zoom can show
 _DEGREE_M = 111_320.0
 
@@ -79,6 +82,27 @@ class RiskPointCollection(msgspec.Struct):
     datum: str
     truncated: bool
     features: list[RiskPointFeature]
+    type: str = "FeatureCollection"
+
+
+class OutlineProperties(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    level: str  # "community" or "township"
+    label_at: list[float]  # [lng, lat] inside the outline, where its name is drawn
+
+
+class OutlineFeature(msgspec.Struct):
+    id: int
+    geometry: dict[str, Any]
+    properties: OutlineProperties
+    type: str = "Feature"
+
+
+class OutlineCollection(msgspec.Struct):
+    datum: str
+    features: list[OutlineFeature]
     type: str = "FeatureCollection"
 
 
@@ -170,6 +194,59 @@ class _Simplified:
 
 _simplified = _Simplified()
 
+OUTLINE_LEVELS = ("community", "township")
+
+
+class _Outlines:
+    """Community and township outlines, each the union of its grids the caller sees, per
+    (index revision, datum, grids shown): drawn on every map load, changed rarely."""
+
+    def __init__(self) -> None:
+        self.revision: int | None = None
+        self.features: dict[tuple[str, int, tuple[int, ...]], OutlineFeature] = {}
+
+    def get(self, index: GridIndex, datum: Datum, positions: list[int]) -> list[OutlineFeature]:
+        if self.revision != index.revision:
+            self.features.clear()
+            self.revision = index.revision
+        groups: dict[int, list[int]] = {}
+        for i in positions:
+            for above in index.ancestors(index.grid_nodes[i]):
+                if above.level in OUTLINE_LEVELS:
+                    groups.setdefault(above.id, []).append(i)
+        found = []
+        for area_id, members in groups.items():
+            key = (datum, area_id, tuple(members))
+            if key not in self.features:
+                self.features[key] = _outline(index, index.nodes[area_id], members, datum)
+            found.append(self.features[key])
+        # townships first: communities are drawn over them
+        return sorted(found, key=lambda f: (f.properties.level != "township", f.id))
+
+
+def _outline(index: GridIndex, area: AreaNode, members: list[int], datum: Datum) -> OutlineFeature:
+    shape = shapely.union_all(index.geoms[members], grid_size=1e-7)
+    shape = shapely.simplify(shape, SIMPLIFY_M / _DEGREE_M, preserve_topology=True)
+    inside = shapely.point_on_surface(shape)
+    if datum != "wgs84":
+        shape = geo.transform_geometry(shape, "wgs84", datum)
+        inside = geo.transform_geometry(inside, "wgs84", datum)
+    shape = shapely.set_precision(shape, 1e-6, mode="keep_collapsed")
+    return OutlineFeature(
+        id=area.id,
+        geometry=mapping(shape),
+        properties=OutlineProperties(
+            id=area.id,
+            code=area.code,
+            name=area.name,
+            level=area.level,
+            label_at=[round(inside.x, 6), round(inside.y, 6)],
+        ),
+    )
+
+
+_outlines = _Outlines()
+
 
 def _position(lng: float, lat: float, datum: Datum) -> dict[str, Any]:
     if datum != "wgs84":
@@ -244,23 +321,55 @@ async def grid_layer(
     )
 
 
+async def outline_layer(
+    *, grants: list[policy.Grant], area_id: int | None, datum: Datum = "wgs84"
+) -> OutlineCollection:
+    """The communities and townships of the grids under an area the caller sees, as outlines
+    (the union of those grids) with the point their name is drawn at."""
+    _, paths = await map_scope(grants, area_id)
+    index = grid_index.fresh() or await grid_index.get()
+    positions = [
+        i for i, node in enumerate(index.grid_nodes) if any(node.path.startswith(p) for p in paths)
+    ][:MAX_GRIDS]
+    return OutlineCollection(datum=datum, features=_outlines.get(index, datum, positions))
+
+
+_RISK_POINT_COLUMNS = (
+    RiskPoint.id,
+    RiskPoint.code,
+    RiskPoint.name,
+    RiskPoint.type,
+    RiskPoint.risk_level,
+    RiskPoint.lat,
+    RiskPoint.lng,
+    RiskPoint.grid,
+    RiskPoint.threatened_households,
+)
+
+
+def _risk_feature(r: dict[str, Any], datum: Datum) -> RiskPointFeature:
+    return RiskPointFeature(
+        id=r["id"],
+        geometry=_position(r["lng"], r["lat"], datum),
+        properties=RiskPointProperties(
+            id=r["id"],
+            code=r["code"],
+            name=r["name"],
+            type=r["type"],
+            risk_level=r["risk_level"],
+            grid_id=r["grid"],
+            threatened_households=r["threatened_households"],
+        ),
+    )
+
+
 async def risk_point_layer(
     *, grants: list[policy.Grant], area_id: int | None, datum: Datum = "wgs84"
 ) -> RiskPointCollection:
     """Active risk points under an area as GeoJSON points."""
     _, paths = await map_scope(grants, area_id)
     rows = (
-        await RiskPoint.select(
-            RiskPoint.id,
-            RiskPoint.code,
-            RiskPoint.name,
-            RiskPoint.type,
-            RiskPoint.risk_level,
-            RiskPoint.lat,
-            RiskPoint.lng,
-            RiskPoint.grid,
-            RiskPoint.threatened_households,
-        )
+        await RiskPoint.select(*_RISK_POINT_COLUMNS)
         .where(RiskPoint.is_active.eq(True) & under(RiskPoint.area_path, paths))
         .order_by(RiskPoint.id)
         .limit(MAX_POINTS + 1)
@@ -269,22 +378,81 @@ async def risk_point_layer(
     return RiskPointCollection(
         datum=datum,
         truncated=len(rows) > MAX_POINTS,
-        features=[
-            RiskPointFeature(
-                id=r["id"],
-                geometry=_position(r["lng"], r["lat"], datum),
-                properties=RiskPointProperties(
-                    id=r["id"],
-                    code=r["code"],
-                    name=r["name"],
-                    type=r["type"],
-                    risk_level=r["risk_level"],
-                    grid_id=r["grid"],
-                    threatened_households=r["threatened_households"],
-                ),
-            )
-            for r in rows[:MAX_POINTS]
-        ],
+        features=[_risk_feature(r, datum) for r in rows[:MAX_POINTS]],
+    )
+
+
+async def grids_around(
+    *,
+    grants: list[policy.Grant],
+    grid_id: int,
+    lat: float,
+    lng: float,
+    radius_m: float,
+    datum: Datum,
+) -> list[dict[str, Any]]:
+    """A grid's outline and those of the grids within radius_m of a WGS-84 point that the caller
+    may see on a map, as GeoJSON Features named after them (the grid itself first, marked
+    `own`). The caller has checked that the person may see what lies in that grid."""
+    index = grid_index.fresh() or await grid_index.get()
+    scopes = policy.scopes(grants, "risk_point.read")
+    dlat = radius_m / _DEGREE_M
+    dlng = radius_m / (_DEGREE_M * max(math.cos(math.radians(lat)), 0.01))
+    near = index.tree.query(shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat))
+    own = [int(i) for i in np.flatnonzero(index.grid_ids == grid_id)]
+    others = sorted(
+        int(i)
+        for i in near
+        if int(i) not in own and any(index.grid_nodes[i].path.startswith(p) for p in scopes)
+    )[:MAX_AROUND]
+    positions = own + others
+    features = []
+    for i, geometry in zip(positions, _simplified.get(index, datum, positions), strict=True):
+        node = index.grid_nodes[i]
+        above = [n.name for n in index.ancestors(node) if n.level == "community"]
+        features.append(
+            {
+                "type": "Feature",
+                "id": node.id,
+                "geometry": geometry,
+                "properties": {
+                    "id": node.id,
+                    "code": node.code,
+                    "name": node.name,
+                    "community": above[0] if above else None,
+                    "own": node.id == grid_id,
+                },
+            }
+        )
+    return features
+
+
+async def risk_points_near(
+    *, grants: list[policy.Grant], lat: float, lng: float, radius_m: float, datum: Datum
+) -> RiskPointCollection:
+    """Active risk points within radius_m of a WGS-84 point, in the caller's areas."""
+    paths = policy.scopes(grants, "risk_point.read")
+    if not paths:
+        return RiskPointCollection(datum=datum, truncated=False, features=[])
+    dlat = radius_m / _DEGREE_M
+    dlng = radius_m / (_DEGREE_M * max(math.cos(math.radians(lat)), 0.01))
+    rows = (
+        await RiskPoint.select(*_RISK_POINT_COLUMNS)
+        .where(
+            RiskPoint.is_active.eq(True)
+            & under(RiskPoint.area_path, paths)
+            & (RiskPoint.lat >= lat - dlat)
+            & (RiskPoint.lat <= lat + dlat)
+            & (RiskPoint.lng >= lng - dlng)
+            & (RiskPoint.lng <= lng + dlng)
+        )
+        .order_by(RiskPoint.id)
+        .limit(MAX_POINTS)
+        .run()
+    )
+    near = [r for r in rows if geo.distance_m(lng, lat, r["lng"], r["lat"]) <= radius_m]
+    return RiskPointCollection(
+        datum=datum, truncated=False, features=[_risk_feature(r, datum) for r in near]
     )
 
 

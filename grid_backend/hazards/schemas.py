@@ -88,11 +88,18 @@ class DuplicateCheck(t.Input):
 
 
 class DuplicateRead(msgspec.Struct):
+    """A possible duplicate as offered: only what the public view of a case shows (no
+    reporter), and a thumbnail only when the photo rules let this person see its photo."""
+
     id: int
     category: str
     status: str
     distance_m: float | None
-    reason: str  # "nearby" or "photo"
+    reason: str  # "nearby", "photo", or "grid" (same grid and category: the console's merge)
+    status_text: str = ""
+    description: str = ""
+    created_at: datetime | None = None
+    thumbnail_url: str | None = None
 
 
 class ReportRead(msgspec.Struct):
@@ -121,7 +128,7 @@ class ReportRead(msgspec.Struct):
     assignee_id: int | None
     assigned_area_id: int | None
     board: str | None
-    merged_into: int | None
+    merged_into: int | None  # the case this one joined (a link on every view of it)
     supervision: dict[str, Any] | None
     supporters: int
     rework_count: int
@@ -138,6 +145,7 @@ class ReportRead(msgspec.Struct):
     timeline: list[EventRead] = []
     actions: list[str] = []
     possible_duplicates: list[DuplicateRead] = []
+    merged_from: list[int] = []  # the duplicates merged into this case (staff)
 
 
 class ReportSummary(msgspec.Struct):

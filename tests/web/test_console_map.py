@@ -26,6 +26,7 @@ async def test_a_dispatcher_gets_the_map_of_their_township_without_tiles(client)
     assert "/static/console/map.js" in page.text
     config = config_of(page.text)
     assert config.pop("status_names")["submitted"] == "待受理"  # case tooltips, localised
+    assert config.pop("category_names")["gas"] == "燃气"  # and the case's kind, in words
     assert config == {
         "tile_url": "",
         "attribution": "",
@@ -82,3 +83,30 @@ async def test_a_configured_tile_server_sets_the_datum_of_the_positions(client, 
     config = config_of((await client.get("/console/map")).text)
     assert config["tile_url"] == "https://tiles.example.cn/{z}/{x}/{y}.png"
     assert config["datum"] == "gcj02"
+
+
+async def test_outlines_are_the_communities_and_townships_of_the_grids_one_may_see(client):
+    """The map's outlines: the township and each community around the grids shown, named;
+    a grid worker's map outlines only what surrounds their own grid."""
+    await make_tree()
+    dispatcher = await make_person(("dispatcher", T1))
+    r = await client.get("/api/v1/map/outlines", headers=dispatcher.headers)
+    assert r.status_code == 200, r.text
+    levels = sorted(
+        (f["properties"]["level"], f["properties"]["code"]) for f in r.json()["features"]
+    )
+    assert ("township", T1) in levels
+    assert {lvl for lvl, _ in levels} == {"community", "township"}
+    assert all(code.startswith(T1) for _, code in levels)  # nothing of the other township
+    for f in r.json()["features"]:
+        assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        lng, lat = f["properties"]["label_at"]
+        assert 100 < lng < 110 and 25 < lat < 35
+
+    worker = await make_person(("grid_worker", G1))
+    r = await client.get("/api/v1/map/outlines", headers=worker.headers)
+    codes = [f["properties"]["code"] for f in r.json()["features"]]
+    assert codes and all(G1.startswith(code) for code in codes)
+    resident = await make_person()
+    r = await client.get("/api/v1/map/outlines", headers=resident.headers)
+    assert r.status_code == 403

@@ -57,6 +57,9 @@ URL_SINKS_REVIEWED = {
     # file: {the statement's text: why the URL cannot carry a script}
     "static/field/js/pages/report.js": {
         'h("img", { src: url,': "url = URL.createObjectURL(blob) two lines above",
+        ".then((url) => (img.src = url))": (
+            "photoURL() answers URL.createObjectURL of the fetched photo (the duplicate offer)"
+        ),
     },
     "static/field/js/pages/case.js": {
         "img.src = url)": "photoURL() answers URL.createObjectURL of the fetched photo",

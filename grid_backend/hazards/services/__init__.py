@@ -9,6 +9,7 @@ from grid_backend.hazards.services.duplicates import (
     DUPLICATE_PHOTOS_SCANNED,
     PHOTO_DUPLICATE_BITS,
     check_duplicates,
+    merge_candidates,
     possible_duplicates,
 )
 from grid_backend.hazards.services.listing import (
@@ -40,6 +41,7 @@ __all__ = [
     "categories",
     "check_duplicates",
     "list_reports",
+    "merge_candidates",
     "open_cases_of",
     "overdue",
     "possible_duplicates",

@@ -30,6 +30,11 @@ _CASE_COLUMNS = (
 )
 
 
+async def read_case_row(report_id: int) -> dict[str, Any]:
+    """A case's row with its grid, township, reporter and assigned area (NotFound if none)."""
+    return await _case(report_id)
+
+
 async def _case(report_id: int) -> dict[str, Any]:
     row = (
         await HazardReport.select(*_CASE_COLUMNS)
@@ -180,6 +185,7 @@ async def _report_read(
     roles = roles_for(case, actor)
     show_phone = full and policy.allows(actor.grants, "report.contact", case["area_path"])
     phone = case["reporter_phone"]
+    events = await _timeline(case["id"], full)
     return ReportRead(
         id=case["id"],
         status=case["status"],
@@ -229,6 +235,9 @@ async def _report_read(
         else photos
         if photos is not None
         else await _photos(case["id"]),
-        timeline=await _timeline(case["id"], full),
+        timeline=events,
         actions=workflow.allowed(case["status"], case["level"], roles) if full else [],
+        merged_from=[
+            e.data["from"] for e in events if e.action == "merged_in" and "from" in e.data
+        ],
     )

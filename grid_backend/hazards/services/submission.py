@@ -229,6 +229,7 @@ async def answer_report(d: Draft, row: dict[str, Any]) -> ReportRead:
         case=case,
         radius_m=float(d.category["duplicate_radius_m"]),
         dhashes=[d.photos[pid]["dhash"] for pid in photo_ids],
+        viewer=actor,
     )
     await _record_offers(actor.account_id, result.possible_duplicates)
     return result

@@ -38,7 +38,7 @@ from grid_backend.stats import labels
 from grid_backend.stats.services import day_start
 from grid_backend.web import i18n
 from grid_backend.web.console import assignees as picker
-from grid_backend.web.console.map import area_choices
+from grid_backend.web.console.map import area_choices, map_config, status_names
 from grid_backend.web.console.queue_views import views_for
 
 PAGE_SIZE = 50
@@ -356,17 +356,9 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         if "dispatch" in case.actions
         else {"team": [], "others": []}
     )
-    duplicates = []
-    if "merge" in case.actions:  # open cases of the same category in the same grid
-        grid_path = case.area_path
-        same = await hazards.list_reports(
-            actor=actor,
-            status=sorted(workflow.OPEN),
-            category=case.category,
-            area_path=grid_path,
-            limit=10,
-        )
-        duplicates = [d for d in same.items if d.id != case.id]
+    duplicates = (
+        await hazards.merge_candidates(case=case, actor=actor) if "merge" in case.actions else []
+    )
     zone = get_settings().zone
     tomorrow = (clock.now() + timedelta(days=3)).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
     return {
@@ -375,6 +367,15 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
         "picker": people,
         "confirm_outside": False,
         "duplicates": duplicates,
+        "joined": await _joined(case, actor),
+        "case_map": {
+            **map_config(),
+            "report_id": case.id,
+            "status_names": status_names(english()),
+            "category_names": await category_names(),
+        },
+        "distance_text": distance_text,
+        "reason_name": reason_name,
         "categories": await category_names(),
         "boards": policy.BOARDS,
         "default_due": tomorrow,
@@ -404,6 +405,36 @@ def _bulk_request(form: Any) -> tuple[list[int], int, datetime | None]:
     if assignee is None:
         raise invalid("assignee_id", "choose whom to dispatch to", code="dispatch_target_required")
     return ids, assignee, _local_datetime("due_at", str(form.get("due_at") or ""))
+
+
+DUPLICATE_REASONS = {  # why a case is offered as a possible duplicate; zh-CN in messages.po
+    "nearby": "nearby, same category",
+    "photo": "similar photo",
+    "grid": "same grid and category",
+}
+
+
+def distance_text(metres: float | None) -> str:
+    """How far away, in the page's language: metres up to a kilometre, then kilometres."""
+    if metres is None:
+        return "—"
+    if metres < 1000:
+        return i18n.gettext("%(n)s m away") % {"n": round(metres)}
+    return i18n.gettext("%(n)s km away") % {"n": f"{metres / 1000:.1f}"}
+
+
+def reason_name(reason: str) -> str:
+    return i18n.gettext(DUPLICATE_REASONS[reason]) if reason in DUPLICATE_REASONS else ""
+
+
+async def _joined(case: ReportRead, actor: hazards.Actor) -> ReportRead | None:
+    """The case a merged case joined, as this person may see it (None if they may not)."""
+    if case.merged_into is None:
+        return None
+    try:
+        return await _read(case.merged_into, actor)
+    except DomainError:
+        return None
 
 
 def _done_message(action: str) -> str:

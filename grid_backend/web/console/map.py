@@ -14,6 +14,7 @@ from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.db import under
 from grid_backend.core.types import QueryId
+from grid_backend.hazards.services import categories
 from grid_backend.people.duty import grants_of
 from grid_backend.settings import get_settings
 from grid_backend.stats import labels
@@ -63,6 +64,11 @@ def map_config() -> dict[str, str]:
     }
 
 
+def status_names(en: bool) -> dict[str, str]:
+    """Each case status's staff name in the page's language, for page scripts."""
+    return {code: labels.name(labels.STATUS, code, en) for code in labels.STATUS}
+
+
 class MapPage(Controller):
     include_in_schema = False
 
@@ -71,6 +77,7 @@ class MapPage(Controller):
         grants = await grants_of(caller.account_id)
         choices = await area_choices(grants, "risk_point.read")
         area = pick_area(choices, area_id)
+        en = i18n.current_language() == "en"
         return Template(
             template_name="console/map.html",
             context={
@@ -80,9 +87,9 @@ class MapPage(Controller):
                     **map_config(),
                     "area_id": area["id"] if area else None,
                     # case tooltips name the stage in the page's language, never its code
-                    "status_names": {
-                        code: labels.name(labels.STATUS, code, i18n.current_language() == "en")
-                        for code in labels.STATUS
+                    "status_names": status_names(en),
+                    "category_names": {
+                        c.code: c.name_en if en else c.name_zh for c in await categories()
                     },
                 },
             },

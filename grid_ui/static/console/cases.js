@@ -155,3 +155,11 @@ function setUpPicker(box) {
   });
 }
 document.querySelectorAll(".assignee-picker").forEach(setUpPicker);
+// The merge form: choosing one of the possible duplicates fills in its number.
+document.querySelectorAll("form[data-action='merge'] button.pick-into").forEach((button) => {
+  button.addEventListener("click", () => {
+    const input = button.closest("form").querySelector("input[name='into']");
+    input.value = button.dataset.into;
+    input.focus();
+  });
+});

@@ -2,11 +2,13 @@
 // and active warnings as Leaflet layers, read from the JSON API in the tiles' datum.
 import { api, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
+import {
+  AreaNames, OUTLINES, RISK, caseKind, marker, markerLegend, outlineLayer, outlineLegend, riskKind,
+} from "/static/console/mapkit.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const query = `area_id=${config.area_id}&datum=${config.datum}`;
 const OPEN = ["submitted", "registered", "dispatched", "in_progress", "suspended", "pending_check"];
-const RISK = { low: "#8fb8e8", medium: "#f2d14b", high: "#f08c2e", major: "#d93025" };
 const WARNING = { blue: "#1e63d6", yellow: "#e6b800", orange: "#f07800", red: "#d01010" };
 const CASE_STEPS = [[0, "#e4efe4"], [1, "#fff1b8"], [3, "#ffc77a"], [6, "#f28b6b"]];
 
@@ -35,8 +37,8 @@ function style(feature) {
   const chosen = selected === feature.id;
   return {
     className: "grid",
-    color: chosen ? "#0b63c5" : "#4b5563",
-    weight: chosen ? 3 : 1,
+    color: chosen ? "#0b63c5" : OUTLINES.grid.color,
+    weight: chosen ? 3 : OUTLINES.grid.weight,
     fillColor: fill(feature.properties),
     fillOpacity: 0.7,
   };
@@ -48,13 +50,18 @@ function legend() {
   const rows = colourBy.value === "risk"
     ? [["#eef1f5", t("none")], ...Object.entries(RISK).map(([k, c]) => [c, t(`risk ${k}`)])]
     : [[CASE_STEPS[0][1], "0"], [CASE_STEPS[1][1], "1–2"], [CASE_STEPS[2][1], "3–5"], [CASE_STEPS[3][1], "6+"]];
-  for (const [colour, label] of rows) {
-    const swatch = el("span", { class: "swatch" });
+  for (const [colour, words] of rows) {
+    const swatch = el("span", { class: "swatch", "data-fill": colour });
     swatch.style.background = colour;
-    box.append(el("div", {}, swatch, label));
+    swatch.style.opacity = "0.7"; // as the grids are filled
+    box.append(el("div", { class: "legend-row" }, swatch, words));
   }
-  const dot = (c) => { const s = el("span", { class: "swatch" }); s.style.background = c; s.style.borderRadius = "50%"; return s; };
-  box.append(el("div", {}, dot("#7b1fa2"), t("Risk point")), el("div", {}, dot("#c62828"), t("Open case")));
+  box.append(
+    el("h3", {}, t("Markers")),
+    ...markerLegend(["urgent", "overdue", "case", "risk-major", "risk-high", "risk-medium", "risk-low"]),
+    el("h3", {}, t("Boundaries")),
+    ...outlineLegend(["township", "community", "grid"]),
+  );
 }
 
 async function showGrid(feature) {
@@ -78,7 +85,7 @@ async function showGrid(feature) {
     for (const c of cases.items) {
       list.append(el("li", {},
         el("a", { href: `/console/cases/${c.id}` }, `#${c.id}`),
-        ` ${c.status_text} · ${c.description.slice(0, 40)}`,
+        ` ${config.status_names[c.status] || c.status_text} · ${c.description.slice(0, 40)}`,
         c.overdue ? el("span", { class: "badge danger" }, t("overdue")) : ""));
     }
     if (!cases.items.length) list.append(el("li", { class: "muted" }, t("No open cases")));
@@ -98,9 +105,9 @@ async function showGrid(feature) {
   }
 }
 
-function pointLayer(collection, options) {
+function pointLayer(collection, kindOf, className) {
   return L.geoJSON(collection, {
-    pointToLayer: (feature, latlng) => L.circleMarker(latlng, options(feature)),
+    pointToLayer: (feature, latlng) => marker(latlng, kindOf(feature.properties), className),
     onEachFeature: (feature, layer) => layer.bindTooltip(label(tooltipText(feature))),
   });
 }
@@ -108,7 +115,11 @@ function pointLayer(collection, options) {
 function tooltipText(feature) {
   const p = feature.properties;
   if (p.risk_level && p.type) return `${p.name} · ${t(`risk ${p.risk_level}`)}`;
-  return `#${p.id} · ${config.status_names[p.status] || p.status}${p.urgent ? ` · ${t("urgent")}` : ""}`;
+  const parts = [`#${p.id}`, config.status_names[p.status] || t("Open case")];
+  if (config.category_names[p.category]) parts.push(config.category_names[p.category]);
+  if (p.urgent) parts.push(t("urgent"));
+  if (p.overdue) parts.push(t("overdue"));
+  return parts.join(" · ");
 }
 
 async function warningLayer(gridCollection) {
@@ -129,31 +140,37 @@ async function warningLayer(gridCollection) {
 
 async function load() {
   status.textContent = t("Loading…");
-  const collection = await api("GET", `/api/v1/map/grids?${query}`);
+  const [collection, outlines] = await Promise.all([
+    api("GET", `/api/v1/map/grids?${query}`),
+    api("GET", `/api/v1/map/outlines?${query}`),
+  ]);
+  const names = new AreaNames(map);
+  const communities = outlines.features.filter((f) => f.properties.level === "community");
+  const communityOf = (code) => communities.find((c) => code.startsWith(c.properties.code))?.properties.name;
   grids = L.geoJSON(collection, {
     style,
     onEachFeature: (feature, layer) => {
-      layer.bindTooltip(label(feature.properties.name, ` · ${t("Open cases")} ${feature.properties.open_cases}`));
+      const p = feature.properties;
+      const where = [communityOf(p.code), p.name].filter(Boolean).join(" / ");
+      layer.bindTooltip(label(where, ` · ${t("Open cases")} ${p.open_cases}`));
       layer.on("click", () => showGrid(feature));
+      names.add("grid", layer, feature.properties.name);
     },
   }).addTo(map);
+  const boundaries = outlineLayer(outlines, names).addTo(map);
   if (collection.features.length) map.fitBounds(grids.getBounds(), { padding: [12, 12] });
   else map.setView([29.56, 106.57], 13);
+  names.update();
   document.getElementById("map").dataset.grids = String(collection.features.length);
   const overlays = {};
   overlays[t("Grids")] = grids;
+  overlays[t("Boundaries")] = boundaries;
   const [points, cases] = await Promise.all([
     api("GET", `/api/v1/map/risk-points?${query}`),
     api("GET", `/api/v1/reports/map?${query}`),
   ]);
-  overlays[t("Risk points")] = pointLayer(points, (f) => ({
-    className: "risk-point", radius: 6, color: "#4a148c", weight: 1.5,
-    fillColor: RISK[f.properties.risk_level] || "#7b1fa2", fillOpacity: 0.95,
-  })).addTo(map);
-  overlays[t("Open cases")] = pointLayer(cases, (f) => ({
-    className: "open-case", radius: f.properties.urgent ? 7 : 4.5, color: "#7f0000", weight: 1,
-    fillColor: f.properties.overdue || f.properties.urgent ? "#c62828" : "#ef6c00", fillOpacity: 0.9,
-  })).addTo(map);
+  overlays[t("Risk points")] = pointLayer(points, riskKind, "risk-point").addTo(map);
+  overlays[t("Open cases")] = pointLayer(cases, caseKind, "open-case").addTo(map);
   let warnings = 0;
   try {
     const found = await warningLayer(collection);

@@ -121,6 +121,54 @@ function check(form, staff) {
   return null;
 }
 
+// One offered case: only what the server lets this person see of it (category, words for its
+// status, description, when, how far; its photo only when the photo rules allow).
+function offerCard(d) {
+  const option = [...($("#category")?.options || [])].find((o) => o.value === d.category);
+  const img = h("img.thumb", { alt: t("js:Photo") });
+  const picture = d.thumbnail_url ? img : h("span.thumb.none", { "aria-hidden": "true" });
+  if (d.thumbnail_url) {
+    import("../api.js")
+      .then(({ photoURL }) => photoURL(d.thumbnail_url))
+      .then((url) => (img.src = url))
+      .catch(() => img.replaceWith(h("span.thumb.none", { "aria-hidden": "true" })));
+  }
+  const time = h("time", {});
+  if (d.created_at) import("../ui.js").then(({ when }) => (time.textContent = when(d.created_at)));
+  const metres = Math.round(d.distance_m ?? 0);
+  const distance = metres < 1000
+    ? t("js:{n} m away", { n: metres })
+    : t("js:{n} km away", { n: (metres / 1000).toFixed(1) });
+  return h(
+    "div.dup",
+    { dataset: { case: String(d.id) } },
+    picture,
+    h(
+      "div.dup-body",
+      {},
+      h("p.dup-title", {}, h("b", { text: option ? option.textContent : t("js:Hazard") }), " · ", d.status_text || ""),
+      d.description ? h("p.dup-desc", { text: d.description }) : null,
+      h("p.meta", {}, t("js:Case {id}", { id: d.id }), " · ", time, " · ", h("span.distance", { text: distance })),
+    ),
+    h("button.secondary", {
+      type: "button",
+      text: t("js:Me too"),
+      on: {
+        click: async (event) => {
+          event.target.disabled = true;
+          try {
+            const answer = await api(`/api/v1/reports/${d.id}/support`, { method: "POST" });
+            event.target.textContent = t("js:Supported ({n})", { n: answer.supporters });
+          } catch (err) {
+            event.target.disabled = false;
+            toast(describe(err), "error");
+          }
+        },
+      },
+    }),
+  );
+}
+
 function duplicates(list) {
   if (!list.length) return null;
   return h(
@@ -128,31 +176,7 @@ function duplicates(list) {
     {},
     h("h3", { text: t("js:Similar open cases nearby") }),
     h("p.hint", { text: t("js:If it is the same hazard, say “me too” on it: it helps it get fixed sooner.") }),
-    ...list.map((d) =>
-      h(
-        "div.dup",
-        {},
-        h("span", {
-          text: t("js:Case {id} · {distance} m away", { id: d.id, distance: Math.round(d.distance_m ?? 0) }),
-        }),
-        h("button.secondary", {
-          type: "button",
-          text: t("js:Me too"),
-          on: {
-            click: async (event) => {
-              event.target.disabled = true;
-              try {
-                const answer = await api(`/api/v1/reports/${d.id}/support`, { method: "POST" });
-                event.target.textContent = t("js:Supported ({n})", { n: answer.supporters });
-              } catch (err) {
-                event.target.disabled = false;
-                toast(describe(err), "error");
-              }
-            },
-          },
-        }),
-      ),
-    ),
+    ...list.map(offerCard),
   );
 }
 
