@@ -8,7 +8,7 @@ Headless Chromium (Debian's, through Playwright) opens the field app as the demo
 Network.emulateNetworkConditions: 750 kbit/s up, 1.6 Mbit/s down, 300 ms latency), picks a
 4000 x 3000 JPEG with EXIF GPS and capture time and sends the report. Measured: from picking
 the photo to the case existing on the server (its result screen), and the bytes the phone sent
-per photo. The photo is made with Pillow (tests/e2e/bigphoto.py); sending it unshrunk is
+per photo. The photo is made with Pillow (tests/bigphoto.py); sending it unshrunk is
 estimated from its size at the same upload rate, the way the app sent photos before."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _setup import free_port  # noqa: E402 - the benchmarks folder
 from bigphoto import big_photo  # noqa: E402 - the browser tests' photo maker
@@ -86,8 +86,8 @@ def _server() -> Iterator[str]:
         }
         cli = str(Path(sys.executable).with_name("grid-backend"))
         for step in (["migrate"], ["seed", "demo", "--if-empty"]):
-            subprocess.run([cli, *step], env=env, check=True, capture_output=True)  # noqa: S603
-        server = subprocess.Popen(  # noqa: S603
+            subprocess.run([cli, *step], env=env, check=True, capture_output=True)
+        server = subprocess.Popen(
             [cli, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         url = f"http://127.0.0.1:{port}"
@@ -174,7 +174,11 @@ def main() -> None:
 
     args = _parse()
     result: dict = {
-        "network": {"up_kbit_s": UP_BPS / 1000, "down_kbit_s": DOWN_BPS / 1000, "latency_ms": LATENCY_MS},
+        "network": {
+            "up_kbit_s": UP_BPS / 1000,
+            "down_kbit_s": DOWN_BPS / 1000,
+            "latency_ms": LATENCY_MS,
+        },
         "targets": TARGETS,
     }
     with tempfile.TemporaryDirectory() as folder:
@@ -183,7 +187,7 @@ def main() -> None:
         # before: the original went up whole, at the same upload rate
         result["unshrunk_upload_estimate_s"] = round(photo.stat().st_size * 8 / UP_BPS, 1)
         with (
-            (contextlib.nullcontext(args.url) if args.url else _server()) as url,
+            contextlib.nullcontext(args.url) if args.url else _server() as url,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

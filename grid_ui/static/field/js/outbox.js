@@ -309,14 +309,21 @@ function schedule() {
   }, RETRY_MS);
 }
 
-// Items left in the "sending" state by a closed page are waiting again.
+// Items left in the "sending" state by a closed page are waiting again. Not while another tab
+// holds the outbox lock: its item is really on its way, and rewriting it could bring it back
+// after that tab removed it.
 export async function recover() {
-  for (const item of await all("outbox")) {
-    if (item.status === "sending") {
-      item.status = "waiting";
-      await put("outbox", item);
+  const run = async (lock) => {
+    if (lock === null) return;
+    for (const item of await all("outbox")) {
+      if (item.status === "sending") {
+        item.status = "waiting";
+        await put("outbox", item);
+      }
     }
-  }
+  };
+  if (navigator.locks) return navigator.locks.request("grid-field-outbox", { ifAvailable: true }, run);
+  return run(true);
 }
 
 export function start() {

@@ -187,6 +187,8 @@ async function shrink(file) {
   const context = canvas.getContext("2d");
   context.imageSmoothingEnabled = true;
   context.imageSmoothingQuality = "high";
+  context.fillStyle = "#fff"; // a transparent PNG comes out on white, not black
+  context.fillRect(0, 0, w, h);
   context.drawImage(image, 0, 0, w, h);
   if (image.close) image.close();
   let blob = null;

@@ -25,7 +25,7 @@ function progressOf(item) {
 function moved(event) {
   const { key, sent, total } = event.detail;
   const node = document.querySelector(`[data-progress="${CSS.escape(key)}"]`);
-  if (!node || !total) return draw();
+  if (!node || !total) return draw(); // started or finished: the item's state changes too
   node.querySelector("progress").max = total;
   node.querySelector("progress").value = sent;
   node.querySelector("span").textContent = t("js:{sent} of {total} sent", { sent: byteSize(sent), total: byteSize(total) });
@@ -45,13 +45,13 @@ async function draw() {
               `li.q-${item.status}`,
               { dataset: { key: item.key } },
               h("b", { text: item.label }),
-              h("span.state", { text: t(STATE[item.status]) }),
+              h("span.state", { text: t(STATE[outbox.progressOf(item.key) ? "sending" : item.status]) }),
               h("small", {
                 text: `${when(item.created_at)}${(item.photos || []).length ? " · " + t("js:{n} photos", { n: item.photos.length }) : ""}`,
               }),
               item.error ? h("p.error", { text: item.error }) : null,
               progressOf(item),
-              item.status === "waiting"
+              item.status === "waiting" && !outbox.progressOf(item.key)
                 ? h(
                     "p.row",
                     {},

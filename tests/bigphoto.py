@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, ImageFilter, ImageFont
 
-SOURCE = Path(__file__).resolve().parents[1] / "media" / "images" / "flower.jpg"
+SOURCE = Path(__file__).resolve().parent / "media" / "images" / "flower.jpg"
 SIZE = (4000, 3000)
 
 
@@ -29,8 +29,10 @@ def big_photo(
     seed: int = 141,
     size: tuple[int, int] = SIZE,
     quality: int = 95,
+    orientation: int = 1,
 ) -> Path:
-    """Write the photo to `path` (WGS-84 `gps` as lat, lng in its EXIF) and return the path."""
+    """Write the photo to `path` (WGS-84 `gps` as lat, lng in its EXIF) and return the path;
+    with `orientation` 6 the pixels are stored on their side, as a phone held upright does."""
     rng = random.Random(seed)
     base = Image.open(SOURCE).convert("RGB").resize(size, Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(base)
@@ -50,7 +52,7 @@ def big_photo(
     photo = Image.blend(base, grain, 0.18)
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "GridPhone"
-    exif[ExifTags.Base.Orientation] = 1
+    exif[ExifTags.Base.Orientation] = orientation  # 6: the camera was held upright
     sub = exif.get_ifd(ExifTags.IFD.Exif)
     sub[ExifTags.Base.DateTimeOriginal] = taken
     if offset:
