@@ -108,11 +108,12 @@ def _metadata_columns(processed: ProcessedPhoto, claims: PhoneClaims | None) -> 
     read before shrinking it (kept as the phone's claim, with its source)."""
     phone = claims or PhoneClaims()
     columns: dict[str, Any] = {"gps_source": None, "captured_source": None}
-    if processed.gps_lat is not None:
-        lat, lng, columns["gps_source"] = processed.gps_lat, processed.gps_lng, "exif"
-    else:
-        lat, lng = phone.gps_lat, phone.gps_lng
-        columns["gps_source"] = "phone" if lat is not None else None
+    from_file = processed.gps_lat is not None
+    lat, lng = (
+        (processed.gps_lat, processed.gps_lng) if from_file else (phone.gps_lat, phone.gps_lng)
+    )
+    if lat is not None:
+        columns["gps_source"] = "exif" if from_file else "phone"
     taken = processed.captured_at
     if taken is not None:
         columns["captured_source"] = "exif"
