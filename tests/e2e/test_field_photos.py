@@ -89,7 +89,7 @@ def watch_uploads(page) -> list[dict]:
 
 
 def test_a_large_photo_is_shrunk_upright_and_its_gps_read_on_the_phone_is_checked(
-    phone, live_server, photos, send_report, screenshot
+    phone, console, live_server, photos, send_report, screenshot
 ):
     page = phone
     page.context.add_init_script(COUNT_UPLOADS)
@@ -124,6 +124,14 @@ def test_a_large_photo_is_shrunk_upright_and_its_gps_read_on_the_phone_is_checke
     assert case["photos"][0]["gps_source"] == "phone"
     assert case["exif_mismatch"] is True  # the photo was taken 1,450 km from where it is reported
     assert case["exif_distance_m"] > 1_000_000
+
+    # the duty officer sees the flag, and that the photo's position is the phone's reading
+    console.goto(f"/console/cases/{case_id}")
+    expect(console.locator(".badge.warn", has_text="照片拍摄地相距")).to_be_visible()
+    expect(console.get_by_test_id("photo-gps-source")).to_have_text(
+        "由上报人手机读取（照片发送前已压缩）"
+    )
+    screenshot(console, "console-case-photo-from-phone")
 
 
 def test_the_upload_shows_its_progress_under_a_banner_that_stays_in_sight(

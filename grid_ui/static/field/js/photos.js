@@ -146,15 +146,14 @@ async function decode(file) {
       // fall through to <img>, which also turns the picture upright
     }
   }
-  const url = URL.createObjectURL(file);
+  const img = new Image();
+  img.decoding = "async";
+  img.src = URL.createObjectURL(file);
   try {
-    const img = new Image();
-    img.decoding = "async";
-    img.src = url;
     await img.decode();
     return img;
   } finally {
-    URL.revokeObjectURL(url);
+    URL.revokeObjectURL(img.src);
   }
 }
 
