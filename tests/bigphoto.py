@@ -34,6 +34,9 @@ def big_photo(
     """Write the photo to `path` (WGS-84 `gps` as lat, lng in its EXIF) and return the path;
     with `orientation` 6 the pixels are stored on their side, as a phone held upright does."""
     rng = random.Random(seed)
+    stored = size
+    if orientation == 6:  # the scene is upright; the sensor stores it turned a quarter left
+        size = (size[1], size[0])
     base = Image.open(SOURCE).convert("RGB").resize(size, Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(base)
     # blocks of texture (walls, pavement) so the scene is not one smooth blur
@@ -50,6 +53,9 @@ def big_photo(
     base = base.filter(ImageFilter.UnsharpMask(radius=2, percent=60))
     grain = Image.effect_noise(size, 28).convert("RGB")
     photo = Image.blend(base, grain, 0.18)
+    if orientation == 6:
+        photo = photo.transpose(Image.Transpose.ROTATE_90)
+    assert photo.size == stored
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "GridPhone"
     exif[ExifTags.Base.Orientation] = orientation  # 6: the camera was held upright
