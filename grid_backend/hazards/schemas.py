@@ -64,6 +64,7 @@ class PhotoRef(msgspec.Struct):
     height: int
     gps_lat: float | None = None
     gps_lng: float | None = None
+    gps_source: str | None = None  # "exif" (from the file) or "phone" (read on the phone)
 
 
 class EventRead(msgspec.Struct):

@@ -6,12 +6,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
+from grid_backend.core import clock
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
-from grid_backend.core.openapi import binary, body_operation
+from grid_backend.core.openapi import binary, body_operation, text
 from grid_backend.core.types import PathId
 from grid_backend.core.uploads import read_multipart
-from grid_backend.media import services, storage
+from grid_backend.media import claims, services, storage
 from grid_backend.media.schemas import PhotoRead
 from grid_backend.people.caller import CurrentMember
 from grid_backend.settings import get_settings
@@ -34,9 +35,21 @@ class MediaController(Controller):
     @post(
         "",
         summary="Upload one photo (multipart field `file`)",
+        description=(
+            "Optional fields `phone_gps_lat`, `phone_gps_lng` (WGS-84 degrees) and"
+            " `phone_captured_at` (ISO 8601, offset optional): what the phone read from the"
+            " photo's EXIF before shrinking it. Used only when the file itself has none, and"
+            " then marked as read on the phone (`gps_source`, `captured_source`: `phone`)."
+        ),
         request_max_body_size=None,
         operation_class=body_operation(
-            None, multipart={"file": binary("a JPEG, PNG, WebP or HEIC photo")}
+            None,
+            multipart={
+                "file": binary("a JPEG, PNG, WebP or HEIC photo"),
+                claims.LAT: text("latitude (WGS-84) the phone read from the photo"),
+                claims.LNG: text("longitude (WGS-84) the phone read from the photo"),
+                claims.TAKEN_AT: text("capture time the phone read: 2026-05-01T09:30:00+08:00"),
+            },
         ),
     )
     async def upload(self, caller: CurrentCaller, request: Request[Any, Any, Any]) -> PhotoRead:
@@ -55,7 +68,12 @@ class MediaController(Controller):
                     "attach the photo as the multipart field `file`",
                     code="validation_failed",
                 )
-            return await services.ingest(upload=form.files[0].path, account_id=caller.account_id)
+            phone = claims.phone_claims(
+                {name: form.value(name) for name in claims.FIELDS}, now=clock.now()
+            )
+            return await services.ingest(
+                upload=form.files[0].path, account_id=caller.account_id, claims=phone
+            )
         finally:
             form.discard()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -18,6 +19,16 @@ class PhotoRead(msgspec.Struct):
     gps_lng: float | None
     captured_at: datetime | None
     already_stored: bool = False  # the same bytes were uploaded before (stored once)
+    # "exif": read by the server from the file; "phone": read by the phone before it shrank it
+    gps_source: str | None = None
+    captured_source: str | None = None
+
+
+def gps_source(row: dict[str, Any]) -> str | None:
+    """Where a photo row's position came from (rows from before the column: the file)."""
+    if row.get("gps_lat") is None:
+        return None
+    return row.get("gps_source") or "exif"
 
 
 def photo_urls(photo_id: int) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from grid_backend.core import audit, policy, sql
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
 from grid_backend.media import holders, storage
+from grid_backend.media.claims import PhoneClaims
 from grid_backend.media.pipeline import (
     DecodeBudget,
     DecoderBusy,
@@ -21,7 +22,7 @@ from grid_backend.media.pipeline import (
     ProcessedPhoto,
     process_photo,
 )
-from grid_backend.media.schemas import PhotoRead, photo_urls
+from grid_backend.media.schemas import PhotoRead, gps_source, photo_urls
 from grid_backend.media.tables import Photo, PhotoUpload
 from grid_backend.settings import get_settings
 
@@ -96,11 +97,43 @@ def _read(row: dict[str, Any], already: bool = False) -> PhotoRead:
         gps_lng=row["gps_lng"],
         captured_at=row["captured_at"],
         already_stored=already,
+        gps_source=gps_source(row),
+        captured_source=row.get("captured_source")
+        or ("exif" if row["captured_at"] or row.get("captured_local") else None),
     )
 
 
-async def ingest(*, upload: Path, account_id: int, field: str = "file") -> PhotoRead:
-    """Validate, process and store one uploaded photo; the same bytes are stored once."""
+def _metadata_columns(processed: ProcessedPhoto, claims: PhoneClaims | None) -> dict[str, Any]:
+    """Position and capture time of a new photo: what the file itself says, else what the phone
+    read before shrinking it (kept as the phone's claim, with its source)."""
+    phone = claims or PhoneClaims()
+    columns: dict[str, Any] = {"gps_source": None, "captured_source": None}
+    from_file = processed.gps_lat is not None
+    lat, lng = (
+        (processed.gps_lat, processed.gps_lng) if from_file else (phone.gps_lat, phone.gps_lng)
+    )
+    if lat is not None:
+        columns["gps_source"] = "exif" if from_file else "phone"
+    taken = processed.captured_at
+    if taken is not None:
+        columns["captured_source"] = "exif"
+    elif phone.captured_at is not None:
+        taken, columns["captured_source"] = phone.captured_at, "phone"
+    captured_utc = taken if _aware(taken) else None
+    columns.update(
+        gps_lat=lat,
+        gps_lng=lng,
+        captured_at=captured_utc,
+        captured_local=taken.isoformat() if taken and not captured_utc else None,
+    )
+    return columns
+
+
+async def ingest(
+    *, upload: Path, account_id: int, field: str = "file", claims: PhoneClaims | None = None
+) -> PhotoRead:
+    """Validate, process and store one uploaded photo; the same bytes are stored once (with the
+    metadata of their first upload). `claims`: what the phone read from the photo's EXIF."""
     try:
         processed = await anyio.to_thread.run_sync(
             _process_and_keep, upload, limiter=_pipeline_limiter()
@@ -116,10 +149,6 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
             detail="the server is decoding other large photos; send this one again shortly",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
-    captured_utc = processed.captured_at if _aware(processed.captured_at) else None
-    captured_local = (
-        processed.captured_at.isoformat() if processed.captured_at and not captured_utc else None
-    )
     async with write_transaction():
         # One statement for a new photo; DO NOTHING: the same bytes may be stored already, or a
         # parallel upload of them may commit first (PostgreSQL)
@@ -132,10 +161,7 @@ async def ingest(*, upload: Path, account_id: int, field: str = "file") -> Photo
                     height=processed.height,
                     size_bytes=processed.size_bytes,
                     dhash=processed.dhash,
-                    gps_lat=processed.gps_lat,
-                    gps_lng=processed.gps_lng,
-                    captured_at=captured_utc,
-                    captured_local=captured_local,
+                    **_metadata_columns(processed, claims),
                 )
             )
             .on_conflict(target=Photo.sha256, action="DO NOTHING")
@@ -182,7 +208,7 @@ async def uploaded_photos(photo_ids: list[int], account_id: int) -> dict[int, di
 
 
 _UPLOADED_SQL = (
-    "SELECT p.id, p.width, p.height, p.gps_lat, p.gps_lng, p.dhash"
+    "SELECT p.id, p.width, p.height, p.gps_lat, p.gps_lng, p.gps_source, p.dhash"
     " FROM photo_upload u JOIN photo p ON p.id = u.photo"
     " WHERE u.account = {} AND {}"
 )

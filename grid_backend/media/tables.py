@@ -23,6 +23,10 @@ class Photo(Table, tablename="photo"):
     gps_lng = DoublePrecision(null=True, default=None)
     captured_at = Timestamptz(null=True, default=None)
     captured_local = Varchar(length=32, null=True, default=None)  # EXIF time without offset
+    # who read the position and the time: "exif" (the server, from the file) or "phone" (the
+    # phone, before it shrank the photo and its metadata went); None on rows from before
+    gps_source = Varchar(length=8, null=True, default=None)
+    captured_source = Varchar(length=8, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

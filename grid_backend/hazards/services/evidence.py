@@ -10,6 +10,7 @@ from grid_backend.core import geo
 from grid_backend.core.errors import invalid
 from grid_backend.hazards.schemas import LocationIn
 from grid_backend.hazards.tables import ReportPhoto
+from grid_backend.media.schemas import gps_source
 from grid_backend.media.services import uploaded_photos
 from grid_backend.settings import get_settings
 
@@ -81,6 +82,13 @@ def _exif_distance(photos: Iterable[dict[str, Any]], lat: float, lng: float) -> 
         if p["gps_lat"] is not None and p["gps_lng"] is not None
     ]
     return round(max(distances), 1) if distances else None
+
+
+def _exif_source(photos: Iterable[dict[str, Any]]) -> str | None:
+    """Who read the photos' positions: "phone" if the phone read any of them (claims, not the
+    file's own EXIF), "exif" if the server read them all from the files, None if none had one."""
+    sources = {gps_source(p) for p in photos} - {None}
+    return "phone" if "phone" in sources else ("exif" if sources else None)
 
 
 async def _attach(

@@ -15,7 +15,7 @@ from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import AreaRef, EventRead, PhotoRef, ReportRead
 from grid_backend.hazards.services.roles import Actor, roles_for
 from grid_backend.hazards.tables import DuplicateOffer, HazardReport, ReportPhoto
-from grid_backend.media.schemas import photo_urls
+from grid_backend.media.schemas import gps_source, photo_urls
 from grid_backend.people.phones import mask_phone
 
 _CASE_COLUMNS = (
@@ -100,13 +100,23 @@ async def _photos(report_id: int) -> list[PhotoRef]:
             ReportPhoto.photo.height.as_alias("height"),
             ReportPhoto.photo.gps_lat.as_alias("lat"),
             ReportPhoto.photo.gps_lng.as_alias("lng"),
+            ReportPhoto.photo.gps_source.as_alias("source"),
         )
         .where(ReportPhoto.report == report_id)
         .order_by(ReportPhoto.id)
         .run()
     )
     return [
-        _photo_ref({"id": r["photo"], **r, "gps_lat": r["lat"], "gps_lng": r["lng"]}, r["kind"])
+        _photo_ref(
+            {
+                **r,
+                "id": r["photo"],
+                "gps_lat": r["lat"],
+                "gps_lng": r["lng"],
+                "gps_source": r["source"],
+            },
+            r["kind"],
+        )
         for r in rows
     ]
 
@@ -123,6 +133,7 @@ def _photo_ref(photo: dict[str, Any], kind: str) -> PhotoRef:
         height=photo["height"],
         gps_lat=photo["gps_lat"],
         gps_lng=photo["gps_lng"],
+        gps_source=gps_source(photo),
     )
 
 

@@ -17,7 +17,13 @@ from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
 from grid_backend.hazards.services.config import _submit_config
 from grid_backend.hazards.services.duplicates import _record_offers, possible_duplicates
-from grid_backend.hazards.services.evidence import _attach, _exif_distance, _own_photos, _route
+from grid_backend.hazards.services.evidence import (
+    _attach,
+    _exif_distance,
+    _exif_source,
+    _own_photos,
+    _route,
+)
 from grid_backend.hazards.services.reading import _photo_ref, _report_read, _visible, read_report
 from grid_backend.hazards.services.roles import Actor, _event
 from grid_backend.hazards.tables import HazardReport
@@ -193,6 +199,7 @@ async def store_report(d: Draft, once: Idempotent[ReportRead]) -> dict[str, Any]
             "grid_id": d.route["grid"],
             "outside_grid": d.route["outside_grid"],
             "exif_distance_m": d.exif_distance,
+            "exif_source": _exif_source(d.photos.values()),
             "is_mock": d.data.location.is_mock,
         },
         lat=d.route["lat"],

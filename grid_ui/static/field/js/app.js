@@ -2,6 +2,7 @@
 // own module (pages/<name>.js).
 import { cachedGet, me, session } from "./api.js";
 import * as outbox from "./outbox.js";
+import { byteSize } from "./photos.js";
 import { t } from "./ui.js";
 
 const app = document.querySelector(".field-app");
@@ -50,6 +51,10 @@ async function pending() {
   const parts = [];
   if (waiting) parts.push(t("js:{n} waiting to be sent", { n: waiting }));
   if (failed) parts.push(t("js:{n} not accepted", { n: failed }));
+  const going = list.map((i) => outbox.progressOf(i.key)).find(Boolean);
+  if (going && going.total) {
+    parts.push(t("js:sending {sent} of {total}", { sent: byteSize(going.sent), total: byteSize(going.total) }));
+  }
   banner.textContent = parts.join(" · ");
   banner.hidden = !parts.length;
   banner.classList.toggle("failed", failed > 0);
@@ -87,6 +92,7 @@ async function boot() {
   if (signedIn) {
     context.staff = await roles();
     window.addEventListener("outbox", pending);
+    window.addEventListener("outbox-progress", pending);
     pending();
     outbox.start();
     // what the report form needs offline (categories, photo limits)

@@ -3,7 +3,12 @@
 // order. With no network it waits and goes when the connection returns; the server answers a
 // repeated key with the first result, so nothing is created twice. Photos wait as Blobs and
 // are uploaded first; each uploaded photo's id is saved at once, so a retry resumes.
-import { api, apiFull, ApiError, NetworkError, session, SignedOut } from "./api.js";
+// Photos are queued already shrunk (photos.js), with what the phone read from their EXIF in
+// `<field>_meta`; a staff member's originals wait beside them in `<field>_originals` and go
+// instead when the phone is on Wi-Fi. The bytes sent of the item on its way are announced as
+// "outbox-progress" events (this tab and the others).
+import { api, apiFull, ApiError, NetworkError, session, SignedOut, upload as sendForm } from "./api.js";
+import { onWifi } from "./photos.js";
 import { all, del, get, put } from "./store.js";
 import { describe, uuid } from "./ui.js";
 
@@ -15,7 +20,28 @@ function changed() {
   window.dispatchEvent(new CustomEvent("outbox"));
   if (channel) channel.postMessage("changed");
 }
-if (channel) channel.onmessage = () => window.dispatchEvent(new CustomEvent("outbox"));
+
+// key → {sent, total} bytes of the photos of the item being sent
+const progress = new Map();
+
+export function progressOf(key) {
+  return progress.get(key) || null;
+}
+
+function announce(key, value, { broadcast = true } = {}) {
+  if (value) progress.set(key, value);
+  else progress.delete(key);
+  window.dispatchEvent(new CustomEvent("outbox-progress", { detail: { key, ...(value || {}) } }));
+  if (broadcast && channel) channel.postMessage({ progress: { key, value } });
+}
+
+if (channel) {
+  channel.onmessage = (event) => {
+    const message = event.data;
+    if (message && message.progress) announce(message.progress.key, message.progress.value, { broadcast: false });
+    else window.dispatchEvent(new CustomEvent("outbox"));
+  };
+}
 
 export async function items() {
   const mine = await session();
@@ -72,25 +98,54 @@ export async function discard(id) {
   changed();
 }
 
-async function upload(blob, key) {
+const META_FIELDS = { gps_lat: "phone_gps_lat", gps_lng: "phone_gps_lng", captured_at: "phone_captured_at" };
+const ID_FIELDS = { photos: "photo_ids", after_photos: "after_ids" };
+
+// The copy of photo i of `field` to send now: the original on Wi-Fi if one was kept for it.
+function chosen(item, field, i) {
+  const originals = item[`${field}_originals`] || [];
+  return (originals[i] && onWifi() && originals[i]) || item[field][i];
+}
+
+async function upload(blob, key, meta, onProgress) {
   const form = new FormData();
   form.append("file", blob, blob.name || "photo.jpg");
+  // what the phone read from the original's EXIF: the shrunk copy has none left
+  for (const [name, field] of Object.entries(META_FIELDS)) {
+    if (meta && meta[name] !== undefined && meta[name] !== null) form.append(field, String(meta[name]));
+  }
   // the same bytes are stored once, so a repeated upload returns the same photo id
-  const photo = await api("/api/v1/media", {
-    method: "POST",
-    body: form,
-    headers: { "Idempotency-Key": key },
-  });
+  const photo = await sendForm("/api/v1/media", form, { headers: { "Idempotency-Key": key }, onProgress });
   return photo.id;
+}
+
+// The bytes of an item's photos, and how many of them went up already.
+function measure(item) {
+  let total = 0;
+  let sent = 0;
+  for (const [field, idsField] of Object.entries(ID_FIELDS)) {
+    const done = (item[idsField] || []).length;
+    (item[field] || []).forEach((_, i) => {
+      const size = chosen(item, field, i).size || 0;
+      total += size;
+      if (i < done) sent += size;
+    });
+  }
+  return { sent, total };
 }
 
 // Upload the photos of `field` not uploaded yet; their ids go to `idsField` as they come.
 async function uploadAll(item, field, idsField) {
   const blobs = item[field] || [];
+  const meta = item[`${field}_meta`] || [];
   item[idsField] = item[idsField] || [];
   for (let i = item[idsField].length; i < blobs.length; i += 1) {
-    item[idsField].push(await upload(blobs[i], `${item.key}-${field}-${i}`));
+    const blob = chosen(item, field, i);
+    const before = measure(item);
+    const onProgress = (loaded) => announce(item.key, { sent: before.sent + Math.min(loaded, blob.size), total: before.total });
+    item[idsField].push(await upload(blob, `${item.key}-${field}-${i}`, meta[i], onProgress));
     await put("outbox", item);
+    announce(item.key, measure(item));
   }
   return item[idsField];
 }
@@ -200,6 +255,7 @@ async function sendAll() {
     item.attempts += 1;
     await put("outbox", item);
     changed();
+    if (measure(item).total) announce(item.key, measure(item));
     try {
       const result = await senders[item.kind](item);
       await put("sent", {
@@ -211,12 +267,14 @@ async function sendAll() {
         replayed: Boolean(item.replayed),
       });
       await del("outbox", item.id);
+      announce(item.key, null);
       changed();
     } catch (err) {
       const later = err instanceof NetworkError || err instanceof SignedOut || err.transient;
       item.status = later ? "waiting" : "failed";
       item.error = later ? null : describe(err);
       await put("outbox", item);
+      announce(item.key, null);
       changed();
       if (later) {
         schedule();
@@ -251,14 +309,21 @@ function schedule() {
   }, RETRY_MS);
 }
 
-// Items left in the "sending" state by a closed page are waiting again.
+// Items left in the "sending" state by a closed page are waiting again. Not while another tab
+// holds the outbox lock: its item is really on its way, and rewriting it could bring it back
+// after that tab removed it.
 export async function recover() {
-  for (const item of await all("outbox")) {
-    if (item.status === "sending") {
-      item.status = "waiting";
-      await put("outbox", item);
+  const run = async (lock) => {
+    if (lock === null) return;
+    for (const item of await all("outbox")) {
+      if (item.status === "sending") {
+        item.status = "waiting";
+        await put("outbox", item);
+      }
     }
-  }
+  };
+  if (navigator.locks) return navigator.locks.request("grid-field-outbox", { ifAvailable: true }, run);
+  return run(true);
 }
 
 export function start() {

@@ -1,5 +1,6 @@
 // What waits on this phone to be sent, what was refused and why, and what went lately.
 import * as outbox from "../outbox.js";
+import { byteSize } from "../photos.js";
 import { $, h, t, view, when } from "../ui.js";
 
 const STATE = {
@@ -7,6 +8,29 @@ const STATE = {
   sending: "js:Sending…",
   failed: "js:Not accepted",
 };
+
+// "340 KB of 610 KB" and a bar, for the item whose photos are going up.
+function progressOf(item) {
+  const going = outbox.progressOf(item.key);
+  if (!going || !going.total) return null;
+  return h(
+    "span.q-progress",
+    { dataset: { progress: item.key } },
+    h("progress", { max: going.total, value: going.sent }),
+    h("span", { text: t("js:{sent} of {total} sent", { sent: byteSize(going.sent), total: byteSize(going.total) }) }),
+  );
+}
+
+// Progress moves many times a second: update the bar in place instead of redrawing the list.
+function moved(event) {
+  const { key, sent, total } = event.detail;
+  const node = document.querySelector(`[data-progress="${CSS.escape(key)}"]`);
+  if (!node || !total) return draw(); // started or finished: the item's state changes too
+  node.querySelector("progress").max = total;
+  node.querySelector("progress").value = sent;
+  node.querySelector("span").textContent = t("js:{sent} of {total} sent", { sent: byteSize(sent), total: byteSize(total) });
+  return null;
+}
 
 async function draw() {
   const list = (await outbox.items()).sort((a, b) => a.id - b.id);
@@ -21,11 +45,19 @@ async function draw() {
               `li.q-${item.status}`,
               { dataset: { key: item.key } },
               h("b", { text: item.label }),
-              h("span.state", { text: t(STATE[item.status]) }),
+              h("span.state", { text: t(STATE[outbox.progressOf(item.key) ? "sending" : item.status]) }),
               h("small", {
                 text: `${when(item.created_at)}${(item.photos || []).length ? " · " + t("js:{n} photos", { n: item.photos.length }) : ""}`,
               }),
               item.error ? h("p.error", { text: item.error }) : null,
+              progressOf(item),
+              item.status === "waiting" && !outbox.progressOf(item.key)
+                ? h(
+                    "p.row",
+                    {},
+                    h("button.secondary", { type: "button", text: t("js:Try again now"), on: { click: () => outbox.retry(item.id) } }),
+                  )
+                : null,
               item.status === "failed"
                 ? h(
                     "p.row",
@@ -68,6 +100,7 @@ async function draw() {
 
 export default async function () {
   window.addEventListener("outbox", draw);
+  window.addEventListener("outbox-progress", moved);
   $("#send-now").addEventListener("click", () => outbox.flush());
   await draw();
 }

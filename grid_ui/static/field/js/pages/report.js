@@ -1,8 +1,10 @@
 // Report a hazard: photos from the camera, the browser's position (WGS-84) with its accuracy,
 // category, description, "I am safe"; grid staff may say they fixed it on the spot. The form
-// is kept as a draft on the phone until it is sent; sending goes through the outbox.
+// is kept as a draft on the phone until it is sent; sending goes through the outbox. Photos are
+// shrunk as they are picked (photos.js), with their EXIF time and position read first.
 import { api, cachedGet } from "../api.js";
 import * as outbox from "../outbox.js";
+import { byteSize, originalsOnWifi, prepare, setOriginalsOnWifi } from "../photos.js";
 import { kv } from "../store.js";
 import { $, describe, english, h, locate, param, positionText, showError, t, toast } from "../ui.js";
 
@@ -31,10 +33,20 @@ async function categories() {
   }
 }
 
+// A kept photo: {blob, meta, original?}; drafts from before photos were shrunk hold bare Blobs.
+function kept(photo) {
+  return photo instanceof Blob ? { blob: photo, meta: {} } : photo;
+}
+
+// replaceChildren() writes a null child as the text "null": leave absent parts out.
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== false));
+}
+
 function previews(list, container, onChange) {
   container.replaceChildren(
-    ...list.map((blob, index) => {
-      const url = URL.createObjectURL(blob);
+    ...list.map((photo, index) => {
+      const url = URL.createObjectURL(photo.blob);
       return h(
         "figure.photo",
         {},
@@ -89,8 +101,8 @@ async function restoreDraft() {
   for (const radio of form.querySelectorAll("input[name=safe]")) radio.checked = radio.value === draft.safe;
   $("#fixed").checked = Boolean(draft.fixed);
   $("#after-box").hidden = !draft.fixed;
-  state.photos = draft.photos || [];
-  state.after = draft.after || [];
+  state.photos = (draft.photos || []).map(kept);
+  state.after = (draft.after || []).map(kept);
   if (state.photos.length || draft.description) toast(t("js:Your unsent draft was kept."));
 }
 
@@ -199,7 +211,8 @@ async function offerDuplicatesFirst(form, body) {
   }
   if (!found.length) return false;
   const box = $("#precheck");
-  box.replaceChildren(
+  fill(
+    box,
     duplicates(found),
     h("button.primary", {
       type: "button",
@@ -219,7 +232,8 @@ function showResult(answer) {
   result.hidden = false;
   if (answer.sent) {
     const report = answer.result;
-    result.replaceChildren(
+    fill(
+      result,
       h("h2.ok", { text: t("js:Sent. Thank you!") }),
       h("p", {}, t("js:Case {id}", { id: report.id }), " · ", h("span.status", { text: report.status_text })),
       h("p", {}, h("a.button", { href: `/app/case?id=${report.id}`, text: t("js:Follow this case") })),
@@ -229,19 +243,39 @@ function showResult(answer) {
     );
   } else {
     const failed = answer.item && answer.item.status === "failed";
-    result.replaceChildren(
+    fill(
+      result,
       h(failed ? "h2.bad" : "h2.waiting", {
         text: failed ? t("js:The report was not accepted") : t("js:Saved on this phone"),
       }),
       h("p", {
         text: failed
-          ? answer.item.error
+          ? answer.item.error || t("js:The server refused it.")
           : t("js:There is no connection now. The report will be sent by itself when the network returns."),
       }),
       h("p", {}, h("a.button", { href: "/app/outbox", text: t("js:See what is waiting") })),
       backToPatrol(),
     );
   }
+}
+
+// The outbox fields of a list of kept photos: the copies to send, what the phone read from
+// each, and the originals kept for Wi-Fi (staff who asked for them).
+function photoFields(field, list) {
+  const photos = list.map(kept);
+  const fields = { [field]: photos.map((p) => p.blob), [`${field}_meta`]: photos.map((p) => p.meta || {}) };
+  if (photos.some((p) => p.original)) fields[`${field}_originals`] = photos.map((p) => p.original || null);
+  return fields;
+}
+
+// Under the send button while the photos go up: how much of them has gone.
+function sendingProgress({ sent, total }) {
+  const node = $("#send-progress");
+  if (!node || total === undefined || $("#report-form").hidden) return;
+  node.hidden = false;
+  node.querySelector("progress").max = total || 1;
+  node.querySelector("progress").value = sent || 0;
+  node.querySelector("span").textContent = t("js:Sending photos: {sent} of {total}", { sent: byteSize(sent), total: byteSize(total) });
 }
 
 function backToPatrol() {
@@ -256,11 +290,25 @@ export default async function ({ staff }) {
   render();
   position();
   $("#locate").addEventListener("click", position);
-  const addTo = (list) => (event) => {
-    for (const file of event.target.files) if (list.length < MAX_PHOTOS) list.push(file);
+  const addTo = (list) => async (event) => {
+    const files = [...event.target.files];
     event.target.value = "";
-    changed();
+    const busy = $("#photo-busy");
+    busy.hidden = false;
+    try {
+      for (const file of files) {
+        if (list.length >= MAX_PHOTOS) break;
+        list.push(await prepare(file, { keepOriginal: staff && originalsOnWifi() }));
+        changed();
+      }
+    } finally {
+      busy.hidden = true;
+    }
   };
+  const originals = $("#originals");
+  originals.checked = originalsOnWifi();
+  originals.addEventListener("change", () => setOriginalsOnWifi(originals.checked));
+  window.addEventListener("outbox-progress", (event) => sendingProgress(event.detail));
   $("#photo-input").addEventListener("change", addTo(state.photos));
   $("#after-input").addEventListener("change", addTo(state.after));
   $("#fixed").addEventListener("change", (event) => {
@@ -305,9 +353,9 @@ export default async function ({ staff }) {
         kind: "report",
         label: t("js:Report: {what}", { what: label }),
         body,
-        photos: state.photos,
+        ...photoFields("photos", state.photos),
         fix: fixed ? { note: body.description } : null,
-        after_photos: fixed ? state.after : [],
+        ...photoFields("after_photos", fixed ? state.after : []),
       });
       await kv.del(DRAFT);
       showResult(answer);
