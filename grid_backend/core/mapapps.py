@@ -4,7 +4,7 @@ WGS-84 and converted here through core.geo, so no page does the datum arithmetic
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import msgspec
 
@@ -35,7 +35,9 @@ def _amap(lat: float, lng: float, name: str) -> MapLink:
             "coordinate": "gaode",
             "callnative": 1,
             "src": _SOURCE,
-        }
+        },
+        quote_via=quote,
+        safe=",",
     )
     return MapLink(
         app="amap",
@@ -58,7 +60,9 @@ def _baidu(lat: float, lng: float, name: str) -> MapLink:
             "coord_type": "bd09ll",
             "output": "html",
             "src": _BAIDU_SOURCE,
-        }
+        },
+        quote_via=quote,
+        safe=",",
     )
     return MapLink(
         app="baidu",
