@@ -10,10 +10,9 @@ WCAG 2.2 AA's 24 px), every control of the field app must offer a 44 x 44 CSS px
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 import os
 import uuid
-
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
@@ -93,7 +92,12 @@ def worker_grid(live_server) -> tuple[int, dict]:
         me = api.get("/api/v1/me").json()
         cases = api.get(
             "/api/v1/reports",
-            params={"assignee_id": me["account"]["id"], "status": "dispatched", "sort": "due", "limit": 1},
+            params={
+                "assignee_id": me["account"]["id"],
+                "status": "dispatched",
+                "sort": "due",
+                "limit": 1,
+            },
         ).json()["items"]
         tasks = api.get("/api/v1/me/tasks", params={"limit": 1}).json()["items"]
     grid = next(a["area_id"] for a in me["assignments"] if a["duty"] == "grid_worker")
@@ -213,4 +217,3 @@ def test_touch_targets_are_at_least_44_css_px_at_360px(phone, live_server, scree
             settle(phone)
         small[path] = small_targets(phone)
     assert {path: found for path, found in small.items() if found} == {}
-

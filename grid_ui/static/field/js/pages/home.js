@@ -79,11 +79,12 @@ async function calloutBanner() {
     return t("js:None waiting");
   }
   const first = waiting[0];
-  banner.replaceChildren(
+  const lines = [
     h("b", { text: t("js:Callout: tap to confirm you received it") }),
     h("span.message", { text: english() && first.message_en ? first.message_en : first.message }),
-    waiting.length > 1 ? h("small", { text: t("js:and {n} more waiting", { n: waiting.length - 1 }) }) : null,
-  );
+  ];
+  if (waiting.length > 1) lines.push(h("small", { text: t("js:and {n} more waiting", { n: waiting.length - 1 }) }));
+  banner.replaceChildren(...lines);
   banner.hidden = false;
   return t("js:{n} to acknowledge", { n: waiting.length });
 }
