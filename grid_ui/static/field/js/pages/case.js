@@ -176,7 +176,7 @@ function wayThere(r) {
       ? h(
           "div.nav-links",
           {},
-          r.navigation.map((link) =>
+          r.navigation.filter((link) => link.url.startsWith("https://")).map((link) =>
             h("a.button.secondary", {
               href: link.url,
               target: "_blank",
