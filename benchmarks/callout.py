@@ -148,7 +148,8 @@ async def _people(district: dict, grids: int) -> dict:
             )
             await bump_revision("assignments")
     if int(workers[0]["n"]) != grids:
-        # one full-time grid worker per grid: the patrol plans' duty (not called out)
+        # one full-time grid worker per grid: the patrol plans' duty, called out too (one more
+        # recipient per grid beside the --recipients responders)
         async with db.transaction():
             await fetch(
                 "INSERT INTO account (phone, name, password_hash, is_active, created_at,"

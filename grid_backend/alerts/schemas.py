@@ -22,8 +22,16 @@ Message = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=1000)]
 Reason = Annotated[t.Text, msgspec.Meta(min_length=1, max_length=500)]
 EscalateMinutes = Annotated[int, msgspec.Meta(ge=1, le=240)]
 
-# who a callout reaches when no list is given (DESIGN.md §1: the grid's emergency team)
-DEFAULT_DUTIES: tuple[str, ...] = ("responder", "site_monitor", "emergency_officer", "grid_leader")
+# who a callout reaches when no list is given: the grid's emergency team (DESIGN.md §1) and
+# its grid workers, who know every household and carry the warning to the door (docs/design.md
+# "Callouts: who is called out")
+DEFAULT_DUTIES: tuple[str, ...] = (
+    "responder",
+    "site_monitor",
+    "emergency_officer",
+    "grid_leader",
+    "grid_worker",
+)
 
 
 class WarningCreate(t.Input):

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from grid_backend.core import types as t
+from grid_backend.core.mapapps import MapLink
 from grid_backend.core.types import AreaRef, LocationIn
 from grid_backend.hazards.workflow import ACTIONS
 
@@ -145,6 +146,10 @@ class ReportRead(msgspec.Struct):
     photos: list[PhotoRef] = []
     timeline: list[EventRead] = []
     actions: list[str] = []
+    # the category's name in the request's language
+    category_text: str = ""
+    # staff only: one-tap links to go there in AMap and Baidu Maps (core.mapapps)
+    navigation: list[MapLink] = []
     possible_duplicates: list[DuplicateRead] = []
     merged_from: list[int] = []  # the duplicates merged into this case (staff)
 

@@ -71,9 +71,10 @@ async def test_acknowledging_twice_returns_the_first_time(world):
     r = await world.get(responder, f"/api/v1/callouts/{callout_id}")
     assert r.json()["mine"]["acked_at"] == first["acked_at"]
     # not sent to them, or no such callout: the same 404
+    resident = await world.person()
     for person, path in (
         (world.dispatcher, f"/api/v1/callouts/{callout_id}/ack"),
-        (world.teams[G1]["grid_worker"], f"/api/v1/callouts/{callout_id}/ack"),
+        (resident, f"/api/v1/callouts/{callout_id}/ack"),
         (responder, "/api/v1/callouts/999999/ack"),
     ):
         r = await world.post(person, path)
@@ -84,7 +85,7 @@ async def test_acknowledging_twice_returns_the_first_time(world):
 
 
 async def test_the_board_shows_each_watcher_their_own_area(world):
-    callout_id = await district_callout(world)  # 12 people: 4 in each of G1, G2 (T1), G3 (T2)
+    callout_id = await district_callout(world)  # 15 people: 5 in each of G1, G2 (T1), G3 (T2)
     for grid in (G1, G3):
         await world.post(world.teams[grid]["responder"], f"/api/v1/callouts/{callout_id}/ack")
 
@@ -94,32 +95,32 @@ async def test_the_board_shows_each_watcher_their_own_area(world):
         return r.json()
 
     whole = await board(world.supervisor, level="township")
-    assert whole["totals"] == {"recipients": 12, "acked": 2, "pending": 10, "escalated": 0}
+    assert whole["totals"] == {"recipients": 15, "acked": 2, "pending": 13, "escalated": 0}
     assert {a["area"]["name"]: (a["recipients"], a["acked"]) for a in whole["areas"]} == {
-        "解放碑街道": (8, 1),
-        "朝天门街道": (4, 1),
+        "解放碑街道": (10, 1),
+        "朝天门街道": (5, 1),
     }
     t1 = await board(world.dispatcher)
-    assert t1["totals"]["recipients"] == 8 and t1["totals"]["acked"] == 1
+    assert t1["totals"]["recipients"] == 10 and t1["totals"]["acked"] == 1
     assert [a["area"]["code"] for a in t1["areas"]] == [G2, G1]  # most still waiting first
     assert {p["grid"]["code"] for p in t1["people"]} == {G1, G2}
-    assert t1["callout"]["recipients"] == 8  # the counts inside the caller's area
+    assert t1["callout"]["recipients"] == 10  # the counts inside the caller's area
     t2 = await board(world.other_dispatcher)
-    assert t2["totals"]["recipients"] == 4 and {p["grid"]["code"] for p in t2["people"]} == {G3}
+    assert t2["totals"]["recipients"] == 5 and {p["grid"]["code"] for p in t2["people"]} == {G3}
     leader = await board(world.teams[G1]["grid_leader"])
-    assert leader["totals"]["recipients"] == 4
+    assert leader["totals"]["recipients"] == 5
     acked = await board(world.dispatcher, status="acked")
     assert [p["account_id"] for p in acked["people"]] == [world.teams[G1]["responder"].id]
     assert acked["people"][0]["status"] == "acked" and acked["people"][0]["phone"]
     pending = await board(world.dispatcher, status="pending", area_id=world.areas[G2])
-    assert len(pending["people"]) == 4 and {p["status"] for p in pending["people"]} == {"pending"}
+    assert len(pending["people"]) == 5 and {p["status"] for p in pending["people"]} == {"pending"}
     # the people page by page
     page = await board(world.supervisor, limit=5)
     seen = [p["account_id"] for p in page["people"]]
     while page["next_cursor"]:
         page = await board(world.supervisor, limit=5, cursor=page["next_cursor"])
         seen += [p["account_id"] for p in page["people"]]
-    assert len(seen) == len(set(seen)) == 12
+    assert len(seen) == len(set(seen)) == 15
     # a township's area filter cannot reach into the other township
     outside = await board(world.dispatcher, area_id=world.areas[G3])
     assert outside["totals"]["recipients"] == 0 and outside["people"] == []
@@ -129,10 +130,10 @@ async def test_the_board_shows_each_watcher_their_own_area(world):
     assert r.status_code == 200 and r.json()["recipients"] is None
     r = await world.get(responder, f"/api/v1/callouts/{callout_id}/board")
     assert r.status_code == 403
-    # a grid worker it was not sent to: it does not exist for them
-    worker = world.teams[G1]["grid_worker"]
+    # someone it was not sent to: it does not exist for them
+    outsider = await world.person(("grid_instructor", G1))
     for path in (f"/api/v1/callouts/{callout_id}", f"/api/v1/callouts/{callout_id}/board"):
-        r = await world.get(worker, path)
+        r = await world.get(outsider, path)
         assert r.status_code == 404 and r.json()["code"] == "callout_not_found"
     r = await world.get(world.dispatcher, f"/api/v1/callouts/{callout_id}/board", level="planet")
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
@@ -155,7 +156,7 @@ async def test_callout_lists_are_scoped(world):
     assert await listed(world.supervisor) == [theirs, mine, district]
     assert await listed(world.teams[G2]["grid_leader"]) == [district]  # not G1's
     assert await listed(world.teams[G1]["responder"]) == [mine, district]  # sent to them
-    assert await listed(world.teams[G1]["grid_worker"]) == []  # sent nothing
+    assert await listed(world.teams[G1]["grid_worker"]) == [mine, district]  # called too
     assert await listed(world.supervisor, status="cancelled") == []
     page = await world.get(world.supervisor, "/api/v1/callouts", limit=2)
     assert page.json()["next_cursor"]
@@ -179,8 +180,11 @@ async def test_my_pending_callouts(world):
     assert [c["id"] for c in await mine()] == [first]
     assert [c["id"] for c in await mine(status="acked")] == [second]
     assert [c["id"] for c in await mine(status="all")] == [second, first]
-    assert await world.get(world.teams[G1]["grid_worker"], "/api/v1/me/callouts") is not None
+    # the grid's worker is called out too; someone holding no called duty is not
     r = await world.get(world.teams[G1]["grid_worker"], "/api/v1/me/callouts")
+    assert [c["id"] for c in r.json()["items"]] == [second, first]
+    instructor = await world.person(("grid_instructor", G1))
+    r = await world.get(instructor, "/api/v1/me/callouts")
     assert r.json()["items"] == []
 
 

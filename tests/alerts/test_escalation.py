@@ -32,6 +32,7 @@ async def test_warning_callout_acknowledgements_and_escalation_minute_by_minute(
     callout_id = w["callout_ids"][0]
     await ack(world, team["grid_leader"], callout_id)
     await ack(world, team["responder"], callout_id)
+    await ack(world, team["grid_worker"], callout_id)  # grid workers are called out too
     silent = {team["site_monitor"].id, team["emergency_officer"].id}
 
     world.advance(minutes=4, seconds=59)
@@ -91,7 +92,7 @@ async def test_a_late_tick_does_every_step_due_and_two_ticks_do_it_once(world):
     assert not skipped.ran and await notifications(kind="callout.reminder") == []
     await scheduler.release(JOB, holder="replica-b", result={}, error="")
     done = (await scheduler.run_job(JOB, holder="replica-a")).result
-    assert done == {"callouts": 1, "reminded": 3, "leaders": 1, "dispatchers": 1}
+    assert done == {"callouts": 1, "reminded": 4, "leaders": 1, "dispatchers": 1}
     # run the job's function again directly, as a crashed-and-restarted run would: no repeats
     from grid_backend.alerts import jobs
     from grid_backend.alerts.tables import Callout, CalloutRecipient
@@ -103,17 +104,17 @@ async def test_a_late_tick_does_every_step_due_and_two_ticks_do_it_once(world):
         CalloutRecipient.callout == callout_id
     )
     assert (await jobs.escalate(world.now))["callouts"] == 1
-    assert len(await notifications(kind="callout.reminder")) == 3
+    assert len(await notifications(kind="callout.reminder")) == 4
     assert len(await notifications(kind="callout.escalated")) == 2
     leader = await notifications(kind="callout.escalated", recipient=team["grid_leader"].id)
-    assert leader[0]["payload"]["count"] == 3
+    assert leader[0]["payload"]["count"] == 4
 
 
 async def test_everyone_answering_stops_the_escalation(world):
     team = world.teams[G1]
     w = await world.warn()
     callout_id = w["callout_ids"][0]
-    for duty in ("grid_leader", "responder", "site_monitor", "emergency_officer"):
+    for duty in ("grid_leader", "responder", "site_monitor", "emergency_officer", "grid_worker"):
         await ack(world, team[duty], callout_id)
     world.advance(minutes=20)
     assert await tick() == {"callouts": 1, "reminded": 0, "leaders": 0, "dispatchers": 0}
@@ -133,7 +134,7 @@ async def test_the_escalation_interval_is_configurable(world, monkeypatch):
     r = await world.get(world.dispatcher, f"/api/v1/callouts/{w['callout_ids'][0]}")
     assert r.json()["escalate_minutes"] == 2
     world.advance(minutes=2)
-    assert (await tick())["reminded"] == 4  # the first callout only
+    assert (await tick())["reminded"] == 5  # the first callout only
     reminders = await notifications(kind="callout.reminder")
     assert {n["payload"]["callout_id"] for n in reminders} == {w["callout_ids"][0]}
     world.advance(minutes=28)

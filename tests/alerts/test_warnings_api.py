@@ -10,7 +10,7 @@ from grid_backend.alerts.tables import CalloutRecipient
 
 from .conftest import notifications
 
-CALLED = ("grid_leader", "responder", "site_monitor", "emergency_officer")
+CALLED = ("grid_leader", "responder", "site_monitor", "emergency_officer", "grid_worker")
 
 
 async def recipients(callout_id: int) -> set[int]:
@@ -22,7 +22,7 @@ async def recipients(callout_id: int) -> set[int]:
     return {r["account"] for r in rows}
 
 
-async def test_yellow_warning_calls_out_the_grids_emergency_team(world):
+async def test_yellow_warning_calls_out_the_grids_emergency_team_and_grid_workers(world):
     w = await world.warn()
     assert w["status"] == "active"
     assert w["level"] == "yellow" and w["type"] == "heavy_rain"
@@ -30,7 +30,7 @@ async def test_yellow_warning_calls_out_the_grids_emergency_team(world):
     assert w["issued_by"]["name"] == "一镇值班"
     assert len(w["callout_ids"]) == 1
     team = world.teams[G1]
-    # the grid's emergency team, not its ordinary grid worker, and nobody from G2
+    # the grid's emergency team and its grid worker, and nobody from G2
     assert await recipients(w["callout_ids"][0]) == {team[d].id for d in CALLED}
     inbox = await notifications(kind="callout")
     assert {n["recipient"] for n in inbox} == {team[d].id for d in CALLED}
@@ -42,7 +42,7 @@ async def test_yellow_warning_calls_out_the_grids_emergency_team(world):
     assert "第一网格" in first["payload"]["body_zh"]
     # push is pending for delivery (on by default), SMS off by default
     push = await notifications(kind="callout", channel="push")
-    assert len(push) == 4 and {p["status"] for p in push} == {"pending"}
+    assert len(push) == 5 and {p["status"] for p in push} == {"pending"}
     assert await notifications(kind="callout", channel="sms") == []
 
 
@@ -71,7 +71,7 @@ async def test_a_township_warns_only_inside_itself(world):
     assert await notifications(kind="callout") == []
     # a district supervisor covers the whole district: every grid's team is called
     w = await world.warn(by=world.supervisor, area_ids=[world.areas[D1]], level="orange")
-    assert len(await recipients(w["callout_ids"][0])) == 12
+    assert len(await recipients(w["callout_ids"][0])) == 15
 
 
 async def test_validation_errors_are_problem_json(world):

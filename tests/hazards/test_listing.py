@@ -482,3 +482,22 @@ async def test_the_reporters_phone_is_masked_for_a_grid_instructor(client, town)
     assert r.status_code == 200
     phone = p["r1"].phone
     assert r.json()["reporter_phone"] == f"{phone[:3]}****{phone[-4:]}"
+
+
+# --- the way there -----------------------------------------------------------------------------
+
+
+async def test_staff_get_map_links_and_everyone_the_category_name(client, town):
+    _, p, c = town
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["disp1"].headers)
+    staff = r.json()
+    assert [link["app"] for link in staff["navigation"]] == ["amap", "baidu"]
+    assert [link["datum"] for link in staff["navigation"]] == ["gcj02", "bd09"]
+    assert staff["category_text"] and staff["category_text"] != staff["category"]
+    r = await client.get(
+        f"/api/v1/reports/{c['a']}", headers={**p["disp1"].headers, "Accept-Language": "en"}
+    )
+    assert r.json()["category_text"] not in ("", staff["category_text"], staff["category"])
+    # the reporter sees the kind in words, but no staff navigation
+    r = await client.get(f"/api/v1/reports/{c['a']}", headers=p["r1"].headers)
+    assert r.json()["navigation"] == [] and r.json()["category_text"] == staff["category_text"]

@@ -63,6 +63,8 @@ URL_SINKS_REVIEWED = {
     },
     "static/field/js/pages/case.js": {
         "img.src = url)": "photoURL() answers URL.createObjectURL of the fetched photo",
+        "href: link.url,": "core/mapapps.py builds it (https://uri.amap.com/…, https://api.map"
+        ".baidu.com/…, values urlencoded); the page keeps only https:// links",
     },
     "static/field/js/pages/reports.js": {
         "img.src = url)": "photoURL() answers URL.createObjectURL of the fetched photo",

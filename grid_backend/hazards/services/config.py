@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grid_backend.core import i18n
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import invalid
 from grid_backend.core.sql import q
@@ -23,6 +24,19 @@ async def categories() -> list[CategoryRead]:
         )
         for r in rows
     ]
+
+
+async def category_text(code: str) -> str:
+    """A category's name in the request's language (the code itself if it is unknown)."""
+    row = (
+        await Category.select(Category.name_zh, Category.name_en)
+        .where(Category.code == code)
+        .first()
+        .run()
+    )
+    if row is None:
+        return code
+    return row["name_en"] if i18n.english() else row["name_zh"]
 
 
 async def _category(code: str, field: str = "category") -> dict[str, Any]:

@@ -7,12 +7,13 @@ from typing import Any
 
 import msgspec
 
-from grid_backend.core import clock, i18n, policy
+from grid_backend.core import clock, i18n, mapapps, policy
 from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
 from grid_backend.core.sql import all_of, q, text
 from grid_backend.hazards import workflow
 from grid_backend.hazards.schemas import AreaRef, EventRead, PhotoRef, ReportRead
+from grid_backend.hazards.services.config import category_text
 from grid_backend.hazards.services.roles import Actor, roles_for
 from grid_backend.hazards.tables import DuplicateOffer, HazardReport, ReportPhoto
 from grid_backend.media.schemas import gps_source, photo_urls
@@ -194,6 +195,7 @@ async def _report_read(
         raise NotFound("report_not_found")
     full = view == "staff"
     roles = roles_for(case, actor)
+    category = await category_text(case["category"])
     show_phone = full and policy.allows(actor.grants, "report.contact", case["area_path"])
     phone = case["reporter_phone"]
     events = await _timeline(case["id"], full)
@@ -251,4 +253,10 @@ async def _report_read(
         merged_from=[
             e.data["from"] for e in events if e.action == "merged_in" and "from" in e.data
         ],
+        category_text=category,
+        navigation=mapapps.links(
+            lat=case["lat"], lng=case["lng"], name=f"{category} · {case['grid_name']}"
+        )
+        if full
+        else [],
     )

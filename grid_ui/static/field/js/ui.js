@@ -108,7 +108,7 @@ export function uuid() {
 export function locate({ timeout = 20000 } = {}) {
   return new Promise((resolve, reject) => {
     if (!navigator.geolocation) {
-      reject(new Error(t("js:This browser cannot tell your position.")));
+      reject(Object.assign(new Error(t("js:This browser cannot tell your position.")), { denied: true }));
       return;
     }
     navigator.geolocation.getCurrentPosition(
@@ -123,15 +123,34 @@ export function locate({ timeout = 20000 } = {}) {
         }),
       (err) =>
         reject(
-          new Error(
-            err.code === 1
-              ? t("js:Allow this page to use your position, then try again.")
-              : t("js:Your position could not be found. Try again outdoors."),
+          Object.assign(
+            new Error(
+              err.code === 1
+                ? t("js:Allow this page to use your position, then try again.")
+                : t("js:Your position could not be found. Try again outdoors."),
+            ),
+            { denied: err.code === 1 },
           ),
         ),
       { enableHighAccuracy: true, timeout, maximumAge: 30000 },
     );
   });
+}
+
+// Metres between two WGS-84 positions ({lat, lng}) along the earth's surface.
+export function metresBetween(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLng = (b.lng - a.lng) * rad;
+  const s = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(s));
+}
+
+// "350 m" or "1.2 km"
+export function distanceText(metres) {
+  return metres < 1000
+    ? t("js:{n} m", { n: Math.round(metres) })
+    : t("js:{n} km", { n: (metres / 1000).toFixed(metres < 10000 ? 1 : 0) });
 }
 
 export function positionText(p) {

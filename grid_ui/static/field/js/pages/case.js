@@ -2,7 +2,7 @@
 // the field actions (acknowledge, report it fixed with an after photo, give it back).
 import { cachedGet, photoURL } from "../api.js";
 import * as outbox from "../outbox.js";
-import { describe, h, param, statusBadge, t, toast, view, when } from "../ui.js";
+import { describe, distanceText, h, locate, metresBetween, param, statusBadge, t, toast, view, when } from "../ui.js";
 import { offlineNote } from "./reports.js";
 
 const STEPS = {
@@ -148,6 +148,48 @@ function fieldActions(report) {
   return box;
 }
 
+const MAP_APPS = { amap: "js:Go there with AMap", baidu: "js:Go there with Baidu Maps" };
+
+// How far the case is from the phone, in words; unknown (and why) without the position.
+function distanceFromMe(r) {
+  const line = h("p.distance", { id: "distance", text: t("js:Finding how far it is from you…") });
+  locate({ timeout: 15000 })
+    .then((here) => {
+      line.textContent = t("js:{distance} from you", { distance: distanceText(metresBetween(here, r)) });
+    })
+    .catch((err) => {
+      line.textContent = err.denied
+        ? t("js:Distance from you unknown: this phone is not sharing its position.")
+        : t("js:Distance from you unknown: your position could not be found.");
+    });
+  return line;
+}
+
+// Where it is and the way there: the server gives each map app's link in the datum it reads.
+function wayThere(r) {
+  return h(
+    "section.card.way",
+    { id: "way" },
+    h("h2", { text: t("js:Getting there") }),
+    distanceFromMe(r),
+    r.navigation.length
+      ? h(
+          "div.nav-links",
+          {},
+          r.navigation.filter((link) => link.url.startsWith("https://")).map((link) =>
+            h("a.button.secondary", {
+              href: link.url,
+              target: "_blank",
+              rel: "noopener noreferrer",
+              dataset: { app: link.app },
+              text: t(MAP_APPS[link.app] || "js:Open in a map app"),
+            }),
+          ),
+        )
+      : null,
+  );
+}
+
 export default async function () {
   const id = Number(param("id"));
   try {
@@ -165,6 +207,8 @@ export default async function () {
         h(
           "dl.facts",
           {},
+          h("dt", { text: t("js:Kind") }),
+          h("dd", { id: "category", text: r.category_text || "—" }),
           h("dt", { text: t("js:Where") }),
           h("dd", { text: `${r.grid.name}${r.township ? " · " + r.township.name : ""}` }),
           h("dt", { text: t("js:Reported") }),
@@ -176,6 +220,7 @@ export default async function () {
         ),
         photos(r.photos),
       ),
+      r.navigation && r.navigation.length ? wayThere(r) : null,
       fieldActions(r),
       h("section.card", {}, h("h2", { text: t("js:Progress") }), timeline(r.timeline)),
     );

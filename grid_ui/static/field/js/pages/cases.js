@@ -1,20 +1,47 @@
-// Cases given to me (or my grid) to fix, oldest deadline first as the API lists them.
+// Cases given to me to fix, nearest deadline first with the overdue ones marked; below them,
+// the ones I reported fixed that wait for the command centre's check.
 import { cachedGet, me } from "../api.js";
-import { describe, h, t, view } from "../ui.js";
+import { describe, h, t, view, when } from "../ui.js";
 import { caseItem, offlineNote } from "./reports.js";
+
+function deadline(r) {
+  if (!r.due_at) return null;
+  return r.overdue
+    ? h("p.overdue", { text: t("js:Overdue since {time}", { time: when(r.due_at) }) })
+    : h("p.due", { text: t("js:Due {time}", { time: when(r.due_at) }) });
+}
+
+function item(r) {
+  const node = caseItem(r, `/app/case?id=${r.id}`);
+  node.classList.toggle("late", r.overdue);
+  const due = deadline(r);
+  if (due) node.lastElementChild.append(due);
+  return node;
+}
 
 export default async function () {
   try {
     const person = await me();
-    const answer = await cachedGet(
-      `/api/v1/reports?assignee_id=${person.account.id}&status=dispatched&status=in_progress&status=pending_check&limit=50`,
-    );
-    const list = answer.data.items;
+    const mine = `/api/v1/reports?assignee_id=${person.account.id}&sort=due&limit=50`;
+    const [todo, checking] = await Promise.all([
+      cachedGet(`${mine}&status=dispatched&status=in_progress`),
+      cachedGet(`${mine}&status=pending_check`),
+    ]);
+    const open = todo.data.items;
+    const waiting = checking.data.items;
     view(
-      offlineNote(answer),
-      list.length
-        ? h("div.list", {}, list.map((r) => caseItem(r, `/app/case?id=${r.id}`)))
+      offlineNote(todo),
+      open.length
+        ? h("div.list", { id: "to-fix" }, open.map(item))
         : h("p.empty", { text: t("js:Nothing to fix right now.") }),
+      waiting.length
+        ? h(
+            "section.waiting-check",
+            { id: "waiting-check" },
+            h("h2", { text: t("js:Waiting for the command centre's check") }),
+            h("div.list", {}, waiting.map((r) => caseItem(r, `/app/case?id=${r.id}`))),
+          )
+        : null,
     );
   } catch (err) {
     view(h("p.error", { text: describe(err) }));

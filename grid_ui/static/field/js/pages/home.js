@@ -1,6 +1,6 @@
 import { api, logout, me } from "../api.js";
 import * as outbox from "../outbox.js";
-import { $, t } from "../ui.js";
+import { $, english, h, t } from "../ui.js";
 
 const DUTIES = JSON.parse(document.getElementById("duty-names").textContent);
 
@@ -53,12 +53,38 @@ export default async function ({ staff }) {
         );
         return t("js:{n} open", { n: page.items.length });
       }),
-      fill("#tile-callouts", async () => {
-        const page = await api("/api/v1/me/callouts?status=pending&limit=50");
-        const waiting = page.items.filter((c) => !c.acked_at && c.status !== "cancelled").length;
-        return waiting ? t("js:{n} to acknowledge", { n: waiting }) : t("js:None waiting");
-      }),
+      fill("#tile-callouts", calloutBanner),
     );
+    // the banner goes as soon as the "received" is sent (or kept to send), here or elsewhere
+    window.addEventListener("outbox", () => calloutBanner().catch(() => {}));
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") calloutBanner().catch(() => {});
+    });
   }
   await Promise.all(jobs);
+}
+
+// Callouts not yet answered: a red banner at the top until each has its "received" (one kept
+// in the outbox counts: it is on its way). The tile's text is the count.
+async function calloutBanner() {
+  const page = await api("/api/v1/me/callouts?status=pending&limit=50");
+  const queued = new Set((await outbox.items()).filter((i) => i.kind === "ack").map((i) => i.callout_id));
+  const waiting = page.items.filter((c) => !c.acked_at && c.status !== "cancelled" && !queued.has(c.id));
+  const banner = $("#callout-banner");
+  const tile = $("#tile-callouts");
+  tile.closest(".tile").classList.toggle("alarm", waiting.length > 0);
+  if (!waiting.length) {
+    banner.hidden = true;
+    banner.replaceChildren();
+    return t("js:None waiting");
+  }
+  const first = waiting[0];
+  const lines = [
+    h("b", { text: t("js:Callout: tap to confirm you received it") }),
+    h("span.message", { text: english() && first.message_en ? first.message_en : first.message }),
+  ];
+  if (waiting.length > 1) lines.push(h("small", { text: t("js:and {n} more waiting", { n: waiting.length - 1 }) }));
+  banner.replaceChildren(...lines);
+  banner.hidden = false;
+  return t("js:{n} to acknowledge", { n: waiting.length });
 }

@@ -3,19 +3,11 @@
 // a basement or up a hillside without a signal is sent when the phone is back online.
 import { api, cachedGet } from "../api.js";
 import * as outbox from "../outbox.js";
-import { describe, h, locate, param, positionText, t, toast, view, when } from "../ui.js";
+import { describe, h, locate, metresBetween, param, positionText, t, toast, view, when } from "../ui.js";
 import { offlineNote } from "./reports.js";
 import { TASK_STATUS } from "./tasks.js";
 
 let here = null;
-
-function metres(a, b) {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLng = (b.lng - a.lng) * rad;
-  const s = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLng / 2) ** 2;
-  return 2 * 6371008.8 * Math.asin(Math.sqrt(s));
-}
 
 function checkInForm(task, checkpoint, done) {
   const blobs = [];
@@ -33,7 +25,7 @@ function checkInForm(task, checkpoint, done) {
     try {
       here = await locate();
       where.textContent = positionText(here);
-      const d = metres(here, checkpoint);
+      const d = metresBetween(here, checkpoint);
       if (d > checkpoint.radius_m) {
         where.textContent += " — " + t("js:{d} m from the checkpoint", { d: Math.round(d) });
       }
@@ -81,8 +73,56 @@ function checkInForm(task, checkpoint, done) {
   );
 }
 
+// The task's status badge and its checkpoint rows, kept current without a reload: after a
+// check-in, and when one that waited in the outbox is sent later.
+const shown = { badge: null, rows: new Map(), waiting: new Set() };
+
+function taskBadge(status) {
+  return h(`span.status.t-${status}`, { id: "task-status", text: t(TASK_STATUS[status] || status) });
+}
+
+function showStatus(task, status) {
+  task.status = status;
+  const badge = taskBadge(status);
+  if (shown.badge) shown.badge.replaceWith(badge);
+  shown.badge = badge;
+  return badge;
+}
+
+// The server's word on the task (it starts on the first check-in): badge and rows follow it.
+async function refresh(task) {
+  try {
+    const fresh = await api(`/api/v1/tasks/${task.id}`);
+    showStatus(task, fresh.status);
+    for (const c of fresh.checkpoints) {
+      const row = shown.rows.get(c.id);
+      if (row && c.checked_in) row.checkedIn();
+    }
+  } catch (err) {
+    // offline again: the outbox will send it, and this runs once more
+  }
+}
+
+// A check-in that waited in the outbox has gone: show what the server made of it.
+async function followOutbox(task) {
+  const left = new Set(
+    (await outbox.items()).filter((i) => i.kind === "checkin" && i.task_id === task.id).map((i) => i.checkpoint_id),
+  );
+  const gone = [...shown.waiting].filter((id) => !left.has(id));
+  shown.waiting = left;
+  if (gone.length) await refresh(task);
+}
+
 function checkpointRow(task, checkpoint, waiting) {
   const row = h("li.checkpoint", { dataset: { checkpoint: checkpoint.id } });
+  shown.rows.set(checkpoint.id, {
+    checkedIn: () => {
+      if (checkpoint.checked_in && !waiting) return;
+      checkpoint.checked_in = true;
+      waiting = false;
+      draw();
+    },
+  });
   const draw = (extra) => {
     const state = checkpoint.checked_in
       ? h("span.done", { text: "✓ " + t("js:Checked in") })
@@ -104,6 +144,9 @@ function checkpointRow(task, checkpoint, waiting) {
                   checkInForm(task, checkpoint, (answer) => {
                     if (answer.sent) {
                       checkpoint.checked_in = true;
+                      // the first check-in starts the task: say so at once, then ask the server
+                      if (task.status === "scheduled") showStatus(task, "in_progress");
+                      refresh(task);
                       const result = answer.result || {};
                       if (result.flagged) {
                         toast(t("js:Checked in, {d} m from the checkpoint: marked for review", { d: Math.round(result.distance_m) }), "warn");
@@ -116,6 +159,7 @@ function checkpointRow(task, checkpoint, waiting) {
                       draw();
                     } else {
                       waiting = true;
+                      shown.waiting.add(checkpoint.id);
                       toast(t("js:Saved: it will be sent when the network returns."));
                       draw();
                     }
@@ -240,6 +284,8 @@ export default async function () {
     const answer = await cachedGet(`/api/v1/tasks/${id}`);
     const task = answer.data;
     const waiting = (await outbox.items()).filter((i) => i.kind === "checkin" && i.task_id === id);
+    shown.waiting = new Set(waiting.map((i) => i.checkpoint_id));
+    window.addEventListener("outbox", () => followOutbox(task));
     const queuedFinish = (await outbox.items()).some((i) => i.kind === "finish" && i.task_id === id);
     document.querySelector(".bar h1").textContent = task.plan_name;
     const open = task.status === "scheduled" || task.status === "in_progress";
@@ -248,7 +294,7 @@ export default async function () {
       h(
         "section.card",
         {},
-        h("p", {}, h(`span.status.t-${task.status}`, { text: t(TASK_STATUS[task.status] || task.status) })),
+        h("p", {}, showStatus(task, task.status)),
         h("p", { text: `${task.grid.name} · ${when(task.window_start)}–${when(task.window_end, { date: false })}` }),
         task.ordered ? h("p.hint", { text: t("js:Visit the checkpoints in order.") }) : null,
       ),

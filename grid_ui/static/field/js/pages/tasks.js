@@ -1,5 +1,6 @@
 // Today's patrols and the next ones, with how many checkpoints are done.
 import { cachedGet } from "../api.js";
+import * as outbox from "../outbox.js";
 import { describe, h, t, view, when } from "../ui.js";
 import { moreButton, offlineNote } from "./reports.js";
 
@@ -34,7 +35,27 @@ export const TASK_STATUS = {
   cancelled: "js:Cancelled",
 };
 
+// Check-ins waiting in the outbox; when one is sent, the list is read again so its task's
+// status and count change without a reload.
+async function queuedCheckins() {
+  return (await outbox.items()).filter((i) => i.kind === "checkin").length;
+}
+
+let queued = 0;
+async function followOutbox() {
+  const now = await queuedCheckins();
+  const sent = now < queued;
+  queued = now;
+  if (sent) await show();
+}
+
 export default async function () {
+  queued = await queuedCheckins();
+  window.addEventListener("outbox", followOutbox);
+  await show();
+}
+
+async function show() {
   try {
     const answer = await cachedGet(PAGE);
     const list = answer.data.items;
