@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from grid_backend.settings import get_settings
+from grid_backend.stats import labels
 from grid_backend.web import i18n
 from grid_backend.web.console import console_user, csrf_token
 
@@ -43,6 +44,8 @@ def environment() -> Environment:
     env.globals["console_user"] = console_user
     env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name
+    env.globals["label"] = labels.label
+    env.globals["page_labels"] = labels.page_labels
     return env
 
 

@@ -4,7 +4,7 @@
 import { api, cachedGet } from "../api.js";
 import * as outbox from "../outbox.js";
 import { kv } from "../store.js";
-import { $, describe, english, h, locate, param, positionText, showError, t, toast } from "../ui.js";
+import { $, describe, english, h, locate, named, param, positionText, showError, t, toast } from "../ui.js";
 
 const DRAFT = "draft:report";
 const MAX_PHOTOS = 9;
@@ -25,7 +25,7 @@ async function categories() {
   }
   select.replaceChildren(h("option", { value: "", text: t("js:Choose…") }));
   for (const [group, members] of groups) {
-    const node = h("optgroup", { label: t(`js:group ${group}`) });
+    const node = h("optgroup", { label: named("category group", group) });
     for (const c of members) node.append(h("option", { value: c.code, text: english() ? c.name_en : c.name_zh }));
     select.append(node);
   }
@@ -195,17 +195,18 @@ function showResult(answer) {
   result.hidden = false;
   if (answer.sent) {
     const report = answer.result;
-    result.replaceChildren(
+    // `replaceChildren` writes a null child as the text "null": keep only the nodes
+    result.replaceChildren(...present(
       h("h2.ok", { text: t("js:Sent. Thank you!") }),
       h("p", {}, t("js:Case {id}", { id: report.id }), " · ", h("span.status", { text: report.status_text })),
       h("p", {}, h("a.button", { href: `/app/case?id=${report.id}`, text: t("js:Follow this case") })),
       duplicates(report.possible_duplicates || []),
       h("p", {}, h("a", { href: "/app/report", text: t("js:Report another hazard") })),
       backToPatrol(),
-    );
+    ));
   } else {
     const failed = answer.item && answer.item.status === "failed";
-    result.replaceChildren(
+    result.replaceChildren(...present(
       h(failed ? "h2.bad" : "h2.waiting", {
         text: failed ? t("js:The report was not accepted") : t("js:Saved on this phone"),
       }),
@@ -216,9 +217,11 @@ function showResult(answer) {
       }),
       h("p", {}, h("a.button", { href: "/app/outbox", text: t("js:See what is waiting") })),
       backToPatrol(),
-    );
+    ));
   }
 }
+
+const present = (...children) => children.filter((child) => child !== null && child !== undefined);
 
 function backToPatrol() {
   const task = param("task");
