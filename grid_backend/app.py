@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -112,6 +113,14 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers typed per exception class, narrower than Litestar's
         middleware=[language_middleware],  # the API's language, once: people/caller.py
+        # pages compressed as they are sent; static files are compressed once (web/assets.py),
+        # the API is left alone (live events stream, photos are JPEG already)
+        compression_config=CompressionConfig(
+            backend="brotli",
+            gzip_fallback=True,
+            minimum_size=1000,
+            exclude=["^/static/", "^/favicon.ico$", "^/api/", "^/schema"],
+        ),
         before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
         lifespan=[lifespan_for(settings, open_pool=open_pool)],
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
