@@ -113,6 +113,11 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         dependencies={**DEPENDENCIES, **MEMBER_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # handlers typed per exception class, narrower than Litestar's
         middleware=[language_middleware],  # the API's language, once: people/caller.py
+        before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
+        lifespan=[lifespan_for(settings, open_pool=open_pool)],
+        plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
+        # the delivery job's httpx client, the rate-limit counters' Redis connections
+        on_shutdown=[notify_channels.close_client, close_throttle],
         # pages compressed as they are sent; static files are compressed once (web/assets.py),
         # the API is left alone (live events stream, photos are JPEG already)
         compression_config=CompressionConfig(
@@ -121,11 +126,6 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
             minimum_size=1000,
             exclude=["^/static/", "^/favicon.ico$", "^/api/", "^/schema"],
         ),
-        before_send=[security_headers(settings)],  # CSP, nosniff, no-store: core/headers.py
-        lifespan=[lifespan_for(settings, open_pool=open_pool)],
-        plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
-        # the delivery job's httpx client, the rate-limit counters' Redis connections
-        on_shutdown=[notify_channels.close_client, close_throttle],
         openapi_config=OpenAPIConfig(
             title="grid-backend",
             version="1",
