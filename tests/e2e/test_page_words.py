@@ -317,7 +317,8 @@ def _report_screens(page, sweep: Sweep, language: str, screenshot) -> None:
 
     def fill(description: str) -> None:
         page.goto("/app/report")
-        expect(page.locator("#position")).not_to_be_empty()
+        page.locator("#send:not([disabled])").wait_for()  # the page's script listens
+        expect(page.locator("#position")).to_contain_text(re.compile(r"\d+\.\d+"))
         page.set_input_files("#photo-input", str(PHOTO))
         page.locator("#photos img").first.wait_for()  # a draft may keep the last photo too
         page.select_option("#category", "gas")
