@@ -41,12 +41,12 @@ def environment() -> Environment:
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["script_messages"] = i18n.messages_for_scripts
+    env.globals["page_labels"] = labels.page_labels  # the label tables for page scripts
+    env.globals["label"] = labels.label
+    env.globals["static_url"] = assets.static_url  # /static/<path>?v=<hash>: web/assets.py
     env.globals["console_user"] = console_user
     env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name
-    env.globals["label"] = labels.label
-    env.globals["static_url"] = assets.static_url
-    env.globals["page_labels"] = labels.page_labels
     return env
 
 
