@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Litestar
+from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -124,6 +125,14 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
         plugins=[notify_events.plugin(settings)],  # live events: GET /api/v1/events
         # the delivery job's httpx client, the rate-limit counters' Redis connections
         on_shutdown=[notify_channels.close_client, close_throttle],
+        # pages compressed as they are sent; static files are compressed once (web/assets.py),
+        # the API is left alone (live events stream, photos are JPEG already)
+        compression_config=CompressionConfig(
+            backend="brotli",
+            gzip_fallback=True,
+            minimum_size=1000,
+            exclude=["^/static/", "^/favicon.ico$", "^/api/", "^/schema"],
+        ),
         openapi_config=OpenAPIConfig(
             title="grid-backend",
             version="1",

@@ -145,6 +145,7 @@ class BoardArea(msgspec.Struct):
     acked: int
     pending: int
     escalated: int  # pending and already escalated past the reminder
+    parent_name: str | None = None  # the area above (a grid's community): grids repeat names
 
 
 class BoardPerson(msgspec.Struct):
@@ -156,6 +157,7 @@ class BoardPerson(msgspec.Struct):
     acked_at: datetime | None
     step: int
     status: Literal["acked", "pending", "reminded", "escalated"]
+    community: str | None = None  # the name of the grid's community: grids repeat names
 
 
 class BoardTotals(msgspec.Struct):

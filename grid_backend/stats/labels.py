@@ -111,3 +111,152 @@ def name(table: Labels, code: str | None, english: bool = False) -> str:
         return code
     with i18n.language("en" if english else "zh-CN"):
         return i18n.pgettext(table.context, table[code])
+
+
+# Codes shown on the console and field pages; each table is a `msgctxt` of the catalogue.
+WARNING_LEVEL = Labels(
+    "warning level",
+    {"blue": "Blue", "yellow": "Yellow", "orange": "Orange", "red": "Red"},
+)
+
+WARNING_TYPE = Labels(
+    "warning type",
+    {
+        "heavy_rain": "Heavy rain",
+        "geological": "Geological hazard",
+        "flood": "Flood",
+        "forest_fire": "Forest fire risk",
+        "other": "Other",
+    },
+)
+
+WARNING_STATUS = Labels(
+    "warning status",
+    {"upcoming": "Upcoming", "active": "In force", "expired": "Expired", "cancelled": "Lifted"},
+)
+
+CALLOUT_ANSWER = Labels(
+    "callout answer",
+    {
+        "acked": "Acknowledged",
+        "pending": "No answer yet",
+        "reminded": "Reminded",
+        "escalated": "Escalated",
+    },
+)
+
+RESPONSE_TIER = Labels(
+    "response tier",
+    {"community": "Community response", "ground": "Ground rescue", "air": "Air rescue"},
+)
+
+RESPONSE_STATUS = Labels(
+    "response status",
+    {
+        "alerted": "Alerted",
+        "acknowledged": "Acknowledged",
+        "set_off": "Set off",
+        "arrived": "Arrived",
+        "finished": "Finished",
+    },
+)
+
+PLAN_STATUS = Labels("plan status", {"active": "Active", "paused": "Paused", "ended": "Ended"})
+
+WEEKDAY = Labels(
+    "weekday",
+    {
+        "mon": "Mon",
+        "tue": "Tue",
+        "wed": "Wed",
+        "thu": "Thu",
+        "fri": "Fri",
+        "sat": "Sat",
+        "sun": "Sun",
+    },
+)
+
+TASK_STATUS = Labels(
+    "task status",
+    {
+        "scheduled": "Not started",
+        "in_progress": "In progress",
+        "completed": "Completed",
+        "missed": "Missed",
+        "cancelled": "Cancelled",
+    },
+)
+
+RISK_LEVEL = Labels(
+    "risk level",
+    {"low": "Low", "medium": "Medium", "high": "High", "major": "Major"},
+)
+
+CATEGORY_GROUP = Labels(
+    "category group",
+    {
+        "production_safety": "Production safety",
+        "natural_hazard": "Natural hazards",
+        "urban_safety": "Urban safety",
+        "other": "Other",
+    },
+)
+
+DUTY = Labels(
+    "duty",
+    {
+        "grid_leader": "Grid leader",
+        "grid_worker": "Grid worker",
+        "grid_instructor": "Grid instructor",
+        "emergency_officer": "Emergency officer",
+        "responder": "Community responder",
+        "site_monitor": "Site monitor",
+        "dispatcher": "Dispatcher",
+        "commander": "Commander",
+        "board_handler": "Board handler",
+        "supervisor": "District supervisor",
+        "admin": "Administrator",
+    },
+)
+
+# the tables the pages name codes with, by context: `label("warning level", code)` in a
+# template, `label("warning level", code)` in a page script (from the page's JSON)
+PAGE_TABLES = {
+    t.context: t
+    for t in (
+        STATUS,
+        LEVEL,
+        CHANNEL,
+        ACTION,
+        BOARD,
+        DUTY,
+        WARNING_LEVEL,
+        WARNING_TYPE,
+        WARNING_STATUS,
+        CALLOUT_ANSWER,
+        RESPONSE_TIER,
+        RESPONSE_STATUS,
+        PLAN_STATUS,
+        WEEKDAY,
+        TASK_STATUS,
+        RISK_LEVEL,
+        CATEGORY_GROUP,
+    )
+}
+
+
+def label(context: str, code: str | None) -> str:
+    """The name of a code in the current language (the page's); the code itself when unknown,
+    which the page sweep test (tests/e2e/test_page_words.py) reports."""
+    if code is None:
+        return ""
+    table = PAGE_TABLES[context]
+    return i18n.pgettext(context, table[code]) if code in table else code
+
+
+def page_labels() -> dict[str, dict[str, str]]:
+    """Every page table in the current language, for page scripts."""
+    return {
+        context: {code: i18n.pgettext(context, text) for code, text in table.items()}
+        for context, table in PAGE_TABLES.items()
+    }

@@ -6,14 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, Router
-from litestar.static_files import create_static_files_router
-from xstatic.pkg import leaflet
 
 from grid_backend.settings import get_settings
-from grid_backend.web import console, i18n
+from grid_backend.web import assets, console, i18n
 from grid_backend.web.field import FieldController
 from grid_backend.web.home import HomeController
-from grid_backend.web.templating import STATIC
 
 PAGE_HANDLERS: list[Any] = [HomeController, FieldController]
 
@@ -34,9 +31,9 @@ async def _remember_language(response: Response) -> Response:
     return response
 
 
-def routes() -> list[Router]:
+def routes() -> list[Any]:
     """The page router (language chosen per request; the console nested in it) and the static
-    files."""
+    files (web/assets.py: hashed names, compressed, cached for a year)."""
     return [
         Router(
             path="/",
@@ -46,8 +43,6 @@ def routes() -> list[Router]:
             include_in_schema=False,
             request_max_body_size=10_000_000,  # console forms with photos
         ),
-        create_static_files_router(
-            path="/static/vendor/leaflet", directories=[leaflet.BASE_DIR], name="leaflet"
-        ),
-        create_static_files_router(path="/static", directories=[STATIC]),
+        assets.static_file,
+        assets.favicon,
     ]

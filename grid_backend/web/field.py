@@ -13,7 +13,7 @@ from litestar import Controller, Response, get
 from litestar.response import Template
 
 from grid_backend.settings import get_settings
-from grid_backend.web import i18n
+from grid_backend.web import assets, i18n
 from grid_backend.web.templating import STATIC, TEMPLATES
 
 FIELD_STATIC = STATIC / "field"
@@ -40,15 +40,21 @@ PAGES: dict[str, str] = {
 def shell_assets() -> tuple[list[str], str]:
     """The static URLs the service worker keeps, and a version that changes with any of them
     (or with the page templates), so a changed shell replaces the old cache."""
-    files = sorted(p for p in FIELD_STATIC.rglob("*") if p.is_file())
+    # the large install icons are the browser's to fetch from the manifest, not the shell's
+    files = sorted(
+        p for p in FIELD_STATIC.rglob("*") if p.is_file() and not p.name.endswith("-512.png")
+    )
     templates = sorted(p for p in (TEMPLATES / "field").rglob("*") if p.is_file())
+    shell = ["common.css", "favicon.svg"] + [
+        "field/" + p.relative_to(FIELD_STATIC).as_posix() for p in files
+    ]
+    urls = [assets.static_url(name) for name in shell]  # the names the pages ask for
     digest = hashlib.sha256()
-    for path in [*files, *templates, STATIC / "common.css"]:
+    for url in urls:
+        digest.update(url.encode())
+    for path in templates:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    urls = ["/static/common.css"] + [
-        "/static/field/" + p.relative_to(FIELD_STATIC).as_posix() for p in files
-    ]
     return urls, digest.hexdigest()[:12]
 
 

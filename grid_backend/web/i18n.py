@@ -18,6 +18,7 @@ from grid_backend.core.i18n import (
     pgettext,
     set_language,
 )
+from grid_backend.stats import labels
 
 COOKIE = "grid_lang"
 
@@ -48,19 +49,7 @@ def messages_for_scripts(prefix: str = "js:") -> dict[str, str]:
     }
 
 
-DUTY_NAMES = {  # English; zh-CN in messages.po (msgctxt "duty")
-    "grid_leader": "Grid leader",
-    "grid_worker": "Grid worker",
-    "grid_instructor": "Grid instructor",
-    "emergency_officer": "Emergency officer",
-    "responder": "Community responder",
-    "site_monitor": "Site monitor",
-    "dispatcher": "Dispatcher",
-    "commander": "Commander",
-    "board_handler": "Board handler",
-    "supervisor": "District supervisor",
-    "admin": "Administrator",
-}
+DUTY_NAMES = labels.DUTY  # English; zh-CN in messages.po (msgctxt "duty")
 
 
 def duty_name(duty: str) -> str:

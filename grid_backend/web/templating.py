@@ -10,12 +10,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from grid_backend.settings import get_settings
-from grid_backend.web import i18n
+from grid_backend.stats import labels
+from grid_backend.web import assets, i18n
 from grid_backend.web.console import console_user, csrf_token
 
 UI = Path(__file__).resolve().parents[2] / "grid_ui"
 TEMPLATES = UI / "templates"
-STATIC = UI / "static"
+STATIC = assets.STATIC
 
 
 def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -40,6 +41,9 @@ def environment() -> Environment:
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["script_messages"] = i18n.messages_for_scripts
+    env.globals["page_labels"] = labels.page_labels  # the label tables for page scripts
+    env.globals["label"] = labels.label
+    env.globals["static_url"] = assets.static_url  # /static/<path>?v=<hash>: web/assets.py
     env.globals["console_user"] = console_user
     env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name

@@ -104,9 +104,16 @@ async def test_the_board_shows_each_watcher_their_own_area(world):
     assert t1["totals"]["recipients"] == 10 and t1["totals"]["acked"] == 1
     assert [a["area"]["code"] for a in t1["areas"]] == [G2, G1]  # most still waiting first
     assert {p["grid"]["code"] for p in t1["people"]} == {G1, G2}
+    # grids repeat their names (第一网格 in every community): each comes with its community
+    assert {(a["parent_name"], a["area"]["name"]) for a in t1["areas"]} == {
+        ("较场口社区", "第一网格"),
+        ("较场口社区", "第二网格"),
+    }
+    assert {p["community"] for p in t1["people"]} == {"较场口社区"}
     assert t1["callout"]["recipients"] == 10  # the counts inside the caller's area
     t2 = await board(world.other_dispatcher)
     assert t2["totals"]["recipients"] == 5 and {p["grid"]["code"] for p in t2["people"]} == {G3}
+    assert {(p["community"], p["grid"]["name"]) for p in t2["people"]} == {("朝东社区", "第一网格")}
     leader = await board(world.teams[G1]["grid_leader"])
     assert leader["totals"]["recipients"] == 5
     acked = await board(world.dispatcher, status="acked")

@@ -139,5 +139,5 @@ def test_every_label_and_template_is_translated_under_its_context() -> None:
         for text in table.values()
         if not zh.get(f"{context}\x04{text}")
     ]
-    assert len(tables) == 11
+    assert len(tables) >= 23  # the label tables of stats/labels.py are found
     assert not missing, "no zh_CN translation in messages.po:\n" + "\n".join(missing)

@@ -20,7 +20,7 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 NOT_PAGES = ("/api/", "/static/", "/schema", "/healthz", "/readyz")
-NOT_HTML = {"/app/sw.js", "/app/manifest.webmanifest"}
+NOT_HTML = {"/app/sw.js", "/app/manifest.webmanifest", "/favicon.ico"}
 
 
 def page_paths(app) -> list[str]:

@@ -26,7 +26,7 @@ def test_dashboard_figures_match_the_api(console, live_server, screenshot):
     assert value(console, "rectification.rate") == percent(figures["rectification"]["rate"])
     assert value(console, "coverage.share") == percent(figures["coverage"]["share"])
     today = figures["patrols_today"]
-    assert value(console, "patrols_today.completion_rate") == percent(today["completion_rate"])
+    assert value(console, "patrols_today.done_share") == percent(today["done_share"])
     reaction = figures["response"]["reaction"]["community"]
     row = console.locator("[data-figure='response.reaction.community']")
     assert row.get_attribute("data-count") == str(reaction["count"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grid_backend.web import field, i18n
+from grid_backend.web import assets, field, i18n
 from grid_backend.web.field import FIELD_STATIC, PAGES
 from grid_backend.web.templating import TEMPLATES
 
@@ -24,7 +24,7 @@ async def test_every_page_is_a_shell_in_chinese_by_default(client, path):
     assert answer.headers["content-type"].startswith("text/html")
     assert '<html lang="zh-CN">' in answer.text
     assert 'rel="manifest" href="/app/manifest.webmanifest"' in answer.text
-    assert '<script type="module" src="/static/field/js/app.js">' in answer.text
+    assert f'<script type="module" src="{assets.static_url("field/js/app.js")}">' in answer.text
     # the same shell for everyone: nothing personal is rendered by the server
     assert "Authorization" not in answer.text
 
@@ -48,8 +48,8 @@ async def test_the_service_worker_covers_app_and_is_never_cached(client):
     assert "no-store" in answer.headers["cache-control"]
     shell = json.loads(re.match(r"const SHELL = (\{.*?\});\n", answer.text).group(1))
     assert set(shell["pages"]) == set(PAGES.values())
-    assert "/static/field/js/app.js" in shell["assets"]
-    assert "/static/field/js/pages/report.js" in shell["assets"]
+    assert assets.static_url("field/js/app.js") in shell["assets"]  # the names pages ask for
+    assert assets.static_url("field/js/pages/report.js") in shell["assets"]
     # everything it keeps for offline use exists (a missing one would fail its install)
     for url in [*shell["pages"], *shell["assets"], "/app/manifest.webmanifest"]:
         assert (await client.get(url)).status_code == 200, url

@@ -74,8 +74,9 @@ _BOARD_COUNTS = (
 )
 _BOARD_PEOPLE = (
     "SELECT r.id, r.account, c.name, c.phone, r.duty, r.grid, g.code AS grid_code,"
-    " g.name AS grid_name, r.acked_at, r.step FROM callout_recipient r"
-    " JOIN account c ON c.id = r.account LEFT JOIN area g ON g.id = r.grid"
+    " g.name AS grid_name, u.name AS community_name, r.acked_at, r.step"
+    " FROM callout_recipient r JOIN account c ON c.id = r.account"
+    " LEFT JOIN area g ON g.id = r.grid LEFT JOIN area u ON u.id = g.parent"
     " WHERE r.callout = {} AND {} ORDER BY r.id LIMIT {}"
 )
 _PENDING = QueryString("r.acked_at IS NULL")
@@ -116,7 +117,9 @@ async def _board_areas(
     paths = [p for p, _ in shown]
     for i in range(0, len(paths), 500):
         for a in (
-            await Area.select(Area.id, Area.code, Area.name, Area.path)
+            await Area.select(
+                Area.id, Area.code, Area.name, Area.path, Area.parent.name.as_alias("parent_name")
+            )
             .where(Area.path.is_in(paths[i : i + 500]))
             .run()
         ):
@@ -128,6 +131,7 @@ async def _board_areas(
             acked=c[1],
             pending=c[0] - c[1],
             escalated=c[2],
+            parent_name=names[p]["parent_name"],
         )
         for p, c in shown
         if p in names
@@ -142,6 +146,7 @@ def _board_person(p: dict[str, Any]) -> BoardPerson:
         phone=p["phone"],
         duty=p["duty"],
         grid=AreaRef(id=p["grid"], code=p["grid_code"], name=p["grid_name"]) if p["grid"] else None,
+        community=p["community_name"],
         acked_at=_utc(p["acked_at"]),
         step=p["step"],
         status=_person_status(p["acked_at"], p["step"]),  # type: ignore[arg-type]  # one of the status Literal's values, as str

@@ -8,6 +8,14 @@ export function t(msgid) {
   return messages[`js:${msgid}`] ?? msgid;
 }
 
+const labels = JSON.parse(document.getElementById("labels")?.textContent || "{}");
+
+/** The page-language name of a code from one of the server's label tables (stats/labels.py):
+ * `named("duty", "grid_worker")`; the code itself when the table does not know it. */
+export function named(table, code) {
+  return labels[table]?.[code] ?? code;
+}
+
 export class Problem extends Error {
   constructor(body, status) {
     super(body.detail || body.title || `HTTP ${status}`);

@@ -1,6 +1,6 @@
 // The risk map: grid outlines (coloured by open cases or risk level), risk points, open cases
 // and active warnings as Leaflet layers, read from the JSON API in the tiles' datum.
-import { api, t } from "/static/console/api.js";
+import { api, named, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
 import {
   AreaNames, OUTLINES, RISK, caseKind, marker, markerLegend, outlineLayer, outlineLegend, riskKind,
@@ -48,7 +48,7 @@ function legend() {
   const box = document.getElementById("legend");
   box.replaceChildren(el("h3", {}, colourBy.value === "risk" ? t("Risk level") : t("Open cases")));
   const rows = colourBy.value === "risk"
-    ? [["#eef1f5", t("none")], ...Object.entries(RISK).map(([k, c]) => [c, t(`risk ${k}`)])]
+    ? [["#eef1f5", t("none")], ...Object.entries(RISK).map(([k, c]) => [c, named("risk level", k)])]
     : [[CASE_STEPS[0][1], "0"], [CASE_STEPS[1][1], "1–2"], [CASE_STEPS[2][1], "3–5"], [CASE_STEPS[3][1], "6+"]];
   for (const [colour, words] of rows) {
     const swatch = el("span", { class: "swatch", "data-fill": colour });
@@ -78,7 +78,7 @@ async function showGrid(feature) {
     ]);
     const team = el("ul", { "data-testid": "grid-team" });
     for (const m of info.team) {
-      team.append(el("li", {}, el("strong", {}, m.name), ` · ${t(`duty ${m.duty}`)} · ${m.phone}`));
+      team.append(el("li", {}, el("strong", {}, m.name), ` · ${named("duty", m.duty)} · ${m.phone}`));
     }
     if (!info.team.length) team.append(el("li", { class: "error" }, t("Nobody on duty today")));
     const list = el("ul", { "data-testid": "grid-cases" });
@@ -90,7 +90,7 @@ async function showGrid(feature) {
     }
     if (!cases.items.length) list.append(el("li", { class: "muted" }, t("No open cases")));
     const points = el("ul");
-    for (const p of info.risk_points) points.append(el("li", {}, `${p.name} · ${t(`risk ${p.risk_level}`)}`));
+    for (const p of info.risk_points) points.append(el("li", {}, `${p.name} · ${named("risk level", p.risk_level)}`));
     const path = info.ancestors.map((a) => a.name).join(" / ");
     detail.replaceChildren(
       el("h2", {}, info.grid.name),
@@ -114,7 +114,7 @@ function pointLayer(collection, kindOf, className) {
 
 function tooltipText(feature) {
   const p = feature.properties;
-  if (p.risk_level && p.type) return `${p.name} · ${t(`risk ${p.risk_level}`)}`;
+  if (p.risk_level && p.type) return `${p.name} · ${named("risk level", p.risk_level)}`;
   const parts = [`#${p.id}`, config.status_names[p.status] || t("Open case")];
   if (config.category_names[p.category]) parts.push(config.category_names[p.category]);
   if (p.urgent) parts.push(t("urgent"));

@@ -1,6 +1,6 @@
 // The patrol page: a task's check-ins on a small map with their flags, excusing a miss, and
 // making, changing, pausing and ending plans, all through the JSON API.
-import { api, t } from "/static/console/api.js";
+import { api, named, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
 
 const config = JSON.parse(document.getElementById("patrol-config").textContent);
@@ -41,7 +41,7 @@ async function openTask(id) {
       el("td", { class: "flags" }, ...flagsOf(c))));
   }
   if (!(task.check_ins || []).length) rows.append(el("tr", {}, el("td", { colspan: "3", class: "muted" }, t("No check-ins"))));
-  const facts = [`${t("Window")} ${local(task.window_start)}–${local(task.window_end)}`, `${t("Status")}: ${t(`task ${task.status}`)}`];
+  const facts = [`${t("Window")} ${local(task.window_start)}–${local(task.window_end)}`, `${t("Status")}: ${named("task status", task.status)}`];
   if (task.excused) facts.push(`${t("Excused")}: ${task.excuse_reason}`);
   body.replaceChildren(
     el("p", { class: "muted" }, facts.join(" · ")),
@@ -113,7 +113,7 @@ function whoOptions(gridId, chosen) {
   const select = planForm.elements.who;
   for (const o of [...select.options]) if (o.value.startsWith("person:")) o.remove();
   for (const m of config.team[String(gridId)] || []) {
-    select.append(new Option(`${m.name} (${t(`duty ${m.duty}`)})`, `person:${m.id}`));
+    select.append(new Option(`${m.name} (${named("duty", m.duty)})`, `person:${m.id}`));
   }
   if (chosen) select.value = chosen;
 }

@@ -1,6 +1,6 @@
 // Warnings and callouts: issue a warning; the acknowledgement board of a callout, refreshed
 // live from the server-sent events of GET /api/v1/events (callout.ack, callout.created).
-import { api, t } from "/static/console/api.js";
+import { api, named, t } from "/static/console/api.js";
 import { el } from "/static/console/dom.js";
 import { events } from "/static/console/live.js";
 
@@ -31,6 +31,8 @@ form?.addEventListener("submit", async (event) => {
 const ANSWER = { acked: "badge ok", pending: "badge", reminded: "badge warn", escalated: "badge danger" };
 const local = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { timeZone: config.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
 let flashed = null;
+// grids repeat their names across communities (six 第一网格 in a township): say whose it is
+const placeName = (parent, name) => (parent ? `${parent} / ${name}` : name);
 
 async function refresh() {
   const board = await api("GET", `/api/v1/callouts/${config.callout_id}/board?level=grid&limit=200`);
@@ -41,11 +43,11 @@ async function refresh() {
   const share = board.totals.recipients ? (100 * board.totals.acked) / board.totals.recipients : 0;
   document.getElementById("progress").setAttribute("width", share.toFixed(1));
   document.getElementById("board-areas").replaceChildren(...board.areas.map((a) =>
-    el("tr", {}, el("td", {}, a.area.name), el("td", {}, String(a.acked)), el("td", {}, String(a.pending)))));
+    el("tr", {}, el("td", {}, placeName(a.parent_name, a.area.name)), el("td", {}, String(a.acked)), el("td", {}, String(a.pending)))));
   document.getElementById("board-people").replaceChildren(...board.people.map((p) => {
     const row = el("tr", { "data-person": p.account_id, "data-status": p.status },
-      el("td", {}, p.name), el("td", {}, t(`duty ${p.duty}`)), el("td", {}, p.grid?.name || ""),
-      el("td", {}, el("span", { class: ANSWER[p.status] }, t(`answer ${p.status}`)), p.acked_at ? ` ${local(p.acked_at)}` : ""));
+      el("td", {}, p.name), el("td", {}, named("duty", p.duty)), el("td", {}, p.grid ? placeName(p.community, p.grid.name) : ""),
+      el("td", {}, el("span", { class: ANSWER[p.status] }, named("callout answer", p.status)), p.acked_at ? ` ${local(p.acked_at)}` : ""));
     if (p.account_id === flashed) row.className = "flash";
     return row;
   }));

@@ -3,7 +3,8 @@
    - The shell (pages, scripts, styles, icons) is kept in a cache named after its version.
    - Pages: network first (so the language and fresh markup win when online), the cached copy
      when the network fails or is too slow; a page's query string does not matter (?id=).
-   - Static files: cache first; they change only with the version.
+   - Static files: cache first; their names carry their content hash (?v=, web/assets.py), and
+     a module imported without one (a page module) is matched ignoring the query.
    - The API is never cached here: the outbox in IndexedDB handles what is made offline. */
 /* global SHELL */
 "use strict";

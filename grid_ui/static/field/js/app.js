@@ -98,7 +98,9 @@ async function boot() {
     // what the report form needs offline (categories, photo limits)
     if (navigator.onLine && page !== "report") cachedGet("/api/v1/config").catch(() => {});
   }
-  const module = await import(`./pages/${page}.js`);
+  // the page's module under its hashed name (preloaded by the page), so it is cached for good
+  const preloaded = document.getElementById("page-module");
+  const module = await import(preloaded ? preloaded.href : `./pages/${page}.js`);
   try {
     await module.default(context);
   } finally {

@@ -13,6 +13,18 @@ export function t(id, values = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
 }
 
+let labels = null;
+
+// The page-language name of a code from one of the server's label tables (stats/labels.py):
+// `named("category group", "natural_hazard")`; the code itself when the table does not know it.
+export function named(table, code) {
+  if (!labels) {
+    const node = document.getElementById("labels");
+    labels = node ? JSON.parse(node.textContent) : {};
+  }
+  return (labels[table] && labels[table][code]) || code;
+}
+
 export function lang() {
   return document.documentElement.lang || "zh-CN";
 }

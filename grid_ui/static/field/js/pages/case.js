@@ -2,7 +2,7 @@
 // the field actions (acknowledge, report it fixed with an after photo, give it back).
 import { cachedGet, photoURL } from "../api.js";
 import * as outbox from "../outbox.js";
-import { describe, distanceText, h, locate, metresBetween, param, statusBadge, t, toast, view, when } from "../ui.js";
+import { describe, distanceText, h, locate, metresBetween, named, param, statusBadge, t, toast, view, when } from "../ui.js";
 import { offlineNote } from "./reports.js";
 
 const STEPS = {
@@ -48,7 +48,8 @@ function timeline(events) {
       h(
         "li",
         {},
-        h("b", { text: t(STEPS[e.action] || e.action) }),
+        // the field's own words for its steps, the staff's name for the others (a response)
+        h("b", { text: STEPS[e.action] ? t(STEPS[e.action]) : named("case action", e.action) }),
         h("time", { text: when(e.at) }),
         e.note ? h("p", { text: e.note }) : null,
       ),

@@ -6,7 +6,7 @@ import { api, cachedGet } from "../api.js";
 import * as outbox from "../outbox.js";
 import { byteSize, originalsOnWifi, prepare, setOriginalsOnWifi } from "../photos.js";
 import { kv } from "../store.js";
-import { $, describe, english, h, locate, param, positionText, showError, t, toast } from "../ui.js";
+import { $, describe, english, h, locate, named, param, positionText, showError, t, toast } from "../ui.js";
 
 const DRAFT = "draft:report";
 const MAX_PHOTOS = 9;
@@ -27,7 +27,7 @@ async function categories() {
   }
   select.replaceChildren(h("option", { value: "", text: t("js:Choose…") }));
   for (const [group, members] of groups) {
-    const node = h("optgroup", { label: t(`js:group ${group}`) });
+    const node = h("optgroup", { label: named("category group", group) });
     for (const c of members) node.append(h("option", { value: c.code, text: english() ? c.name_en : c.name_zh }));
     select.append(node);
   }
