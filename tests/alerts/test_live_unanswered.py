@@ -26,14 +26,14 @@ async def test_unanswered_callouts_are_announced_to_the_watching_consoles(world,
         job = scheduler.find("alerts.escalate")
         r = await world.post(world.teams[G1]["responder"], f"/api/v1/callouts/{callout_id}/ack")
         assert r.status_code == 200
-        world.advance(minutes=5)  # 10:05: three have not answered (grid workers are not called out)
-        assert (await scheduler.run_job(job)).result["reminded"] == 3
+        world.advance(minutes=5)  # 10:05: four have not answered (the grid worker among them)
+        assert (await scheduler.run_job(job)).result["reminded"] == 4
         assert (await scheduler.run_job(job)).result["callouts"] == 0  # nothing twice
         await asyncio.sleep(0.3)
         for name in ("t1", "district", "g1_leader"):
             got = listeners[name].of("callout.unanswered")
             assert len(got) == 1, name
-            assert got[0]["callout_id"] == callout_id and got[0]["waiting"] == 3
+            assert got[0]["callout_id"] == callout_id and got[0]["waiting"] == 4
             assert got[0]["text_zh"] == "今夜有大到暴雨，请做好防范" and got[0]["minutes"] == 5
         assert listeners["t2"].of("callout.unanswered") == []  # another township's console
         world.advance(minutes=5)  # 10:10: still silent, their grid leader is told

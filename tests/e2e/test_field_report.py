@@ -153,7 +153,7 @@ def test_a_resident_is_offered_the_open_case_nearby_and_says_me_too_instead(
     page.check("input[name=safe][value=yes]")
     page.click("#send")
 
-    offered = page.locator("#precheck .dup", has_text=f"{existing['id']}")
+    offered = page.locator(f"#precheck .dup[data-case='{existing['id']}']")
     expect(offered).to_be_visible()
     screenshot(page, "field-report-duplicates-first")
     offered.locator("button").click()

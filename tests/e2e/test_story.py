@@ -46,6 +46,9 @@ def console_action(console, case_id: int, action: str, **fields: str) -> None:
     """Fill and submit the console's form for one workflow action on the case page."""
     form = console.locator(f"form[data-action='{action}']")
     for name, value in fields.items():
+        if name == "assignee_id":  # the picker: one radio per person
+            form.locator(f"input[name=assignee_id][value='{value}']").check()
+            continue
         field = form.locator(f"[name={name}]")
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(value)

@@ -61,6 +61,12 @@ URL_SINKS_REVIEWED = {
             "photoURL() answers URL.createObjectURL of the fetched photo (the duplicate offer)"
         ),
     },
+    "static/field/js/app.js": {
+        "await import(preloaded ? preloaded.href : `./pages/${page}.js`)": (
+            "the href of the page's own <link id=page-module>, written by the server from "
+            "static_url(); `page` is the body's data-page, one of the field templates' names"
+        ),
+    },
     "static/field/js/pages/case.js": {
         "img.src = url)": "photoURL() answers URL.createObjectURL of the fetched photo",
         "href: link.url,": "core/mapapps.py builds it (https://uri.amap.com/…, https://api.map"
