@@ -25,9 +25,11 @@ run: $(STAMP) ## migrate a SQLite database, load the demo if empty, serve on 127
 	$(BIN)/grid-backend seed demo --if-empty
 	$(BIN)/grid-backend serve
 
-test: $(STAMP) ## the whole suite on SQLite, then on PostgreSQL
-	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q
-	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+# the two engines' runs share nothing (own database, temporary directory, Redis prefix, free
+# ports, screenshots named by engine) and each leaves a core mostly idle waiting on its server
+# and browser: run them side by side, each one's output shown whole when it ends
+test: $(STAMP) ## the whole suite on SQLite and on PostgreSQL, the two runs side by side
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-pg
 
 test-sqlite: $(STAMP) ## the suite on SQLite only
 	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q
