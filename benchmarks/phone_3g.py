@@ -32,18 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _setup import free_port  # noqa: E402 - the benchmarks folder
 from bigphoto import big_photo  # noqa: E402 - the browser tests' photo maker
+from browsing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - how the browser tests launch it
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RESIDENT, PASSWORD = "13900000012", "Grid141demo"
 # The request body of each upload as XMLHttpRequest counts it (Playwright cannot see the size of
 # a body made of Blobs): the largest `total` of its upload progress events.

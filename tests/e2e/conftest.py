@@ -22,20 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from browsing import CHROMIUM, CHROMIUM_ARGS, sign_in_console
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".pytest-data" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEMO_PASSWORD = "Grid141demo"
 
 pytestmark = pytest.mark.browser
@@ -283,18 +273,6 @@ def screenshot():
         return path
 
     return take
-
-
-DISPATCHER = "13900000004"  # 李值班, dispatcher of 七星岗街道 in the demo
-
-
-def sign_in_console(page, phone: str = DISPATCHER, password: str = DEMO_PASSWORD) -> None:
-    """Sign in through the console's login form (lands on the dashboard)."""
-    page.goto("/console/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/**")
 
 
 @pytest.fixture

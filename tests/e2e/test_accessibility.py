@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
+from browsing import sign_in_field
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,15 +103,6 @@ def worker_grid(live_server) -> tuple[int, dict]:
         tasks = api.get("/api/v1/me/tasks", params={"limit": 1}).json()["items"]
     grid = next(a["area_id"] for a in me["assignments"] if a["duty"] == "grid_worker")
     return grid, {"case": cases[0]["id"], "task": tasks[0]["id"] if tasks else None}
-
-
-def sign_in_field(page, phone: str) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).not_to_be_empty()
 
 
 def settle(page) -> None:

@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+from browsing import sign_in_console
+
 RESIDENT = "13900000012"  # 居民小杨, of 七星岗街道 like the dispatcher
 COMMANDER = "13900000003"  # 王指挥, the same township's commander
 PHOTO = Path(__file__).resolve().parents[1] / "media" / "images" / "hopper.jpg"
@@ -32,11 +34,7 @@ def console_token(page) -> str:
 
 
 def sign_in(page, phone: str) -> None:
-    page.goto("/console/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/")
+    sign_in_console(page, phone)
 
 
 def report_urgent(live_server, token: str, description: str) -> tuple[int, float]:

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import random
 
+from browsing import sign_in_field as sign_in
 from playwright.sync_api import expect
 
 DISPATCHER, WORKER = "13900000004", "13900000007"
-
-
-def sign_in(page, phone: str) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).to_contain_text("您好")
 
 
 def test_grid_worker_acknowledges_a_callout_made_while_offline(phone, live_server, screenshot):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from browsing import sign_in_field
 from playwright.sync_api import expect
 
 PHOTO = Path(__file__).resolve().parents[1] / "media" / "images" / "hopper_orientation_6.jpg"
@@ -14,12 +15,7 @@ RESIDENT = "13900000012"
 
 
 def sign_in(page, phone: str = RESIDENT) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).to_contain_text("您好")
+    sign_in_field(page, phone)
 
 
 def fill_report(page, description: str) -> None:

@@ -8,19 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from browsing import sign_in_field as sign_in
 from playwright.sync_api import expect
 
 IMAGES = Path(__file__).resolve().parents[1] / "media" / "images"
 DISPATCHER, WORKER = "13900000004", "13900000007"
-
-
-def sign_in(page, phone: str) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).to_contain_text("您好")
 
 
 def make_patrol(live_server) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from bigphoto import big_photo
+from browsing import sign_in_field as sign_in
 from playwright.sync_api import expect
 
 RESIDENT = "13900000012"
@@ -50,14 +51,6 @@ def viewport_shot(page, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     engine = "pg" if os.environ.get("GRID_DATABASE_URL", "").startswith("postgres") else "sqlite"
     page.screenshot(path=str(folder / f"{name}-{engine}.png"))
-
-
-def sign_in(page, phone: str) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
 
 
 def fill_report(page, photo: Path, description: str, *, resident: bool = True) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from browsing import sign_in_field
 from playwright.sync_api import expect
 
 from grid_backend.core import geo
@@ -20,12 +21,7 @@ WORKER, DISPATCHER = "13900000007", "13900000004"
 
 
 def sign_in(page, phone: str = WORKER) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", "Grid141demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).to_contain_text("您好")
+    sign_in_field(page, phone)
 
 
 def my_cases(live_server, *statuses: str) -> list[dict]:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browsing import sign_in_field
 from playwright.sync_api import expect
 
 from grid_backend.core import i18n
@@ -294,11 +295,7 @@ def _console_pages(world: World) -> list[tuple[str, str, str | None]]:
 
 
 def _sign_in_field(page, phone: str, language: str) -> None:
-    page.goto(f"/app/login?lang={language}")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
+    sign_in_field(page, phone, language=language)
 
 
 def _phone(browser, live_server):

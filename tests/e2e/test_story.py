@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+from browsing import sign_in_field as sign_in
 from playwright.sync_api import expect
 
 IMAGES = Path(__file__).resolve().parents[1] / "media" / "images"
@@ -31,15 +32,6 @@ def second_phone(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
-
-
-def sign_in(page, phone: str, password: str = PASSWORD) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
-    expect(page.locator("#who")).to_contain_text("您好")
 
 
 def console_action(console, case_id: int, action: str, **fields: str) -> None:

@@ -31,6 +31,7 @@ import httpx
 import msgspec
 import msgspec.inspect as mi
 import pytest
+from browsing import sign_in_console, sign_in_field
 
 import grid_backend
 from grid_backend.web.field import PAGES
@@ -690,22 +691,6 @@ def seeded(live_server) -> Seeded:
 
 
 # --- the pages ---------------------------------------------------------------------------------
-
-
-def sign_in_console(page, phone: str, password: str = PASSWORD) -> None:
-    page.goto("/console/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/console/**")
-
-
-def sign_in_field(page, phone: str, password: str = PASSWORD) -> None:
-    page.goto("/app/login")
-    page.fill("input[name=phone]", phone)
-    page.fill("input[name=password]", password)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url("**/app/")
 
 
 def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
