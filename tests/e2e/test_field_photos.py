@@ -20,6 +20,7 @@ WORKER = "13900000007"  # grid worker of the demo
 ADMIN = "13900000001"  # sees every case in the console
 BEIJING = (39.9042, 116.4074)  # where the photo says it was taken: far from the phone
 HERE = (29.5630, 106.5516)
+TOWNSHIP = (29.5611, 106.5634)  # in 七星岗街道, the demo dispatcher's
 # The body of each upload as XMLHttpRequest counts it (Playwright cannot see a Blob body).
 COUNT_UPLOADS = """
 (() => {
@@ -263,3 +264,64 @@ def test_staff_may_send_originals_on_wifi_and_shrunk_copies_on_mobile_data(
     expect(page.locator("#result h2")).to_have_text("已提交，感谢您的上报！")
     assert uploads(page)[-1] <= 800 * 1024
     assert answers[-1]["gps_source"] == "phone"
+
+
+def case_in_hand(live_server) -> int:
+    """A new case in the demo township, taken on by the demo grid worker."""
+    resident = live_server.login(RESIDENT)
+    with live_server.api(resident) as api:
+        small = Path(__file__).resolve().parents[1] / "media" / "images" / "hopper.jpg"
+        with small.open("rb") as f:
+            photo = api.post("/api/v1/media", files={"file": f}).json()["id"]
+        filed = api.post(
+            "/api/v1/reports",
+            json={
+                "photo_ids": [photo],
+                "category": "construction",
+                "description": f"工地围挡倒塌 {random.randint(10000, 99999)}",
+                "reporter_safe": True,
+                "location": {
+                    "lat": TOWNSHIP[0],
+                    "lng": TOWNSHIP[1],
+                    "datum": "wgs84",
+                    "source": "gps",
+                },
+            },
+        )
+        assert filed.status_code == 201, filed.text
+    case_id = filed.json()["id"]
+    worker = live_server.login(WORKER)
+    with live_server.api(worker) as api:
+        worker_id = api.get("/api/v1/me").json()["account"]["id"]
+    with live_server.api(live_server.login("13900000004")) as api:  # the dispatcher
+        for body in (
+            {"action": "register", "level": "general"},
+            {"action": "dispatch", "assignee_id": worker_id},
+        ):
+            r = api.post(f"/api/v1/reports/{case_id}/actions", json=body)
+            assert r.status_code == 200, r.text
+    with live_server.api(worker) as api:
+        r = api.post(f"/api/v1/reports/{case_id}/actions", json={"action": "acknowledge"})
+        assert r.status_code == 200, r.text
+    return case_id
+
+
+def test_a_fix_reported_from_the_case_page_sends_its_after_photo_shrunk(phone, live_server, photos):
+    """The worker's after photo (and a check-in's, through the same picker) is shrunk on the
+    phone like a report's, with what the phone read from its EXIF."""
+    case_id = case_in_hand(live_server)
+    page = phone
+    answers = watch_uploads(page)
+    sign_in(page, WORKER)
+    page.goto(f"/app/case?id={case_id}")
+    page.locator("#fixed-photo").set_input_files(str(photos["here"]))
+    expect(page.locator("#fixed-form .photos img")).to_have_count(1)  # prepared, then shown
+    page.fill("#fixed-form textarea", "已重新加固围挡")
+    page.get_by_role("button", name="提交整改结果").click()
+    expect(page.locator(".big-status .status")).to_have_text("整改完成，等待核查")
+
+    # the page reloads once the fix is sent: the upload's answer says what went up, a 4000 x
+    # 3000 original as a 2048 px copy
+    assert len(answers) == 1 and max(answers[0]["width"], answers[0]["height"]) == 2048
+    assert answers[0]["gps_source"] == "phone"
+    assert answers[0]["gps_lat"] == pytest.approx(HERE[0], abs=1e-4)

@@ -222,6 +222,33 @@ export async function prepare(file, { keepOriginal = false } = {}) {
   return photo;
 }
 
+// The photos of a form, prepared as they are picked (check-ins, a fix's after photos): `add`
+// takes the chosen files at once (the input may be cleared right after) and shrinks them in
+// order; `ready()` waits for any still being prepared. `blobs` and `meta` go to the outbox as
+// `photos` and `photos_meta`, as the report form's do.
+export function preparedPhotos() {
+  const blobs = [];
+  const meta = [];
+  let pending = Promise.resolve();
+  return {
+    blobs,
+    meta,
+    add(files, onAdded) {
+      const chosen = [...files];
+      pending = pending.then(async () => {
+        for (const file of chosen) {
+          const photo = await prepare(file);
+          blobs.push(photo.blob);
+          meta.push(photo.meta || {});
+        }
+        if (onAdded) onAdded();
+      });
+      return pending;
+    },
+    ready: () => pending,
+  };
+}
+
 // --- which copy to send ------------------------------------------------------------------
 
 const ORIGINALS = "originals-on-wifi";

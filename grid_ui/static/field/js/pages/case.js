@@ -2,6 +2,7 @@
 // the field actions (acknowledge, report it fixed with an after photo, give it back).
 import { cachedGet, photoURL } from "../api.js";
 import * as outbox from "../outbox.js";
+import { preparedPhotos } from "../photos.js";
 import { describe, distanceText, h, locate, metresBetween, named, param, statusBadge, t, toast, view, when } from "../ui.js";
 import { offlineNote } from "./reports.js";
 
@@ -57,7 +58,7 @@ function timeline(events) {
   );
 }
 
-async function act(report, action, fields = {}, blobs = []) {
+async function act(report, action, fields = {}, blobs = [], meta = []) {
   const answer = await outbox.submit({
     kind: "action",
     label: `${t(STEPS[action])} · ${t("js:Case {id}", { id: report.id })}`,
@@ -65,6 +66,7 @@ async function act(report, action, fields = {}, blobs = []) {
     expect: FIELD_ACTIONS[action],
     body: { action, ...fields },
     photos: blobs,
+    photos_meta: meta,
   });
   if (answer.sent) {
     toast(t("js:Done"), "ok");
@@ -90,13 +92,14 @@ function fieldActions(report) {
     );
   }
   if (mine.includes("report_fixed")) {
-    const after = [];
+    const after = preparedPhotos(); // shrunk on the phone, as a report's photos are
     const list = h("div.photos");
     const input = h("input", { type: "file", accept: "image/*", capture: "environment", id: "fixed-photo" });
     input.addEventListener("change", () => {
-      for (const f of input.files) after.push(f);
+      after.add(input.files, () =>
+        list.replaceChildren(...after.blobs.map((b) => h("figure.photo", {}, h("img", { src: URL.createObjectURL(b), alt: "" })))),
+      );
       input.value = "";
-      list.replaceChildren(...after.map((b) => h("figure.photo", {}, h("img", { src: URL.createObjectURL(b), alt: "" }))));
     });
     const note = h("textarea", { rows: 2, maxlength: 2000, placeholder: t("js:What was done") });
     const error = h("p.error", { hidden: true });
@@ -106,15 +109,18 @@ function fieldActions(report) {
         {
           id: "fixed-form",
           on: {
-            submit: (event) => {
+            submit: async (event) => {
               event.preventDefault();
-              if (!after.length) {
+              const button = event.submitter;
+              button.disabled = true;
+              await after.ready();
+              if (!after.blobs.length) {
+                button.disabled = false;
                 error.textContent = t("js:Add a photo after the fix.");
                 error.hidden = false;
                 return;
               }
-              event.submitter.disabled = true;
-              act(report, "report_fixed", { note: note.value.trim() }, after);
+              act(report, "report_fixed", { note: note.value.trim() }, after.blobs, after.meta);
             },
           },
         },

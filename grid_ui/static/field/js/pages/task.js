@@ -3,6 +3,7 @@
 // a basement or up a hillside without a signal is sent when the phone is back online.
 import { api, cachedGet } from "../api.js";
 import * as outbox from "../outbox.js";
+import { preparedPhotos } from "../photos.js";
 import { describe, h, locate, metresBetween, param, positionText, t, toast, view, when } from "../ui.js";
 import { offlineNote } from "./reports.js";
 import { TASK_STATUS } from "./tasks.js";
@@ -10,14 +11,15 @@ import { TASK_STATUS } from "./tasks.js";
 let here = null;
 
 function checkInForm(task, checkpoint, done) {
-  const blobs = [];
+  const picked = preparedPhotos(); // shrunk on the phone, as a report's photos are
   const previews = h("div.photos");
   const where = h("p.position", { text: here ? positionText(here) : t("js:Finding your position…") });
   const input = h("input", { type: "file", accept: "image/*", capture: "environment" });
   input.addEventListener("change", () => {
-    for (const f of input.files) blobs.push(f);
+    picked.add(input.files, () =>
+      previews.replaceChildren(...picked.blobs.map((b) => h("figure.photo", {}, h("img", { src: URL.createObjectURL(b), alt: "" })))),
+    );
     input.value = "";
-    previews.replaceChildren(...blobs.map((b) => h("figure.photo", {}, h("img", { src: URL.createObjectURL(b), alt: "" }))));
   });
   const note = h("input", { maxlength: 2000, placeholder: t("js:Note (optional)") });
   const error = h("p.error", { hidden: true });
@@ -46,6 +48,7 @@ function checkInForm(task, checkpoint, done) {
             return;
           }
           event.submitter.disabled = true;
+          await picked.ready();
           const answer = await outbox.submit({
             kind: "checkin",
             label: `${t("js:Check-in")} · ${checkpoint.name}`,
@@ -57,7 +60,8 @@ function checkInForm(task, checkpoint, done) {
               note: note.value.trim(),
               device_time: new Date().toISOString(),
             },
-            photos: blobs,
+            photos: picked.blobs,
+            photos_meta: picked.meta,
           });
           done(answer);
         },
