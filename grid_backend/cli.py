@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -58,7 +59,7 @@ def uvicorn_options(settings, *, host: str | None = None, port: int | None = Non
         "factory": True,
         "host": host or settings.host,
         "port": port or settings.port,
-        "workers": 1,
+        "workers": settings.workers,  # each runs the scheduler; job leases make a tick run once
         "log_level": settings.log_level.lower(),
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or "",
@@ -68,10 +69,19 @@ def uvicorn_options(settings, *, host: str | None = None, port: int | None = Non
 @main.command()
 @click.option("--host", default=None, help="default GRID_HOST (127.0.0.1)")
 @click.option("--port", type=int, default=None, help="default GRID_PORT (8000)")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="server processes, default GRID_WORKERS (1); more need PostgreSQL and Redis",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API and console."""
     import uvicorn
 
+    if workers is not None:  # the worker processes read it too; checked like the setting
+        os.environ["GRID_WORKERS"] = str(workers)
+        get_settings.cache_clear()
     settings = _settings_or_exit()
     uvicorn.run("grid_backend.app:create_app", **uvicorn_options(settings, host=host, port=port))
 

@@ -30,6 +30,9 @@ class Settings:
     production: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = (
+        1  # server processes (`serve --workers`); more than one needs PostgreSQL and Redis
+    )
     access_token_seconds: int = 15 * 60
     refresh_token_days: int = 30
     locate_tolerance_m: float = 300.0
@@ -192,6 +195,13 @@ def _check_server(s: Settings) -> None:
         ) from None
     if not 1 <= s.port <= 65535:
         raise SettingsError("GRID_PORT", "must be between 1 and 65535")
+    if not 1 <= s.workers <= 64:
+        raise SettingsError("GRID_WORKERS", "must be between 1 and 64")
+    if s.workers > 1 and not s.redis_url:
+        # live events and sign-in limits would each stay inside one process
+        raise SettingsError("GRID_WORKERS", "more than one needs GRID_REDIS_URL")
+    if s.workers > 1 and s.engine == "sqlite":
+        raise SettingsError("GRID_WORKERS", "SQLite serves one process: use PostgreSQL for more")
     if s.access_token_seconds < 30:
         raise SettingsError("GRID_ACCESS_TOKEN_SECONDS", "must be at least 30")
     if s.refresh_token_days < 1:
