@@ -152,8 +152,11 @@ class Sweep:
                     found.append(f"{what} {match.group(0)!r} in {where} {text[:80]!r}")
             if text in self.codes:
                 found.append(f"a raw code in {where} {text!r}")
-            if text in self.ids:
-                found.append(f"a message id in {where} {text!r}")
+            for (
+                message_id
+            ) in self.ids:  # alone, or inside a longer text ("Risk point · risk major")
+                if re.search(rf"(?<!\w){re.escape(message_id)}(?!\w)", text):
+                    found.append(f"a message id in {where} {text!r}")
             if language == "en":
                 for run in CJK.findall(text):
                     if HAN.search(run) and run not in CHINESE_ON_PURPOSE and run not in self.data:

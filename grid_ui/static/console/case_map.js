@@ -1,7 +1,7 @@
 // The case page's small map: the case, its grid's outline, and the open cases and risk points
 // around it that the officer may see (the API scopes them), in the tiles' datum. Works with no
 // tiles: the grid and the markers are drawn on a plain background.
-import { api, t } from "/static/console/api.js";
+import { api, named, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
 import { AreaNames, OUTLINES, caseKind, marker, markerLegend, outlineLegend, riskKind } from "/static/console/mapkit.js";
 
@@ -52,7 +52,7 @@ async function draw() {
   for (const f of found.risk_points.features) {
     const [x, y] = f.geometry.coordinates;
     marker(L.latLng(y, x), riskKind(f.properties), "risk-point")
-      .bindTooltip(label(`${f.properties.name} · ${t(`risk ${f.properties.risk_level}`)}`))
+      .bindTooltip(label(`${f.properties.name} · ${named("risk level", f.properties.risk_level)}`))
       .addTo(map);
   }
   for (const f of found.cases.features) {

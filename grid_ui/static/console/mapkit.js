@@ -1,7 +1,7 @@
 // What the risk map and the case page's small map share: one table of marker styles (the
 // legend draws its swatches from the same table, so they cannot drift apart), area outlines,
 // and names drawn on the map only where they fit. No tiles are needed.
-import { t } from "/static/console/api.js";
+import { named, t } from "/static/console/api.js";
 import { el, label } from "/static/console/dom.js";
 
 export const RISK = { low: "#8fb8e8", medium: "#f2d14b", high: "#f08c2e", major: "#d93025" };
@@ -96,7 +96,7 @@ export function markerLegend(kinds) {
   return kinds.map((kind) => {
     const words = MARKER_WORDS[kind]
       ? MARKER_WORDS[kind]()
-      : `${t("Risk point")} · ${t(`risk ${kind.replace("risk-", "")}`)}`;
+      : `${t("Risk point")} · ${named("risk level", kind.replace("risk-", ""))}`;
     return legendRow(markerSwatch(kind), words, { "data-marker": kind });
   });
 }
