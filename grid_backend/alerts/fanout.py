@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from grid_backend.core import policy
 from grid_backend.core.db import fetch
 from grid_backend.core.sql import (
     TRUE,
@@ -36,8 +37,7 @@ from grid_backend.people.duty import on_duty_sql
 
 def ancestors(path: str) -> list[str]:
     """The paths above an area's path ("a/b/c/" → ["a/", "a/b/"])."""
-    codes = [c for c in path.split("/") if c]
-    return ["/".join(codes[:i]) + "/" for i in range(1, len(codes))]
+    return policy.ancestors_and_self(path)[:-1]
 
 
 def overlap(column: str, paths: list[str]) -> QueryString:

@@ -18,6 +18,12 @@ def ancestor_path(path: str, level: str) -> str:
     return "/".join(codes[:depth]) + "/" if len(codes) > depth else path
 
 
+def ancestors_and_self(path: str) -> list[str]:
+    """'a/b/c/' → ['a/', 'a/b/', 'a/b/c/']: the paths of an area and everything above it."""
+    codes = [c for c in path.split("/") if c]
+    return ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
+
+
 PARENT_LEVEL = {child: parent for parent, child in zip(LEVELS, LEVELS[1:], strict=False)}
 
 # Where each duty may be held (DESIGN.md §3).

@@ -39,12 +39,6 @@ MAX_ALARMS = 50
 _watchers = RevisionCache("assignments", max_entries=20_000)
 
 
-def _at_and_above(path: str) -> list[str]:
-    """The area's path and the paths above it ("a/b/" → ["a/", "a/b/"])."""
-    codes = [c for c in path.split("/") if c]
-    return ["/".join(codes[:i]) + "/" for i in range(1, len(codes) + 1)]
-
-
 async def watchers(area_path: str) -> list[int]:
     """Who receives the live events of a case in this area: holders of `report.read` duties
     at it or above, on duty today."""
@@ -54,7 +48,7 @@ async def watchers(area_path: str) -> list[int]:
         return found
     held = await holders(
         duties=sorted(policy.RULES["report.read"]),
-        area_paths=_at_and_above(area_path),
+        area_paths=policy.ancestors_and_self(area_path),
         day=day,
     )
     found = sorted({a for accounts in held.values() for a in accounts})

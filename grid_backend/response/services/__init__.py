@@ -12,7 +12,6 @@ from grid_backend.response.services.common import (
     ORDER,
     STEP_TO,
     TIME_COLUMN,
-    ancestors_and_self,
 )
 from grid_backend.response.services.metrics import figures, median, percentile, response_times
 from grid_backend.response.services.reading import list_responses, list_urgent, my_responses
@@ -36,7 +35,6 @@ __all__ = [
     "STEP_TO",
     "TIME_COLUMN",
     "alert_urgent",
-    "ancestors_and_self",
     "create_team",
     "dispatch_team",
     "figures",

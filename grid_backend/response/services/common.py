@@ -34,12 +34,6 @@ MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
 
 
-def ancestors_and_self(path: str) -> list[str]:
-    """'a/b/c/' → ['a/', 'a/b/', 'a/b/c/']: the paths of an area and everything above it."""
-    codes = [c for c in path.split("/") if c]
-    return ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
-
-
 def _overlaps(paths: Iterable[str], scopes: list[str]) -> bool:
     """An area inside a scope, or above it (a district team is seen by its townships)."""
     return any(p.startswith(s) or s.startswith(p) for p in paths for s in scopes)

@@ -15,6 +15,7 @@ from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
+from grid_backend.core.policy import ancestors_and_self
 from grid_backend.core.types import AreaRef, Datum
 from grid_backend.hazards import timeline, workflow
 from grid_backend.response.schemas import (
@@ -28,7 +29,7 @@ from grid_backend.response.schemas import (
     TeamSuggestion,
     TeamUpdate,
 )
-from grid_backend.response.services.common import _overlaps, ancestors_and_self
+from grid_backend.response.services.common import _overlaps
 from grid_backend.response.services.reading import _case
 from grid_backend.response.services.steps import _read_record
 from grid_backend.response.tables import RescueTeam, RescueTeamArea, ResponseRecord

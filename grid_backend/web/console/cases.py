@@ -38,7 +38,7 @@ from grid_backend.stats import labels
 from grid_backend.stats.services import day_start
 from grid_backend.web import i18n
 from grid_backend.web.console import assignees as picker
-from grid_backend.web.console.map import area_choices, map_config, status_names
+from grid_backend.web.console.map import area_choices, category_names, map_config, status_names
 from grid_backend.web.console.queue_views import views_for
 
 PAGE_SIZE = 50
@@ -85,11 +85,6 @@ def label_functions() -> dict[str, Any]:
         "channel_name": lambda code: labels.name(labels.CHANNEL, code, en),
         "board_name": lambda code: labels.name(labels.BOARD, code, en),
     }
-
-
-async def category_names() -> dict[str, str]:
-    en = english()
-    return {c.code: c.name_en if en else c.name_zh for c in await hazards.categories()}
 
 
 async def account_names(ids: set[int | None]) -> dict[int, str]:
@@ -361,6 +356,7 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
     )
     zone = get_settings().zone
     tomorrow = (clock.now() + timedelta(days=3)).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    names_of_categories = await category_names()  # the map's and the forms'
     return {
         "case": case,
         "names": names,
@@ -372,11 +368,11 @@ async def case_context(caller: Any, case: ReportRead, actor: hazards.Actor) -> d
             **map_config(),
             "report_id": case.id,
             "status_names": status_names(english()),
-            "category_names": await category_names(),
+            "category_names": names_of_categories,
         },
         "distance_text": distance_text,
         "reason_name": reason_name,
-        "categories": await category_names(),
+        "categories": names_of_categories,
         "boards": policy.BOARDS,
         "default_due": tomorrow,
         "reason_actions": REASON_ACTIONS,

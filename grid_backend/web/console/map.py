@@ -69,6 +69,12 @@ def status_names(en: bool) -> dict[str, str]:
     return {code: labels.name(labels.STATUS, code, en) for code in labels.STATUS}
 
 
+async def category_names() -> dict[str, str]:
+    """Category code -> its name in the page's language."""
+    en = i18n.current_language() == "en"
+    return {c.code: c.name_en if en else c.name_zh for c in await categories()}
+
+
 class MapPage(Controller):
     include_in_schema = False
 
@@ -88,9 +94,7 @@ class MapPage(Controller):
                     "area_id": area["id"] if area else None,
                     # case tooltips name the stage in the page's language, never its code
                     "status_names": status_names(en),
-                    "category_names": {
-                        c.code: c.name_en if en else c.name_zh for c in await categories()
-                    },
+                    "category_names": await category_names(),
                 },
             },
         )
