@@ -57,7 +57,7 @@ format: $(STAMP) ## format the code
 	$(BIN)/ruff format grid_backend tests benchmarks
 	$(BIN)/ruff check --fix grid_backend tests benchmarks
 
-bench: bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode ## every benchmark (JSON on stdout)
+bench: bench-locate bench-intake bench-patrols bench-reads bench-notify bench-callout bench-decode bench-metrics bench-riskmap bench-evacuation bench-storm bench-own-data bench-webhooks bench-open311 ## every benchmark (JSON on stdout)
 
 bench-locate: $(STAMP) ## locate on the city seed (PostgreSQL)
 	$(BIN)/python benchmarks/locate.py
@@ -68,8 +68,17 @@ bench-intake: $(STAMP) ## photo reports over HTTP (SQLite; --database-url for Po
 bench-patrols: $(STAMP) ## patrol tasks for 62,000 plans
 	$(BIN)/python benchmarks/patrols.py
 
+bench-reads: $(STAMP) ## me/tasks against a bare endpoint, SQLite against PostgreSQL, 2 workers against 1 (needs Redis)
+	$(BIN)/python benchmarks/reads.py $${REDIS_URL:+--redis-url $$REDIS_URL}
+
+bench-open311: $(STAMP) ## Open311: GET of 1,000 cases, text-only POSTs (PostgreSQL)
+	$(BIN)/python benchmarks/open311.py
+
 bench-notify: $(STAMP) ## 20,000 notifications to a local webhook sink
 	$(BIN)/python benchmarks/notify.py
+
+bench-webhooks: $(STAMP) ## 5,000 case events to a local webhook subscriber, against as many pushes
+	$(BIN)/python benchmarks/webhooks.py
 
 bench-callout: $(STAMP) ## a red warning over a district: 100,000 called out, delivery, acks/s
 	$(BIN)/python benchmarks/callout.py
@@ -77,7 +86,25 @@ bench-callout: $(STAMP) ## a red warning over a district: 100,000 called out, de
 bench-decode: $(STAMP) ## peak and retained RSS of 8 concurrent 7,700 x 7,700 px PNG uploads
 	$(BIN)/python benchmarks/decode_memory.py
 
+bench-store: $(STAMP) ## photo stores: keep and read on local disk and on moto's S3 server
+	$(BIN)/python benchmarks/photo_store.py
+
+bench-metrics: $(STAMP) ## the /metrics meter's CPU per request (after bench-patrols)
+	$(BIN)/python benchmarks/metrics_overhead.py
+
+bench-riskmap: $(STAMP) ## the densest demo community's risk-map PDF on A4/A3, portrait/landscape (PostgreSQL; target <= 3 s)
+	$(BIN)/python benchmarks/riskmap.py $(RISKMAP_ARGS)
+
+bench-evacuation: $(STAMP) ## start an evacuation of 50,000 households over 3,846 grids, the boards, phones' status updates (PostgreSQL, Redis; targets 10 s, 1 s / 300 ms, 500/s)
+	$(BIN)/python benchmarks/evacuation.py
+
+bench-storm: $(STAMP) ## storm day: red warning over 5 districts, 5 min of mixed traffic, reconciled (PostgreSQL, Redis)
+	@$(BIN)/python benchmarks/storm.py $(STORM_ARGS)
+
+bench-own-data: $(STAMP) ## a resident's data export: 50 reports with photos (SQLite; --database-url for PostgreSQL)
+	$(BIN)/python benchmarks/own_data.py
+
 clean: ## remove the venv and local data
 	rm -rf $(VENV) data .pytest-data .pytest_cache
 
-.PHONY: help install run test test-sqlite test-pg lint typecheck layers format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode clean
+.PHONY: help install run test test-sqlite test-pg lint typecheck layers format bench bench-locate bench-intake bench-patrols bench-notify bench-callout bench-decode bench-metrics bench-riskmap bench-evacuation bench-webhooks bench-open311 clean

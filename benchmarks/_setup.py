@@ -32,3 +32,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# three checkpoints for every patrol plan, near the middle of its grid (SQLite and PostgreSQL)
+CHECKPOINTS_SQL = (
+    "INSERT INTO patrol_checkpoint (plan, seq, name, lat, lng, sent_lat, sent_lng,"
+    " sent_datum, radius_m, revision_from)"
+    " SELECT p.id, v.k, '巡查点' || v.k,"
+    " (b.min_lat + b.max_lat) / 2 + (v.k - 2) * 0.0003, (b.min_lng + b.max_lng) / 2,"
+    " (b.min_lat + b.max_lat) / 2 + (v.k - 2) * 0.0003, (b.min_lng + b.max_lng) / 2,"
+    " 'wgs84', 50, 1"
+    " FROM patrol_plan p JOIN area_boundary b ON b.area = p.grid AND b.valid_to IS NULL"
+    " CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) v"
+)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -32,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _photos import Variants  # noqa: E402 - the benchmarks folder
 from _setup import ensure_database, free_port  # noqa: E402 - the benchmarks folder
 
 RESIDENT_PHONE = "13900000012"  # 居民小杨 of the 渝中区 demo
@@ -167,43 +167,6 @@ def describe(path: Path) -> dict:
         "megapixels": round(width * height / 1e6, 1),
         "exif": {"gps_wgs84": [PHOTO_LAT, PHOTO_LNG], "orientation": 6},
     }
-
-
-class Variants:
-    """Per-submission photo bytes: the photo with one unique segment inserted (a JPEG COM
-    segment after the APPn segments, a trailing top-level `free` box in a HEIF). Heads, tails
-    and segments are prepared before the timed section; a request joins them (~1 ms)."""
-
-    def __init__(self, path: Path, mime: str, count: int, tag: str) -> None:
-        data = path.read_bytes()
-        self.mime = mime
-        self.filename = path.name
-        cut = self._cut(data)
-        self.head, self.tail = data[:cut], data[cut:]
-        self.segments = [self._segment(f"grid-bench {tag} #{n:06d}".encode()) for n in range(count)]
-        digests = set()
-        for segment in self.segments:
-            h = hashlib.sha256(self.head)
-            h.update(segment)
-            h.update(self.tail)
-            digests.add(h.hexdigest())
-        self.distinct = len(digests)
-
-    def _cut(self, data: bytes) -> int:
-        if self.mime != "image/jpeg":
-            return len(data)
-        offset = 2  # after SOI
-        while data[offset] == 0xFF and 0xE0 <= data[offset + 1] <= 0xEF:
-            offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
-        return offset
-
-    def _segment(self, text: bytes) -> bytes:
-        if self.mime == "image/jpeg":
-            return b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text
-        return (len(text) + 8).to_bytes(4, "big") + b"free" + text
-
-    def photo(self, n: int) -> bytes:
-        return b"".join((self.head, self.segments[n], self.tail))
 
 
 # ---------------------------------------------------------------- the pipeline alone

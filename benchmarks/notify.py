@@ -35,9 +35,10 @@ from _setup import ensure_database  # noqa: E402 - the benchmarks folder
 SECRET = "bench-secret-0123456789abcdef"
 
 SINK = r"""
-import asyncio, hashlib, hmac, json, sys
+import asyncio, hashlib, hmac, json, sys, time
 secret = sys.argv[1].encode()
 ids, stats = set(), {"hits": 0, "bad_signatures": 0, "duplicates": 0}
+first_seen = {}  # id -> wall-clock time of its first arrival (benchmarks/storm.py's lag)
 
 async def handle(reader, writer):
     try:
@@ -50,8 +51,11 @@ async def handle(reader, writer):
             body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
             if head.startswith(b"GET /stats"):
                 text = json.dumps({**stats, "unique": len(ids)}).encode()
+            elif head.startswith(b"GET /ids"):
+                text = json.dumps(first_seen).encode()
             elif head.startswith(b"POST /reset"):
                 ids.clear()
+                first_seen.clear()
                 stats.update(hits=0, bad_signatures=0, duplicates=0)
                 text = b"{}"
             else:
@@ -63,6 +67,8 @@ async def handle(reader, writer):
                 nid = headers.get(b"x-grid-notification-id")
                 if nid in ids:
                     stats["duplicates"] += 1
+                else:
+                    first_seen[(nid or b"").decode()] = time.time()
                 ids.add(nid)
                 text = b"{}"
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))

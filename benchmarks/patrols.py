@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _setup import ensure_database, free_port  # noqa: E402 - the benchmarks folder
+from _setup import CHECKPOINTS_SQL, ensure_database, free_port  # noqa: E402 - the benchmarks folder
 
 
 def _parse() -> argparse.Namespace:
@@ -141,16 +141,7 @@ async def _make_plans(now) -> dict:
             now,
             now,
         ).run()
-        await PatrolCheckpoint.raw(
-            "INSERT INTO patrol_checkpoint (plan, seq, name, lat, lng, sent_lat, sent_lng,"
-            " sent_datum, radius_m, revision_from)"
-            " SELECT p.id, v.k, '巡查点' || v.k,"
-            " (b.min_lat + b.max_lat) / 2 + (v.k - 2) * 0.0003, (b.min_lng + b.max_lng) / 2,"
-            " (b.min_lat + b.max_lat) / 2 + (v.k - 2) * 0.0003, (b.min_lng + b.max_lng) / 2,"
-            " 'wgs84', 50, 1"
-            " FROM patrol_plan p JOIN area_boundary b ON b.area = p.grid AND b.valid_to IS NULL"
-            " CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) v"
-        ).run()
+        await PatrolCheckpoint.raw(CHECKPOINTS_SQL).run()
     return {
         "plans": await PatrolPlan.count().run(),
         "checkpoints": await PatrolCheckpoint.count().run(),

@@ -2,9 +2,13 @@
 # Container entrypoint for grid-backend.
 #
 #   (no arguments) or "serve":  apply migrations, retrying while the database comes up,
-#                               then replace this shell with the web server.
+#                               then replace this shell with the web server (one container).
+#   "migrate":                  only that: apply migrations with the same retries, then exit
+#                               (compose's one-shot `migrate` service, which the replicas
+#                               wait for, so two replicas never migrate at once).
 #   anything else:              run that command as given, without migrating, e.g.
 #                               docker run IMAGE grid-backend seed demo
+#                               docker run IMAGE grid-backend serve   (a replica)
 set -eu
 
 # Let `docker stop` end the wait loop promptly (sh as PID 1 otherwise ignores SIGTERM).
@@ -12,7 +16,8 @@ trap 'exit 143' TERM INT
 
 attempts=30   # tries at `grid-backend migrate`, 2 s apart: roughly a minute in all
 
-if [ "$#" -gt 0 ] && [ "$1" != "serve" ]; then
+mode="${1:-serve}"
+if [ "$mode" != "serve" ] && [ "$mode" != "migrate" ]; then
     exec "$@"
 fi
 
@@ -28,4 +33,7 @@ until grid-backend migrate; do
     sleep 2
 done
 
+if [ "$mode" = "migrate" ]; then
+    exit 0
+fi
 exec grid-backend serve --host "${GRID_HOST:-0.0.0.0}" --port "${GRID_PORT:-8000}"

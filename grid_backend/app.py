@@ -10,6 +10,7 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from grid_backend import prometheus
 from grid_backend.alerts.controllers import (
     CalloutController,
     MyCalloutsController,
@@ -17,18 +18,29 @@ from grid_backend.alerts.controllers import (
 )
 from grid_backend.areas.controllers import AreaController, LocateController, RiskPointController
 from grid_backend.core.allow import allow_fixer
-from grid_backend.core.auth import DEPENDENCIES
+from grid_backend.core.auth import DEPENDENCIES, register_account_gate
 from grid_backend.core.blank_query import blank_query_middleware
 from grid_backend.core.errors import EXCEPTION_HANDLERS
 from grid_backend.core.headers import security_headers
 from grid_backend.core.openapi import components_for, declare_errors
 from grid_backend.core.throttle import close_throttle
+from grid_backend.evacuation.controllers import (
+    HouseholdController,
+    RiskMapController,
+    RouteController,
+    ShelterController,
+)
+from grid_backend.evacuation.qrcontrollers import QrCodeController
+from grid_backend.evacuation.runs_controllers import EvacuationController
 from grid_backend.flows.controllers import (
     MyCasesController,
     ReportController,
     SignupController,
     SlaController,
 )
+from grid_backend.flows.hotline_controller import HotlineController
+from grid_backend.flows.own_data_controller import OwnDataController
+from grid_backend.flows.sos_controller import SosController
 from grid_backend.hazards import hooks as hazards_hooks
 from grid_backend.hazards.live import AlarmController
 from grid_backend.hazards.map import CaseMapController, CaseSurroundingsController, MapController
@@ -37,13 +49,20 @@ from grid_backend.lifespan import lifespan_for
 from grid_backend.media.controllers import MediaController
 from grid_backend.notify import channels as notify_channels
 from grid_backend.notify import events as notify_events
-from grid_backend.notify.controllers import EventsController, InboxController
+from grid_backend.notify.controllers import EventsController, InboxController, WebhookController
+from grid_backend.open311 import openapi as open311_openapi
+from grid_backend.open311.controllers import (
+    CaseVisibilityController,
+    Open311ClientController,
+    Open311Controller,
+)
 from grid_backend.patrols.controllers import (
     MyTasksController,
     PatrolPlanController,
     PatrolStatsController,
     PatrolTaskController,
 )
+from grid_backend.people import closed as closed_accounts
 from grid_backend.people.caller import DEPENDENCIES as MEMBER_DEPENDENCIES
 from grid_backend.people.caller import language_middleware
 from grid_backend.people.controllers import (
@@ -60,7 +79,11 @@ from grid_backend.response.controllers import (
     UrgentCaseController,
 )
 from grid_backend.settings import Settings, get_settings
-from grid_backend.stats.controllers import DashboardController, ExportController
+from grid_backend.stats.controllers import (
+    DashboardController,
+    EvacuationExportController,
+    ExportController,
+)
 from grid_backend.system import SystemController
 from grid_backend.web import routes as page_routes
 from grid_backend.web.templating import template_config
@@ -78,6 +101,9 @@ CONTROLLERS = [
     MapController,
     MediaController,
     ReportController,
+    SosController,
+    HotlineController,
+    OwnDataController,
     CaseMapController,
     AlarmController,
     CaseSurroundingsController,
@@ -88,6 +114,7 @@ CONTROLLERS = [
     MyTasksController,
     PatrolStatsController,
     InboxController,
+    WebhookController,
     EventsController,
     WarningController,
     CalloutController,
@@ -97,8 +124,18 @@ CONTROLLERS = [
     MyResponsesController,
     RescueTeamController,
     ResponseStatsController,
+    ShelterController,
+    EvacuationController,
+    HouseholdController,
+    QrCodeController,
+    RouteController,
+    RiskMapController,
     DashboardController,
     ExportController,
+    EvacuationExportController,
+    Open311Controller,
+    Open311ClientController,
+    CaseVisibilityController,
 ]
 
 
@@ -108,6 +145,7 @@ API_MAX_BODY_BYTES = 1024 * 1024
 def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> Litestar:
     settings = settings or get_settings()
     hazards_hooks.register()  # what media and people ask of hazards, a layer above them
+    register_account_gate(closed_accounts.is_closed)  # tokens of closed accounts are refused
     app = Litestar(
         route_handlers=[*CONTROLLERS, *page_routes()],
         # JSON API bodies are small; uploads and imports stream with their own limits, and the
@@ -155,6 +193,8 @@ def create_app(settings: Settings | None = None, *, open_pool: bool = True) -> L
     # from their Structs; Litestar regenerates its components, so add them afterwards
     app.openapi_schema.components.schemas.update(components_for(ReportCreate).schemas or {})
     declare_errors(app)  # problem+json error responses, by rule (core/openapi.py)
+    open311_openapi.document(app)  # but GeoReport v2's own errors on /open311/v2
+    prometheus.install(app, settings)  # /metrics and the request meter, with GRID_METRICS_TOKEN
     app.before_send.append(allow_fixer(app))  # a true Allow on OPTIONS (core/allow.py)
     return app
 

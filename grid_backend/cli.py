@@ -1,4 +1,4 @@
-"""grid-backend: serve, migrate, seed, create-user, import-areas."""
+"""grid-backend: serve, migrate, seed, create-user, import-areas, media migrate."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from grid_backend.infra import reuseport
 from grid_backend.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:  # the commands import the app's modules lazily, to start fast
@@ -29,10 +32,28 @@ def _settings_or_exit():
         sys.exit(2)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+async def _pooled(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command on a small PostgreSQL pool: without one every query opens a connection
+    of its own (the demo seed opened 2,500, and spent 15 of its 22 s connecting)."""
+    from piccolo.engine.postgres import PostgresEngine
+
+    from grid_backend.core.db import engine
+
+    db = engine()
+    if not isinstance(db, PostgresEngine) or db.pool is not None:
+        return await coro
+    await db.start_connection_pool(min_size=1, max_size=4)
+    try:
+        return await coro
+    finally:
+        await db.close_connection_pool()
+
+
+def _run(coro: Coroutine[Any, Any, T], *, pooled: bool = True) -> T:
+    """Run a command's coroutine (on a pool, unless it makes its own), DomainErrors printed."""
     _settings_or_exit()
     try:
-        return asyncio.run(coro)
+        return asyncio.run(_pooled(coro) if pooled else coro)
     except Exception as exc:
         from grid_backend.core.errors import DomainError
 
@@ -77,13 +98,54 @@ def uvicorn_options(settings, *, host: str | None = None, port: int | None = Non
 )
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API and console."""
-    import uvicorn
 
     if workers is not None:  # the worker processes read it too; checked like the setting
         os.environ["GRID_WORKERS"] = str(workers)
         get_settings.cache_clear()
     settings = _settings_or_exit()
-    uvicorn.run("grid_backend.app:create_app", **uvicorn_options(settings, host=host, port=port))
+    options = uvicorn_options(settings, host=host, port=port)
+    if (
+        settings.workers > 1
+        and settings.metrics_token
+        and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    ):
+        # /metrics adds up every worker's counts, kept in files here (docs/deployment.md,
+        # "Metrics"); set before any worker imports prometheus-client, removed at exit
+        with tempfile.TemporaryDirectory(prefix="grid-metrics-") as shared:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+            _run_uvicorn(settings, options)
+        return
+    _run_uvicorn(settings, options)
+
+
+def _run_uvicorn(settings: Any, options: dict) -> None:
+    import uvicorn
+
+    if settings.workers > 1 and settings.reuse_port and reuseport.supported():
+        _serve_workers_on_own_sockets(options)
+    else:
+        uvicorn.run("grid_backend.app:create_app", **options)
+
+
+def _serve_workers_on_own_sockets(options: dict) -> None:
+    """uvicorn.run's several-workers path, with a socket per worker on the shared port
+    (grid_backend/infra/reuseport.py) instead of one socket handed to them all."""
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    config = Config("grid_backend.app:create_app", **options)
+    try:  # taken here, never listened on: a port in use fails now, and port 0 gets a number
+        held = reuseport.bind(config.host, config.port)
+    except OSError as exc:
+        click.echo(f"cannot listen on {config.host}:{config.port}: {exc}", err=True)
+        sys.exit(1)
+    with held:
+        port = held.getsockname()[1]
+        click.echo(
+            f"serving on http://{config.host}:{port} with {config.workers} workers", err=True
+        )
+        recipe = reuseport.Recipe(config.host, port)
+        Multiprocess(config, sockets=[recipe]).run()  # type: ignore[list-item]  # a socket once unpickled in the worker
 
 
 @main.command()
@@ -91,7 +153,7 @@ def migrate() -> None:
     """Apply all migrations."""
     from grid_backend.migrate import migrate as run_migrations
 
-    _run(run_migrations())
+    _run(run_migrations(), pooled=False)
     click.echo("database is up to date")
 
 
@@ -136,16 +198,25 @@ def scheduler() -> None:
             await db.start_connection_pool(min_size=1, max_size=4)
         sched = build_scheduler()
         sched.start()
-        click.echo(f"scheduler running {len(sched.get_jobs())} jobs; Ctrl-C stops it", err=True)
+        # SIGTERM (docker stop, systemd, a supervisor) stops it as gracefully as Ctrl-C: killed
+        # instead, a run in flight would keep its lease, and no other scheduler could deliver
+        # notifications, until the lease expired (5 minutes for notify.deliver)
+        stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
+        click.echo(
+            f"scheduler running {len(sched.get_jobs())} jobs; Ctrl-C or SIGTERM stops it",
+            err=True,
+        )
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
         finally:
             await sched.stop()  # runs in flight put their work back first
             if db.engine_type == "postgres":
                 await db.close_connection_pool()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
-        _run(run_forever())
+        _run(run_forever(), pooled=False)
 
 
 @main.group()
@@ -195,6 +266,68 @@ def jobs_run(job_id: str) -> None:
         )
     )
     if outcome.error:
+        sys.exit(1)
+
+
+@jobs.command("check")
+@click.option("--job", "job_id", default="notify.deliver", show_default=True)
+@click.option("--within", type=click.IntRange(1), default=120, show_default=True, help="seconds")
+def jobs_check(job_id: str, within: int) -> None:
+    """Exit 1 unless JOB finished a run in the last WITHIN seconds: the health check of a
+    separate `grid-backend scheduler` (notify.deliver runs every few seconds)."""
+    from datetime import timedelta
+
+    from grid_backend.core import clock
+    from grid_backend.core.tables import JobLease
+    from grid_backend.scheduler import find
+
+    try:
+        find(job_id)
+    except KeyError:
+        raise click.ClickException(f"no job {job_id!r}; see `grid-backend jobs list`") from None
+
+    async def last_finished() -> Any:
+        row = await (
+            JobLease.select(JobLease.last_finished_at)
+            .where(JobLease.job_id == job_id)
+            .first()
+            .run()
+        )
+        return row["last_finished_at"] if row else None
+
+    finished = _run(last_finished())
+    now = clock.now()
+    if finished is None or now - finished > timedelta(seconds=within):
+        click.echo(f"{job_id}: last finished {finished or 'never'}, over {within} s ago", err=True)
+        sys.exit(1)
+    click.echo(f"{job_id}: finished {(now - finished).total_seconds():.0f} s ago")
+
+
+@main.group()
+def media() -> None:
+    """Photo storage."""
+
+
+@media.command("migrate")
+@click.option("--to", "to", type=click.Choice(["s3"]), required=True, help="the target store")
+def media_migrate(to: str) -> None:
+    """Copy the photos under GRID_MEDIA_ROOT to the object store GRID_S3_* names, verifying
+    each SHA-256; a second run skips what is there. Local files stay (docs/deployment.md)."""
+    from grid_backend.media.objectstore import S3Store
+    from grid_backend.media.storage import StoreUnavailable
+    from grid_backend.media.transfer import migrate_to_s3
+
+    settings = _settings_or_exit()
+    if not settings.s3_bucket:
+        raise click.ClickException("set GRID_S3_BUCKET (and GRID_S3_ENDPOINT_URL) first")
+    target = S3Store.from_settings(settings)
+    try:
+        summary = _run(migrate_to_s3(target=target, echo=click.echo))
+    except StoreUnavailable as exc:
+        click.echo(f"error: the object store failed ({exc}); run again to resume", err=True)
+        sys.exit(1)
+    if summary.mismatched:
+        click.echo(f"SHA-256 mismatches: {', '.join(summary.mismatched)}", err=True)
         sys.exit(1)
 
 

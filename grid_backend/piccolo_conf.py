@@ -4,6 +4,8 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from grid_backend.core.db import reuse_sqlite_connections
+from grid_backend.infra.sqlite import KeptOpenEngine
 from grid_backend.settings import get_settings
 
 
@@ -13,7 +15,10 @@ def _engine() -> PostgresEngine | SQLiteEngine:
         dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
         return PostgresEngine(config={"dsn": dsn})
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+    # plain selects on kept-open connections while GRID_SQLITE_REUSE_CONNECTIONS is on
+    return KeptOpenEngine(
+        path=str(settings.sqlite_path), timeout=30, reuse=reuse_sqlite_connections
+    )
 
 
 DB = _engine()
@@ -29,5 +34,7 @@ APP_REGISTRY = AppRegistry(
         "grid_backend.patrols.piccolo_app",
         "grid_backend.alerts.piccolo_app",
         "grid_backend.response.piccolo_app",
+        "grid_backend.evacuation.piccolo_app",
+        "grid_backend.open311.piccolo_app",
     ]
 )

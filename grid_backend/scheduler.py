@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,6 +26,7 @@ from grid_backend.alerts import jobs as alert_jobs
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.tables import JobLease
+from grid_backend.evacuation import jobs as evacuation_jobs
 from grid_backend.hazards import jobs as hazard_jobs
 from grid_backend.notify.jobs import deliver as deliver_notifications
 from grid_backend.notify.services import to_the_end
@@ -54,6 +55,17 @@ def _zone() -> Any:
     return get_settings().zone
 
 
+# Interval ticks counted from one fixed instant, so that every process's scheduler fires the
+# same ticks (APScheduler's default starts counting when each process starts: two replicas
+# then ran every interval job at twice its rate, each on its own ticks).
+TICKS_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def every(**interval: float) -> IntervalTrigger:
+    """An interval trigger on the ticks every process shares (`seconds=5`, `minutes=10`)."""
+    return IntervalTrigger(**interval, start_date=TICKS_FROM, timezone=_zone())
+
+
 # The one explicit list of jobs. Each domain's job function lives in that domain.
 JOBS: list[Job] = [
     Job(
@@ -70,48 +82,68 @@ JOBS: list[Job] = [
     ),
     Job(
         "notify.deliver",
-        lambda: IntervalTrigger(seconds=get_settings().notify_interval_seconds, timezone=_zone()),
+        lambda: every(seconds=get_settings().notify_interval_seconds),
         deliver_notifications,
         "send due notifications: push, SMS and scheduled inbox items, with retries",
     ),
     Job(
         "patrols.materialise",
-        lambda: IntervalTrigger(minutes=10, timezone=_zone()),
+        lambda: every(minutes=10),
         patrol_jobs.materialise,
         "make the patrol tasks of the next GRID_PATROL_HORIZON_HOURS from the plans",
         lease_seconds=900,
     ),
     Job(
         "patrols.mark_missed",
-        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        lambda: every(minutes=5),
         patrol_jobs.mark_missed,
         "mark patrol tasks whose window ended unfinished as missed",
     ),
     Job(
         "hazards.remind_deadlines",
-        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        lambda: every(minutes=5),
         hazard_jobs.remind_deadlines,
         "remind before case deadlines and escalate overdue cases up the area tree",
     ),
     Job(
         "hazards.announce_deadlines",
-        lambda: IntervalTrigger(minutes=1, timezone=_zone()),
+        lambda: every(minutes=1),
         hazard_jobs.announce_deadlines,
         "tell the consoles of their areas live when case deadlines are 30 min away or passed",
         lease_seconds=120,
     ),
     Job(
+        "hazards.prune_announcements",
+        lambda: CronTrigger(hour=3, minute=50, timezone=_zone()),
+        hazard_jobs.prune_announcements,
+        "delete the marks of case deadlines announced more than 2 days ago",
+    ),
+    Job(
         "patrols.remind",
-        lambda: IntervalTrigger(minutes=5, timezone=_zone()),
+        lambda: every(minutes=5),
         patrol_reminders.remind_patrols,
         "remind before patrol windows, at half-window without a start, and escalate misses",
     ),
     Job(
         "alerts.escalate",
-        lambda: IntervalTrigger(seconds=30, timezone=_zone()),
+        lambda: every(seconds=30),
         alert_jobs.escalate,
         "escalate unanswered callouts: remind, then the grid leader, then the township",
         lease_seconds=120,
+    ),
+    Job(
+        "evacuation.escalate",
+        lambda: every(seconds=30),
+        evacuation_jobs.escalate,
+        "name helpers who have not started an evacuation to their grid leader and township",
+        lease_seconds=120,
+    ),
+    Job(
+        "evacuation.warnings",
+        lambda: every(seconds=30),
+        evacuation_jobs.sync_warnings,
+        "propose an evacuation for orange and red warnings over households; end it when lifted",
+        lease_seconds=300,
     ),
 ]
 
@@ -131,21 +163,29 @@ class RunResult:
     error: str = ""
 
 
-async def claim(job: Job, *, now: datetime, holder: str = HOLDER) -> bool:
-    """Take the job's lease if it is free (or expired); one statement, so it is atomic."""
+async def claim(
+    job: Job, *, now: datetime, holder: str = HOLDER, since: datetime | None = None
+) -> bool:
+    """Take the job's lease if it is free (or expired) and, when `since` is given, no run
+    started since then (this tick's run, done by another process); one statement, so atomic."""
     # in a write transaction: on SQLite, claims queue in order with this process's other
     # writes instead of waiting on SQLite's busy handler, which may let a whole run and its
     # release pass first (and the same tick run twice)
     async with write_transaction():
-        return await _claim(job, now=now, holder=holder)
+        return await _claim(job, now=now, holder=holder, since=since)
 
 
-async def _claim(job: Job, *, now: datetime, holder: str) -> bool:
+async def _claim(job: Job, *, now: datetime, holder: str, since: datetime | None) -> bool:
     await (
         JobLease.insert(JobLease(job_id=job.id))
         .on_conflict(target=JobLease.job_id, action="DO NOTHING")
         .run()
     )
+    free = (JobLease.job_id == job.id) & (
+        JobLease.expires_at.is_null() | (JobLease.expires_at <= now)
+    )
+    if since is not None:
+        free &= JobLease.last_started_at.is_null() | (JobLease.last_started_at < since)
     won = (
         await JobLease.update(
             {
@@ -155,10 +195,7 @@ async def _claim(job: Job, *, now: datetime, holder: str) -> bool:
                 JobLease.runs: JobLease.runs + 1,
             }
         )
-        .where(
-            (JobLease.job_id == job.id)
-            & (JobLease.expires_at.is_null() | (JobLease.expires_at <= now))
-        )
+        .where(free)
         .returning(JobLease.id)
         .run()
     )
@@ -180,14 +217,16 @@ async def release(job: Job, *, holder: str, result: dict[str, Any], error: str) 
     )
 
 
-async def run_job(job: Job, *, holder: str = HOLDER) -> RunResult:
-    """Run one tick of a job if this process wins its lease."""
+async def run_job(job: Job, *, holder: str = HOLDER, tick: datetime | None = None) -> RunResult:
+    """Run one tick of a job if this process wins its lease. `tick`, for a scheduled run: when
+    the tick began; a run started since then was this tick's (another process's scheduler fired
+    the same tick a moment earlier, and its run may already have given the lease back)."""
     now = clock.now()
     # a stop (cancellation) during the claim or the release must not leave the lease taken
     # until it expires: both run to their end, and a claim won just as the stop came is
     # given back
     try:
-        won = await to_the_end(claim(job, now=now, holder=holder))
+        won = await to_the_end(claim(job, now=now, holder=holder, since=tick))
     except asyncio.CancelledError:
         await to_the_end(release(job, holder=holder, result={}, error="stopped"))
         raise
@@ -218,20 +257,37 @@ class Scheduler(AsyncIOScheduler):
         super().__init__(**options)
         self.holder = holder
         self.runs: set[asyncio.Task[Any]] = set()
+        self.ticks: dict[str, tuple[BaseTrigger, timedelta]] = {}  # job id -> trigger, spacing
+        self.stopping = False
 
     async def run(self, job: Job) -> RunResult:
         task = asyncio.current_task()
         assert task is not None
         self.runs.add(task)
         try:
-            return await run_job(job, holder=self.holder)
+            return await run_job(job, holder=self.holder, tick=self.tick_of(job.id))
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+            # stop() cancelled it and waits for it: the run has put its work back, and
+            # APScheduler would log the cancellation as the job's failure, with a traceback
+            return RunResult(job.id, ran=True, error="stopped")
         finally:
             self.runs.discard(task)
+
+    def tick_of(self, job_id: str) -> datetime | None:
+        """When the job's current tick began (the last fire time up to now)."""
+        if job_id not in self.ticks or not clock.is_system():
+            return None  # ticks are told apart by time: not on a test clock that stands still
+        trigger, spacing = self.ticks[job_id]
+        after = clock.now() - spacing + timedelta(microseconds=1)
+        return trigger.get_next_fire_time(None, after)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop scheduling, cancel the runs in flight and wait for them to wind down (at most
         `grace` seconds: by default the notify timeout, what a request in flight may take,
         plus 10 s)."""
+        self.stopping = True
         if self.running:
             self.shutdown(wait=False)  # also cancels the runs in flight
         running = [t for t in self.runs if not t.done()]
@@ -247,13 +303,25 @@ class Scheduler(AsyncIOScheduler):
             logger.warning("%d job runs still winding down after %.0f s", len(late), grace)
 
 
+def _spacing(trigger: BaseTrigger) -> timedelta:
+    """The time between two of the trigger's next ticks."""
+    now = datetime.now(UTC)
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first) if first else None
+    if first is None or second is None:
+        return timedelta(0)
+    return second - first
+
+
 def build_scheduler(jobs: list[Job] | None = None, *, holder: str = HOLDER) -> Scheduler:
     """A Scheduler with every job; start() and `await stop()` are the caller's."""
     scheduler = Scheduler(holder=holder, timezone=_zone())
     for job in jobs if jobs is not None else JOBS:
+        trigger = job.trigger()
+        scheduler.ticks[job.id] = (trigger, _spacing(trigger))
         scheduler.add_job(
             scheduler.run,
-            trigger=job.trigger(),
+            trigger=trigger,
             args=[job],
             id=job.id,
             name=job.description,

@@ -18,6 +18,7 @@ from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.security import hash_password
+from grid_backend.evacuation.demo import seed_evacuation_demo
 from grid_backend.people.duty import grants_of
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_account, create_assignment, validate_assignment
@@ -150,7 +151,11 @@ async def seed_demo(*, if_empty: bool = False) -> dict[str, Any]:
         file_report=submit_report,
     )
     plans = await _seed_patrol_plans(township.code, grid.code, dispatcher=ids[DEMO_DISPATCHER])
+    households = await seed_evacuation_demo(
+        township_code=township.code, grid_code=grid.code, ids=ids
+    )
     return {
+        "households_created": households,
         "cases_created": cases,
         "patrol_plans_created": plans,
         "areas_created": fresh,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's bucket naming rules
 
 
 class SettingsError(ValueError):
@@ -55,9 +58,18 @@ class Settings:
     # SQLite: write transactions and plain reads on connections kept open
     # (grid_backend/infra/sqlite.py); off: Piccolo's own, a new connection each time
     sqlite_reuse_connections: bool = True
+    # `serve --workers N` on Linux: a listening socket per worker on the one port, so the
+    # kernel spreads connections (grid_backend/infra/reuseport.py); off: uvicorn's shared one
+    reuse_port: bool = True
     media_max_bytes: int = 15 * 1024 * 1024
     media_max_pixels: int = 60_000_000
     media_max_photos: int = 9
+    # photos: local disk (GRID_MEDIA_ROOT) or an S3-compatible object store (docs/deployment.md)
+    media_store: str = "local"  # local | s3
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
     # memory for decoding photos, shared by every upload of the process, and how long an upload
     # may wait for its share before 503 server_busy (docs/security.md)
     decode_memory_mb: int = 512
@@ -85,7 +97,15 @@ class Settings:
     # push and SMS requests reach their sockets through plain asyncio
     # (grid_backend/infra/network.py); off: httpcore's stock backend (anyio), as httpx has it
     notify_asyncio_network: bool = True
-    events_per_account: int = 5  # open live-event streams per account and process
+    # outbound webhooks (docs/webhooks.md): private, loopback and link-local addresses are
+    # refused unless allowed (a subscriber inside the same network); a subscriber failing this
+    # many times in a row, or for this long, is paused
+    webhook_allow_private: bool = False
+    webhook_pause_after_failures: int = 10
+    webhook_pause_after_minutes: int = 60
+    events_per_account: int = 5  # open live-event streams per account (all processes, with Redis)
+    # how long a stream's place in that count outlives its last refresh (a killed process's)
+    events_slot_seconds: float = 60.0
     # patrols: how far ahead tasks exist, when a start is on time, how long a started
     # patrol may still be finished after its window
     patrol_horizon_hours: int = 36
@@ -94,11 +114,20 @@ class Settings:
     patrol_finish_grace_minutes: int = 60
     # alerts: minutes between the escalation steps of an unanswered callout
     callout_escalate_minutes: int = 5
+    # evacuations: minutes before helpers who have not started are escalated (once), and
+    # whether an orange or red warning starts one without an officer's confirmation
+    evacuation_escalate_minutes: int = 15
+    evacuation_auto_start: bool = False
     # response to urgent cases: where an arrival counts, the city's targets (docs/metrics.md)
     response_arrival_radius_m: float = 300.0
     response_reaction_target_minutes: int = 10
     response_ground_target_minutes: int = 30
     response_air_target_minutes: int = 60
+    # one-tap SOS (docs/evacuation.md): calls per account in a moving window, and how long
+    # its sender may cancel a false alarm
+    sos_per_window: int = 3
+    sos_window_seconds: int = 10 * 60
+    sos_cancel_seconds: int = 60
     # the dashboard: share of accepted hazards to be rectified (docs/dashboard.md)
     rectification_target_percent: float = 98.5
     # the console map: a tile server for deployments that have one (empty: outlines on a plain
@@ -106,6 +135,18 @@ class Settings:
     map_tile_url: str = ""
     map_tile_datum: str = "gcj02"
     map_tile_attribution: str = ""
+    # printable sheets (QR codes, risk maps): a TrueType font with Chinese (core/pdf.py); a
+    # .ttc collection's first font is used
+    pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    # the server's address as phones reach it (https://grid.example.cn), written into QR codes;
+    # empty: taken from the request that makes the code
+    public_url: str = ""
+    # Open311 GeoReport v2 (docs/open311.md): the one jurisdiction_id this deployment answers
+    # to, and the contact published by its discovery document
+    open311_jurisdiction: str = "cq-141.example"
+    open311_contact: str = "Street office command centre: see the deployment's website"
+    # Prometheus metrics at /metrics for `Authorization: Bearer <token>`; empty: no /metrics
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def engine(self) -> str:
@@ -160,8 +201,20 @@ def _check(s: Settings) -> None:
         _check_notify,
         _check_patrols_and_map,
         _check_response,
+        _check_metrics,
+        _check_open311,
     ):
         check(s)
+
+
+def _check_open311(s: Settings) -> None:
+    """The jurisdiction Open311 answers to: a short identifier (compared as given)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", s.open311_jurisdiction):
+        raise SettingsError(
+            "GRID_OPEN311_JURISDICTION", "must be 1-100 letters, digits, dots, colons or hyphens"
+        )
+    if not s.open311_contact.strip() or len(s.open311_contact) > 200:
+        raise SettingsError("GRID_OPEN311_CONTACT", "must be 1-200 characters")
 
 
 def _check_database(s: Settings) -> None:
@@ -202,6 +255,8 @@ def _check_server(s: Settings) -> None:
         raise SettingsError("GRID_WORKERS", "more than one needs GRID_REDIS_URL")
     if s.workers > 1 and s.engine == "sqlite":
         raise SettingsError("GRID_WORKERS", "SQLite serves one process: use PostgreSQL for more")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        raise SettingsError("GRID_PUBLIC_URL", "must start with http:// or https://")
     if s.access_token_seconds < 30:
         raise SettingsError("GRID_ACCESS_TOKEN_SECONDS", "must be at least 30")
     if s.refresh_token_days < 1:
@@ -218,6 +273,25 @@ def _check_server(s: Settings) -> None:
         raise SettingsError("GRID_DECODE_WAIT_SECONDS", "must be between 0 and 120")
     if not 1 <= s.media_max_photos <= 50:
         raise SettingsError("GRID_MEDIA_MAX_PHOTOS", "must be between 1 and 50")
+    _check_media_store(s)
+
+
+def _check_media_store(s: Settings) -> None:
+    """Where photos are kept; the object store's credentials come from AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, never from GRID_ settings."""
+    if s.media_store not in ("local", "s3"):
+        raise SettingsError("GRID_MEDIA_STORE", "must be local or s3")
+    if s.media_store == "s3" and not s.s3_bucket:
+        raise SettingsError("GRID_S3_BUCKET", "is required when GRID_MEDIA_STORE=s3")
+    if s.s3_bucket and not _BUCKET.fullmatch(s.s3_bucket):
+        raise SettingsError(
+            "GRID_S3_BUCKET", "must be 3-63 lower-case letters, digits, dots or hyphens"
+        )
+    url = s.s3_endpoint_url
+    if url and (not url.startswith(("http://", "https://")) or not urlsplit(url).hostname):
+        raise SettingsError("GRID_S3_ENDPOINT_URL", "must be an http:// or https:// URL")
+    if s.s3_prefix.startswith("/") or ".." in s.s3_prefix.split("/"):
+        raise SettingsError("GRID_S3_PREFIX", "must be a relative key prefix such as grid/photos")
 
 
 def _check_sign_in(s: Settings) -> None:
@@ -266,8 +340,14 @@ def _check_notify(s: Settings) -> None:
         raise SettingsError("GRID_NOTIFY_TIMEOUT_SECONDS", "must be between 0.1 and 60")
     if not 1 <= s.events_per_account <= 100:
         raise SettingsError("GRID_EVENTS_PER_ACCOUNT", "must be between 1 and 100")
+    if not 1 <= s.events_slot_seconds <= 3600:
+        raise SettingsError("GRID_EVENTS_SLOT_SECONDS", "must be between 1 and 3600")
     if not 1 <= s.notify_concurrency <= 1000:
         raise SettingsError("GRID_NOTIFY_CONCURRENCY", "must be between 1 and 1000")
+    if not 1 <= s.webhook_pause_after_failures <= 1000:
+        raise SettingsError("GRID_WEBHOOK_PAUSE_AFTER_FAILURES", "must be between 1 and 1000")
+    if not 1 <= s.webhook_pause_after_minutes <= 7 * 24 * 60:
+        raise SettingsError("GRID_WEBHOOK_PAUSE_AFTER_MINUTES", "must be between 1 and 10080")
 
 
 def _check_patrols_and_map(s: Settings) -> None:
@@ -296,6 +376,8 @@ def _check_response(s: Settings) -> None:
     """Callouts, urgent response, "me too" and the dashboard target."""
     if not 1 <= s.callout_escalate_minutes <= 240:
         raise SettingsError("GRID_CALLOUT_ESCALATE_MINUTES", "must be between 1 and 240")
+    if not 1 <= s.evacuation_escalate_minutes <= 240:
+        raise SettingsError("GRID_EVACUATION_ESCALATE_MINUTES", "must be between 1 and 240")
     if not 10 <= s.response_arrival_radius_m <= 10_000:
         raise SettingsError("GRID_RESPONSE_ARRIVAL_RADIUS_M", "must be between 10 and 10000")
     for name, minutes in (
@@ -305,12 +387,25 @@ def _check_response(s: Settings) -> None:
     ):
         if not 1 <= minutes <= 24 * 60:
             raise SettingsError(name, "must be between 1 and 1440")
+    if not 1 <= s.sos_per_window <= 100:
+        raise SettingsError("GRID_SOS_PER_WINDOW", "must be between 1 and 100")
+    if not 60 <= s.sos_window_seconds <= 86_400:
+        raise SettingsError("GRID_SOS_WINDOW_SECONDS", "must be between 60 and 86400")
+    if not 10 <= s.sos_cancel_seconds <= 3600:
+        raise SettingsError("GRID_SOS_CANCEL_SECONDS", "must be between 10 and 3600")
     if not 0 <= s.support_radius_m <= 50_000:
         raise SettingsError("GRID_SUPPORT_RADIUS_M", "must be between 0 and 50000")
     if not 1 <= s.support_offer_hours <= 24 * 30:
         raise SettingsError("GRID_SUPPORT_OFFER_HOURS", "must be between 1 and 720")
     if not 0 < s.rectification_target_percent <= 100:
         raise SettingsError("GRID_RECTIFICATION_TARGET_PERCENT", "must be above 0 and at most 100")
+
+
+def _check_metrics(s: Settings) -> None:
+    """The scraper's bearer token: a short one could be guessed, and a space cannot be sent."""
+    token = s.metrics_token
+    if token and (len(token) < 16 or not token.isprintable() or " " in token):
+        raise SettingsError("GRID_METRICS_TOKEN", "must be at least 16 characters, no spaces")
 
 
 def _check_proxies(value: str) -> None:

@@ -13,6 +13,7 @@ from grid_backend.core.db import engine
 from grid_backend.core.errors import PROBLEM_JSON
 from grid_backend.hazards.schemas import CategoryRead
 from grid_backend.hazards.services import categories, sla_for
+from grid_backend.media import storage
 from grid_backend.settings import get_settings
 
 
@@ -38,6 +39,17 @@ class ConfigRead(msgspec.Struct):
     sla_defaults: list[dict[str, Any]]
 
 
+def _unavailable(title: str, detail: str) -> Response[dict[str, Any]]:
+    body = {
+        "type": "/problems/unavailable",
+        "title": title,
+        "status": 503,
+        "code": "unavailable",
+        "detail": detail,
+    }
+    return Response(body, status_code=503, media_type=PROBLEM_JSON)
+
+
 class SystemController(Controller):
     tags = ["system"]
 
@@ -45,20 +57,17 @@ class SystemController(Controller):
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="The database answers")
+    @get("/readyz", summary="The database answers (and the photo object store, if one is used)")
     async def readyz(self) -> Response[dict[str, Any]]:
         try:
             await engine().run_ddl("SELECT 1")
         except Exception as exc:
-            body = {
-                "type": "/problems/unavailable",
-                "title": "database unreachable",
-                "status": 503,
-                "code": "unavailable",
-                "detail": type(exc).__name__,
-            }
-            return Response(body, status_code=503, media_type=PROBLEM_JSON)
-        return Response({"status": "ready", "database": engine().engine_type})
+            return _unavailable("database unreachable", type(exc).__name__)
+        store = storage.current().name
+        problem = await storage.readiness()  # at most one request every few seconds
+        if problem is not None:
+            return _unavailable("photo store unreachable", problem)
+        return Response({"status": "ready", "database": engine().engine_type, "photos": store})
 
     @get("/api/v1/config", summary="What clients must know")
     async def config(self) -> ConfigRead:

@@ -14,6 +14,7 @@ from factories import make_tree
 from grid_backend.areas.locate import grid_index
 from grid_backend.areas.tables import Area, AreaBoundary, RiskPoint
 from grid_backend.core.tables import AuditEntry
+from grid_backend.evacuation.tables import Household, Shelter
 from grid_backend.patrols.tables import PatrolPlan, PatrolTask
 from grid_backend.people.tables import Account, Assignment
 from grid_backend.seeding import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_city, seed_demo
@@ -24,7 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 async def _counts() -> dict[str, int]:
     return {
         t._meta.tablename: await t.count().run()
-        for t in (Area, AreaBoundary, RiskPoint, Account, Assignment, PatrolPlan, PatrolTask)
+        for t in (
+            Area,
+            AreaBoundary,
+            RiskPoint,
+            Account,
+            Assignment,
+            PatrolPlan,
+            PatrolTask,
+            Shelter,
+            Household,
+        )
     }
 
 
@@ -32,9 +43,11 @@ async def test_demo_seed_is_idempotent_and_complete(client):
     first = await seed_demo()
     assert first["areas_created"] > 200
     assert first["patrol_plans_created"] >= 3  # the township's grids with risk points
+    assert first["households_created"] == 12
     after_first = await _counts()
     second = await seed_demo()
     assert second == {
+        "households_created": 0,
         "cases_created": 0,
         "patrol_plans_created": 0,
         "areas_created": 0,
@@ -59,6 +72,24 @@ async def test_demo_seed_is_idempotent_and_complete(client):
         assert duties == ({duty} if duty else set()), phone
         # a fresh login limiter per phone so 12 logins from one address stay under the limit
     assert await Assignment.count().where(Assignment.duty == "grid_leader").run() > 150
+    # the demo grid worker is the helper of households in their grid, some with vulnerable
+    # members; one household is the demo resident's; all three shelters are in use
+    token = (
+        await client.post(
+            "/api/v1/auth/login", json={"phone": "13900000007", "password": DEMO_PASSWORD}
+        )
+    ).json()["access_token"]
+    mine = (
+        await client.get("/api/v1/households", headers={"Authorization": f"Bearer {token}"})
+    ).json()["items"]
+    assert len(mine) >= 4
+    assert any(h["vulnerable"] for h in mine)
+    assert {h["helper"]["name"] for h in mine} >= {"周网格员"}
+    resident = await Account.select(Account.id).where(Account.phone == "13900000012").first().run()
+    assert resident is not None
+    assert await Household.count().where(Household.resident == resident["id"]).run() == 1
+    used = {r["shelter"] for r in await Household.select(Household.shelter).run()}
+    assert len(used) == 3 == await Shelter.count().run()
     # cases in every state of the workflow, each with a real photo and a complete timeline
     from grid_backend.hazards.tables import HazardEvent, HazardReport, ReportPhoto
     from grid_backend.hazards.workflow import STATUSES

@@ -64,6 +64,9 @@ def test_sqlite_paths_relative_and_absolute():
         ({"GRID_SECRET_KEY": "too-short"}, "GRID_SECRET_KEY"),
         ({"GRID_LOCATE_TOLERANCE_M": "-5"}, "GRID_LOCATE_TOLERANCE_M"),
         ({"GRID_PASSWORD_HASH_COST": "cheap"}, "GRID_PASSWORD_HASH_COST"),
+        ({"GRID_METRICS_TOKEN": "guessable"}, "GRID_METRICS_TOKEN"),
+        ({"GRID_METRICS_TOKEN": "a bearer token with spaces"}, "GRID_METRICS_TOKEN"),
+        ({"GRID_PUBLIC_URL": "grid.example.cn"}, "GRID_PUBLIC_URL"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, variable):
@@ -123,3 +126,38 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "deployment.md").read_text()
     missing = [f.name for f in fields(Settings) if f"`GRID_{f.name.upper()}`" not in doc]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "says"),
+    [
+        ({"GRID_MEDIA_STORE": "minio"}, "GRID_MEDIA_STORE", "local or s3"),
+        ({"GRID_MEDIA_STORE": "s3"}, "GRID_S3_BUCKET", "required"),
+        ({"GRID_S3_BUCKET": "Grid_Photos"}, "GRID_S3_BUCKET", "lower-case"),
+        ({"GRID_S3_ENDPOINT_URL": "minio:9000"}, "GRID_S3_ENDPOINT_URL", "http"),
+        ({"GRID_S3_PREFIX": "/abs"}, "GRID_S3_PREFIX", "relative"),
+        ({"GRID_S3_PREFIX": "a/../b"}, "GRID_S3_PREFIX", "relative"),
+    ],
+)
+def test_the_photo_store_settings_are_checked(tmp_path, env, variable, says):
+    with pytest.raises(SettingsError) as err:
+        load_settings({"GRID_DATA_DIR": str(tmp_path), **env})
+    assert err.value.name == variable
+    assert says in str(err.value)
+
+
+def test_photos_stay_on_local_disk_unless_s3_is_chosen(tmp_path):
+    assert load_settings({"GRID_DATA_DIR": str(tmp_path)}).media_store == "local"
+    s = load_settings(
+        {
+            "GRID_DATA_DIR": str(tmp_path),
+            "GRID_MEDIA_STORE": "s3",
+            "GRID_S3_BUCKET": "grid-photos",
+            "GRID_S3_ENDPOINT_URL": "http://minio:9000",
+            "GRID_S3_PREFIX": "chongqing/photos",
+            # credentials are AWS_*, never GRID_*: an unknown GRID_ name is not read
+            "GRID_S3_SECRET_ACCESS_KEY": "ignored",
+        }
+    )
+    assert (s.media_store, s.s3_bucket, s.s3_prefix) == ("s3", "grid-photos", "chongqing/photos")
+    assert not hasattr(s, "s3_secret_access_key")

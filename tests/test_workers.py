@@ -3,7 +3,9 @@ SIGTERM; refused where processes could not share their state (SQLite, no Redis).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -41,6 +43,42 @@ def _workers(pid: int) -> list[int]:
     return found
 
 
+def _connections_held(pid: int, port: int, state: str = "01") -> int:
+    """How many TCP sockets on `port` process `pid` holds in `state` (from /proc): "01"
+    established connections, "0A" listening sockets."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    held = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, inode = int(fields[1].split(":")[1], 16), fields[9]
+        held += local_port == port and fields[3] == state and inode in inodes
+    return held
+
+
+def _burst(port: int, count: int) -> list[socket.socket]:
+    """`count` keep-alive connections opened at once (all handshakes under way before any is
+    accepted, as a load generator or a proxy filling its pool does), each answered once and
+    left open."""
+    clients = [socket.socket() for _ in range(count)]
+    for client in clients:
+        client.setblocking(False)
+        client.connect_ex(("127.0.0.1", port))
+    for client in clients:
+        select.select([], [client], [], 10)
+        client.setblocking(True)
+        client.settimeout(10)
+    for client in clients:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    for client in clients:
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+    return clients
+
+
 def _serve(*args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "grid_backend.cli", "serve", *args],
@@ -59,7 +97,8 @@ def test_more_than_one_worker_needs_redis():
 
 
 def test_two_workers_on_postgresql_none_on_sqlite():
-    """On PostgreSQL two workers answer on one port and one SIGTERM stops them all; SQLite
+    """On PostgreSQL two workers answer on one port, share a burst of new connections, and
+    one SIGTERM stops them all; SQLite
     (one process by design) refuses to start them."""
     if get_settings().engine == "sqlite":
         refused = _serve("--workers", "2", GRID_REDIS_URL=REDIS_URL)
@@ -84,6 +123,18 @@ def test_two_workers_on_postgresql_none_on_sqlite():
         assert len(workers) == 2, workers
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             assert all(client.get("/readyz").status_code == 200 for _ in range(20))
+        # a burst of new connections is shared by the workers (a socket each on the port),
+        # not accepted by whichever woke first; once both listen (one may start later)
+        while not all(_connections_held(p, port, "0A") for p in workers):
+            assert time.monotonic() < deadline, "a worker never listened"
+            time.sleep(0.2)
+        clients = _burst(port, 32)
+        try:
+            held = [_connections_held(p, port) for p in workers]
+            assert sum(held) == 32 and min(held) > 0, held
+        finally:
+            for client in clients:
+                client.close()
     finally:
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=60)

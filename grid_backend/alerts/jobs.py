@@ -18,19 +18,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from grid_backend.alerts import fanout
-from grid_backend.alerts.services import Live, board_event, names_of, publish_live
+from grid_backend.alerts.services import Live, board_event, publish_live
+from grid_backend.alerts.services.idle import tell_who_waits
 from grid_backend.alerts.tables import Callout, CalloutArea
-from grid_backend.areas.tables import Area
 from grid_backend.core import clock
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.policy import ancestor_path
 from grid_backend.core.sql import q, text
-from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders
 
 STEPS = 3
 BATCH = 200  # callouts per tick; the rest wait for the next
-SAMPLE = 10  # names listed in an escalation message
 
 _STEP = (
     "UPDATE callout_recipient SET step = {}, stepped_at = {} WHERE callout = {}"
@@ -169,42 +167,14 @@ async def _tell(
         if not left:
             break
         found.update(await holders(duties=choice, area_paths=left, day=day))
-    areas = {
-        a["path"]: a
-        for a in await Area.select(Area.id, Area.name, Area.path)
-        .where(Area.path.is_in(sorted(waiting)))
-        .run()
-    }
-    sample = sorted({a for ids in waiting.values() for a in sorted(ids)[: SAMPLE + 1]})
-    names = await names_of(sample)
-    sent = 0
-    for path, accounts in waiting.items():
-        area = areas.get(path)
-        for boss in found.get(path, []):
-            others = sorted(a for a in accounts if a != boss)
-            if not others or area is None:
-                continue
-            listed = "、".join(names.get(a, str(a)) for a in others[:SAMPLE])
-            if len(others) > SAMPLE:
-                listed += "等"
-            sent += bool(
-                await notify.enqueue(
-                    recipient_id=boss,
-                    kind="callout.escalated",
-                    payload={
-                        "callout_id": callout["id"],
-                        "warning_id": callout["warning"],
-                        "area_id": area["id"],
-                        "area_name": area["name"],
-                        "count": len(others),
-                        "minutes": minutes,
-                        "names": listed,
-                        "account_ids": others[:SAMPLE],
-                    },
-                    dedupe_key=f"callout:{callout['id']}:{level}:{area['id']}:account:{boss}",
-                )
-            )
-    return sent
+    return await tell_who_waits(
+        waiting,
+        found,
+        kind="callout.escalated",
+        payload={"callout_id": callout["id"], "warning_id": callout["warning"]},
+        dedupe=f"callout:{callout['id']}:{level}",
+        minutes=minutes,
+    )
 
 
 __all__ = ["escalate"]

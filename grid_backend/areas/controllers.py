@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas import risk_points, services
@@ -23,7 +24,7 @@ from grid_backend.areas.schemas import (
 )
 from grid_backend.areas.services import area_path_of
 from grid_backend.areas.tables import Area
-from grid_backend.core import policy
+from grid_backend.core import geojson, policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import Cursor, Limit
@@ -176,6 +177,30 @@ class RiskPointController(Controller):
             include_inactive=include_inactive,
             limit=limit,
             cursor=cursor,
+        )
+
+    @get("/export.geojson", summary="Risk points in the caller's areas as GeoJSON (docs/gis.md)")
+    async def export_points(
+        self,
+        member: CurrentMember,
+        area_id: QueryId = None,
+        type: FromQuery[RiskPointType | None] = None,
+        include_inactive: FromQuery[bool] = False,
+        crs: geojson.CrsParam = "wgs84",
+    ) -> Stream:
+        rows, features = await risk_points.export_risk_points(
+            grants=member.grants,
+            account_id=member.account_id,
+            area_path=await area_path_of(area_id),
+            type=type,
+            include_inactive=include_inactive,
+        )
+        return Stream(
+            geojson.stream(features, name="risk_points", crs=crs),
+            media_type=geojson.MEDIA_TYPE,
+            headers=geojson.download_headers(
+                "risk-points.geojson", rows=rows, label="风险点.geojson"
+            ),
         )
 
     @post("", summary="Register a risk point")

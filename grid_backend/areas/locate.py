@@ -14,11 +14,9 @@ import shapely
 from shapely import STRtree
 
 from grid_backend.core.audit import read_revision
-from grid_backend.core.geo import distance_m
+from grid_backend.core.geo import METRES_PER_DEGREE, distance_m
 from grid_backend.core.policy import ancestor_path
 from grid_backend.core.revisions import watcher
-
-_METRES_PER_DEGREE = 111_320.0
 
 
 def roster_scope(path: str) -> str:
@@ -95,7 +93,7 @@ class GridIndex:
         if tolerance_m <= 0 or not len(self.grid_ids):
             return None
         # degrees of longitude shrink with latitude: this radius in degrees is never too small
-        radius = tolerance_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+        radius = tolerance_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
         near = self.tree.query_nearest(point, max_distance=radius, all_matches=False)
         if not len(near):
             return None

@@ -4,7 +4,7 @@ per request), simplified for drawing and converted to the datum the map's tiles 
 
 from __future__ import annotations
 
-import math
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +28,6 @@ MAX_GRIDS = 3_000  # a township has tens of grids, a district hundreds to a few 
 MAX_POINTS = 5_000
 MAX_AROUND = 200  # grids drawn around one case
 SIMPLIFY_M = 3.0  # drawing tolerance: below what a console map at street zoom can show
-_DEGREE_M = 111_320.0
 
 # Open, overdue and urgent cases per grid under these area paths: cases are a layer above
 # areas, so the caller (hazards.map) passes the counting in.
@@ -103,6 +102,7 @@ class OutlineFeature(msgspec.Struct):
 class OutlineCollection(msgspec.Struct):
     datum: str
     features: list[OutlineFeature]
+    truncated: bool = False  # more grids than MAX_GRIDS: the outlines of the first ones only
     type: str = "FeatureCollection"
 
 
@@ -181,7 +181,7 @@ class _Simplified:
         missing = [i for i in positions if (datum, i) not in self.shapes]
         if missing:
             geoms = shapely.simplify(
-                index.geoms[missing], SIMPLIFY_M / _DEGREE_M, preserve_topology=True
+                index.geoms[missing], SIMPLIFY_M / geo.METRES_PER_DEGREE, preserve_topology=True
             )
             if datum != "wgs84":
                 geoms = [geo.transform_geometry(g, "wgs84", datum) for g in geoms]
@@ -201,9 +201,11 @@ class _Outlines:
     """Community and township outlines, each the union of its grids the caller sees, per
     (index revision, datum, grids shown): drawn on every map load, changed rarely."""
 
+    MAX_ENTRIES = 5_000  # outlines kept per process; the least recently drawn go first
+
     def __init__(self) -> None:
         self.revision: int | None = None
-        self.features: dict[tuple[str, int, tuple[int, ...]], OutlineFeature] = {}
+        self.features: OrderedDict[tuple[str, int, tuple[int, ...]], OutlineFeature] = OrderedDict()
 
     def get(self, index: GridIndex, datum: Datum, positions: list[int]) -> list[OutlineFeature]:
         if self.revision != index.revision:
@@ -217,16 +219,22 @@ class _Outlines:
         found = []
         for area_id, members in groups.items():
             key = (datum, area_id, tuple(members))
-            if key not in self.features:
-                self.features[key] = _outline(index, index.nodes[area_id], members, datum)
-            found.append(self.features[key])
+            feature = self.features.get(key)
+            if feature is None:
+                feature = _outline(index, index.nodes[area_id], members, datum)
+                self.features[key] = feature
+                while len(self.features) > self.MAX_ENTRIES:
+                    self.features.popitem(last=False)
+            else:
+                self.features.move_to_end(key)
+            found.append(feature)
         # townships first: communities are drawn over them
         return sorted(found, key=lambda f: (f.properties.level != "township", f.id))
 
 
 def _outline(index: GridIndex, area: AreaNode, members: list[int], datum: Datum) -> OutlineFeature:
     shape = shapely.union_all(index.geoms[members], grid_size=1e-7)
-    shape = shapely.simplify(shape, SIMPLIFY_M / _DEGREE_M, preserve_topology=True)
+    shape = shapely.simplify(shape, SIMPLIFY_M / geo.METRES_PER_DEGREE, preserve_topology=True)
     inside = shapely.point_on_surface(shape)
     if datum != "wgs84":
         shape = geo.transform_geometry(shape, "wgs84", datum)
@@ -330,8 +338,12 @@ async def outline_layer(
     index = grid_index.fresh() or await grid_index.get()
     positions = [
         i for i, node in enumerate(index.grid_nodes) if any(node.path.startswith(p) for p in paths)
-    ][:MAX_GRIDS]
-    return OutlineCollection(datum=datum, features=_outlines.get(index, datum, positions))
+    ]
+    return OutlineCollection(
+        datum=datum,
+        features=_outlines.get(index, datum, positions[:MAX_GRIDS]),
+        truncated=len(positions) > MAX_GRIDS,
+    )
 
 
 _RISK_POINT_COLUMNS = (
@@ -396,9 +408,8 @@ async def grids_around(
     `own`). The caller has checked that the person may see what lies in that grid."""
     index = grid_index.fresh() or await grid_index.get()
     scopes = policy.scopes(grants, "risk_point.read")
-    dlat = radius_m / _DEGREE_M
-    dlng = radius_m / (_DEGREE_M * max(math.cos(math.radians(lat)), 0.01))
-    near = index.tree.query(shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat))
+    box = geo.degree_box(lat, lng, radius_m)
+    near = index.tree.query(shapely.box(box.lng_min, box.lat_min, box.lng_max, box.lat_max))
     own = [int(i) for i in np.flatnonzero(index.grid_ids == grid_id)]
     others = sorted(
         int(i)
@@ -434,17 +445,16 @@ async def risk_points_near(
     paths = policy.scopes(grants, "risk_point.read")
     if not paths:
         return RiskPointCollection(datum=datum, truncated=False, features=[])
-    dlat = radius_m / _DEGREE_M
-    dlng = radius_m / (_DEGREE_M * max(math.cos(math.radians(lat)), 0.01))
+    box = geo.degree_box(lat, lng, radius_m)
     rows = (
         await RiskPoint.select(*_RISK_POINT_COLUMNS)
         .where(
             RiskPoint.is_active.eq(True)
             & under(RiskPoint.area_path, paths)
-            & (RiskPoint.lat >= lat - dlat)
-            & (RiskPoint.lat <= lat + dlat)
-            & (RiskPoint.lng >= lng - dlng)
-            & (RiskPoint.lng <= lng + dlng)
+            & (RiskPoint.lat >= box.lat_min)
+            & (RiskPoint.lat <= box.lat_max)
+            & (RiskPoint.lng >= box.lng_min)
+            & (RiskPoint.lng <= box.lng_max)
         )
         .order_by(RiskPoint.id)
         .limit(MAX_POINTS)

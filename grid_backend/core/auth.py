@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -83,21 +84,52 @@ def caller_from(request: Request[Any, Any, Any]) -> Caller | None:
     return Caller(account_id=account_id)
 
 
+# Access tokens are not stored, so one issued before its account was deleted by its resident
+# or deactivated by an admin would work until it expires. `people` registers at start
+# (create_app) the check that refuses them: whether an account is closed, from a cache that
+# every process renews when the "accounts" revision changes (core.revisions).
+AccountGate = Callable[[int], Awaitable[bool]]
+_closed: AccountGate | None = None
+
+
+def register_account_gate(is_closed: AccountGate | None) -> None:
+    """Refuse the tokens of accounts for which `is_closed(account_id)` says True."""
+    global _closed
+    _closed = is_closed
+
+
+async def _open(caller: Caller | None) -> Caller | None:
+    if caller is not None and _closed is not None and await _closed(caller.account_id):
+        raise DomainError("account_closed", status=401, headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
-    caller = caller_from(request)
+    caller = await _open(caller_from(request))
     if caller is None:
         raise DomainError("unauthenticated", status=401, headers={"WWW-Authenticate": "Bearer"})
     return caller
 
 
 async def provide_optional_caller(request: Request[Any, Any, Any]) -> Caller | None:
-    return caller_from(request)
+    return await _open(caller_from(request))
+
+
+async def provide_signed_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The token's account even if it is closed: only the deletion of an account uses it, so a
+    retried deletion answers with its result instead of 401."""
+    caller = caller_from(request)
+    if caller is None:
+        raise DomainError("unauthenticated", status=401, headers={"WWW-Authenticate": "Bearer"})
+    return caller
 
 
 DEPENDENCIES = {
     "caller": Provide(provide_caller),
     "maybe_caller": Provide(provide_optional_caller),
+    "signed_caller": Provide(provide_signed_caller),
 }
 
 # Handlers declare `caller: CurrentCaller` (an explicit dependency marker, as Litestar 3 wants).
 CurrentCaller = NamedDependency[Caller]
+SignedCaller = NamedDependency[Caller]

@@ -7,7 +7,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from grid_backend.settings import get_settings
 
-_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+def _system() -> datetime:
+    return datetime.now(UTC)
+
+
+_now: Callable[[], datetime] = _system
 
 
 def now() -> datetime:
@@ -30,4 +35,9 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def set_clock(fn: Callable[[], datetime] | None) -> None:
     """Replace the clock (tests); None restores the system clock."""
     global _now
-    _now = fn if fn is not None else (lambda: datetime.now(UTC))
+    _now = fn if fn is not None else _system
+
+
+def is_system() -> bool:
+    """Whether now() is the system clock, not a test's (which may stand still)."""
+    return _now is _system

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
 import numpy as np
 import shapely
@@ -15,12 +15,15 @@ from grid_backend.core.types import Datum
 __all__ = [
     "DATUMS",
     "EARTH_MEAN_RADIUS_M",
+    "METRES_PER_DEGREE",
+    "Box",
     "Datum",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "check_lng_lat",
     "convert",
     "convert_array",
+    "degree_box",
     "distance_m",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
@@ -34,6 +37,7 @@ __all__ = [
 DATUMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
 EARTH_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean radius R1
+METRES_PER_DEGREE = 111_320.0  # of latitude, near enough for search boxes
 
 # The published GCJ-02 algorithm is defined on the Krasovsky 1940 ellipsoid; "fixing" these to
 # WGS-84 values (as some ports do) shifts every result by about 1 cm.
@@ -471,6 +475,24 @@ def distance_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
     )
     # min() keeps asin defined when rounding pushes h a hair above 1 for antipodal points.
     return 2.0 * EARTH_MEAN_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+class Box(NamedTuple):
+    """A latitude/longitude box in degrees."""
+
+    lat_min: float
+    lat_max: float
+    lng_min: float
+    lng_max: float
+
+
+def degree_box(lat: float, lng: float, metres: float) -> Box:
+    """The box that holds every point within `metres` of (lat, lng): a cheap first filter before
+    an exact distance. Degrees of longitude shrink with latitude, so the box is never too small
+    (capped near the poles)."""
+    dlat = metres / METRES_PER_DEGREE
+    dlng = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    return Box(lat - dlat, lat + dlat, lng - dlng, lng + dlng)
 
 
 def check_lng_lat(lng: float, lat: float) -> None:

@@ -88,6 +88,8 @@ PUBLIC_RATE_LIMITED = {
     "/api/v1/auth/register",
     "/api/v1/auth/register/code",
     "/api/v1/auth/refresh",
+    "/api/v1/sos",  # per account (flows/sos.py)
+    "/api/v1/me/data-export",  # per account (flows/own_data.py)
 }
 PUBLIC_CONFLICTS: set[str] = set()  # sign-up answers a taken number like a wrong code
 # answers 503 with Retry-After: the code request with no SMS gateway in production
@@ -110,6 +112,9 @@ class ProblemError(msgspec.Struct):
     field: str
     code: str
     message: str
+    # a spreadsheet's problem (the households' ledger): the sheet's row number and the header
+    row: int | None = None
+    column: str | None = None
 
 
 class ProblemDetails(msgspec.Struct):
@@ -163,18 +168,53 @@ def error_statuses(
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BINARY = OpenAPISchema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+_GEOJSON = "application/geo+json"  # core/geojson.py; described by _GEOJSON_SCHEMA
+_GEOJSON_SCHEMA = OpenAPISchema(
+    type=OpenAPIType.OBJECT,
+    description="an RFC 7946 FeatureCollection of Points (docs/gis.md)",
+    required=["type", "name", "crs_name", "features"],
+    properties={
+        "type": OpenAPISchema(type=OpenAPIType.STRING, const="FeatureCollection"),
+        "name": OpenAPISchema(type=OpenAPIType.STRING),
+        "crs_name": OpenAPISchema(type=OpenAPIType.STRING, enum=["WGS84", "GCJ02"]),
+        "crs_note": OpenAPISchema(type=OpenAPIType.STRING),
+        "features": OpenAPISchema(
+            type=OpenAPIType.ARRAY, items=OpenAPISchema(type=OpenAPIType.OBJECT)
+        ),
+    },
+)
 # answers that are not JSON, by path: (status, media types, description)
 SUCCESS_CONTENT: dict[str, tuple[str, list[str], str]] = {
-    "/api/v1/reports/export": ("200", ["text/csv", _XLSX], "the ledger as CSV or Excel"),
+    "/api/v1/reports/export": (
+        "200",
+        ["text/csv", _XLSX, _GEOJSON],
+        "the ledger as CSV, Excel or GeoJSON",
+    ),
+    "/api/v1/risk-points/export.geojson": ("200", [_GEOJSON], "the risk points as GeoJSON"),
+    "/api/v1/shelters/export.geojson": ("200", [_GEOJSON], "the shelters as GeoJSON"),
+    "/api/v1/patrols/check-ins/export.geojson": (
+        "200",
+        [_GEOJSON],
+        "the patrol check-ins as GeoJSON",
+    ),
+    "/api/v1/households/export": ("200", [_XLSX], "the households' ledger (Excel)"),
+    "/api/v1/households/template": ("200", [_XLSX], "the households' ledger template (Excel)"),
     "/api/v1/media/{photo_id}/{variant}": (
         "200",
         ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
         "the photo (derivatives are JPEG; the original as uploaded)",
     ),
+    "/api/v1/areas/{community_id}/risk-map.pdf": (
+        "200",
+        ["application/pdf"],
+        "the community's risk map",
+    ),
+    "/api/v1/me/data-export": ("200", ["application/zip"], "the caller's own data (ZIP)"),
 }
 # extra success answers: a replayed create answers 200, an unchanged photo 304
 EXTRA_SUCCESS = {
     ("POST", "/api/v1/reports"): ("200", "a replay of the same Idempotency-Key"),
+    ("POST", "/api/v1/sos"): ("200", "a replay of the same Idempotency-Key"),
     ("GET", "/api/v1/media/{photo_id}/{variant}"): ("304", "unchanged since If-None-Match"),
     ("POST", "/api/v1/reports/{report_id}/responses"): ("200", "the team was already alerted"),
 }
@@ -188,7 +228,10 @@ def _fix_success(method: str, path: str, operation: Operation) -> None:
         status, types, description = SUCCESS_CONTENT[path]
         responses[status] = OpenAPIResponse(
             description=description,
-            content={t: OpenAPIMediaType(schema=_BINARY) for t in types},
+            content={
+                t: OpenAPIMediaType(schema=_GEOJSON_SCHEMA if t == _GEOJSON else _BINARY)
+                for t in types
+            },
         )
     extra = EXTRA_SUCCESS.get((method, path))
     if extra:
@@ -234,7 +277,7 @@ def declare_errors(app: Any) -> None:
             if item is None:
                 continue
             params = handler.parsed_fn_signature.parameters
-            authenticated = "caller" in params or "member" in params  # people.caller
+            authenticated = bool({"caller", "member", "signed_caller"} & set(params))  # core.auth
             for method in handler.http_methods:
                 operation = getattr(item, method.lower(), None)
                 if operation is None:

@@ -53,6 +53,7 @@ RULES: dict[str, frozenset[str]] = {
     "assignment.manage": _MANAGERS,
     "assignment.read": _COMMAND | {"grid_instructor"},
     "account.read": _COMMAND,
+    "account.deactivate": frozenset({"admin"}),  # staff leave; residents delete their own
     "area.write": frozenset({"admin"}),
     "area.coverage": _COMMAND | {"grid_instructor"},
     "risk_point.read": _STAFF,
@@ -69,7 +70,13 @@ RULES: dict[str, frozenset[str]] = {
     # the reporter's phone number unmasked: those who may need to call them back
     "report.contact": _MANAGERS
     | {"board_handler", "grid_leader", "grid_worker", "emergency_officer"},
+    # a case filed for a caller (the 12345/12350 hotline, staff on behalf): the command centre
+    # and grid leaders, at places they cover
+    "report.on_behalf": _COMMAND,
     "sla.write": frozenset({"admin"}),
+    # outbound webhooks carry every case of the city to another system
+    "webhook.manage": frozenset({"admin"}),
+    "open311.manage": frozenset({"admin"}),  # Open311 clients and their API keys
     # patrols: plans made by the command centre (and grid leaders in their grid), reviewed
     # by those who oversee them; missed patrols excused by managers
     "patrol.plan": _COMMAND,
@@ -86,6 +93,30 @@ RULES: dict[str, frozenset[str]] = {
     "rescue_team.manage": _MANAGERS,
     "response.dispatch": _MANAGERS,
     "response.stats": _MANAGERS,
+    # evacuation: shelters kept by the command centre (and above), read by staff of the areas
+    # they serve
+    "shelter.read": _STAFF,
+    "shelter.manage": _MANAGERS,
+    # evacuations: started (or confirmed, ended) by the command centre for its township and
+    # supervisors for the district; watched by staff covering the areas; households' statuses
+    # recorded by their helper (any duty) or the grid's team and the managers above it
+    "evacuation.start": _MANAGERS,
+    "evacuation.read": _STAFF,
+    "evacuation.record": _MANAGERS
+    | {"grid_leader", "grid_worker", "emergency_officer", "responder"},
+    # threatened households: their details (the head's phone, the linked resident) read by
+    # staff covering the grid; kept by the command centre (and above) and the grid's leader
+    "household.read": _STAFF,
+    "household.manage": _COMMAND,
+    # QR codes at risk points and grids (扫码报灾): kept by those who keep the risk points
+    "qr.manage": _MANAGERS | {"grid_leader", "emergency_officer"},
+    # evacuation routes drawn on the risk map: recorded by the command centre, read by staff
+    "evacuation_route.read": _STAFF,
+    "evacuation_route.manage": _MANAGERS,
+    # the printable risk map of a community: staff over or inside it print it; the team's
+    # phones are printed only when a manager chooses to publish them
+    "risk_map.print": _STAFF,
+    "risk_map.phones": _MANAGERS,
     # the console's dashboard figures and the case ledger export (the area's whole picture),
     # and the review of residents' reward points across an area
     "stats.read": _COMMAND | {"grid_instructor"},
@@ -152,6 +183,20 @@ def scopes(grants: list[Grant], action: str) -> list[str]:
         if not any(p.startswith(k) for k in kept):
             kept.append(p)
     return kept
+
+
+def inner_scopes(grants: list[Grant], action: str, level: str) -> list[str]:
+    """The paths of the areas at `level` above grants for the action held further down (a
+    micro-grid's staff, inside a grid): such a caller sees what is kept at that level without
+    covering it (phone numbers masked)."""
+    depth = LEVELS.index(level) + 1
+    return sorted(
+        {
+            ancestor_path(g.area_path, level)
+            for g in grants
+            if g.duty in RULES[action] and len([c for c in g.area_path.split("/") if c]) > depth
+        }
+    )
 
 
 def is_staff(grants: list[Grant]) -> bool:

@@ -17,6 +17,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from grid_backend.infra import redispool
 from grid_backend.settings import Settings, get_settings
 
 logger = logging.getLogger("grid_backend.throttle")
@@ -48,12 +49,8 @@ class Throttle:
         self._pool: Any = None
         self.backend = "memory"
         if settings.redis_url:
-            from redis.asyncio import ConnectionPool
-
             # our own pool, so that shutdown can close it (limits has no close)
-            self._pool = ConnectionPool.from_url(
-                settings.redis_url, socket_connect_timeout=2, socket_timeout=2
-            )
+            self._pool = redispool.pool(settings.redis_url, socket_timeout=2)
             storage: Storage = RedisStorage(
                 _storage_uri(settings.redis_url),
                 implementation="redispy",

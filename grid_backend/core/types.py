@@ -99,5 +99,5 @@ class LocationIn(Input):
     lng: Annotated[float, msgspec.Meta(ge=-180, le=180)]
     datum: Datum = "wgs84"
     accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
-    source: Literal["gps", "network", "map_pick", "exif", "manual"] = "gps"
+    source: Literal["gps", "network", "map_pick", "exif", "manual", "qr"] = "gps"
     is_mock: bool = False

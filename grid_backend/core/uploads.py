@@ -86,6 +86,12 @@ async def read_multipart(
     return form
 
 
+def multipart_body_limit(*, max_files: int, max_file_bytes: int) -> int:
+    """The largest multipart body accepted: the files, their part headers and the form's fields
+    (a reverse proxy in front sets the same limit: docker/nginx.conf)."""
+    return max_files * (max_file_bytes + 64 * 1024) + 256 * 1024
+
+
 def _boundary(request: Request[Any, Any, Any], *, max_files: int, max_file_bytes: int) -> str:
     """The body's multipart boundary, once its type and declared length are acceptable."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
@@ -96,7 +102,7 @@ def _boundary(request: Request[Any, Any, Any], *, max_files: int, max_file_bytes
             "expected multipart/form-data with a boundary",
         )
     declared = request.headers.get("content-length")
-    limit = max_files * (max_file_bytes + 64 * 1024) + 256 * 1024
+    limit = multipart_body_limit(max_files=max_files, max_file_bytes=max_file_bytes)
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(max_file_bytes)
     return boundary

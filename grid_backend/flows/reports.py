@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, cast
 
 from grid_backend.core.db import write_transaction
+from grid_backend.evacuation import qrcodes
 from grid_backend.hazards import live
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
 from grid_backend.hazards.services import Actor
@@ -22,6 +24,9 @@ async def submit(
     if earlier is not None:
         return earlier, True
     draft = await hazards.check_report(data, actor, once)
+    code = await qrcodes.working_code(data.qr)  # made from a QR code at the place
+    if code is not None:
+        draft = replace(draft, channel="qr", qr_code_id=code)
 
     async def create() -> dict[str, Any]:
         async with write_transaction():

@@ -17,7 +17,7 @@ from typing import Any
 from grid_backend.core import clock
 from grid_backend.core.db import write_transaction
 from grid_backend.core.policy import ancestor_path
-from grid_backend.hazards import live, workflow
+from grid_backend.hazards import live, webhooks, workflow
 from grid_backend.hazards.tables import Announcement, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders
@@ -25,6 +25,9 @@ from grid_backend.settings import get_settings
 
 REMIND_BEFORE = timedelta(minutes=30)
 # (time past the deadline, who is told)
+# a deadline missed longer ago is not sent to webhooks: the first run after an upgrade (or a
+# long outage) must not send every case that went overdue long ago
+MISSED_LATE = timedelta(hours=24)
 ESCALATION = (
     (timedelta(0), "responsible"),
     (timedelta(hours=2), "township"),
@@ -36,14 +39,7 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
     """Remind before each case deadline and escalate after it (idempotent by dedupe keys)."""
     running = list(workflow.RUNNING)
     cases = (
-        await HazardReport.select(
-            HazardReport.id,
-            HazardReport.status,
-            HazardReport.due_at,
-            HazardReport.assignee,
-            HazardReport.area_path,
-            HazardReport.category,
-        )
+        await HazardReport.select(*webhooks.CASE_COLUMNS)
         .where(
             HazardReport.status.is_in(running)
             & HazardReport.due_at.is_not_null()
@@ -72,6 +68,8 @@ async def remind_deadlines(now: datetime) -> dict[str, Any]:
             if due > now:
                 steps.append(("before", responsible))
             else:
+                if now - due < MISSED_LATE:  # once per case and deadline (the event's key)
+                    await webhooks.deadline_missed(case, due)
                 for after, who in ESCALATION:
                     if now - due < after:
                         break
@@ -143,6 +141,13 @@ async def announce_deadlines(now: datetime) -> dict[str, Any]:
         for c in cases
         for kind in ("overdue" if c["due_at"] <= now else "due_soon",)
     ]
+    if marks:  # most were announced on an earlier tick: insert only the new ones
+        made = await Announcement.select(Announcement.key).where(
+            Announcement.report.is_in([c["id"] for c in cases])
+            & Announcement.kind.is_in(["due_soon", "overdue"])
+        )
+        keys = {m["key"] for m in made}
+        marks = [m for m in marks if m.key not in keys]
     new: list[dict[str, Any]] = []
     if marks:
         async with write_transaction():
@@ -159,3 +164,23 @@ async def announce_deadlines(now: datetime) -> dict[str, Any]:
             await live.announce(f"case.{kind}", ids)
             announced += len(ids)
     return {"cases": len(cases), "announced": announced}
+
+
+# a deadline mark is needed only while its deadline may still be announced (ANNOUNCE_LATE)
+KEEP_DEADLINE_MARKS = timedelta(days=2)
+
+
+async def prune_announcements(now: datetime) -> dict[str, Any]:
+    """Delete deadline marks old enough that their deadlines are never announced again (the
+    "seen" marks of urgent cases stay: they keep the alarm down)."""
+    async with write_transaction():
+        gone = (
+            await Announcement.delete()
+            .where(
+                Announcement.kind.is_in(["due_soon", "overdue"])
+                & (Announcement.created_at < now - KEEP_DEADLINE_MARKS)
+            )
+            .returning(Announcement.id)
+            .run()
+        )
+    return {"deleted": len(gone)}

@@ -26,7 +26,8 @@ from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.types import PathId
 from grid_backend.hazards import timeline, workflow
 from grid_backend.hazards.services import Actor
-from grid_backend.hazards.tables import Announcement, Category, HazardReport
+from grid_backend.hazards.services.config import category_names
+from grid_backend.hazards.tables import Announcement, HazardReport
 from grid_backend.notify import services as notify
 from grid_backend.people.caller import CurrentMember
 from grid_backend.people.duty import holders
@@ -75,14 +76,9 @@ async def _cases(case_ids: list[int]) -> list[dict[str, Any]]:
     if not case_ids:
         return []
     rows = await HazardReport.select(*_COLUMNS).where(HazardReport.id.is_in(case_ids)).run()
-    names = {
-        c["code"]: c
-        for c in await Category.select(Category.code, Category.name_zh, Category.name_en).run()
-    }
+    names = await category_names()
     for r in rows:
-        name = names.get(r["category"], {})
-        r["category_zh"] = name.get("name_zh", r["category"])
-        r["category_en"] = name.get("name_en", r["category"])
+        r["category_zh"], r["category_en"] = names.get(r["category"], (r["category"],) * 2)
     return rows
 
 

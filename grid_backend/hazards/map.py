@@ -4,7 +4,6 @@ GeoJSON), and the case counts per grid that the grid layers of areas.map show; t
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -136,13 +135,12 @@ class CaseSurroundings(msgspec.Struct):
 
 
 def _box(lat: float, lng: float, metres: float) -> Any:
-    dlat = metres / 111_320.0
-    dlng = metres / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    box = geo.degree_box(lat, lng, metres)
     return lambda t: (
-        (t.lat >= lat - dlat)
-        & (t.lat <= lat + dlat)
-        & (t.lng >= lng - dlng)
-        & (t.lng <= lng + dlng)
+        (t.lat >= box.lat_min)
+        & (t.lat <= box.lat_max)
+        & (t.lng >= box.lng_min)
+        & (t.lng <= box.lng_max)
     )
 
 

@@ -26,6 +26,8 @@ class ReportCreate(t.Input):
     urgent: bool = False
     reporter_safe: bool | None = None  # residents confirm they are safe
     client_id: Annotated[t.Text, msgspec.Meta(min_length=8, max_length=100)] | None = None
+    # the token of a QR code scanned at the place (扫码报灾): a working one makes the channel "qr"
+    qr: Annotated[t.Text, msgspec.Meta(max_length=64)] | None = None
 
 
 class Supervision(t.Input):
@@ -104,6 +106,24 @@ class DuplicateRead(msgspec.Struct):
     thumbnail_url: str | None = None
 
 
+class CallRead(msgspec.Struct):
+    """A call on a case, for staff: the caller's phone is masked unless the viewer may call
+    them back (`report.contact` over the case's grid)."""
+
+    id: int
+    channel: str
+    caller_phone: str
+    caller_name: str
+    caller_account_id: int | None
+    attached: bool
+    address: str
+    sms_status: str  # "" (a registered caller: their app tells them), sent, failed
+    sms_at: datetime | None
+    created_at: datetime
+    taken_by_name: str = ""
+    sms_text: str = ""  # what the caller was texted (the case number, how to follow it)
+
+
 class ReportRead(msgspec.Struct):
     id: int
     status: str
@@ -152,6 +172,7 @@ class ReportRead(msgspec.Struct):
     navigation: list[MapLink] = []
     possible_duplicates: list[DuplicateRead] = []
     merged_from: list[int] = []  # the duplicates merged into this case (staff)
+    calls: list[CallRead] = []  # hotline and staff calls taken on it (staff)
 
 
 class ReportSummary(msgspec.Struct):
@@ -214,3 +235,83 @@ class SlaRuleWrite(t.Input):
     triage_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]
     acknowledge_minutes: Annotated[int, msgspec.Meta(ge=1, le=525_600)]
     rectify_minutes: Annotated[int, msgspec.Meta(ge=1, le=5_256_000)] | None = None
+
+
+class SosCreate(t.Input):
+    """One-tap SOS (一键呼救): the position is all it needs (docs/evacuation.md)."""
+
+    location: LocationIn
+    description: Annotated[t.Text, msgspec.Meta(max_length=500)] = ""
+    captured_at: datetime | None = None  # device time of the tap
+    client_id: Annotated[t.Text, msgspec.Meta(min_length=8, max_length=100)] | None = None
+
+
+class SosPhotos(t.Input):
+    """Photos sent after the call by its sender (uploaded first through /api/v1/media)."""
+
+    photo_ids: Annotated[list[t.Id], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class SosRead(msgspec.Struct):
+    """An SOS as its sender (and the staff of its grid) see it."""
+
+    id: int  # the urgent case it opened
+    status: str  # the case's status (closed once cancelled)
+    grid_name: str
+    created_at: datetime
+    cancel_until: datetime  # the sender may call it off until then
+    cancellable: bool  # by the caller, now
+    alerted: int  # responders and dispatchers alerted at once
+    cancelled_at: datetime | None = None
+    told_of_cancel: int = 0  # of them, told it was called off
+    photos: int = 0  # photos on the case (sent with the call or after it)
+
+
+HotlineChannel = Literal["hotline_12345", "hotline_12350", "staff"]
+
+
+class HotlineCreate(t.Input):
+    """A call taken by the hotline or by staff for a caller (docs/api.md, "Hotline intake"):
+    the place is a position (any datum), a community or grid chosen by id, or an address
+    matched to one; or `attach_to` an open case the call is about instead of a new one."""
+
+    channel: HotlineChannel
+    caller_phone: Annotated[t.Line, msgspec.Meta(min_length=1, max_length=30)]
+    caller_name: Annotated[t.Line, msgspec.Meta(max_length=64)] = ""
+    category: Annotated[t.Text, msgspec.Meta(max_length=32)] = ""
+    description: Text = ""
+    urgent: bool = False
+    level: Level | None = None
+    location: LocationIn | None = None
+    area_id: t.Id | None = None
+    address: Annotated[t.Line, msgspec.Meta(max_length=200)] | None = None
+    photo_ids: PhotoIds = []
+    attach_to: t.Id | None = None
+    client_id: Annotated[t.Text, msgspec.Meta(min_length=8, max_length=100)] | None = None
+
+
+class HotlineRead(msgspec.Struct):
+    """The answer to a call taken: the case (new or attached to), and how the caller hears."""
+
+    call: CallRead
+    report_id: int
+    status: str
+    attached: bool
+    caller_linked: bool  # the phone is a registered account's: the case is theirs
+    place_name: str
+    case_url: str  # the console's page of the case
+
+
+class PlaceRead(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_name: str
+    lat: float | None  # a point inside the place, in the requested datum
+    lng: float | None
+
+
+class PlacePage(msgspec.Struct):
+    items: list[PlaceRead]
+    next_cursor: str | None

@@ -47,7 +47,8 @@ class HazardReport(Table, tablename="hazard_report"):
     """One case, from submission to closing (DESIGN.md §3, §4)."""
 
     id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
-    channel = Varchar(length=16, default="resident_app")
+    # resident_app, grid_patrol, qr, sos, open311:<client slug>, ...
+    channel = Varchar(length=64, default="resident_app")
     reporter = ForeignKey(Account, index=True, on_delete=OnDelete.set_null)
     reporter_is_staff = Boolean(default=False)
     category = Varchar(length=32, index=True)
@@ -100,6 +101,8 @@ class HazardReport(Table, tablename="hazard_report"):
     # a retry of the same submission (Idempotency-Key) returns this report
     client_key = Varchar(length=100, null=True, default=None)
     request_digest = Varchar(length=64, null=True, default=None)
+    # kept off public reads (Open311): set by the staff who manage the case
+    internal = Boolean(default=False)
 
 
 class ReportPhoto(Table, tablename="hazard_photo"):
@@ -176,3 +179,27 @@ class Announcement(Table, tablename="hazard_announcement"):
     key = Varchar(length=100, unique=True)
     account = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class HotlineCall(Table, tablename="hazard_call"):
+    """A call taken on a case by the hotline (12345, 12350) or by staff on behalf of a caller:
+    the caller's phone is kept here, for staff only and never on the timeline; the SMS that
+    told a caller without an account how to follow the case is recorded with it."""
+
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
+    report = ForeignKey(HazardReport, index=True, on_delete=OnDelete.cascade)
+    channel = Varchar(length=16)  # hotline_12345 | hotline_12350 | staff
+    caller_phone = Varchar(length=20, index=True)
+    caller_name = Varchar(length=64, default="")
+    caller_account = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+    taken_by = ForeignKey(Account, null=True, default=None, on_delete=OnDelete.set_null)
+    attached = Boolean(default=False)  # the call joined an existing case instead of a new one
+    address = Varchar(length=200, default="")  # as the caller said it, when typed
+    note = Text(default="")
+    sms_status = Varchar(length=8, default="")  # "" (a registered caller: none), sent, failed
+    sms_text = Text(default="")
+    sms_error = Text(default="")
+    sms_at = Timestamptz(null=True, default=None)
+    client_key = Varchar(length=100, null=True, default=None)  # unique per taken_by
+    request_digest = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)

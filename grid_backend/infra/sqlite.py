@@ -8,12 +8,17 @@ outside a transaction run on a few reading connections. Each statement on a read
 connection runs to its end in one step on that connection's thread, so it sees everything
 committed before it started, as a new connection would.
 
+Piccolo's own selects take the same reading connections through `KeptOpenEngine`, the engine
+piccolo_conf.py builds for SQLite.
+
 What this relies on inside Piccolo (checked by tests/infra/test_sqlite_contract.py against
 the pinned version):
 - `SQLiteTransaction.__aenter__` takes its connection from `get_connection()`, then calls
   `begin()`, then sets `engine.current_transaction` and keeps the token in `context`;
 - `commit()`/`rollback()` set the private `_committed`/`_rolled_back` flags, which
   `__aexit__` reads (and this module's `__aexit__` replaces, without closing the connection);
+- `SQLiteEngine.run_querystring` runs a query outside a transaction through
+  `_run_in_new_connection(query, args, query_type, table)`, which returns the rows;
 - Piccolo uses a transaction's connection only through `execute(sql, args)` (awaited or as an
   async context manager), its `row_factory`, and the cursor's `fetchall`/`fetchone`/`lastrowid`.
 
@@ -197,6 +202,29 @@ def write_transaction(db: SQLiteEngine) -> KeptOpenTransaction:
 async def read(db: SQLiteEngine, sql: str, values: list[Any]) -> list[dict]:
     """The rows of one SELECT, outside any transaction, on a kept-open reading connection."""
     return (await _reader_for(db).run(sql, values)).rows
+
+
+class KeptOpenEngine(SQLiteEngine):
+    """Piccolo's SQLite engine whose plain SELECTs outside a transaction (every `select()`,
+    `count()`, `exists()` and raw SELECT of the query builder) run on the kept-open reading
+    connections instead of a new connection each, while `reuse()` says so (the setting,
+    read at each query, so switching it off takes effect at once). Everything else (writes
+    outside a transaction, DDL) goes through Piccolo unchanged."""
+
+    def __init__(self, *, reuse: Callable[[], bool], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reuse = reuse
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ) -> Any:
+        if self._reuse() and query.lstrip()[:6].upper() == "SELECT":
+            return await read(self, query, list(args or ()))
+        return await super()._run_in_new_connection(query, args, query_type, table)
 
 
 def close_all() -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from email.utils import format_datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
-from litestar.response import File
+from litestar.response import File, Stream
 
 from grid_backend.core import clock
 from grid_backend.core.auth import CurrentCaller
@@ -106,11 +108,21 @@ class MediaController(Controller):
         disposition: Literal["attachment", "inline"] = (
             "attachment" if variant == "original" else "inline"
         )
-        return File(
-            path=storage.path_of(row["sha256"], variant),
-            media_type=media_type,
-            content_disposition_type=disposition,
-            filename=f"{row['sha256'][:16]}{'.jpg' if variant != 'original' else ''}",
-            headers=headers,
-            etag=None,
-        )
+        filename = f"{row['sha256'][:16]}{'.jpg' if variant != 'original' else ''}"
+        source = await services.open_variant(sha256=row["sha256"], variant=variant)
+        if isinstance(source, Path):
+            return File(
+                path=source,
+                media_type=media_type,
+                content_disposition_type=disposition,
+                filename=filename,
+                headers=headers,
+                etag=None,
+            )
+        # from the object store: through the app (the access check above), never a redirect
+        # to the bucket (the pages' CSP allows img-src 'self' only)
+        headers["Content-Length"] = str(source.size)
+        headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+        if source.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(source.last_modified, usegmt=True)
+        return Stream(source.chunks, media_type=media_type, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import anyio.to_thread
 from grid_backend.core import audit, policy, sql
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import DomainError, Forbidden, NotFound
+from grid_backend.core.metrics import PHOTO_PIPELINE_BUSY, PHOTO_PIPELINE_QUEUE
 from grid_backend.media import holders, storage
 from grid_backend.media.claims import PhoneClaims
 from grid_backend.media.pipeline import (
@@ -25,6 +27,8 @@ from grid_backend.media.pipeline import (
 from grid_backend.media.schemas import PhotoRead, gps_source, photo_urls
 from grid_backend.media.tables import Photo, PhotoUpload
 from grid_backend.settings import get_settings
+
+logger = logging.getLogger("grid_backend.media")
 
 # too large → 413, not an image we take → 415, damaged → 422
 _STATUS = {"photo_too_large": 413, "photo_too_many_pixels": 413, "photo_type_unsupported": 415}
@@ -69,17 +73,42 @@ def decode_budget() -> DecodeBudget:
     return _budget
 
 
-def _process_and_keep(upload: Path) -> ProcessedPhoto:
-    """Blocking part of intake: decode, derive, store files."""
+def _process(upload: Path) -> ProcessedPhoto:
+    """Blocking part of intake: decode and derive."""
     s = get_settings()
-    processed = process_photo(
+    return process_photo(
         upload,
         max_bytes=s.media_max_bytes,
         max_pixels=s.media_max_pixels,
         budget=decode_budget(),
     )
-    storage.keep(processed.sha256, upload, processed.display, processed.thumbnail)
-    return processed
+
+
+_decoding = PHOTO_PIPELINE_BUSY.track_inprogress()(_process)  # holding a pipeline slot
+
+
+def store_unavailable(exc: storage.StoreUnavailable) -> DomainError:
+    """503 with Retry-After for the client; the store's own reason goes to the log."""
+    logger.warning("photo store unavailable: %s", exc)
+    return DomainError(
+        "storage_unavailable",
+        status=503,
+        detail="photo storage does not answer; send the photo again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _keep(processed: ProcessedPhoto, upload: Path) -> None:
+    """Store the original and its derivatives (GRID_MEDIA_STORE) before the row exists, so a
+    row always has its objects."""
+    try:
+        await storage.current().keep(
+            processed.sha256, upload, processed.display, processed.thumbnail
+        )
+    except storage.StoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
+    finally:
+        upload.unlink(missing_ok=True)  # noqa: ASYNC240 - kept or failed: the spool copy goes
 
 
 def _read(row: dict[str, Any], already: bool = False) -> PhotoRead:
@@ -135,9 +164,10 @@ async def ingest(
     """Validate, process and store one uploaded photo; the same bytes are stored once (with the
     metadata of their first upload). `claims`: what the phone read from the photo's EXIF."""
     try:
-        processed = await anyio.to_thread.run_sync(
-            _process_and_keep, upload, limiter=_pipeline_limiter()
-        )
+        with PHOTO_PIPELINE_QUEUE.track_inprogress():  # waiting or in the pipeline (/metrics)
+            processed = await anyio.to_thread.run_sync(
+                _decoding, upload, limiter=_pipeline_limiter()
+            )
     except PhotoRejected as exc:
         upload.unlink(missing_ok=True)  # noqa: ASYNC240 - an unlink, microseconds
         raise _rejected(exc, field) from None
@@ -149,6 +179,7 @@ async def ingest(
             detail="the server is decoding other large photos; send this one again shortly",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
+    await _keep(processed, upload)
     async with write_transaction():
         # One statement for a new photo; DO NOTHING: the same bytes may be stored already, or a
         # parallel upload of them may commit first (PostgreSQL)
@@ -181,6 +212,17 @@ async def ingest(
             .run()
         )
     return _read(existing, already)
+
+
+async def open_variant(*, sha256: str, variant: storage.Variant) -> Path | storage.ObjectStream:
+    """A stored photo's file or byte stream (after the access check)."""
+    try:
+        return await storage.current().open(sha256, variant)
+    except storage.StoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
+    except storage.ObjectMissing:
+        logger.error("photo %s: %s missing from the store", sha256, variant)
+        raise NotFound("photo_not_found") from None
 
 
 def _aware(value: datetime | None) -> bool:

@@ -28,7 +28,7 @@ import httpcore
 import httpx
 import msgspec
 
-from grid_backend.notify import events, network
+from grid_backend.notify import addresses, events, network
 from grid_backend.people.phones import mask_phone
 from grid_backend.settings import Settings, get_settings
 
@@ -47,6 +47,8 @@ class Outgoing:
     payload: dict[str, Any]
     attempts: int = 0
     phone: str | None = None
+    webhook: int | None = None  # channel webhook: the subscriber
+    target: tuple[str, str] | None = None  # channel webhook: its URL and secret
 
 
 @dataclass(slots=True)
@@ -250,7 +252,45 @@ async def send_text(*, phone: str, text: str, message_id: str, secret: bool = Fa
     return await _post(get_sender(), s.sms_gateway_url, message_id, body)
 
 
-_CHANNELS = {"inbox": _inbox, "push": _push, "sms": _sms}
+def webhook_headers(body: bytes, item: Outgoing, secret: str) -> dict[str, str]:
+    """A subscriber's headers: the event's id (the same in every retry: receivers drop one
+    they have seen), its kind, the delivery's id, and the signature with the subscriber's own
+    secret, as push signs (`sha256=` HMAC of `timestamp.body`)."""
+    event = str(item.payload.get("id", ""))
+    timestamp = str(int(time.time()))
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "grid-backend-webhooks",
+        "X-Grid-Event-Id": event,
+        "X-Grid-Event": item.kind,
+        "X-Grid-Notification-Id": str(item.id),
+        "Idempotency-Key": f"event-{event}",
+        "X-Grid-Timestamp": timestamp,
+        "X-Grid-Signature": signature(secret, timestamp, body),
+    }
+
+
+async def _webhook(item: Outgoing, sender: Sender) -> Outcome:
+    if item.target is None:
+        return Outcome(False, error="the subscriber is gone")
+    url, secret = item.target
+    refused = await addresses.address_problem(url)
+    if refused:
+        return Outcome(False, error=f"refused: {refused}")  # English: the delivery log's
+    body = msgspec.json.encode(item.payload)
+    headers = webhook_headers(body, item, secret)
+    try:
+        status, text = await sender.post(url, body, headers)
+    except httpcore.TimeoutException:
+        return Outcome(False, error="timeout")
+    except (*_HTTP_ERRORS, OSError) as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+    if 200 <= status < 300:
+        return Outcome(True, status_code=status)
+    return Outcome(False, status_code=status, error=f"HTTP {status}: {text}")
+
+
+_CHANNELS = {"inbox": _inbox, "push": _push, "sms": _sms, "webhook": _webhook}
 
 
 async def send(item: Outgoing, sender: Sender) -> Outcome:

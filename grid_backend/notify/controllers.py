@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK
 
+from grid_backend.areas.tables import Area
+from grid_backend.core import policy
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.pagination import Cursor, Limit
 from grid_backend.core.types import PathId
@@ -19,7 +21,16 @@ from grid_backend.notify.schemas import (
     PreferencesRead,
     PreferencesWrite,
     ReadAllResult,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryPage,
+    WebhookPage,
+    WebhookRead,
+    WebhookTestQueued,
+    WebhookUpdate,
 )
+from grid_backend.notify.services import subscribers
+from grid_backend.people.caller import CurrentMember, Member
 
 
 class InboxController(Controller):
@@ -86,3 +97,82 @@ class EventsController(Controller):
         self, caller: CurrentCaller, channels: NamedDependency[LiveEvents]
     ) -> ServerSentEvent:
         return ServerSentEvent(services.live_stream(plugin=channels, account_id=caller.account_id))
+
+
+async def _require_admin(member: Member) -> None:
+    """Webhooks carry every case of the city out: only admins (at the city) keep them."""
+    city = await Area.select(Area.path).where(Area.level == "city").first().run()
+    policy.require(member.grants, "webhook.manage", city["path"] if city else "\x00")
+
+
+class WebhookController(Controller):
+    """Outbound webhooks: other systems subscribed to case, warning, callout and evacuation
+    events (docs/webhooks.md). Admins only."""
+
+    path = "/api/v1/webhooks"
+    tags = ["webhooks"]
+
+    @get("", summary="Webhook subscribers (admins)")
+    async def list_webhooks(
+        self, member: CurrentMember, limit: Limit = 50, cursor: Cursor = None
+    ) -> WebhookPage:
+        await _require_admin(member)
+        return await subscribers.list_subscribers(limit=limit, cursor=cursor)
+
+    @post("", summary="Register a webhook subscriber; its secret is shown this once (admins)")
+    async def create_webhook(
+        self, member: CurrentMember, data: JSONBody[WebhookCreate]
+    ) -> WebhookCreated:
+        await _require_admin(member)
+        return await subscribers.create_subscriber(data=data, account_id=member.account_id)
+
+    @get("/{webhook_id:int}", summary="One webhook subscriber (admins)")
+    async def read_webhook(self, member: CurrentMember, webhook_id: PathId) -> WebhookRead:
+        await _require_admin(member)
+        return await subscribers.read_subscriber(subscriber_id=webhook_id)
+
+    @patch("/{webhook_id:int}", summary="Change a subscriber's name, URL, kinds or secret")
+    async def update_webhook(
+        self, member: CurrentMember, webhook_id: PathId, data: JSONBody[WebhookUpdate]
+    ) -> WebhookRead:
+        await _require_admin(member)
+        return await subscribers.update_subscriber(
+            subscriber_id=webhook_id, data=data, account_id=member.account_id
+        )
+
+    @post("/{webhook_id:int}/pause", status_code=HTTP_200_OK, summary="Pause a subscriber")
+    async def pause_webhook(self, member: CurrentMember, webhook_id: PathId) -> WebhookRead:
+        await _require_admin(member)
+        return await subscribers.pause_subscriber(
+            subscriber_id=webhook_id, account_id=member.account_id
+        )
+
+    @post(
+        "/{webhook_id:int}/resume",
+        status_code=HTTP_200_OK,
+        summary="Resume a subscriber; the deliveries held meanwhile go first",
+    )
+    async def resume_webhook(self, member: CurrentMember, webhook_id: PathId) -> WebhookRead:
+        await _require_admin(member)
+        return await subscribers.resume_subscriber(
+            subscriber_id=webhook_id, account_id=member.account_id
+        )
+
+    @delete("/{webhook_id:int}", status_code=HTTP_200_OK, summary="Delete a subscriber")
+    async def delete_webhook(self, member: CurrentMember, webhook_id: PathId) -> WebhookRead:
+        await _require_admin(member)
+        return await subscribers.delete_subscriber(
+            subscriber_id=webhook_id, account_id=member.account_id
+        )
+
+    @get("/{webhook_id:int}/deliveries", summary="A subscriber's delivery log, newest first")
+    async def list_deliveries(
+        self, member: CurrentMember, webhook_id: PathId, limit: Limit = 50, cursor: Cursor = None
+    ) -> WebhookDeliveryPage:
+        await _require_admin(member)
+        return await subscribers.deliveries(subscriber_id=webhook_id, limit=limit, cursor=cursor)
+
+    @post("/{webhook_id:int}/test", summary="Queue a test event for one subscriber")
+    async def test_webhook(self, member: CurrentMember, webhook_id: PathId) -> WebhookTestQueued:
+        await _require_admin(member)
+        return await subscribers.send_test(subscriber_id=webhook_id, account_id=member.account_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -21,22 +21,25 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
+from grid_backend.infra import redispool
+from grid_backend.notify.slots import SharedSlots
 from grid_backend.settings import Settings, SettingsError
 
 logger = logging.getLogger("grid_backend.notify")
 
 _running: list[LiveEvents] = []
 
-RECONNECT_SECONDS = 1.0  # pause before listening again after Redis went away
-
 
 class LiveEvents(ChannelsPlugin):
     """The channels plugin, registered for `publish` while the app runs."""
 
-    def __init__(self, *, prefix: str, closing: Any = None, **options: Any) -> None:
+    def __init__(
+        self, *, prefix: str, closing: Any = None, slots: SharedSlots | None = None, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.prefix = prefix
         self._closing = closing  # the Redis client, closed after the backend at shutdown
+        self.slots = slots  # streams per account counted in Redis, with GRID_REDIS_URL
 
     def channel_of(self, account_id: int) -> str:
         return f"{self.prefix}:account:{account_id}"
@@ -63,54 +66,20 @@ class LiveEvents(ChannelsPlugin):
                 await self._closing.aclose()
 
 
-def _redis_backend(url: str) -> tuple[ChannelsBackend, Any]:
+def _redis_backend(url: str, client: Any = None) -> tuple[ChannelsBackend, Any]:
+    """Litestar's Redis pub/sub backend made safe, and its client (`client`, or one on a
+    bounded pool for `url`)."""
     try:
         from redis.asyncio import Redis
-        from redis.exceptions import RedisError
+
+        from grid_backend.notify.redis_pubsub import RedisPubSub
     except ImportError:
         raise SettingsError(
             "GRID_REDIS_URL", "needs the redis package (pip install redis)"
         ) from None
-    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 
-    class RedisPubSub(RedisChannelsPubSubBackend):
-        """Litestar's pub/sub backend, made safe for clients subscribing at once and best
-        effort: in litestar a failed publish ends the plugin's publishing task (and then its
-        shutdown waits forever for the queue), and a dropped subscription ends its listening
-        task for good."""
-
-        def __init__(self, **options: Any) -> None:
-            super().__init__(**options)
-            self._subscribing = asyncio.Lock()
-
-        async def subscribe(self, channels: Iterable[str]) -> None:
-            # redis-py's PubSub takes its connection on first use without a lock: two clients
-            # subscribing at once each took one, and the events of all but the last went to
-            # connections nobody read
-            async with self._subscribing:
-                await super().subscribe(channels)
-
-        async def unsubscribe(self, channels: Iterable[str]) -> None:
-            async with self._subscribing:
-                await super().unsubscribe(channels)
-
-        async def publish(self, data: bytes, channels: Iterable[str]) -> None:
-            try:
-                await super().publish(data, channels)
-            except (RedisError, OSError) as exc:
-                logger.warning("live event not published to Redis: %s", exc)
-
-        async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
-            while True:
-                try:
-                    async for event in super().stream_events():
-                        yield event
-                except (RedisError, OSError) as exc:
-                    # redis-py subscribes again to every channel when it reconnects
-                    logger.warning("live events from Redis interrupted: %s", exc)
-                    await asyncio.sleep(RECONNECT_SECONDS)
-
-    redis = Redis.from_url(url)
+    # no socket timeout: the subscription's connection waits for events as long as it takes
+    redis = client if client is not None else Redis.from_pool(redispool.pool(url))
     return RedisPubSub(redis=redis), redis
 
 
@@ -129,9 +98,15 @@ def plugin(settings: Settings) -> LiveEvents:
         if settings.redis_url
         else (MemoryChannelsBackend(), None)
     )
+    slots = None
+    if closing is not None:
+        slots = SharedSlots(
+            closing, prefix=settings.redis_prefix, slot_seconds=settings.events_slot_seconds
+        )
     return LiveEvents(
         prefix=settings.redis_prefix,
         closing=closing,
+        slots=slots,
         backend=backend,
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=1000,
@@ -142,29 +117,39 @@ def plugin(settings: Settings) -> LiveEvents:
 class StreamSlots:
     """The live-event streams open in this process, per account, oldest first: opening one more
     than the cap closes the oldest (a client that leaks connections loses its own oldest, never
-    the server's file descriptors). Per process: each replica caps on its own."""
+    the server's file descriptors). With GRID_REDIS_URL the cap is counted across every process
+    (notify/slots.py) and this list only finds a stream to close by its id; it caps again on its
+    own while Redis cannot be reached."""
 
     def __init__(self) -> None:
-        self._open: dict[int, list[asyncio.Event]] = {}
+        self._open: dict[int, dict[str, asyncio.Event]] = {}
 
-    def open(self, account_id: int, limit: int) -> asyncio.Event:
-        """Register a new stream; its event is set when it must close."""
+    def open(self, account_id: int, limit: int | None, stream_id: str = "") -> asyncio.Event:
+        """Register a new stream (no `limit`: only keep it); its event is set when it must
+        close."""
         closing = asyncio.Event()
-        streams = self._open.setdefault(account_id, [])
-        streams.append(closing)
-        while len(streams) > limit:
-            streams.pop(0).set()
+        streams = self._open.setdefault(account_id, {})
+        streams[stream_id or str(id(closing))] = closing
+        while limit is not None and len(streams) > limit:
+            streams.pop(next(iter(streams))).set()
         return closing
 
     def close(self, account_id: int, closing: asyncio.Event) -> None:
-        streams = self._open.get(account_id, [])
-        if closing in streams:
-            streams.remove(closing)
+        streams = self._open.get(account_id, {})
+        for key in [k for k, v in streams.items() if v is closing]:
+            del streams[key]
         if not streams:
             self._open.pop(account_id, None)
 
+    def evict(self, account_id: int, stream_ids: Iterable[str]) -> None:
+        """Close these streams if they run in this process."""
+        streams = self._open.get(account_id, {})
+        for stream_id in stream_ids:
+            if stream_id in streams:
+                streams[stream_id].set()
+
     def count(self, account_id: int) -> int:
-        return len(self._open.get(account_id, []))
+        return len(self._open.get(account_id, {}))
 
 
 STREAMS = StreamSlots()

@@ -107,6 +107,14 @@ KINDS: dict[str, Kind] = {
             channels=CHANNELS,
         ),
         Kind(
+            "case.urgent_cancelled",
+            "Urgent incident called off",
+            "Case #{case_id} in {grid_name} was cancelled by its sender as a false alarm:"
+            " no need to go",
+            urgent=True,
+            channels=CHANNELS,
+        ),
+        Kind(
             "callout.reminder",
             "Callout not yet acknowledged",
             "You have not acknowledged: {text_en} Reply “received” now.",
@@ -120,8 +128,50 @@ KINDS: dict[str, Kind] = {
             urgent=True,
             channels=CHANNELS,
         ),
+        Kind(
+            "evacuation.started",
+            "Evacuation: move your households",
+            "{area_name}: move your {count} households ({people} people) to safety now",
+            urgent=True,
+            channels=CHANNELS,
+        ),
+        Kind(
+            "evacuation.proposed",
+            "Evacuation proposed: confirm",
+            "{area_name}: the {level_en} warning covers {count} households ({people} people);"
+            " confirm the evacuation",
+            urgent=True,
+            channels=CHANNELS,
+        ),
+        Kind(
+            "evacuation.refused",
+            "Household refuses to move",
+            "{area_name}: {address} ({people} people) refuses to move: {reason}",
+            urgent=True,
+            channels=CHANNELS,
+        ),
+        Kind(
+            "evacuation.notice",
+            "Evacuation: go to your shelter",
+            "{area_name}: leave now for {shelter_name} (route: {route_url})."
+            " Tell your helper in the app: “I have moved” or “I am safe”.",
+            urgent=True,
+            channels=CHANNELS,
+        ),
+        Kind(
+            "evacuation.not_started",
+            "Evacuation not started",
+            "{area_name}: {count} helpers have not started after {minutes} min: {names}",
+            urgent=True,
+            channels=CHANNELS,
+        ),
         Kind("warning.cancelled", "{level_en} warning lifted", "{area_name}: {text_en}"),
         Kind("system.message", "{title_en}", "{body_en}"),
+        Kind(
+            "webhook.paused",
+            "Webhook paused",
+            "The webhook “{name}” failed {failures} times in a row and is paused: {error}",
+        ),
     )
 }
 

@@ -17,6 +17,28 @@ from piccolo.table import Table
 from grid_backend.people.tables import Account
 
 
+class WebhookSubscriber(Table, tablename="webhook_subscriber"):
+    """Another system that receives case, warning, callout and evacuation events as signed
+    POSTs (docs/webhooks.md). Its deliveries are outbox rows of channel `webhook`."""
+
+    id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
+    name = Varchar(length=100)
+    url = Varchar(length=1000)
+    secret = Varchar(length=200)  # the HMAC key: kept as given, it signs every delivery
+    # the event kinds wanted, comma-delimited with a comma at each end (",case.created,"), so
+    # one LIKE in the enqueue's INSERT ... SELECT matches them on both engines
+    kinds = Text(default="")
+    active = Boolean(default=True)
+    paused_reason = Varchar(length=16, default="")  # "" | admin | failures
+    consecutive_failures = Integer(default=0)
+    failing_since = Timestamptz(null=True, default=None)  # first failure since the last success
+    last_success_at = Timestamptz(null=True, default=None)
+    last_failure_at = Timestamptz(null=True, default=None)
+    created_by = ForeignKey(Account, on_delete=OnDelete.restrict)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
 class Notification(Table, tablename="notification"):
     """The outbox (DESIGN.md §3): one row per recipient, event and channel. Written in the
     transaction of the event that caused it; (dedupe_key, channel) is unique, so an event
@@ -25,7 +47,11 @@ class Notification(Table, tablename="notification"):
     id: Serial  # Piccolo's implicit primary key, annotated for the type checker only
     recipient = ForeignKey(Account, index=True, on_delete=OnDelete.cascade)
     kind = Varchar(length=64)
-    channel = Varchar(length=8)  # inbox | push | sms
+    channel = Varchar(length=8)  # inbox | push | sms | webhook
+    # channel webhook: the subscriber it goes to (the recipient is the subscriber's creator)
+    webhook = ForeignKey(
+        WebhookSubscriber, null=True, default=None, index=True, on_delete=OnDelete.cascade
+    )
     payload = JSONB(default={})  # the event's fields plus the rendered zh/en title and body
     urgent = Boolean(default=False)
     dedupe_key = Varchar(length=200)

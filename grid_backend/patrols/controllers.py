@@ -4,9 +4,11 @@ from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromQuery, JSONBody
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
 from grid_backend.areas.services import area_path_of
+from grid_backend.core import geojson
 from grid_backend.core.auth import CurrentCaller
 from grid_backend.core.errors import invalid
 from grid_backend.core.pagination import Cursor, DateFrom, DateTo, Limit
@@ -241,4 +243,32 @@ class PatrolStatsController(Controller):
             group_by=group_by,
             limit=limit,
             cursor=cursor,
+        )
+
+    @get(
+        "/check-ins/export.geojson",
+        summary="Check-ins of the patrols in the caller's areas over a period, as GeoJSON",
+    )
+    async def export_check_ins(
+        self,
+        member: CurrentMember,
+        area_id: QueryId = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        crs: geojson.CrsParam = "wgs84",
+    ) -> Stream:
+        in_window("from", date_from)
+        in_window("to", date_to)
+        rows, features, first, last = await services.export_check_ins(
+            grants=member.grants,
+            account_id=member.account_id,
+            area_path=await area_path_of(area_id),
+            date_from=date_from,
+            date_to=date_to,
+        )
+        name = f"patrol-check-ins-{first:%Y%m%d}-{last:%Y%m%d}.geojson"
+        return Stream(
+            geojson.stream(features, name="patrol_check_ins", crs=crs),
+            media_type=geojson.MEDIA_TYPE,
+            headers=geojson.download_headers(name, rows=rows, label=f"巡查打卡-{name[17:]}"),
         )

@@ -41,7 +41,7 @@ def language_middleware(app: Any) -> Any:
     choose theirs (web/i18n.choose_for)."""
 
     async def middleware(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/open311/")):
             await app(scope, receive, send)
             return
         header = next(

@@ -14,6 +14,7 @@ from grid_backend.people import services, signup
 from grid_backend.people.caller import CurrentMember
 from grid_backend.people.schemas import (
     AccountPage,
+    AccountRead,
     AssignmentCreate,
     AssignmentPage,
     AssignmentRead,
@@ -150,4 +151,19 @@ class AccountController(Controller):
         grants = member.grants
         return await services.find_accounts(
             grants=grants, q=q, area_id=area_id, limit=limit, cursor=cursor
+        )
+
+    @post(
+        "/{account_id:int}/deactivate",
+        status_code=HTTP_200_OK,
+        summary="Deactivate an account (admins): staff leave, their history stays",
+        description="No more sign-in or refresh, tokens already issued refused (401"
+        " `account_closed`), every assignment ended yesterday (one not yet started cancelled)."
+        " Cases, patrols and the audit keep the person's name. Admins whose area holds every"
+        " duty the person ever held (a resident: the city's admins); not oneself. Again: the"
+        " same answer. See docs/privacy.md.",
+    )
+    async def deactivate_account(self, member: CurrentMember, account_id: PathId) -> AccountRead:
+        return await services.deactivate_account(
+            account_id=account_id, grants=member.grants, actor_id=member.account_id
         )

@@ -41,6 +41,20 @@ class LoginIn(t.Input):
     password: Password
 
 
+class DeletionIn(t.Input):
+    """The password again: deleting one's account cannot be undone (docs/privacy.md)."""
+
+    password: Password
+
+
+class DeletionRead(msgspec.Struct):
+    """What became of the account: closed, and how many of its cases the office keeps."""
+
+    status: str  # "deleted"
+    closed_at: datetime
+    cases_kept: int
+
+
 class RefreshIn(t.Input):
     refresh_token: Annotated[t.Text, msgspec.Meta(min_length=1, max_length=256)]
 

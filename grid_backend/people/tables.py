@@ -25,6 +25,9 @@ class Account(Table, tablename="account"):
     is_active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # set when the resident deleted the account (docs/privacy.md): the row stays, anonymised,
+    # as the reporter of the office's cases; `is_active` alone is an admin's deactivation
+    closed_at = Timestamptz(null=True, default=None)
 
 
 class RefreshToken(Table, tablename="refresh_token"):

@@ -12,11 +12,13 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from grid_backend.areas.services import area_path_of
-from grid_backend.core import i18n
+from grid_backend.core import geojson, i18n
+from grid_backend.core.errors import invalid
+from grid_backend.core.i18n import N_
 from grid_backend.core.pagination import Cursor, Limit
-from grid_backend.core.types import MAX_ID, QueryId, in_window
+from grid_backend.core.types import MAX_ID, PathId, QueryId, in_window
 from grid_backend.people.caller import CurrentMember
-from grid_backend.stats import ledger, services
+from grid_backend.stats import evacuation_export, ledger, services
 from grid_backend.stats.schemas import DashboardRead, PointsReview
 
 DateFrom = Annotated[
@@ -26,6 +28,8 @@ DateTo = Annotated[
     date | None,
     QueryParameter(name="to", description="local date, included, 2000-01-01 to 2100-12-31"),
 ]
+_CRS_GEOJSON_ONLY = N_("A coordinate system can be chosen only for GeoJSON")
+
 AreaAlias = Annotated[
     int | None, QueryParameter(name="area", ge=1, le=MAX_ID, description="same as area_id")
 ]
@@ -95,19 +99,22 @@ class ExportController(Controller):
     path = "/api/v1/reports/export"
     tags = ["stats"]
 
-    @get("", summary="The hazard ledger of an area and period as Excel or CSV")
+    @get("", summary="The hazard ledger of an area and period as Excel, CSV or GeoJSON points")
     async def export(
         self,
         member: CurrentMember,
-        format: FromQuery[Literal["xlsx", "csv"]] = "xlsx",
+        format: FromQuery[Literal["xlsx", "csv", "geojson"]] = "xlsx",
         area_id: QueryId = None,
         area: AreaAlias = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         lang: FromQuery[Literal["zh-CN", "en"]] = "zh-CN",
+        crs: FromQuery[geojson.GeoCrs | None] = None,
     ) -> Stream:
         in_window("from", date_from)
         in_window("to", date_to)
+        if crs is not None and format != "geojson":
+            raise invalid("crs", _CRS_GEOJSON_ONLY, code="crs_geojson_only")
         chosen = area_id if area_id is not None else area
         area_path = await area_path_of(chosen)
         with i18n.language(lang):  # the ledger's language is asked for by name, not by header
@@ -118,6 +125,7 @@ class ExportController(Controller):
                 date_from=date_from,
                 date_to=date_to,
                 fmt=format,
+                crs=(crs or "wgs84") if format == "geojson" else None,
             )
         code = area_path.rstrip("/").rsplit("/", 1)[-1] if area_path else None
         name = ledger.filename(export, code, format)
@@ -126,6 +134,12 @@ class ExportController(Controller):
             "X-Row-Count": str(export.rows),
             "Cache-Control": "no-store",
         }
+        if format == "geojson":
+            return Stream(
+                geojson.stream(export.features(), name="hazard_reports", crs=crs or "wgs84"),
+                media_type=geojson.MEDIA_TYPE,
+                headers=headers,
+            )
         if format == "csv":
             return Stream(
                 ledger.csv_chunks(export), media_type="text/csv; charset=utf-8", headers=headers
@@ -136,4 +150,40 @@ class ExportController(Controller):
             _file_chunks(path),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers=headers,
+        )
+
+
+class EvacuationExportController(Controller):
+    """An evacuation's record as Excel (stats/evacuation_export.py): beside the evacuation's
+    own routes, since the workbook is written like the hazard ledger."""
+
+    path = "/api/v1/evacuations"
+    tags = ["evacuation"]
+
+    @get(
+        "/{evacuation_id:int}/export.xlsx",
+        summary="An evacuation's record as Excel: a summary per level and its households",
+    )
+    async def export(
+        self,
+        member: CurrentMember,
+        evacuation_id: PathId,
+        lang: FromQuery[Literal["zh-CN", "en"] | None] = None,
+    ) -> Stream:
+        # a link's download carries the browser's language, not the page's: the page names it
+        with i18n.language(lang or i18n.current_language()):
+            path, households = await evacuation_export.workbook(
+                evacuation_id=evacuation_id, account_id=member.account_id, grants=member.grants
+            )
+        name = f"evacuation-{evacuation_id}.xlsx"
+        chinese = quote(f"转移避险-{evacuation_id}.xlsx")
+        return Stream(
+            _file_chunks(path),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={
+                "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{chinese}",
+                "Content-Length": str(path.stat().st_size),
+                "X-Row-Count": str(households),
+                "Cache-Control": "no-store",
+            },
         )

@@ -45,7 +45,12 @@ CHANNEL = Labels(
         "resident_app": "Resident app",
         "grid_patrol": "Grid patrol",
         "hotline": "Hotline 12350",
-        "open311": "Open311",
+        "open311": "Open311",  # stored as open311:<client slug>, named "Open311: <slug>"
+        "qr": "QR code at the place",
+        "sos": "One-tap SOS",
+        "hotline_12345": "Hotline 12345",
+        "hotline_12350": "Hotline 12350",
+        "staff": "Filed by staff for a caller",
     },
 )
 
@@ -68,11 +73,16 @@ ACTION = Labels(
         "fix_on_spot": "Fix on the spot",
         "reopen": "Reopen",
         "relocate": "Relocate",
+        "mark_internal": "Kept off public reads",
+        "mark_public": "Shown on public reads",
         "support": "Me too",
         "escalate": "Escalation",
         "remind": "Reminder",
         "urgent_alert": "Responders alerted",
         "urgent_seen": "Urgent alarm seen",
+        "sos_cancel": "SOS cancelled by its sender",
+        "hotline_call": "Call taken on the case",
+        "photo_added": "Photos added by the reporter",
         "response_dispatch": "Rescue team dispatched",
         "response_acknowledge": "Responder acknowledged",
         "response_set_off": "Responder set off",
@@ -107,10 +117,17 @@ def name(table: Labels, code: str | None, english: bool = False) -> str:
     """The name of a code in a language; the code itself when unknown."""
     if code is None:
         return ""
+    code, client = _client_of(code)
     if code not in table:
-        return code
+        return code + client
     with i18n.language("en" if english else "zh-CN"):
-        return i18n.pgettext(table.context, table[code])
+        return i18n.pgettext(table.context, table[code]) + client
+
+
+def _client_of(code: str) -> tuple[str, str]:
+    """A channel code with its client (open311:<slug>): the code, and ": <slug>" to append."""
+    base, sep, client = code.partition(":")
+    return (base, f": {client}") if sep else (code, "")
 
 
 # Codes shown on the console and field pages; each table is a `msgctxt` of the catalogue.
@@ -219,8 +236,67 @@ DUTY = Labels(
     },
 )
 
+# a threatened household's vulnerable members (evacuation.households)
+VULNERABLE = Labels(
+    "vulnerable",
+    {
+        "elderly_alone": "Elderly living alone",
+        "disabled": "Disabled or bedridden",
+        "children": "Young children",
+        "pregnant": "Pregnant",
+    },
+)
+
 # the tables the pages name codes with, by context: `label("warning level", code)` in a
 # template, `label("warning level", code)` in a page script (from the page's JSON)
+EVACUATION_STATUS = Labels(
+    "evacuation status",
+    {"proposed": "Proposed", "active": "Under way", "ended": "Ended", "dismissed": "Dismissed"},
+)
+
+HOUSEHOLD_STATUS = Labels(
+    "household status",
+    {
+        "pending": "Pending",
+        "contacted": "Contacted",
+        "moved": "Moved",
+        "refused": "Refused",
+        "not_at_home": "Not at home",
+        "already_safe": "Already safe",
+        "returned": "Returned",
+    },
+)
+
+EVACUATION_DESTINATION = Labels(
+    "evacuation destination",
+    {"shelter": "To a shelter", "relatives": "To relatives", "self_arranged": "Self-arranged"},
+)
+
+EVACUATION_END = Labels(
+    "evacuation end",
+    {"by_hand": "Ended by hand", "warning_lifted": "Warning lifted"},
+)
+
+WEBHOOK_EVENT = Labels(
+    "webhook event",
+    {
+        "case.created": "Case filed",
+        "case.status_changed": "Case status changed",
+        "case.assigned": "Case dispatched",
+        "case.deadline_missed": "Case deadline missed",
+        "case.closed": "Case closed",
+        "warning.issued": "Warning issued",
+        "warning.changed": "Warning changed",
+        "warning.lifted": "Warning lifted",
+        "callout.started": "Callout started",
+        "callout.ended": "Callout ended",
+        "evacuation.started": "Evacuation started",
+        "evacuation.ended": "Evacuation ended",
+        "evacuation.household_status": "Household status in an evacuation",
+        "webhook.test": "Test event",
+    },
+)
+
 PAGE_TABLES = {
     t.context: t
     for t in (
@@ -241,6 +317,12 @@ PAGE_TABLES = {
         TASK_STATUS,
         RISK_LEVEL,
         CATEGORY_GROUP,
+        EVACUATION_STATUS,
+        HOUSEHOLD_STATUS,
+        EVACUATION_DESTINATION,
+        EVACUATION_END,
+        VULNERABLE,
+        WEBHOOK_EVENT,
     )
 }
 
@@ -251,7 +333,8 @@ def label(context: str, code: str | None) -> str:
     if code is None:
         return ""
     table = PAGE_TABLES[context]
-    return i18n.pgettext(context, table[code]) if code in table else code
+    code, client = _client_of(code)
+    return (i18n.pgettext(context, table[code]) if code in table else code) + client
 
 
 def page_labels() -> dict[str, dict[str, str]]:

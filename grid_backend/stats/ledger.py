@@ -1,5 +1,6 @@
 """The hazard ledger (隐患台账): every case reported in a period inside an area, one row each,
-as CSV (UTF-8 with a BOM, so Excel opens it) or an Excel workbook. Read in id batches, so a
+as CSV (UTF-8 with a BOM, so Excel opens it), an Excel workbook or GeoJSON points for a GIS
+(core/geojson.py, docs/gis.md). Read in id batches, so a
 large area never sits in memory at once; bounded by MAX_ROWS; every export is audited.
 
 User text never becomes a formula (docs/security.md, "Exports"): the workbook writes every text
@@ -19,11 +20,11 @@ from typing import Any
 import anyio
 import xlsxwriter
 
-from grid_backend.core import audit, clock, i18n, policy
+from grid_backend.core import audit, clock, geojson, i18n, policy
 from grid_backend.core.db import under, write_transaction
 from grid_backend.core.errors import DomainError
 from grid_backend.hazards import workflow
-from grid_backend.hazards.tables import Category, HazardReport
+from grid_backend.hazards.tables import Category, HazardReport, HotlineCall
 from grid_backend.people.phones import mask_phone
 from grid_backend.settings import get_settings
 from grid_backend.stats import labels
@@ -98,6 +99,34 @@ _SELECT = (
 )
 
 
+CALL_CHANNELS = ("hotline_12345", "hotline_12350", "staff")
+
+
+async def _callers(rows: list[dict[str, Any]]) -> None:
+    """A case filed for a caller without an account (the hotline) has the officer as its
+    reporter: the ledger names the caller instead (their phone masked, as a reporter's)."""
+    filed = [r["id"] for r in rows if r["channel"] in CALL_CHANNELS]
+    if not filed:
+        return
+    calls = (
+        await HotlineCall.select(
+            HotlineCall.report, HotlineCall.caller_name, HotlineCall.caller_phone
+        )
+        .where(
+            HotlineCall.report.is_in(filed)
+            & (HotlineCall.attached == False)  # noqa: E712
+            & HotlineCall.caller_account.is_null()
+        )
+        .run()
+    )
+    by_case = {c["report"]: c for c in calls}
+    for r in rows:
+        call = by_case.get(r["id"])
+        if call is not None:
+            r["reporter_name"] = call["caller_name"]
+            r["reporter_phone"] = call["caller_phone"]
+
+
 class Export:
     """One prepared export: what it covers and how to produce its rows."""
 
@@ -115,12 +144,62 @@ class Export:
 
     async def batches(self) -> AsyncIterator[list[list[Any]]]:
         """The rows in id order, a batch at a time, as the cells of the columns."""
-        categories = {
-            r["code"]: (r["name_zh"], r["name_en"])
-            for r in await Category.select(Category.code, Category.name_zh, Category.name_en).run()
-        }
-        after = 0
+        categories = await _categories()
         now = clock.now()
+        async for rows in self.records():
+            await _callers(rows)
+            yield [self._cells(r, categories, now) for r in rows]
+
+    async def features(self) -> AsyncIterator[list[geojson.Feature]]:
+        """The cases as GeoJSON points, a batch at a time: the ledger's facts with codes beside
+        their names, times in ISO-8601 with the offset; no reporter (a map file travels)."""
+        categories = await _categories()
+        now = clock.now()
+        async for rows in self.records():
+            yield [self._feature(r, categories, now) for r in rows]
+
+    def _feature(
+        self, r: dict[str, Any], categories: dict[str, tuple[str, str]], now: datetime
+    ) -> geojson.Feature:
+        en = self.english
+        supervision = r["supervision"] if isinstance(r["supervision"], dict) else {}
+        category = categories.get(r["category"], (r["category"], r["category"]))
+        properties = {
+            "id": r["id"],
+            "created_at": geojson.local_time(r["created_at"]),
+            "channel": r["channel"],
+            "channel_name": labels.name(labels.CHANNEL, r["channel"], en),
+            "category": r["category"],
+            "category_name": category[1] if en else category[0],
+            "level": r["level"],
+            "level_name": labels.name(labels.LEVEL, r["level"], en),
+            "status": r["status"],
+            "status_name": labels.name(labels.STATUS, r["status"], en),
+            "urgent": bool(r["urgent"]),
+            "description": r["description"],
+            "district": r["district_name"] or "",
+            "township": r["township_name"] or "",
+            "community": r["community_name"] or "",
+            "grid": r["grid_name"] or "",
+            "grid_code": r["grid_code"] or "",
+            "assignee": r["assignee_name"] or "",
+            "board": labels.name(labels.BOARD, r["board"], en),
+            "due_at": geojson.local_time(r["due_at"]),
+            "overdue": _late(r, now),
+            "registered_at": geojson.local_time(r["registered_at"]),
+            "dispatched_at": geojson.local_time(r["dispatched_at"]),
+            "acknowledged_at": geojson.local_time(r["acknowledged_at"]),
+            "fixed_at": geojson.local_time(r["fixed_at"]),
+            "closed_at": geojson.local_time(r["closed_at"]),
+            "rework_count": r["rework_count"],
+            "supporters": r["supporters"],
+            "supervision_deadline": geojson.local_time(supervision.get("deadline")),
+        }
+        return geojson.Feature(id=r["id"], lng=r["lng"], lat=r["lat"], properties=properties)
+
+    async def records(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The cases' rows in id order, BATCH at a time."""
+        after = 0
         while True:
             rows = (
                 await HazardReport.select(*_SELECT)
@@ -133,7 +212,7 @@ class Export:
             if not rows:
                 return
             after = rows[-1]["id"]
-            yield [self._cells(r, categories, now) for r in rows]
+            yield rows
             if len(rows) < BATCH:
                 return
 
@@ -156,12 +235,7 @@ class Export:
             return value.astimezone(zone).replace(tzinfo=None)
 
         supervision = r["supervision"] if isinstance(r["supervision"], dict) else {}
-        late = (
-            r["due_at"] is not None
-            and r["status"] in workflow.OPEN
-            and r["status"] != "suspended"
-            and now > r["due_at"]
-        )
+        late = _late(r, now)
         category = categories.get(r["category"], (r["category"], r["category"]))
         values = {
             "id": r["id"],
@@ -198,6 +272,22 @@ class Export:
         return [values[key] for key, *_ in COLUMNS]
 
 
+async def _categories() -> dict[str, tuple[str, str]]:
+    return {
+        r["code"]: (r["name_zh"], r["name_en"])
+        for r in await Category.select(Category.code, Category.name_zh, Category.name_en).run()
+    }
+
+
+def _late(r: dict[str, Any], now: datetime) -> bool:
+    return bool(
+        r["due_at"] is not None
+        and r["status"] in workflow.OPEN
+        and r["status"] != "suspended"
+        and now > r["due_at"]
+    )
+
+
 async def prepare(
     *,
     grants: list[policy.Grant],
@@ -206,6 +296,7 @@ async def prepare(
     date_from: date | None,
     date_to: date | None,
     fmt: str,
+    crs: str | None = None,
 ) -> Export:
     """Check the caller may export the area, count the rows (refusing more than MAX_ROWS) and
     audit the export; the export is in the current language (core/i18n)."""
@@ -232,6 +323,7 @@ async def prepare(
             area_path=area_path,
             detail={
                 "format": fmt,
+                **({"crs": crs} if crs else {}),
                 "from": date_from.isoformat(),
                 "to": date_to.isoformat(),
                 "rows": rows,

@@ -69,6 +69,13 @@ class TrendDay(msgspec.Struct):
     patrol_missed: int
 
 
+class ChannelCount(msgspec.Struct):
+    """Cases reported in the period through one channel (app, patrol, hotline, QR, SOS...)."""
+
+    channel: str
+    cases: int
+
+
 class DashboardRead(msgspec.Struct):
     area: AreaRef | None  # the area asked for; None: the caller's whole area
     scope: list[AreaRef]  # the areas the figures cover
@@ -82,6 +89,7 @@ class DashboardRead(msgspec.Struct):
     coverage: Coverage
     response: ResponseFigures | None  # None: the caller may not read response times
     trend: list[TrendDay]
+    channels: list[ChannelCount] = []  # most cases first
 
 
 class PointsEntryRow(msgspec.Struct):

@@ -26,6 +26,7 @@ from grid_backend.response import services as response
 from grid_backend.settings import get_settings
 from grid_backend.stats.schemas import (
     CaseFigures,
+    ChannelCount,
     Coverage,
     DashboardRead,
     PatrolToday,
@@ -157,6 +158,22 @@ async def rectification(paths: list[str], date_from: date, date_to: date) -> Rec
         major_closed=major_closed,
         major_rate=_rate(major_closed, major),
     )
+
+
+async def by_channel(paths: list[str], date_from: date, date_to: date) -> list[ChannelCount]:
+    """Cases reported in the period by the channel they came through, most first."""
+    rows = (
+        await HazardReport.select(HazardReport.channel, Count(alias="n"))
+        .where(
+            under(HazardReport.area_path, paths)
+            & (HazardReport.created_at >= day_start(date_from))
+            & (HazardReport.created_at < day_start(date_to + timedelta(days=1)))
+        )
+        .group_by(HazardReport.channel)
+        .run()
+    )
+    ordered = sorted(rows, key=lambda r: (-r["n"], r["channel"]))
+    return [ChannelCount(channel=r["channel"], cases=r["n"]) for r in ordered]
 
 
 async def patrols_today(grants: list[policy.Grant], area_path: str | None) -> PatrolToday | None:
@@ -308,6 +325,7 @@ async def dashboard(
         coverage=await coverage(grants, roots),
         response=response_figures,
         trend=await trend(paths, date_from, date_to),
+        channels=await by_channel(paths, date_from, date_to),
     )
 
 

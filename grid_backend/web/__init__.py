@@ -11,8 +11,9 @@ from grid_backend.settings import get_settings
 from grid_backend.web import assets, console, i18n
 from grid_backend.web.field import FieldController
 from grid_backend.web.home import HomeController
+from grid_backend.web.qr import QrScanController
 
-PAGE_HANDLERS: list[Any] = [HomeController, FieldController]
+PAGE_HANDLERS: list[Any] = [HomeController, FieldController, QrScanController]
 
 
 async def _page_language(request: Request[Any, Any, Any]) -> None:

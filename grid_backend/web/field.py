@@ -33,6 +33,8 @@ PAGES: dict[str, str] = {
     "inbox": "/app/inbox",
     "callouts": "/app/callouts",
     "outbox": "/app/outbox",
+    "evacuation": "/app/evacuation",
+    "me": "/app/me",
 }
 
 
@@ -132,6 +134,14 @@ class FieldController(Controller):
     @get("/outbox", name="field:outbox")
     async def outbox(self) -> Template:
         return _page("outbox", "Waiting to send")
+
+    @get("/evacuation", name="field:evacuation")
+    async def evacuation(self) -> Template:
+        return _page("evacuation", "Evacuation")
+
+    @get("/me", name="field:me")
+    async def me(self) -> Template:
+        return _page("me", "My data")
 
     @get("/manifest.webmanifest", name="field:manifest")
     async def manifest(self) -> Template:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -9,10 +10,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from grid_backend.core import policy
 from grid_backend.settings import get_settings
 from grid_backend.stats import labels
 from grid_backend.web import assets, i18n
-from grid_backend.web.console import console_user, csrf_token
+from grid_backend.web.console import console_may, console_user, csrf_token
 
 UI = Path(__file__).resolve().parents[2] / "grid_ui"
 TEMPLATES = UI / "templates"
@@ -26,6 +28,11 @@ def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(get_settings().zone).strftime(fmt)
+
+
+def duties_allow(duties: Iterable[str], action: str) -> bool:
+    """Whether any of these duties may do the action somewhere (a navigation link's test)."""
+    return bool(policy.RULES.get(action, frozenset()) & set(duties))
 
 
 def environment() -> Environment:
@@ -45,8 +52,10 @@ def environment() -> Environment:
     env.globals["label"] = labels.label
     env.globals["static_url"] = assets.static_url  # /static/<path>?v=<hash>: web/assets.py
     env.globals["console_user"] = console_user
+    env.globals["console_may"] = console_may  # which sections the navigation offers
     env.globals["console_csrf"] = csrf_token  # not "csrf_token": Litestar registers its own
     env.globals["duty_name"] = i18n.duty_name
+    env.globals["duties_allow"] = duties_allow
     env.globals["timezone_name"] = get_settings().timezone
     return env
 

@@ -29,6 +29,7 @@ CALLS = {
     "NotFound": None,
     "Forbidden": 0,
     "PhotoRejected": 1,
+    "Open311Error": 1,  # grid_backend/open311: (status, description)
 }
 
 
@@ -141,3 +142,21 @@ def test_every_label_and_template_is_translated_under_its_context() -> None:
     ]
     assert len(tables) >= 23  # the label tables of stats/labels.py are found
     assert not missing, "no zh_CN translation in messages.po:\n" + "\n".join(missing)
+
+
+def test_no_message_is_in_the_catalogue_twice() -> None:
+    """A message given twice is read as one of its translations, silently (two merges once
+    left "Urgent case" as both 紧急事件 and 紧急案件, and "no such grid" twice)."""
+    seen: dict[tuple[str | None, str], int] = {}
+    twice = []
+    context = None
+    for number, line in enumerate(PO.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("msgctxt "):
+            context = line[len("msgctxt ") :]
+        elif line.startswith("msgid ") and line != 'msgid ""':
+            key = (context, line[len("msgid ") :])
+            if key in seen:
+                twice.append(f"{key[1]} (lines {seen[key]} and {number})")
+            seen[key] = number
+            context = None
+    assert twice == []

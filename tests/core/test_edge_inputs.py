@@ -277,6 +277,7 @@ async def test_openapi_declares_problem_responses(client):
     assert set(export) == {
         "text/csv",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/geo+json",
     }
     param = next(
         p

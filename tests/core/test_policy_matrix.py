@@ -41,8 +41,9 @@ from shapely.geometry import box
 
 from grid_backend.areas.risk_points import create_risk_point
 from grid_backend.areas.schemas import RiskPointCreate
-from grid_backend.areas.tables import RiskPoint
+from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import clock, policy
+from grid_backend.evacuation.tables import Household
 from grid_backend.people.schemas import AssignmentCreate
 from grid_backend.people.services import create_assignment
 from grid_backend.people.tables import Assignment
@@ -95,6 +96,8 @@ MAY = {
     "write risk points": MANAGERS | {"grid_leader", "emergency_officer"},
     "import areas": {"admin"},
     "see phone numbers": STAFF,
+    "read households": STAFF,
+    "manage households": MANAGERS | {"grid_leader"},
 }
 
 
@@ -134,6 +137,7 @@ class World(factories.World):
     workers: dict[str, Person]  # grid code -> a grid worker on duty there
     worker_assignments: dict[str, int]  # grid code -> that worker's assignment id
     points: dict[str, int]  # grid code -> a risk point in it
+    households: dict[str, int]  # grid code -> a threatened household in it (its worker helps)
     recruit: Person  # an account the managers give duties to
 
     @property
@@ -165,6 +169,22 @@ async def _point(grid: str, name: str) -> int:
     return point.id
 
 
+async def _household(grid: str, helper_id: int) -> int:
+    area = await Area.select(Area.id, Area.path).where(Area.code == grid).first()
+    rows = await Household.insert(
+        Household(
+            grid=area["id"],
+            area_path=area["path"],
+            address=f"{GRID_NAMES[grid]} 1号",
+            head_name="户主",
+            head_phone="13812345678",
+            people=3,
+            helper=helper_id,
+        )
+    ).returning(Household.id)
+    return rows[0]["id"]
+
+
 @pytest.fixture(scope="module")
 async def world(database, app):
     from grid_backend.areas.locate import grid_index
@@ -191,6 +211,7 @@ async def world(database, app):
         .where(Assignment.account.is_in([p.id for p in workers.values()]))
         .run()
     }
+    households = {grid: await _household(grid, workers[grid].id) for grid in GRID_NAMES}
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield await factories.make_world(
@@ -201,6 +222,7 @@ async def world(database, app):
             workers=workers,
             worker_assignments=worker_assignments,
             points=points,
+            households=households,
             recruit=who(name="recruit"),
         )
     grid_index.reset()
@@ -418,3 +440,81 @@ async def test_get_locate(world, caller, grid):
     else:
         assert all(MASKED.match(p) for p in phones.values()), phones
         assert phones[worker.id] == worker.phone[:3] + "****" + worker.phone[-4:]
+
+
+@pytest.mark.parametrize(("caller", "grid"), CASES)
+async def test_get_households(world, caller, grid):
+    r = await world.client.get(
+        "/api/v1/households", params={"limit": 200}, headers=world.headers(caller)
+    )
+    if caller == "resident":
+        _refused(r)
+        return
+    assert r.status_code == 200, r.text
+    items = {h["id"]: h for h in r.json()["items"]}
+    sees = expect("read households", caller, grid)
+    assert (world.households[grid] in items) is sees
+    for item in items.values():  # nothing outside the caller's reach, and every phone in full
+        assert inside(caller, item["grid"]["code"]), item
+        assert item["head_phone"] == "13812345678" and item["masked"] is False
+
+
+@pytest.mark.parametrize(("caller", "grid"), CASES)
+async def test_get_household(world, caller, grid):
+    r = await world.client.get(
+        f"/api/v1/households/{world.households[grid]}", headers=world.headers(caller)
+    )
+    if expect("read households", caller, grid):
+        assert r.status_code == 200, r.text
+        assert r.json()["grid"]["code"] == grid and r.json()["head_phone"] == "13812345678"
+    else:  # a household one may not see does not exist for them
+        assert r.status_code == 404, r.text
+        assert r.json()["code"] == "household_not_found"
+
+
+@pytest.mark.parametrize(("caller", "grid"), CASES)
+async def test_post_households(world, caller, grid):
+    before = await Household.count().run()
+    r = await world.client.post(
+        "/api/v1/households",
+        headers=world.headers(caller),
+        json={
+            "grid_id": world.area_ids[grid],
+            "address": f"{caller} 新户",
+            "head_name": "户主",
+            "head_phone": "13912345678",
+            "people": 2,
+            "helper_id": world.workers[grid].id,
+        },
+    )
+    if expect("manage households", caller, grid):
+        assert r.status_code == 201, r.text
+        assert await Household.count().run() == before + 1
+    else:
+        _refused(r)
+        assert await Household.count().run() == before
+
+
+@pytest.mark.parametrize(("caller", "grid"), CASES)
+async def test_patch_household(world, caller, grid):
+    note = f"checked by {caller} in {GRID_NAMES[grid]}"
+    r = await world.client.patch(
+        f"/api/v1/households/{world.households[grid]}",
+        headers=world.headers(caller),
+        json={"note": note},
+    )
+    stored = (
+        await Household.select(Household.note)
+        .where(Household.id == world.households[grid])
+        .first()
+        .run()
+    )
+    if expect("manage households", caller, grid):
+        assert r.status_code == 200, r.text
+        assert stored["note"] == note
+    elif expect("read households", caller, grid):
+        _refused(r)
+        assert stored["note"] != note
+    else:
+        assert r.status_code == 404, r.text
+        assert stored["note"] != note

@@ -227,7 +227,22 @@ def _csp_violations(context) -> list[str]:
             seen.append(f"{message.page.url if message.page else ''}: {message.text}")
 
     context.on("console", note)
+    _print_trouble(context)
     return seen
+
+
+def _print_trouble(context) -> None:
+    """Print what went wrong in the browser (script errors, console errors, answers of 400 and
+    above): it lands in the test's captured output, so a failure in CI says what the page saw."""
+    context.on("weberror", lambda e: print(f"[page error] {e.error}"))
+    context.on(
+        "console",
+        lambda m: print(f"[console {m.type}] {m.text}") if m.type in ("error", "warning") else None,
+    )
+    context.on(
+        "response",
+        lambda r: print(f"[{r.status}] {r.request.method} {r.url}") if r.status >= 400 else None,
+    )
 
 
 @pytest.fixture

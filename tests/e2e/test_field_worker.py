@@ -89,7 +89,8 @@ def test_cases_for_me_by_deadline_with_overdue_marked_and_waiting_checks_apart(
 ):
     todo = my_cases(live_server, "dispatched", "in_progress")
     waiting = my_cases(live_server, "pending_check")
-    assert todo and waiting, "the demo gives the grid worker both"
+    on_hold = my_cases(live_server, "suspended")
+    assert todo and waiting and on_hold, "the demo gives the grid worker all three"
     sign_in(phone)
     phone.goto("/app/cases")
     items = phone.locator("#to-fix a.item")
@@ -106,6 +107,11 @@ def test_cases_for_me_by_deadline_with_overdue_marked_and_waiting_checks_apart(
     expect(section.locator("a.item")).to_have_count(len(waiting))
     for r in waiting:
         expect(phone.locator(f"#to-fix a[href='/app/case?id={r['id']}']")).to_have_count(0)
+    # cases the command centre put on hold are still the worker's: listed apart, not lost
+    held = phone.locator("#on-hold")
+    expect(held.locator("h2")).to_have_text("已暂缓，待指挥中心恢复后处理")
+    expect(held.locator("a.item")).to_have_count(len(on_hold))
+    expect(held.locator("a.item").first).to_contain_text("暂缓")
     screenshot(phone, "field-worker-cases")
 
 

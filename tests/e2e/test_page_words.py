@@ -17,6 +17,7 @@ shows each check failing on a page that breaks it."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -26,14 +27,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browsing import sign_in_field
+from browsing import sign_in_console, sign_in_field
+from evacuation_browser import seed_households
+from field_evacuation import evacuate
 from playwright.sync_api import expect
 
 from grid_backend.core import i18n
+from grid_backend.evacuation import ledger
 from grid_backend.stats import labels
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "tests" / "media" / "images" / "hopper.jpg"
+ADMIN = "13900000001"  # the demo's admin
 DISPATCHER = "13900000004"  # 李值班, dispatcher of 七星岗街道
 WORKER = "13900000007"  # 周网格员
 RESPONDER = "13900000010"  # 孙群防, called out by a warning
@@ -81,7 +86,8 @@ CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]+")
 HAN = re.compile(r"[\u3400-\u9fff]")
 # Chinese that English pages show on purpose: the switch to Chinese, and the one word a
 # callout asks people to answer with (quoted as such in the English text).
-CHINESE_ON_PURPOSE = {"中文", "收到"}
+CHINESE_ON_PURPOSE = {"中文", "收到"} | {c.header for c in ledger.COLUMNS}  # + the ledger's
+# column headers, named as the office's Chinese .xlsx names them
 
 
 def _english_with_chinese() -> set[str]:
@@ -144,6 +150,11 @@ class Sweep:
     wrong: list[str] = field(default_factory=list)
     pages: int = 0
 
+    def __post_init__(self) -> None:
+        # one pattern for every id (a search per id and text took seconds a page)
+        alternatives = "|".join(re.escape(i) for i in sorted(self.ids, key=len, reverse=True))
+        self.id_pattern = re.compile(rf"(?<!\w)(?:{alternatives or '(?!)'})(?!\w)")
+
     def problems(self, words: list[list[str]], language: str) -> list[str]:
         found = []
         for where, text in words:
@@ -152,11 +163,8 @@ class Sweep:
                     found.append(f"{what} {match.group(0)!r} in {where} {text[:80]!r}")
             if text in self.codes:
                 found.append(f"a raw code in {where} {text!r}")
-            for (
-                message_id
-            ) in self.ids:  # alone, or inside a longer text ("Risk point · risk major")
-                if re.search(rf"(?<!\w){re.escape(message_id)}(?!\w)", text):
-                    found.append(f"a message id in {where} {text!r}")
+            if self.id_pattern.search(text):  # alone, or inside ("Risk point · risk major")
+                found.append(f"a message id in {where} {text!r}")
             if language == "en":
                 for run in CJK.findall(text):
                     if HAN.search(run) and run not in CHINESE_ON_PURPOSE and run not in self.data:
@@ -213,9 +221,11 @@ def _data_texts(live_server) -> str:
 def _settle(page, selector: str | None = None) -> None:
     """Let a page's script fetch and draw its data."""
     page.wait_for_load_state("load")
-    if selector:
+    if selector:  # the page's data is drawn: a moment for what is drawn after it
         page.locator(selector).first.wait_for(timeout=15000)
-    page.wait_for_timeout(600)
+        page.wait_for_timeout(200)
+    else:
+        page.wait_for_timeout(500)
 
 
 @dataclass
@@ -228,9 +238,12 @@ class World:
     resident_case: int
     worker_case: int | None
     task_id: int | None
+    qr_area_id: int  # a community with a working QR code and a revoked one
+    evacuations: dict[str, int] = field(default_factory=dict)  # a board of each state
 
 
 def _world(live_server) -> World:
+    evacuate(live_server, random.randint(100, 999))  # households on /app/evacuation
     with live_server.api(live_server.login(DISPATCHER)) as api:
         items = api.get("/api/v1/reports", params={"limit": 100}).json()["items"]
         cases: dict[str, int] = {}
@@ -251,6 +264,14 @@ def _world(live_server) -> World:
         )
         assert warning.status_code == 201, warning.text
         callout = warning.json()["callout_ids"][-1]
+        point = api.get("/api/v1/risk-points", params={"limit": 1}).json()["items"][0]
+        for _ in range(2):  # issued, then reissued: one working code and one revoked
+            issued = api.post(
+                "/api/v1/qr-codes", json={"target": "risk_point", "target_id": point["id"]}
+            )
+            assert issued.status_code == 201, issued.text
+        grid = api.get(f"/api/v1/areas/{point['grid']['id']}").json()
+        qr_area = next(a["id"] for a in grid["ancestors"] if a["level"] == "community")
     with live_server.api(live_server.login(RESIDENT)) as api:
         mine = api.get("/api/v1/me/reports", params={"limit": 5}).json()["items"]
     with live_server.api(live_server.login(WORKER)) as api:
@@ -260,13 +281,65 @@ def _world(live_server) -> World:
             "/api/v1/reports", params={"assignee_id": me["account"]["id"], "limit": 5}
         ).json()["items"]
     return World(
+        evacuations=_evacuations(live_server),
         cases=cases,
         callout_id=callout,
         township_id=township,
         resident_case=mine[0]["id"],
         worker_case=worker_cases[0]["id"] if worker_cases else None,
         task_id=tasks[0]["id"] if tasks else None,
+        qr_area_id=qr_area,
     )
+
+
+def _evacuations(live_server) -> dict[str, int]:
+    """An evacuation of each state: under way (with households, and one covering none),
+    proposed by the warnings job, ended."""
+    tag = uuid.uuid4().hex[:6]
+    people = {"head_name": "王大爷", "head_phone": "13911110001", "people": 2, "elderly_alone": 1}
+    seeded = seed_households(
+        live_server,
+        WORKER,
+        [{**people, "address": f"解放碑{tag}号"}],
+        shelter={"name": f"解放碑小学{tag}", "capacity": 2},
+    )
+    found: dict[str, int] = {}
+    with live_server.api(live_server.login(DISPATCHER)) as api:
+        start = {"area_ids": [seeded["grid_id"]]}
+        found["active"] = api.post("/api/v1/evacuations", json=start).json()["id"]
+        ended = api.post("/api/v1/evacuations", json=start).json()["id"]
+        assert api.post(f"/api/v1/evacuations/{ended}/end", json={}).status_code == 200
+        found["ended"] = ended
+        point = api.get("/api/v1/risk-points", params={"area_id": seeded["grid_id"]}).json()
+        empty = api.post("/api/v1/evacuations", json={"risk_point_ids": [point["items"][0]["id"]]})
+        assert empty.status_code == 201, empty.text
+        found["empty"] = empty.json()["id"]
+        warning = api.post(
+            "/api/v1/warnings",
+            json={
+                "level": "red",
+                "type": "heavy_rain",
+                "area_ids": [seeded["grid_id"]],
+                "expires_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
+                "message": f"红色暴雨预警 {tag}",
+                "callout": False,
+            },
+        ).json()
+        live_server.cli("jobs", "run", "evacuation.warnings")
+        proposed = api.get("/api/v1/evacuations", params={"status": "proposed"}).json()["items"]
+        found["proposed"] = next(p["id"] for p in proposed if p["warning_id"] == warning["id"])
+        r = api.post(
+            f"/api/v1/evacuations/{found['active']}/shelters/{seeded['shelter_id']}/arrivals",
+            json={"people": 3},
+        )
+        assert r.status_code == 201, r.text
+    with live_server.api(live_server.login(WORKER)) as api:
+        r = api.post(
+            f"/api/v1/evacuations/{found['active']}/households/{seeded['households'][0]}/status",
+            json={"status": "refused", "reason": "不愿离家"},
+        )
+        assert r.status_code == 201, r.text
+    return found
 
 
 def _console_pages(world: World) -> list[tuple[str, str, str | None]]:
@@ -286,9 +359,20 @@ def _console_pages(world: World) -> list[tuple[str, str, str | None]]:
         ("people", "/console/people", None),
         ("rewards", "/console/rewards", None),
         ("exports", "/console/exports", None),
+        ("webhooks", "/console/webhooks", None),
         ("map", "/console/map", ".leaflet-container"),
         ("urgent", "/console/urgent", None),
+        ("qr codes", "/console/qr", "[data-testid=qr-places]"),
+        ("qr codes issued", f"/console/qr?area_id={world.qr_area_id}", "td.qr-preview img"),
+        ("revoked qr codes", f"/console/qr?area_id={world.qr_area_id}&revoked=true", None),
         ("missing case", f"/console/cases/{MISSING}", None),
+        ("hotline intake", "/console/hotline", "#hotline-map[data-ready=true]"),
+        ("evacuations", "/console/evacuations", None),
+        ("missing evacuation", f"/console/evacuations/{MISSING}", None),
+    ]
+    pages += [
+        (f"evacuation {state}", f"/console/evacuations/{evacuation_id}", "#helper-rows tr")
+        for state, evacuation_id in sorted(world.evacuations.items())
     ]
     pages += [
         (f"case {status}", f"/console/cases/{case_id}", None)
@@ -381,6 +465,7 @@ def _field_pages(browser, live_server, world: World, sweep: Sweep, language: str
         ("inbox", "/app/inbox"),
         ("outbox", "/app/outbox"),
         ("callouts (none)", "/app/callouts"),
+        ("my data", "/app/me"),
     ):
         page.goto(path)
         _settle(page)
@@ -392,6 +477,7 @@ def _field_pages(browser, live_server, world: World, sweep: Sweep, language: str
     page = worker.new_page()
     _sign_in_field(page, WORKER, language)
     paths = [("home", "/app/"), ("tasks", "/app/tasks"), ("cases", "/app/cases")]
+    paths.append(("evacuation", "/app/evacuation"))
     if world.task_id:
         paths.append(("task", f"/app/task?id={world.task_id}"))
     if world.worker_case:
@@ -414,6 +500,96 @@ def _field_pages(browser, live_server, world: World, sweep: Sweep, language: str
     responder.close()
 
 
+def _open311_states(browser, live_server, sweep: Sweep, language: str, screenshot) -> None:
+    """The admins' Open311 clients page: its list, and a key just issued from its form."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in_console(page, ADMIN, language=language)
+    page.goto("/console/open311")
+    _settle(page)
+    sweep.check(page, language, "open311 clients")
+    page.fill("#open311-issue input[name=name]", f"Civic311 {language}")
+    page.click("#open311-issue button[type=submit]")
+    _settle(page, "[data-testid=open311-key]:not([hidden])")
+    sweep.check(page, language, "open311 key issued")
+    screenshot(page, f"words-console-open311-{language}")
+    context.close()
+
+
+def _households_states(browser, live_server, sweep: Sweep, language: str, screenshot) -> None:
+    """The households page in each state: the list, nothing found, an area with none, the
+    form's field errors, a refused ledger's problems, an import's counts. The ledger imported
+    is the area's own export, so it changes nothing the other pages show."""
+    import io
+
+    import openpyxl
+
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in_console(page, DISPATCHER, language=language)
+    for what, path, selector in (
+        ("households", "/console/households", "[data-testid=households]"),
+        (
+            "households none found",
+            "/console/households?q=zz-none",
+            "[data-testid=households-empty]",
+        ),
+    ):
+        page.goto(path)
+        _settle(page, selector)
+        sweep.check(page, language, what)
+    page.goto("/console/households")
+    page.click("[data-new]")
+    page.click("#household-form button[type=submit]")
+    _settle(page, "#household-form .field-error:not(:empty)")
+    sweep.check(page, language, "household form errors")
+    page.click("#household-dialog [data-close]")
+    book = openpyxl.Workbook()
+    book.active.append(["网格编码", "地址", "户主姓名", "户主电话", "人数", "包保责任人电话"])
+    book.active.append(["999999999999999", "甲", "乙", "12345", 0, "1"])
+    book.active.append(["", "", "", "", "", ""])
+    book.active.append(["999999999999998", "", "丙", "13600000000", "x", WORKER])
+    broken = io.BytesIO()
+    book.save(broken)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    page.set_input_files(
+        "#import-form input[type=file]",
+        {"name": "broken.xlsx", "mimeType": xlsx, "buffer": broken.getvalue()},
+    )
+    page.click("#import-form button[type=submit]")
+    _settle(page, "[data-testid=import-problems]")
+    sweep.check(page, language, "household import problems")
+    screenshot(page, f"words-console-households-problems-{language}")
+    with live_server.api(live_server.login(DISPATCHER)) as api:
+        export = api.get("/api/v1/households/export")
+        assert export.status_code == 200, export.text
+    page.set_input_files(
+        "#import-form input[type=file]",
+        {"name": "export.xlsx", "mimeType": xlsx, "buffer": export.content},
+    )
+    page.click("#import-form button[type=submit]")
+    _settle(page, "[data-testid=import-success]")
+    sweep.check(page, language, "household import success")
+    screenshot(page, f"words-console-households-imported-{language}")
+    context.close()
+    # an area without households: another township, as the city's administrator
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in_console(page, "13900000001", language=language)
+    page.goto("/console/households")
+    other = page.locator("select[name=area_id] option", has_text="朝天门街道").get_attribute(
+        "value"
+    )
+    page.goto(f"/console/households?area_id={other}")
+    _settle(page, "[data-testid=households-empty]")
+    sweep.check(page, language, "households of an empty area")
+    screenshot(page, f"words-console-households-empty-{language}")
+    page.goto("/console/webhooks")  # what admins keep (the dispatcher is told it is theirs)
+    _settle(page, "[data-testid=webhooks-table]")
+    sweep.check(page, language, "webhooks (admin)")
+    context.close()
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_page_shows_people_words(browser, live_server, screenshot, language):
     world = _world(live_server)
@@ -432,9 +608,18 @@ def test_every_page_shows_people_words(browser, live_server, screenshot, languag
         page.goto(path)
         _settle(page, selector)
         sweep.check(page, language, what)
-        if what in {"callout board", "dashboard", "people", "urgent"}:
+        if what in {
+            "callout board",
+            "dashboard",
+            "people",
+            "urgent",
+            "qr codes issued",
+            "evacuation active",
+        }:
             screenshot(page, f"words-console-{what.replace(' ', '-')}-{language}")
     console.close()
+    _households_states(browser, live_server, sweep, language, screenshot)
+    _open311_states(browser, live_server, sweep, language, screenshot)
 
     _field_pages(browser, live_server, world, sweep, language, screenshot)
     assert sweep.pages >= 35

@@ -32,6 +32,8 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 from browsing import sign_in_console, sign_in_field
+from evacuation_browser import seed_households
+from field_evacuation import evacuate
 
 import grid_backend
 from grid_backend.web.field import PAGES
@@ -49,6 +51,10 @@ CANARY_PASSWORD = "Canary-xss-141-Chongqing!"
 # Each shape sets the canary if it ever runs as HTML or as a link.
 IMG = '<img src=x onerror="window.__xss=1">'
 SVG = '<svg onload="window.__xss=1">'
+EVACUEES = [
+    {"address": "转移户" + IMG, "head_name": "户主" + SVG, "head_phone": "13912345678",
+     "people": 2, "lat": 29.56, "lng": 106.55, "note": IMG, "linked": True},
+]  # fmt: skip
 SCRIPT = '"><script>window.__xss=1</script>'
 JS_LINK = "javascript:window.__xss=1"
 TEMPLATE = "{{7*7}}${7*7}"
@@ -76,6 +82,12 @@ V: dict[str, str] = {
     "excuse": "免责" + IMG,
     "case_desc": "案" + IMG + TEMPLATE,
     "case_client_id": "rcid" + SVG,
+    "sos_desc": "呼救" + IMG,
+    "sos_client_id": "sosid" + SVG,
+    "hotline_caller": "来电" + SVG,
+    "hotline_desc": "热线" + IMG + TEMPLATE,
+    "hotline_client_id": "hlid" + IMG,
+    "hotline_address": "热线地址" + SVG + "网格" + IMG,  # names the seeded grid ("grid_name")
     "register_note": "立案" + SVG,
     "dispatch_note": "交办" + IMG,
     "reject_desc": "驳案" + SVG,
@@ -103,6 +115,37 @@ V: dict[str, str] = {
     "cancel_reason": "解除" + IMG,
     "callout_message": "叫应" + IMG,
     "callout_message_en": "Callout " + SVG,
+    "shelter_name": "避险点" + IMG,
+    "shelter_contact_name": "联系人" + SVG,
+    "shelter_contact_phone": JS_LINK,
+    "shelter2_name": "改避险点" + SVG,
+    "shelter2_contact_name": "改联系人" + IMG,
+    "shelter2_contact_phone": "<img src=x onerror=__xss=1>",  # 32 characters at most
+    "household_address": "户址" + IMG,
+    "household_head_name": "户主" + SVG,
+    "household_watch_group": "联防" + SCRIPT,
+    "household_note": "备注" + JS_LINK,
+    "household2_address": "改户址" + SVG,
+    "household2_head_name": "改户主" + IMG,
+    "household2_watch_group": "改联防" + IMG,
+    "household2_note": "改备注" + SCRIPT,
+    "household3_address": "导入户址" + IMG,
+    "household3_head_name": "导入户主" + SVG,
+    "household3_watch_group": "导入联防" + SCRIPT,
+    "household3_note": "导入备注" + IMG,
+    "route_name": "转移路线" + IMG,
+    "route_cluster": "片区" + SVG,
+    # evacuations: households written straight into the table (tests/evacuation_browser.py)
+    "evac_household_address": "住址" + IMG,
+    "evac_household_head": "户主" + SVG,
+    "evac_household_note": "户注" + SCRIPT,
+    "evacuation_note": "转移" + IMG,
+    "refusal_reason": "拒转" + SVG,
+    "evacuation_shelter": "安置" + IMG,
+    "webhook_name": "钩子" + IMG + TEMPLATE,
+    "webhook2_name": "改钩子" + SVG,
+    "open311_client_name": "接入方" + IMG,
+    "open311_desc": "接入上报" + SVG,
 }
 
 EXEMPT = "not free text: "
@@ -120,12 +163,24 @@ FIELDS: dict[str, str] = {
     "areas.RiskPointCreate.name": "rp_name",
     "areas.RiskPointCreate.note": "rp_note",
     "areas.RiskPointCreate.code": EXEMPT + "pattern [A-Za-z0-9_-]+",
+    "open311.ClientCreate.name": "open311_client_name",
+    "open311.ClientCreate.slug": EXEMPT + "pattern [a-z0-9-]+",
     "areas.RiskPointUpdate.name": "rp2_name",
     "areas.RiskPointUpdate.note": "rp2_note",
     "hazards.ReportCreate.description": "case_desc reject_desc suspend_desc return_desc"
     " major_desc urgent_desc",
     "hazards.ReportCreate.client_id": "case_client_id",
+    "hazards.SosCreate.description": "sos_desc",
+    "hazards.SosCreate.client_id": "sos_client_id",
+    "hazards.HotlineCreate.caller_name": "hotline_caller",
+    "hazards.HotlineCreate.description": "hotline_desc",
+    "hazards.HotlineCreate.client_id": "hotline_client_id",
+    "hazards.HotlineCreate.address": "hotline_address",
+    "hazards.HotlineCreate.caller_phone": EXEMPT + "a mainland mobile number, validated and"
+    " stored as 11 digits",
+    "hazards.HotlineCreate.category": EXEMPT + "one of the configured categories",
     "hazards.ReportCreate.category": EXEMPT + "one of the configured categories",
+    "hazards.ReportCreate.qr": EXEMPT + "a QR code's token, looked up, never stored or shown",
     "hazards.Supervision.responsibility": "responsibility",
     "hazards.Supervision.measures": "measures",
     "hazards.Supervision.funds": "funds",
@@ -153,12 +208,31 @@ FIELDS: dict[str, str] = {
     "people.CodeRequestIn.phone": EXEMPT + "a phone number, normalised",
     "people.LoginIn.phone": EXEMPT + "never stored",
     "people.LoginIn.password": EXEMPT + "never shown",
+    "people.DeletionIn.password": EXEMPT + "never shown",
     "people.RefreshIn.refresh_token": EXEMPT + "never shown",
     "people.AssignmentCreate.duty": EXEMPT + "a duty name",
     "people.AssignmentCreate.area_code": EXEMPT + "a lookup",
     "people.AssignmentCreate.phone": EXEMPT + "a lookup",
     "people.AssignmentCreate.employment": EXEMPT + "full_time or part_time",
     "people.AssignmentCreate.board": EXEMPT + "one of the configured boards",
+    "evacuation.ShelterCreate.name": "shelter_name",
+    "evacuation.ShelterCreate.contact_name": "shelter_contact_name",
+    "evacuation.ShelterCreate.contact_phone": "shelter_contact_phone",
+    "evacuation.ShelterUpdate.name": "shelter2_name",
+    "evacuation.ShelterUpdate.contact_name": "shelter2_contact_name",
+    "evacuation.ShelterUpdate.contact_phone": "shelter2_contact_phone",
+    "evacuation.HouseholdCreate.address": "household_address",
+    "evacuation.HouseholdCreate.head_name": "household_head_name",
+    "evacuation.HouseholdCreate.head_phone": EXEMPT + "a mobile or landline number, normalised",
+    "evacuation.HouseholdCreate.watch_group": "household_watch_group",
+    "evacuation.HouseholdCreate.note": "household_note",
+    "evacuation.HouseholdUpdate.address": "household2_address",
+    "evacuation.HouseholdUpdate.head_name": "household2_head_name",
+    "evacuation.HouseholdUpdate.head_phone": EXEMPT + "a mobile or landline number, normalised",
+    "evacuation.HouseholdUpdate.watch_group": "household2_watch_group",
+    "evacuation.HouseholdUpdate.note": "household2_note",
+    "evacuation.RouteCreate.name": "route_name",
+    "evacuation.RouteCreate.from_cluster": "route_cluster",
     "response.TeamCreate.name": "team_name",
     "response.TeamCreate.contact_name": "team_contact_name",
     "response.TeamCreate.contact_phone": "team_contact_phone",
@@ -169,15 +243,29 @@ FIELDS: dict[str, str] = {
     "response.TeamUpdate.note": "team2_note",
     "response.DispatchIn.note": "response_note",
     "response.StepIn.note": "step_note",
+    "notify.QuietHours.start": EXEMPT + "pattern HH:MM",
+    "notify.QuietHours.end": EXEMPT + "pattern HH:MM",
+    "notify.WebhookCreate.name": "webhook_name",
+    "notify.WebhookCreate.url": EXEMPT + "an http(s) URL to a public address, checked",
+    "notify.WebhookCreate.secret": EXEMPT + "printable ASCII, never shown after creation",
+    "notify.WebhookUpdate.name": "webhook2_name",
+    "notify.WebhookUpdate.url": EXEMPT + "an http(s) URL to a public address, checked",
+    "notify.WebhookUpdate.secret": EXEMPT + "printable ASCII, never shown",
     # writes that are not Structs
     "import:POST /api/v1/areas/import properties.name": "grid_name community_name",
     "cli:create-user --name": "worker_name resident_name",
+    "import:POST /open311/v2/requests.json description (a form)": "open311_desc",
+    "import:POST /api/v1/households/import 地址 户主姓名 十户联防组 备注": (
+        "household3_address household3_head_name household3_watch_group household3_note"
+    ),
 }
 
 
 def _str_fields(t: mi.Type) -> bool:
     if isinstance(t, mi.StrType):
         return True
+    if isinstance(t, mi.Metadata):  # a Meta with a description or examples wraps the type
+        return _str_fields(t.type)
     if isinstance(t, mi.UnionType):
         return any(_str_fields(x) for x in t.types)
     if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
@@ -365,18 +453,26 @@ def hover_and_click(
     page, canary: Canary, selector: str, where: str, *, click: bool
 ) -> tuple[int, set[str]]:
     """Hover every map feature (the tooltip opens), then click it; the trap sees each."""
-    shown = set()
-    features = page.locator(selector).all()
-    for feature in features:
-        feature.dispatch_event("mouseover")
-        for tip in page.locator(".leaflet-tooltip").all_inner_texts():
-            shown.add(tip)
-        feature.dispatch_event("mouseout")
-        if click:
-            feature.click(force=True, timeout=5000)
-            page.wait_for_timeout(60)
-    canary.collect(page, f"{where} ({len(features)} × {selector})")
-    return len(features), shown
+    # in the page, in one go (a round trip per feature took most of the canary's minute): the
+    # trap watches every change as it is made, so nothing drawn in between goes unseen
+    count, tips = page.evaluate(
+        """([selector, click]) => {
+          const tips = [];
+          const features = [...document.querySelectorAll(selector)];
+          for (const feature of features) {
+            feature.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+            for (const tip of document.querySelectorAll(".leaflet-tooltip")) tips.push(tip.innerText);
+            feature.dispatchEvent(new MouseEvent("mouseout", { bubbles: true }));
+            if (click) feature.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+          }
+          return [features.length, tips];
+        }""",
+        [selector, click],
+    )
+    if click:  # what the clicks fetch is drawn (the live stream keeps the network busy)
+        page.wait_for_timeout(800)
+    canary.collect(page, f"{where} ({count} × {selector})")
+    return count, set(tips)
 
 
 # --- seeding through the API, as the roles that may write each text ---------------------------
@@ -390,12 +486,45 @@ def _ok(answer, *codes: int):
 @dataclass
 class Seeded:
     grid_id: int
+    community_id: int
     township_id: int
     cases: dict[str, int]
     tasks: dict[str, int]
     callout_id: int
     warning_id: int
     day: str
+    evacuation_id: int = 0
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _ledger(grid_code: str, helper_phone: str) -> bytes:
+    """A households' ledger with payloads in its text columns, as an office's .xlsx."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(
+        ["网格编码", "地址", "户主姓名", "户主电话", "人数", "包保责任人电话", "十户联防组", "备注"]
+    )
+    sheet.append(
+        [
+            grid_code,
+            V["household3_address"],
+            V["household3_head_name"],
+            "023-63861234",
+            2,
+            helper_phone,
+            V["household3_watch_group"],
+            V["household3_note"],
+        ]
+    )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def seed(live_server) -> Seeded:
@@ -429,6 +558,8 @@ def seed(live_server) -> Seeded:
     for feature in tree["features"]:
         feature["properties"]["name"] = names[feature["properties"]["code"]]
     _ok(admin.post("/api/v1/areas/import", json=tree))
+    # an Open311 client (admin); it posts a report beside the residents' ones below
+    issued = _ok(admin.post("/api/v1/open311-clients", json={"name": V["open311_client_name"]}))
 
     # risk points (the grid's emergency officer)
     with live_server.api(login(OFFICER)) as officer:
@@ -472,6 +603,14 @@ def seed(live_server) -> Seeded:
                 json={"name": V["rp2_name"], "note": V["rp2_note"]},
             )
         )
+        # QR codes: the point's first code reissued (a revoked one), then the grid's others
+        for _ in range(2):
+            _ok(
+                officer.post(
+                    "/api/v1/qr-codes", json={"target": "risk_point", "target_id": point["id"]}
+                )
+            )
+        _ok(officer.post("/api/v1/qr-codes/issue-all", json={"area_id": grid_id}))
 
     # patrols: a plan for the demo worker, done with a log; another one missed and excused
     dispatcher = live_server.api(login(DISPATCHER))
@@ -555,6 +694,19 @@ def seed(live_server) -> Seeded:
         }
         return _ok(resident.post("/api/v1/reports", json=body))["id"]
 
+    posted = admin.post(  # a form, not a Struct
+        "/open311/v2/requests.json",
+        data={
+            "api_key": issued["api_key"],
+            "service_code": "fire",
+            "lat": str(lat + 0.0002),
+            "long": str(lng - 0.0004),
+            "description": V["open311_desc"],
+            "attribute[reporter_safe]": "true",
+        },
+    )
+    assert posted.status_code == 201, posted.text
+
     def act(case_id: int, action: str, who=dispatcher, **body) -> None:
         _ok(who.post(f"/api/v1/reports/{case_id}/actions", json={"action": action, **body}))
 
@@ -566,6 +718,43 @@ def seed(live_server) -> Seeded:
         "return": report(V["return_desc"]),
         "major": report(V["major_desc"]),
         "urgent": report(V["urgent_desc"], urgent=True, category="landslide"),
+        "sos": _ok(
+            resident.post(
+                "/api/v1/sos",
+                json={
+                    "location": {"lat": lat + 0.0002, "lng": lng - 0.0002},
+                    "description": V["sos_desc"],
+                    "client_id": V["sos_client_id"],
+                },
+            )
+        )["id"],
+        "hotline": _ok(
+            dispatcher.post(
+                "/api/v1/hotline-reports",
+                json={
+                    "channel": "hotline_12345",
+                    "caller_phone": "13900009999",
+                    "caller_name": V["hotline_caller"],
+                    "category": "fire",
+                    "description": V["hotline_desc"],
+                    "location": {"lat": lat + 0.0002, "lng": lng - 0.0002},
+                    "client_id": V["hotline_client_id"],
+                },
+            )
+        )["report_id"],
+        # a typed address naming the grid (its name a payload too) is matched to it
+        "hotline_address": _ok(
+            dispatcher.post(
+                "/api/v1/hotline-reports",
+                json={
+                    "channel": "staff",
+                    "caller_phone": "13900009998",
+                    "category": "fire",
+                    "description": "代报",
+                    "address": V["hotline_address"],
+                },
+            )
+        )["report_id"],
     }
     act(cases["desc"], "register", note=V["register_note"])
     act(cases["desc"], "dispatch", note=V["dispatch_note"], assignee_id=worker_id, due_at=due)
@@ -627,6 +816,79 @@ def seed(live_server) -> Seeded:
                 json={"name": V["team2_name"], "note": V["team2_note"]},
             )
         )
+        # shelters (no page shows them yet: seeded so that the pages that come do)
+        shelter = _ok(
+            supervisor.post(
+                "/api/v1/shelters",
+                json={
+                    "name": V["shelter_name"],
+                    "kind": "school",
+                    "location": {"lat": lat + 0.002, "lng": lng},
+                    "capacity": 300,
+                    "area_ids": [township["id"]],
+                    "contact_name": V["shelter_contact_name"],
+                    "contact_phone": V["shelter_contact_phone"],
+                },
+            )
+        )
+        _ok(
+            supervisor.patch(
+                f"/api/v1/shelters/{shelter['id']}",
+                json={
+                    "name": V["shelter2_name"],
+                    "contact_name": V["shelter2_contact_name"],
+                    "contact_phone": V["shelter2_contact_phone"],
+                },
+            )
+        )
+        # threatened households (no page shows them yet): by the API and by the ledger
+        household = _ok(
+            supervisor.post(
+                "/api/v1/households",
+                json={
+                    "grid_id": grid_id,
+                    "address": V["household_address"],
+                    "head_name": V["household_head_name"],
+                    "head_phone": "13812345678",
+                    "people": 3,
+                    "elderly_alone": 1,
+                    "helper_id": worker_id,
+                    "shelter_id": shelter["id"],
+                    "risk_point_id": point["id"],
+                    "watch_group": V["household_watch_group"],
+                    "note": V["household_note"],
+                },
+            )
+        )
+        _ok(
+            supervisor.patch(
+                f"/api/v1/households/{household['id']}",
+                json={
+                    "address": V["household2_address"],
+                    "head_name": V["household2_head_name"],
+                    "watch_group": V["household2_watch_group"],
+                    "note": V["household2_note"],
+                },
+            )
+        )
+        _ok(
+            supervisor.post(
+                "/api/v1/households/import",
+                files={"file": ("ledger.xlsx", _ledger(grid["code"], WORKER), XLSX)},
+            )
+        )
+        _ok(
+            supervisor.post(
+                "/api/v1/evacuation-routes",
+                json={
+                    "name": V["route_name"],
+                    "area_id": township["id"],
+                    "points": [{"lat": lat, "lng": lng}, {"lat": lat + 0.002, "lng": lng}],
+                    "shelter_id": shelter["id"],
+                    "from_cluster": V["route_cluster"],
+                },
+            )
+        )
     response = _ok(
         dispatcher.post(
             f"/api/v1/reports/{cases['urgent']}/responses",
@@ -672,10 +934,25 @@ def seed(live_server) -> Seeded:
             },
         )
     )
+    evacuation_id = _evacuation(live_server, dispatcher)
+    # webhook subscribers (admins): paused at once, so nothing is ever sent to their address
+    for name, renamed in ((V["webhook_name"], None), ("钩子", V["webhook2_name"])):
+        hook = admin.post(
+            "/api/v1/webhooks",
+            json={"name": name, "url": "https://93.184.215.14/hook", "kinds": ["evacuation.ended"]},
+        )
+        assert hook.status_code == 201, hook.text
+        _ok(admin.post(f"/api/v1/webhooks/{hook.json()['id']}/pause"))
+        if renamed:
+            _ok(admin.patch(f"/api/v1/webhooks/{hook.json()['id']}", json={"name": renamed}))
     for client in (admin, dispatcher, resident):
         client.close()
+    # households in an evacuation (the demo worker helps them; one linked to the canary resident)
+    evacuate(live_server, "", households=EVACUEES, resident=CANARY_RESIDENT, shelter="避险" + IMG)
     return Seeded(
+        evacuation_id=evacuation_id,
         grid_id=grid_id,
+        community_id=community["id"],
         township_id=township["id"],
         cases=cases,
         tasks={"done": done_task["id"], "missed": missed_task["id"]},
@@ -683,6 +960,39 @@ def seed(live_server) -> Seeded:
         warning_id=warning["id"],
         day=done_task["local_date"],
     )
+
+
+def _evacuation(live_server, dispatcher: httpx.Client) -> int:
+    """Households with payloads in their texts, an evacuation over their grid (with a note), a
+    refusal with a reason and a headcount at a shelter named with a payload."""
+    texts = {"address": V["evac_household_address"], "head_name": V["evac_household_head"],
+             "note": V["evac_household_note"], "head_phone": "13911112222", "people": 3}  # fmt: skip
+    seeded = seed_households(
+        live_server,
+        WORKER,
+        [texts, {**texts, "elderly_alone": 1}],
+        shelter={"name": V["evacuation_shelter"], "capacity": 5},
+    )
+    run = _ok(
+        dispatcher.post(
+            "/api/v1/evacuations",
+            json={"area_ids": [seeded["grid_id"]], "note": V["evacuation_note"]},
+        )
+    )
+    with live_server.api(live_server.login(WORKER)) as worker:
+        _ok(
+            worker.post(
+                f"/api/v1/evacuations/{run['id']}/households/{seeded['households'][0]}/status",
+                json={"status": "refused", "reason": V["refusal_reason"]},
+            )
+        )
+    _ok(
+        dispatcher.post(
+            f"/api/v1/evacuations/{run['id']}/shelters/{seeded['shelter_id']}/arrivals",
+            json={"people": 4},
+        )
+    )
+    return run["id"]
 
 
 @pytest.fixture(scope="module")
@@ -693,7 +1003,7 @@ def seeded(live_server) -> Seeded:
 # --- the pages ---------------------------------------------------------------------------------
 
 
-def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
+def console_pages(page, canary: Canary, s: Seeded, *, area: str = "", admin: bool = False) -> None:
     """Every console page, with the seeded texts each must show literally."""
     q = f"?area_id={s.township_id}" if area else ""
     amp = f"&area_id={s.township_id}" if area else ""
@@ -708,9 +1018,19 @@ def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
         "return": [V["return_desc"], V["return_reason"]],
         "major": [V["major_desc"], V["responsibility"], V["measures"], V["funds"]],
         "urgent": [V["urgent_desc"]],
+        "sos": [V["sos_desc"]],
+        "hotline": [V["hotline_desc"], V["hotline_caller"]],
+        "hotline_address": [V["hotline_address"]],
     }.items():
         show(page, canary, f"/console/cases/{s.cases[key]}", [*texts, V["grid_name"]])
     show(page, canary, "/console/cases/2147483000", [])  # the missing-case page
+    show(page, canary, "/console/hotline" + q)
+    page.wait_for_selector("#hotline-map[data-ready=true]", timeout=20000)
+    _, tips = hover_and_click(
+        page, canary, "#hotline-map .leaflet-interactive", "/console/hotline", click=False
+    )
+    if not any(V["grid_name"] in tip for tip in tips):  # the grids' names, as text
+        canary.missing.append(f"/console/hotline tooltips: {V['grid_name']}")
 
     page.goto("/console/map" + q)
     page.wait_for_selector("#map[data-ready=true]", timeout=20000)
@@ -799,6 +1119,44 @@ def console_pages(page, canary: Canary, s: Seeded, *, area: str = "") -> None:
         [V["callout_message"], V["worker_name"]],
     )
     show(page, canary, "/console/exports" + q)
+    # Open311 clients: the admin's page (anyone else is shown the refusal page)
+    show(page, canary, "/console/open311", [V["open311_client_name"]] if area else [])
+    show(page, canary, "/console/cases" + q, [V["open311_desc"]])
+    qr = f"/console/qr?area_id={s.community_id}"
+    show(page, canary, qr, [V["rp_name"], V["rp2_name"], V["grid_name"], V["community_name"]])
+    show(page, canary, qr + "&revoked=true", [V["rp_name"], V["grid_name"], V["community_name"]])
+    show(page, canary, "/console/evacuations" + q, [V["grid_name"]])
+    show(
+        page,
+        canary,
+        f"/console/evacuations/{s.evacuation_id}",
+        [V["evacuation_note"], V["evac_household_address"], V["evac_household_head"],
+         V["refusal_reason"], V["evacuation_shelter"]],
+    )  # fmt: skip
+    households(page, canary, q)
+    # admins keep the webhooks; everyone else is told so
+    show(
+        page, canary, "/console/webhooks", [V["webhook_name"], V["webhook2_name"]] if admin else []
+    )
+
+
+def households(page, canary: Canary, q: str) -> None:
+    """The households page: its rows hovered, the form opened on the changed household, a
+    search that finds nothing (the typed payload reflected into the search box)."""
+    names = ["household2_address", "household2_head_name", "household2_watch_group"]
+    names += ["household3_address", "household3_head_name", "household3_watch_group"]
+    texts = [V[n] for n in names] + [V["shelter2_name"], V["worker_name"], V["rp_name"]]
+    show(page, canary, "/console/households" + q, texts)
+    for row in page.locator("[data-testid=households] tbody tr").all():
+        row.hover()
+    row = page.locator("[data-testid=households] tr", has_text=V["household2_address"])
+    row.locator("[data-edit]").click()
+    assert page.input_value("#household-form input[name=address]") == V["household2_address"]
+    assert page.input_value("#household-form textarea[name=note]") == V["household2_note"]
+    canary.collect(page, "/console/households (form)")
+    page.locator("#household-dialog [data-close]").click()
+    show(page, canary, "/console/households?q=" + IMG.replace(" ", "%20"))
+    assert page.input_value("input[name=q]") == IMG
 
 
 def bulk_dispatch(page, canary: Canary) -> None:
@@ -886,7 +1244,7 @@ def test_console_pages_never_run_the_payload_as_the_admin(desktop, seeded, scree
     canary = Canary()
     canary.watch(desktop)
     sign_in_console(desktop, ADMIN)
-    console_pages(desktop, canary, seeded, area="township")
+    console_pages(desktop, canary, seeded, area="township", admin=True)
     desktop.goto(f"/console/cases/{seeded.cases['major']}")
     screenshot(desktop, "xss-console-case")
     canary.assert_clean("console-admin")
@@ -918,9 +1276,11 @@ def test_field_pages_never_run_the_payload_as_a_grid_worker(phone, seeded, scree
             f"/app/case?id={s.cases['major']}": [V["major_desc"]],
             f"/app/case?id={s.cases['suspend']}": [V["suspend_desc"], V["suspend_reason"]],
             "/app/callouts": [V["callout_message"]],
+            "/app/evacuation": ["转移户" + IMG, "户主" + SVG, "避险" + IMG],
             "/app/inbox": [V["callout_message"]],
             "/app/outbox": [],
             "/app/points": [],
+            "/app/me": [],
             "/app/report": [],
             "/app/reports": [],
         },
@@ -943,7 +1303,7 @@ def test_field_pages_never_run_the_payload_as_a_resident(phone, seeded, screensh
         phone,
         canary,
         {
-            "/app/": [V["resident_name"]],
+            "/app/": [V["resident_name"], "转移户" + IMG, "避险" + IMG],
             "/app/reports": ["案" + IMG, "驳案" + SVG],
             **{
                 f"/app/case?id={s.cases[key]}": texts
@@ -954,6 +1314,7 @@ def test_field_pages_never_run_the_payload_as_a_resident(phone, seeded, screensh
                     "return": [V["return_desc"]],
                     "major": [V["major_desc"]],
                     "urgent": [V["urgent_desc"]],
+                    "sos": [V["sos_desc"]],
                 }.items()
             },
             "/app/points": [],

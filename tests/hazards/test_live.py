@@ -223,6 +223,15 @@ async def test_deadlines_are_announced_once_to_the_area_when_near_and_when_passe
     assert (await tick(timedelta(minutes=95)))["announced"] == 1
     assert deadlines(listen["t1"])[-1] == ("case.due_soon", case["id"])
 
+    # the marks are pruned once their deadlines can no longer be announced, and nothing rings
+    # again for them
+    prune = scheduler.find("hazards.prune_announcements")
+    clock.set_clock(lambda: filed + timedelta(hours=3))
+    assert (await scheduler.run_job(prune)).result == {"deleted": 0}
+    clock.set_clock(lambda: filed + timedelta(days=3))
+    assert (await scheduler.run_job(prune)).result == {"deleted": 5}
+    assert (await tick(timedelta(days=3, minutes=1)))["announced"] == 0
+
 
 async def test_a_command_without_live_events_announces_nothing_and_keeps_them(client):
     await make_tree()

@@ -231,6 +231,7 @@ async def test_more_than_nine_photos_are_refused(client):
 # --- multipart submission ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("photo_store")  # photos in reports: on disk and in S3
 async def test_multipart_with_a_data_field_and_several_photos(client):
     await make_tree()
     resident = await make_person()
@@ -259,6 +260,7 @@ async def test_multipart_with_a_data_field_and_several_photos(client):
         assert (await client.get(photo["display_url"], headers=resident.headers)).status_code == 200
 
 
+@pytest.mark.usefixtures("photo_store")  # photos in reports: on disk and in S3
 async def test_multipart_with_flat_fields(client):
     await make_tree()
     resident = await make_person()
@@ -291,6 +293,7 @@ async def test_multipart_with_flat_fields(client):
     assert case["photos"][0]["id"] == earlier
 
 
+@pytest.mark.usefixtures("photo_store")  # photos in reports: on disk and in S3
 async def test_multipart_errors(client):
     await make_tree()
     resident = await make_person()

@@ -9,6 +9,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import piccolo
 import pytest
 from piccolo.columns import Integer, Varchar
@@ -64,6 +65,13 @@ def test_the_methods_overridden_have_the_signatures_expected():
         "args",
         "query_type",
         "table",
+    ]
+    assert _parameters(SQLiteEngine._run_in_new_connection) == [
+        ("self", inspect.Parameter.empty),
+        ("query", inspect.Parameter.empty),
+        ("args", None),
+        ("query_type", "generic"),
+        ("table", None),
     ]
     engine = SQLiteEngine(path="/tmp/x.sqlite3")
     assert engine.connection_kwargs["database"] == engine.path == "/tmp/x.sqlite3"
@@ -178,5 +186,43 @@ async def test_piccolo_queries_run_in_a_kept_open_transaction(tmp_path: Path):
         rows = await kept_open.read(engine, "SELECT name, n FROM probe ORDER BY n", [])
         assert rows == [{"name": "a", "n": 1}]
         assert await Probe.select(Probe.name).run() == [{"name": "a"}]  # a new connection
+    finally:
+        kept_open.close_all()
+
+
+async def test_the_query_builder_reads_on_kept_open_connections(tmp_path: Path, monkeypatch):
+    """KeptOpenEngine: selects, counts and raw SELECTs of the query builder outside a
+    transaction open no connection of their own (aiosqlite is never asked for one), and see
+    what was committed before them; writes outside a transaction still take Piccolo's road."""
+    reuse = [True]
+    engine = kept_open.KeptOpenEngine(path=str(tmp_path / "reads.sqlite3"), reuse=lambda: reuse[0])
+
+    class Probe(Table, db=engine):
+        name = Varchar()
+        n = Integer()
+
+    try:
+        await Probe.create_table().run()
+        await Probe.insert(Probe(name="a", n=1)).run()  # outside a transaction: Piccolo's own
+        async with kept_open.write_transaction(engine):
+            await Probe.insert(Probe(name="b", n=2)).run()
+        opened: list[str] = []
+        real_connect = aiosqlite.connect
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            opened.append("connection")
+            return real_connect(*args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite, "connect", connect)
+        assert await Probe.select(Probe.name).order_by(Probe.n).run() == [
+            {"name": "a"},
+            {"name": "b"},
+        ]
+        assert await Probe.count().where(Probe.n > 1).run() == 1
+        assert await Probe.raw("SELECT max(n) AS m FROM probe").run() == [{"m": 2}]
+        assert opened == []
+        reuse[0] = False  # the switch, read at each query
+        assert await Probe.count().run() == 2
+        assert opened == ["connection"]
     finally:
         kept_open.close_all()

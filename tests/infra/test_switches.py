@@ -44,3 +44,8 @@ async def test_sqlite_transactions_and_reads_follow_the_switch(db, monkeypatch, 
     rows = await core_db.fetch("SELECT revision FROM revision WHERE name = {}", "switch")
     assert rows == [{"revision": 4}]
     assert len(reads) == (1 if sqlite and reuse else 0)
+    # the query builder's selects take the same road
+    built = await GeoRevision.select(GeoRevision.revision).where(GeoRevision.name == "switch")
+    assert built == [{"revision": 4}]
+    assert await GeoRevision.count().where(GeoRevision.name == "switch") == 1
+    assert len(reads) == (3 if sqlite and reuse else 0)

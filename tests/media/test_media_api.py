@@ -1,4 +1,5 @@
-"""The photo upload API: content checks, streaming limits, storage once per content, access."""
+"""The photo upload API: content checks, streaming limits, storage once per content, access.
+Every test runs twice: photos on local disk and in an S3-protocol server (photo_store)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import zlib
 
 import pytest
 from factories import G1, IMAGES, file_report, make_person, make_tree, upload_photo
+from objects import stored_bytes, stored_keys
 from PIL import ExifTags, Image, ImageChops, ImageStat
 
 from grid_backend.core.tables import AuditEntry
 from grid_backend.media.tables import Photo, PhotoUpload
 from grid_backend.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("photo_store")
 
 ACCEPTED = {
     "arrow.heic": "image/heic",
@@ -324,7 +328,7 @@ async def test_a_declared_content_length_far_over_the_limit_is_refused_up_front(
 # --- storage once per content ------------------------------------------------------------------
 
 
-async def test_the_same_bytes_are_stored_once(client):
+async def test_the_same_bytes_are_stored_once(client, photo_store):
     alice, bob = await make_person(), await make_person()
     data = (IMAGES / "hopper.jpg").read_bytes()
     first = await post_file(client, alice, data)
@@ -337,15 +341,16 @@ async def test_the_same_bytes_are_stored_once(client):
     assert first.json()["id"] == second.json()["id"] == again.json()["id"]
     assert await Photo.count().run() == 1
     assert await PhotoUpload.count().run() == 2  # one per person, not per request
-    original = get_settings().media_root / "originals" / first.json()["sha256"][:2]
-    assert (original / first.json()["sha256"]).read_bytes() == data
+    sha256 = first.json()["sha256"]
+    assert await stored_bytes(photo_store, sha256, "original") == data
+    assert len(await stored_keys(photo_store, sha256)) == 3  # original, display, thumbnail
     # both uploaders may see it
     for person in (alice, bob):
         r = await client.get(first.json()["thumbnail_url"], headers=person.headers)
         assert r.status_code == 200
 
 
-async def test_parallel_uploads_of_the_same_new_bytes_store_it_once(client):
+async def test_parallel_uploads_of_the_same_new_bytes_store_it_once(client, photo_store):
     people = [await make_person() for _ in range(4)]
     data = jpeg(colour=(7, 77, 177))
     responses = await asyncio.gather(*(post_file(client, p, data) for p in people))
@@ -357,6 +362,7 @@ async def test_parallel_uploads_of_the_same_new_bytes_store_it_once(client):
     more = await asyncio.gather(*(post_file(client, people[0], data) for _ in range(3)))
     assert [r.status_code for r in more] == [201] * 3, [r.text for r in more]
     assert await PhotoUpload.count().run() == 4
+    assert len(await stored_keys(photo_store, responses[0].json()["sha256"])) == 3
 
 
 # --- derivatives -------------------------------------------------------------------------------

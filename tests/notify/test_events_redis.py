@@ -26,7 +26,7 @@ import uvicorn
 from factories import REDIS_URL, make_person, require_redis
 
 from grid_backend.app import create_app
-from grid_backend.notify import events, services
+from grid_backend.notify import events, redis_pubsub, services
 from grid_backend.settings import get_settings
 
 
@@ -209,7 +209,7 @@ async def test_a_dropped_redis_connection_is_resumed_and_publishing_never_raises
 ):
     from redis.asyncio import Redis
 
-    monkeypatch.setattr(events, "RECONNECT_SECONDS", 0.05)
+    monkeypatch.setattr(redis_pubsub, "RECONNECT_SECONDS", 0.05)
     live = events.plugin(redis_settings)
     admin = Redis.from_url(REDIS_URL)
     try:
@@ -262,3 +262,42 @@ async def test_clients_subscribing_at_once_each_hear_their_own_events(redis_sett
         for account, subscriber in enumerate(subscribers, start=1):
             got = await asyncio.wait_for(anext(subscriber.iter_events()), 5)
             assert json.loads(got) == {"type": "hello", "to": account}
+
+
+async def test_a_subscription_that_found_no_redis_connection_is_made_later(
+    redis_settings, caplog, monkeypatch
+):
+    """Every connection of the pool busy when a stream subscribes: the subscribe fails, and is
+    made again once one is free, so the stream hears its events (litestar alone would have
+    taken the channel for subscribed, and nobody on it would ever hear anything)."""
+    from redis.asyncio import Redis
+
+    from grid_backend.infra import redispool
+
+    monkeypatch.setattr(redis_pubsub, "RECONNECT_SECONDS", 0.05)
+    client = Redis.from_pool(redispool.pool(REDIS_URL, size=2, wait=0.1))
+    backend, _ = events._redis_backend(REDIS_URL, client=client)
+    live = events.LiveEvents(
+        prefix=redis_settings.redis_prefix,
+        closing=client,
+        backend=backend,
+        arbitrary_channels_allowed=True,
+    )
+    pool = client.connection_pool
+    async with live:
+        busy = [await pool.get_connection() for _ in range(2)]
+        async with live.start_subscription(live.channel_of(11)) as subscriber:
+            assert "subscribing in Redis failed" in caplog.text
+            for connection in busy:
+                await pool.release(connection)
+            following = asyncio.ensure_future(anext(subscriber.iter_events()))
+            for attempt in range(50):
+                events.publish([11], {"type": "later", "n": attempt})
+                done, _ = await asyncio.wait({following}, timeout=0.1)
+                if done:
+                    assert json.loads(following.result())["type"] == "later"
+                    break
+            else:
+                following.cancel()
+                pytest.fail("the subscription was never made")
+        assert "subscribed in Redis again" in caplog.text

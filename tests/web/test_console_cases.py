@@ -361,3 +361,27 @@ async def test_bulk_dispatch_outside_a_grid_asks_for_a_confirmation(client):
         str(mine[0]): "true",
         str(mine[1]): "true",
     }
+
+
+async def test_bulk_dispatch_never_asks_about_another_areas_case(client):
+    """A case id of another township in the bulk form is refused like any unseen case, and
+    does not make the form ask for an outside-the-grid confirmation (which would tell that the
+    case lies in a township where the chosen person serves, outside their grid)."""
+    people, mine, theirs = await world(client)
+    sign_in(client, people["other"])
+    answer = await client.post(
+        "/console/cases/dispatch",
+        data={
+            "csrf_token": csrf(),
+            "case_id": [str(theirs), str(mine[0])],
+            "assignee_id": str(people["neighbour"].id),  # serves in G2, beside mine[0]'s G1
+            "back": "/console/cases",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert 'data-testid="bulk-confirm"' not in answer.text
+    assert dict(re.findall(r'data-case="(\d+)" data-ok="(\w+)"', answer.text)) == {
+        str(theirs): "false",
+        str(mine[0]): "false",
+    }
+    assert await status_of(client, people["dispatcher"], mine[0]) == "submitted"

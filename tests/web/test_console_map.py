@@ -6,6 +6,7 @@ import json
 import re
 
 from factories import D1, G1, T1, T2, make_person, make_tree
+from shapely.geometry import shape
 
 from grid_backend.settings import get_settings
 
@@ -110,3 +111,31 @@ async def test_outlines_are_the_communities_and_townships_of_the_grids_one_may_s
     resident = await make_person()
     r = await client.get("/api/v1/map/outlines", headers=resident.headers)
     assert r.status_code == 403
+
+
+async def test_outlines_say_when_they_stop_short_and_keep_a_bounded_cache(client, monkeypatch):
+    """Past MAX_GRIDS the answer says it is cut (not a silently partial map), and each process
+    keeps at most MAX_ENTRIES outlines, dropping the least recently drawn."""
+    from grid_backend.areas import map as area_map
+
+    await make_tree()
+    dispatcher = await make_person(("dispatcher", T1))
+    whole = (await client.get("/api/v1/map/outlines", headers=dispatcher.headers)).json()
+    assert whole["truncated"] is False and whole["features"]
+
+    monkeypatch.setattr(area_map, "MAX_GRIDS", 1)
+    cut = (await client.get("/api/v1/map/outlines", headers=dispatcher.headers)).json()
+    assert cut["truncated"] is True
+    township = {f["properties"]["level"]: shape(f["geometry"]).area for f in whole["features"]}
+    first_grid = {f["properties"]["level"]: shape(f["geometry"]).area for f in cut["features"]}
+    assert first_grid["township"] < township["township"]  # the outline of one grid only
+
+    monkeypatch.setattr(area_map._Outlines, "MAX_ENTRIES", 2)
+    area_map._outlines.features.clear()
+    monkeypatch.setattr(area_map, "MAX_GRIDS", 3_000)
+    for datum in ("wgs84", "gcj02", "bd09"):
+        r = await client.get(
+            "/api/v1/map/outlines", params={"datum": datum}, headers=dispatcher.headers
+        )
+        assert r.status_code == 200 and r.json()["features"]
+        assert len(area_map._outlines.features) <= 2

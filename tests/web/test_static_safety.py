@@ -61,6 +61,11 @@ URL_SINKS_REVIEWED = {
             "photoURL() answers URL.createObjectURL of the fetched photo (the duplicate offer)"
         ),
     },
+    "static/field/js/pages/evacuation.js": {
+        "href: geoURL(": "geo: from two numbers (toFixed) and an encodeURIComponent name",
+        "href: webRouteURL(": "a fixed https web map, numbers and an encodeURIComponent name",
+        "href: telURL(phone)": "tel: with the phone's digits and + only",
+    },
     "static/field/js/app.js": {
         "await import(preloaded ? preloaded.href : `./pages/${page}.js`)": (
             "the href of the page's own <link id=page-module>, written by the server from "

@@ -72,12 +72,16 @@ _BOARD_COUNTS = (
     " SUM(CASE WHEN r.acked_at IS NULL AND r.step >= 2 THEN 1 ELSE 0 END) AS escalated"
     " FROM callout_recipient r WHERE r.callout = {} AND {} GROUP BY r.area_path"
 )
+# the page of recipients first, then their names: joining before the LIMIT made PostgreSQL
+# join every recipient of a district (11,500 of a 48,000 callout, 127 ms against 11 ms) while
+# the table's statistics still predated the fan-out that had just filled it
 _BOARD_PEOPLE = (
-    "SELECT r.id, r.account, c.name, c.phone, r.duty, r.grid, g.code AS grid_code,"
-    " g.name AS grid_name, u.name AS community_name, r.acked_at, r.step"
-    " FROM callout_recipient r JOIN account c ON c.id = r.account"
-    " LEFT JOIN area g ON g.id = r.grid LEFT JOIN area u ON u.id = g.parent"
-    " WHERE r.callout = {} AND {} ORDER BY r.id LIMIT {}"
+    "WITH page AS (SELECT r.id, r.account, r.duty, r.grid, r.acked_at, r.step"
+    " FROM callout_recipient r WHERE r.callout = {} AND {} ORDER BY r.id LIMIT {})"
+    " SELECT p.id, p.account, c.name, c.phone, p.duty, p.grid, g.code AS grid_code,"
+    " g.name AS grid_name, u.name AS community_name, p.acked_at, p.step"
+    " FROM page p JOIN account c ON c.id = p.account"
+    " LEFT JOIN area g ON g.id = p.grid LEFT JOIN area u ON u.id = g.parent ORDER BY p.id"
 )
 _PENDING = QueryString("r.acked_at IS NULL")
 _ACKED_ONLY = QueryString("r.acked_at IS NOT NULL")

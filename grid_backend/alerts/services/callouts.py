@@ -21,18 +21,19 @@ from grid_backend.alerts.services.common import (
     Live,
     _areas,
     _narrowest,
-    _overlaps,
     _require_issue,
     publish_live,
 )
 from grid_backend.alerts.services.watchers import board_event
 from grid_backend.alerts.tables import Callout, CalloutArea, CalloutRecipient
+from grid_backend.areas.services.serving import overlaps
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import Conflict, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, encode_cursor
 from grid_backend.core.sql import FALSE, all_of, in_, q, under
 from grid_backend.core.types import AreaRef
+from grid_backend.notify.services import webhooks
 from grid_backend.settings import get_settings
 
 
@@ -87,7 +88,30 @@ async def _new_callout(
         [a["path"] for a in areas],
         {"type": "callout.created", "recipients": added},
     )
+    await webhooks.emit(
+        kind="callout.started",
+        key=f"callout.started:{callout_id}",
+        data={
+            "callout": {
+                "id": callout_id,
+                "warning_id": warning["id"] if warning else None,
+                "message": message,
+                "recipients": added,
+                "areas": [{"id": a["id"], "path": a["path"]} for a in areas],
+            }
+        },
+        urgent=True,
+    )
     return callout_id
+
+
+async def callout_ended(callout_id: int, warning_id: int | None, reason: str) -> None:
+    """callout.ended for webhook subscribers (cancelled, or its warning lifted)."""
+    await webhooks.emit(
+        kind="callout.ended",
+        key=f"callout.ended:{callout_id}",
+        data={"callout": {"id": callout_id, "warning_id": warning_id}, "reason": reason},
+    )
 
 
 async def _insert_callout(
@@ -255,7 +279,7 @@ async def _callout_reads(
         return []
     areas = await _callout_areas(ids)
     scopes = policy.scopes(grants, "callout.board")
-    watched = [i for i in ids if _overlaps([a["path"] for a in areas[i]], scopes)]
+    watched = [i for i in ids if overlaps([a["path"] for a in areas[i]], scopes)]
     counts = await _counts(watched, scopes)
     mine = await _mine(ids, account_id)
     reads = []
@@ -295,7 +319,7 @@ async def _seen_callout(
     may neither watch it nor were called."""
     row = await _callout_row(callout_id)
     areas = (await _callout_areas([callout_id]))[callout_id]
-    board = _overlaps([a["path"] for a in areas], policy.scopes(grants, "callout.board"))
+    board = overlaps([a["path"] for a in areas], policy.scopes(grants, "callout.board"))
     if not board and not await _mine([callout_id], account_id):
         raise NotFound("callout_not_found")
     return row, areas, board
@@ -372,6 +396,7 @@ async def cancel_callout(
         live += await board_event(
             callout_id, [a["path"] for a in areas], {"type": "callout.cancelled"}
         )
+        await callout_ended(callout_id, None, "cancelled")
         await audit.record(
             actor_id=account_id,
             action="callout.cancel",

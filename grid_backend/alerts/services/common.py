@@ -81,10 +81,6 @@ def _covers(path: str, scopes: list[str]) -> bool:
     return any(path.startswith(s) for s in scopes)
 
 
-def _overlaps(paths: list[str], scopes: list[str]) -> bool:
-    return any(p.startswith(s) or s.startswith(p) for p in paths for s in scopes)
-
-
 def _narrowest(paths: list[str]) -> list[str]:
     """Paths without those lying under another in the list."""
     kept: list[str] = []

@@ -18,7 +18,7 @@ from grid_backend.alerts.schemas import (
     WarningRead,
     WarningUpdate,
 )
-from grid_backend.alerts.services.callouts import _new_callout
+from grid_backend.alerts.services.callouts import _new_callout, callout_ended
 from grid_backend.alerts.services.common import (
     CALLING,
     LEVEL_EN,
@@ -33,19 +33,20 @@ from grid_backend.alerts.services.common import (
     _names,
     _names_en,
     _narrowest,
-    _overlaps,
     _require_issue,
     _status,
     publish_live,
 )
 from grid_backend.alerts.services.watchers import board_event
 from grid_backend.alerts.tables import Callout, EarlyWarning, WarningArea, WarningRound
+from grid_backend.areas.services.serving import overlaps
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.core.errors import Conflict, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, encode_cursor
 from grid_backend.core.sql import QueryString, all_of, postgres, q
 from grid_backend.core.types import AreaRef
+from grid_backend.notify.services import webhooks
 from grid_backend.patrols import rounds as patrol_rounds
 
 
@@ -61,6 +62,25 @@ def _check_period(starts: datetime, expires: datetime, now: datetime) -> None:
         problem = "a warning starts at most 7 days ahead"
     if problem:
         raise invalid("expires_at", problem, code="warning_period_invalid")
+
+
+async def _webhook(kind: str, w: dict[str, Any], areas: list[dict[str, Any]]) -> None:
+    """A warning's event for webhook subscribers (docs/webhooks.md, `Warning`), keyed by its
+    revision so each change is one event."""
+    data = {
+        "warning": {
+            "id": w["id"],
+            "level": w["level"],
+            "type": w["type"],
+            "message": w["message"],
+            "status": w["status"],
+            "starts_at": w["starts_at"],
+            "expires_at": w["expires_at"],
+            "revision": w["revision"],
+            "areas": [{"id": a["id"], "path": a["path"]} for a in areas],
+        }
+    }
+    await webhooks.emit(kind=kind, key=f"{kind}:{w['id']}:{w['revision']}", data=data)
 
 
 async def _warning_row(warning_id: int) -> dict[str, Any]:
@@ -87,7 +107,7 @@ async def _warning_paths(warning_id: int) -> list[dict[str, Any]]:
 
 def _seen_warning(areas: list[dict[str, Any]], grants: list[policy.Grant]) -> None:
     """Warnings outside the caller's area do not exist for them."""
-    if not _overlaps([a["path"] for a in areas], policy.scopes(grants, "warning.read")):
+    if not overlaps([a["path"] for a in areas], policy.scopes(grants, "warning.read")):
         raise NotFound("warning_not_found")
 
 
@@ -256,6 +276,7 @@ async def issue_warning(
         ).run()
         w = await _warning_row(warning_id)
         await _sync_rounds(w, [a["path"] for a in areas], now, reason="warning_changed")
+        await _webhook("warning.issued", w, areas)
         calling = data.callout if data.callout is not None else data.level in CALLING
         if calling:
             await _warning_callout(
@@ -373,6 +394,7 @@ async def update_warning(
         await _store_update(w, changes, new_areas if areas_changed else None, now)
         fresh = await _warning_row(warning_id)
         await _sync_rounds(fresh, [a["path"] for a in new_areas], now, reason="warning_changed")
+        await _webhook("warning.changed", fresh, new_areas)
         has_callouts = await Callout.exists().where(Callout.warning == warning_id).run()
         raised = fresh["level"] in CALLING and RANK[fresh["level"]] > RANK[w["level"]]
         if raised:
@@ -428,6 +450,7 @@ async def cancel_warning(
             raise Conflict("warning_closed")
         fresh = await _warning_row(warning_id)
         await _sync_rounds(fresh, [a["path"] for a in areas], now, reason="warning_cancelled")
+        await _webhook("warning.lifted", fresh, areas)
         callouts = (
             await Callout.update(
                 {Callout.status: "cancelled", Callout.cancelled_at: now, Callout.next_step_at: None}
@@ -456,6 +479,7 @@ async def cancel_warning(
             live += await board_event(
                 c["id"], [a["path"] for a in areas], {"type": "callout.cancelled"}
             )
+            await callout_ended(c["id"], warning_id, "warning_lifted")
         await audit.record(
             actor_id=account_id,
             action="warning.cancel",

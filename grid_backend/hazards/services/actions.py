@@ -10,7 +10,7 @@ from typing import Any
 
 from grid_backend.core import clock
 from grid_backend.core.errors import Conflict, Forbidden, NotFound
-from grid_backend.hazards import rewards, workflow
+from grid_backend.hazards import rewards, webhooks, workflow
 from grid_backend.hazards.schemas import ActionIn
 from grid_backend.hazards.services.evidence import _attach
 from grid_backend.hazards.services.planners import Step, plan
@@ -86,6 +86,14 @@ async def apply_action(a: Action) -> int:
     )
     for ids, kind in step.photos:
         await _attach(report_id, ids, kind, a.actor.account_id, event_id)
+    await webhooks.case_moved(
+        case,
+        step.changes,
+        action=a.transition.action,
+        from_status=case["status"],
+        to_status=a.target,
+        timeline_event_id=event_id,
+    )
     return event_id
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from grid_backend.core import i18n
-from grid_backend.core.db import fetch
+from grid_backend.core.db import engine, fetch
 from grid_backend.core.errors import invalid
+from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.sql import q
 from grid_backend.hazards.schemas import CategoryRead
 from grid_backend.hazards.tables import Category, SlaRule
@@ -26,17 +27,28 @@ async def categories() -> list[CategoryRead]:
     ]
 
 
+# Category names change only with a migration (no API writes them; one that does must bump the
+# "categories" revision): each process reads them once, not once per case it shows.
+_names = RevisionCache("categories", max_entries=1)
+
+
+async def category_names() -> dict[str, tuple[str, str]]:
+    """Every category's names, code -> (Chinese, English)."""
+    hit, names = await _names.lookup("all", None)
+    if not hit:
+        rows = await Category.select(Category.code, Category.name_zh, Category.name_en).run()
+        names = {r["code"]: (r["name_zh"], r["name_en"]) for r in rows}
+        if engine().current_transaction.get() is None:  # never what a rollback may undo
+            _names.store("all", names)
+    return names
+
+
 async def category_text(code: str) -> str:
     """A category's name in the request's language (the code itself if it is unknown)."""
-    row = (
-        await Category.select(Category.name_zh, Category.name_en)
-        .where(Category.code == code)
-        .first()
-        .run()
-    )
-    if row is None:
+    names = (await category_names()).get(code)
+    if names is None:
         return code
-    return row["name_en"] if i18n.english() else row["name_zh"]
+    return names[1] if i18n.english() else names[0]
 
 
 async def _category(code: str, field: str = "category") -> dict[str, Any]:

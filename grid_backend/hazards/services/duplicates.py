@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,17 +24,18 @@ PHOTO_DUPLICATE_BITS = 6  # dhash distance at or below which two photos show the
 
 # Nearby open cases of the category (a box around the point, checked by distance below), then
 # the newest open cases of the township with photos, whose dhash is compared here: one query.
+# An SOS is never offered: a resident never sees anyone else's call for help.
 _DUPLICATES_SQL = (
     "SELECT * FROM (SELECT id, category, status, lat, lng, description, created_at, area_path,"
     " reporter, NULL AS dhash FROM hazard_report"
-    " WHERE id <> {} AND category = {} AND {}"
+    " WHERE id <> {} AND category = {} AND {} AND channel <> 'sos'"
     " AND lat >= {} AND lat <= {} AND lng >= {} AND lng <= {} LIMIT 50) nearby"
     " UNION ALL"
     " SELECT * FROM (SELECT r.id, r.category, r.status, r.lat, r.lng, r.description,"
     " r.created_at, r.area_path, r.reporter, p.dhash"
     " FROM hazard_photo hp JOIN hazard_report r ON r.id = hp.report"
     " JOIN photo p ON p.id = hp.photo"
-    " WHERE r.township = {} AND r.id <> {} AND {} AND r.created_at >= {}"
+    " WHERE r.township = {} AND r.id <> {} AND {} AND r.created_at >= {} AND r.channel <> 'sos'"
     " ORDER BY hp.id DESC LIMIT {}) photos"
 )
 DUPLICATE_PHOTOS_SCANNED = 500  # the newest photos of open cases a submission compares with
@@ -65,8 +65,7 @@ async def _candidates(
     *, case: dict[str, Any], radius_m: float, dhashes: list[str | None]
 ) -> dict[int, tuple[DuplicateRead, dict[str, Any]]]:
     """The possible duplicates by id, each with its row (area path and reporter)."""
-    dlat = radius_m / 111_320.0
-    dlng = radius_m / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
+    box = geo.degree_box(case["lat"], case["lng"], radius_m)
     hashes = [int(h, 16) for h in dhashes if h]
     scanned = DUPLICATE_PHOTOS_SCANNED if hashes and case["township"] else 0
     statuses = sorted(workflow.OPEN)
@@ -75,10 +74,7 @@ async def _candidates(
         case["id"],
         case["category"],
         in_("status", statuses),
-        case["lat"] - dlat,
-        case["lat"] + dlat,
-        case["lng"] - dlng,
-        case["lng"] + dlng,
+        *box,
         case["township"],
         case["id"],
         in_("r.status", statuses),

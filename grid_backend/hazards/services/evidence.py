@@ -108,3 +108,43 @@ async def _attach(
                 for i, pid in enumerate(photo_ids)
             ]
         ).run()
+
+
+async def add_evidence(
+    report_id: int, photo_ids: list[int], account_id: int, event_id: int | None = None
+) -> list[int]:
+    """Photos the caller uploaded, added to a case's evidence after it was filed (an SOS's
+    sender: one may follow the call), in the caller's transaction; those already attached are
+    skipped, so a retry adds nothing twice. The ids added. 422 when they are not the caller's
+    or would make more than GRID_MEDIA_MAX_PHOTOS."""
+    await _own_photos(photo_ids, account_id, "photo_ids", required=True)
+    held = [
+        r["photo"]
+        for r in await ReportPhoto.select(ReportPhoto.photo).where(
+            (ReportPhoto.report == report_id) & (ReportPhoto.kind == "evidence")
+        )
+    ]
+    new = [p for p in photo_ids if p not in held]
+    limit = get_settings().media_max_photos
+    if len(held) + len(new) > limit:
+        raise invalid(
+            "photo_ids",
+            "at most %(limit)s photos",
+            code="photo_count_exceeded",
+            params={"limit": limit},
+        )
+    if new:
+        await ReportPhoto.insert(
+            *[
+                ReportPhoto(
+                    report=report_id,
+                    photo=pid,
+                    kind="evidence",
+                    position=len(held) + i,
+                    added_by=account_id,
+                    event=event_id,
+                )
+                for i, pid in enumerate(new)
+            ]
+        ).run()
+    return new

@@ -12,12 +12,14 @@ from grid_backend.core.db import fetch
 from grid_backend.core.errors import NotFound
 from grid_backend.core.sql import all_of, q, text
 from grid_backend.hazards import workflow
-from grid_backend.hazards.schemas import AreaRef, EventRead, PhotoRef, ReportRead
+from grid_backend.hazards.schemas import AreaRef, CallRead, EventRead, PhotoRef, ReportRead
 from grid_backend.hazards.services.config import category_text
 from grid_backend.hazards.services.roles import Actor, roles_for
-from grid_backend.hazards.tables import DuplicateOffer, HazardReport, ReportPhoto
+from grid_backend.hazards.tables import DuplicateOffer, HazardReport, HotlineCall, ReportPhoto
 from grid_backend.media.schemas import gps_source, photo_urls
-from grid_backend.people.phones import mask_phone
+from grid_backend.people.phones import mask_phone, real_phone
+
+CALL_CHANNELS = frozenset({"hotline_12345", "hotline_12350", "staff"})
 
 _CASE_COLUMNS = (
     *HazardReport.all_columns(),
@@ -90,6 +92,36 @@ async def _offer_time(report_id: int, account_id: int) -> datetime | None:
         .run()
     )
     return row["offered_at"] if row else None
+
+
+async def calls_of(report_id: int, *, show_phone: bool) -> list[CallRead]:
+    """The hotline and staff calls taken on a case, oldest first (staff only; at most 50)."""
+    rows = (
+        await HotlineCall.select(
+            *HotlineCall.all_columns(), HotlineCall.taken_by.name.as_alias("taken_by_name")
+        )
+        .where(HotlineCall.report == report_id)
+        .order_by(HotlineCall.id)
+        .limit(50)
+        .run()
+    )
+    return [
+        CallRead(
+            id=r["id"],
+            channel=r["channel"],
+            caller_phone=r["caller_phone"] if show_phone else mask_phone(r["caller_phone"]),
+            caller_name=r["caller_name"],
+            caller_account_id=r["caller_account"],
+            attached=r["attached"],
+            address=r["address"],
+            sms_status=r["sms_status"],
+            sms_at=r["sms_at"],
+            created_at=r["created_at"],
+            taken_by_name=r["taken_by_name"] or "",
+            sms_text=r["sms_text"],
+        )
+        for r in rows
+    ]
 
 
 async def _photos(report_id: int) -> list[PhotoRef]:
@@ -197,7 +229,7 @@ async def _report_read(
     roles = roles_for(case, actor)
     category = await category_text(case["category"])
     show_phone = full and policy.allows(actor.grants, "report.contact", case["area_path"])
-    phone = case["reporter_phone"]
+    phone = real_phone(case["reporter_phone"])  # None once the reporter deleted the account
     events = await _timeline(case["id"], full)
     return ReportRead(
         id=case["id"],
@@ -254,6 +286,10 @@ async def _report_read(
             e.data["from"] for e in events if e.action == "merged_in" and "from" in e.data
         ],
         category_text=category,
+        calls=await calls_of(case["id"], show_phone=show_phone)
+        # an attached call counts as a supporter: other cases have none to read
+        if full and (case["channel"] in CALL_CHANNELS or case["supporters"])
+        else [],
         navigation=mapapps.links(
             lat=case["lat"], lng=case["lng"], name=f"{category} · {case['grid_name']}"
         )

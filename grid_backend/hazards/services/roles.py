@@ -11,13 +11,15 @@ from grid_backend.hazards import timeline
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    account_id: int
+    account_id: int  # NO_ACCOUNT: a report that comes with no account (Open311)
     grants: list[policy.Grant]
 
     @property
     def is_staff(self) -> bool:
         return bool(self.grants)
 
+
+NO_ACCOUNT = 0  # the account id of an Actor that has none (ids start at 1)
 
 _GRID_DUTIES = frozenset({"grid_leader", "grid_worker", "emergency_officer", "responder"})
 
@@ -80,7 +82,7 @@ async def _event(
         action=action,
         from_status=from_status,
         to_status=to_status,
-        actor_id=actor.account_id if actor else None,
+        actor_id=actor.account_id if actor and actor.account_id != NO_ACCOUNT else None,
         duty=_duty_for(actor, path) if actor else None,
         note=note,
         data=data,

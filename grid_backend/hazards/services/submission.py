@@ -14,6 +14,7 @@ from grid_backend.core.errors import DomainError, invalid
 from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.sql import q
+from grid_backend.hazards import webhooks
 from grid_backend.hazards.schemas import ReportCreate, ReportRead
 from grid_backend.hazards.services.config import _submit_config
 from grid_backend.hazards.services.duplicates import _record_offers, possible_duplicates
@@ -25,7 +26,7 @@ from grid_backend.hazards.services.evidence import (
     _route,
 )
 from grid_backend.hazards.services.reading import _photo_ref, _report_read, _visible, read_report
-from grid_backend.hazards.services.roles import Actor, _event
+from grid_backend.hazards.services.roles import NO_ACCOUNT, Actor, _event
 from grid_backend.hazards.tables import HazardReport
 from grid_backend.people.tables import Account
 from grid_backend.settings import get_settings
@@ -46,6 +47,13 @@ class Draft:
     route: dict[str, Any]
     now: datetime
     exif_distance: float | None
+    channel: str | None = None  # given by the flow (a working QR code's report: "qr")
+    qr_code_id: int | None = None
+    note: str = ""  # the submit event's note (the Open311 client that sent it)
+    # a case filed for a caller (the hotline): the caller's account when they have one (the
+    # case is theirs: points, notifications), else the officer who took the call
+    reporter_id: int | None = None
+    reporter_is_staff: bool | None = None
 
 
 async def _account_contact(account_id: int) -> dict[str, Any]:
@@ -94,9 +102,17 @@ def report_once(
     )
 
 
-async def check_report(data: ReportCreate, actor: Actor, once: Idempotent[ReportRead]) -> Draft:
+async def check_report(
+    data: ReportCreate,
+    actor: Actor,
+    once: Idempotent[Any],
+    *,
+    channel: str | None = None,
+    photos_required: bool = True,
+) -> Draft:
     """Everything checked before a case is written: category and SLA, who may set the level,
-    the safety answer, the photos, the position's grid."""
+    the safety answer, the photos, the position's grid. `channel` overrides the reporter's
+    usual one (an SOS, which needs no photo)."""
     level = data.level or "general"
     category, sla = await _submit_config(data.category, level)
     if data.level is not None and not actor.is_staff:
@@ -107,7 +123,9 @@ async def check_report(data: ReportCreate, actor: Actor, once: Idempotent[Report
             "confirm whether you are in a safe place",
             code="reporter_safe_required",
         )
-    photos = await _own_photos(data.photo_ids, actor.account_id, "photo_ids", required=True)
+    photos = await _own_photos(
+        data.photo_ids, actor.account_id, "photo_ids", required=photos_required
+    )
     route = await _routed(data)
     return Draft(
         data=data,
@@ -121,6 +139,7 @@ async def check_report(data: ReportCreate, actor: Actor, once: Idempotent[Report
         route=route,
         now=clock.now(),
         exif_distance=_exif_distance(photos.values(), route["lat"], route["lng"]),
+        channel=channel,
     )
 
 
@@ -146,9 +165,9 @@ def _new_case(d: Draft) -> HazardReport:
     data, route, actor, now = d.data, d.route, d.actor, d.now
     triage_due = now + timedelta(minutes=d.sla["triage_minutes"])
     return HazardReport(
-        channel="grid_patrol" if actor.is_staff else "resident_app",
-        reporter=actor.account_id,
-        reporter_is_staff=actor.is_staff,
+        channel=d.channel or ("grid_patrol" if actor.is_staff else "resident_app"),
+        reporter=d.reporter_id or (actor.account_id if actor.account_id != NO_ACCOUNT else None),
+        reporter_is_staff=actor.is_staff if d.reporter_is_staff is None else d.reporter_is_staff,
         category=d.category["code"],
         level=d.level,
         description=data.description.strip(),
@@ -182,29 +201,31 @@ def _new_case(d: Draft) -> HazardReport:
     )
 
 
-async def store_report(d: Draft, once: Idempotent[ReportRead]) -> dict[str, Any]:
+async def store_report(d: Draft, once: Idempotent[Any]) -> dict[str, Any]:
     """Write the case, its photos and its submit event; in the caller's write transaction
     (raises Raced if a request with the same key committed meanwhile)."""
     await once.guard()
     row = (await HazardReport.insert(_new_case(d)).returning(*HazardReport.all_columns()).run())[0]
     await _attach(row["id"], d.data.photo_ids, "evidence", d.actor.account_id)
-    await _event(
+    event_id = await _event(
         row["id"],
         d.actor,
         action="submit",
         from_status=None,
         to_status="submitted",
-        note="",
+        note=d.note,
         data={
             "grid_id": d.route["grid"],
             "outside_grid": d.route["outside_grid"],
             "exif_distance_m": d.exif_distance,
             "exif_source": _exif_source(d.photos.values()),
             "is_mock": d.data.location.is_mock,
+            **({"qr_code_id": d.qr_code_id} if d.qr_code_id else {}),
         },
         lat=d.route["lat"],
         lng=d.route["lng"],
     )
+    await webhooks.case_created(row, event_id)
     return row
 
 

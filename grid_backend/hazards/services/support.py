@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -30,17 +29,16 @@ async def _plausible_supporter(case: dict[str, Any], account_id: int) -> bool:
     ):
         return True
     radius = settings.support_radius_m
-    dlat = radius / 111_320.0
-    dlng = radius / (111_320.0 * max(math.cos(math.radians(case["lat"])), 0.01))
+    box = geo.degree_box(case["lat"], case["lng"], radius)
     own = (
         await HazardReport.select(HazardReport.lat, HazardReport.lng)
         .where(
             (HazardReport.reporter == account_id)
             & (HazardReport.created_at >= now - timedelta(days=90))
-            & (HazardReport.lat >= case["lat"] - dlat)
-            & (HazardReport.lat <= case["lat"] + dlat)
-            & (HazardReport.lng >= case["lng"] - dlng)
-            & (HazardReport.lng <= case["lng"] + dlng)
+            & (HazardReport.lat >= box.lat_min)
+            & (HazardReport.lat <= box.lat_max)
+            & (HazardReport.lng >= box.lng_min)
+            & (HazardReport.lng <= box.lng_max)
         )
         .limit(50)
         .run()

@@ -16,6 +16,7 @@ from piccolo.columns import Column
 from grid_backend.core import clock, sql
 from grid_backend.core.db import fetch, write_transaction
 from grid_backend.notify import channels
+from grid_backend.notify.services import webhooks
 from grid_backend.notify.services.preferences import _prefs_of, quiet_until
 from grid_backend.notify.tables import DeliveryAttempt, Notification
 from grid_backend.people.tables import Account
@@ -38,6 +39,7 @@ _CLAIM_COLUMNS = (
     Notification.urgent,
     Notification.payload,
     Notification.attempts,
+    Notification.webhook,
 )
 
 
@@ -103,11 +105,12 @@ WHERE id IN (
     WHERE status = 'pending' AND due_at <= {} AND (claimed_until IS NULL OR claimed_until <= {})
     ORDER BY urgent DESC, due_at LIMIT {}
     FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, channel, kind, urgent, payload::text AS payload, attempts"""
+RETURNING id, recipient, channel, kind, urgent, payload::text AS payload, attempts, webhook"""
 
 
 async def _outgoing(rows: list[dict[str, Any]], held: set[int]) -> list[channels.Outgoing]:
     phones = await _phones([r["recipient"] for r in rows if r["channel"] == "sms"])
+    hooks = await webhooks.targets([r["webhook"] for r in rows if r["channel"] == "webhook"])
     return [
         channels.Outgoing(
             id=r["id"],
@@ -118,6 +121,8 @@ async def _outgoing(rows: list[dict[str, Any]], held: set[int]) -> list[channels
             payload=_payload(r["payload"]),
             attempts=r["attempts"],
             phone=phones.get(r["recipient"]),
+            webhook=r["webhook"],
+            target=hooks.get(r["webhook"]),
         )
         for r in rows
         if r["id"] in held
@@ -177,6 +182,14 @@ async def record(
         await _record_pg(items, outcomes, token, at, retry, dead)
     else:
         await _record_sqlite(items, outcomes, token, at, sent, retry, dead)
+    hooks = [
+        (i.webhook, o.ok, o.error)
+        for i, o in zip(items, outcomes, strict=True)
+        if i.channel == "webhook" and i.webhook is not None
+    ]
+    if hooks:  # each subscriber's run of failures, and the pause of one that keeps failing
+        async with write_transaction():
+            await webhooks.account(hooks, at)
     return counts
 
 
@@ -186,7 +199,9 @@ async def _failures(
     """The failed sends, grouped: retried after the backoff (outside quiet hours unless
     urgent), or dead after the last try."""
     failed = [(i, o) for i, o in zip(items, outcomes, strict=True) if not o.ok]
-    quiet = await _prefs_of([i.recipient_id for i, _ in failed if not i.urgent])
+    quiet = await _prefs_of(
+        [i.recipient_id for i, _ in failed if not i.urgent and i.channel != "webhook"]
+    )
     retry: _Retry = defaultdict(list)
     dead: _Dead = defaultdict(list)
     for item, outcome in failed:
@@ -195,7 +210,7 @@ async def _failures(
             dead[(tries, outcome.error)].append(item.id)
             continue
         due = at + BACKOFF[tries - 1]
-        if item.channel != "inbox" and not item.urgent:
+        if item.channel not in ("inbox", "webhook") and not item.urgent:
             due = quiet_until(due, quiet[item.recipient_id]) or due
         retry[(tries, outcome.error, due)].append(item.id)
     return retry, dead

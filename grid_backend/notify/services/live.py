@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -13,7 +15,11 @@ from litestar.response import ServerSentEventMessage
 from grid_backend.notify import events
 from grid_backend.settings import get_settings
 
+logger = logging.getLogger("grid_backend.notify")
+
 HEARTBEAT_SECONDS = 15.0
+REDIS_SECONDS = 2.0  # longest wait for Redis when a stream opens, refreshes or closes
+CLOSE_EVENT = "_streams.close"  # on an account's channel: close these of its streams
 STREAM_CLOSED_RETRY_MS = 10 * 60 * 1000  # a stream closed for a newer one: reconnect late
 
 
@@ -22,21 +28,79 @@ async def live_stream(
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Server-sent events of the caller's own channel, with a comment every
     HEARTBEAT_SECONDS so proxies keep the connection open and clients notice a dead one. At most
-    GRID_EVENTS_PER_ACCOUNT streams per account in this process: a new one closes the oldest,
-    which gets `event: closed` and a long reconnection delay first."""
-    closing = events.STREAMS.open(account_id, get_settings().events_per_account)
+    GRID_EVENTS_PER_ACCOUNT streams per account (in all processes with GRID_REDIS_URL, else in
+    this one): a new one closes the oldest, which gets `event: closed` and a long reconnection
+    delay first."""
+    stream_id = uuid.uuid4().hex
+    limit = get_settings().events_per_account
+    member = await _take_place(plugin, account_id, stream_id, limit)
+    closing = events.STREAMS.open(account_id, None if member else limit, stream_id)
+    keeping = (
+        asyncio.create_task(_keep_place(plugin, account_id, member, closing)) if member else None
+    )
     try:
         async with plugin.start_subscription(plugin.channel_of(account_id)) as subscriber:
             yield ServerSentEventMessage(data=None, comment="connected", retry=5000)
-            async with contextlib.aclosing(_follow(subscriber, closing)) as messages:
+            async with contextlib.aclosing(_follow(subscriber, closing, stream_id)) as messages:
                 async for message in messages:
                     yield message
     finally:
         events.STREAMS.close(account_id, closing)
+        if keeping is not None:
+            keeping.cancel()
+            await _give_place(plugin, account_id, member)
+
+
+async def _take_place(
+    plugin: events.LiveEvents, account_id: int, stream_id: str, limit: int
+) -> str:
+    """The stream's place in the shared count (its member), closing the streams it displaced
+    wherever they run; "" without Redis, or when Redis fails (then this process counts alone)."""
+    if plugin.slots is None:
+        return ""
+    try:
+        async with asyncio.timeout(REDIS_SECONDS):
+            member, evicted = await plugin.slots.open(account_id, stream_id, limit)
+    except Exception as exc:  # the Redis client's errors, or the timeout: never fail the stream
+        logger.warning("stream count in Redis unavailable, counting in this process: %r", exc)
+        return ""
+    if evicted:
+        events.STREAMS.evict(account_id, evicted)  # those in this process at once
+        events.publish([account_id], {"type": CLOSE_EVENT, "streams": evicted})
+    return member
+
+
+async def _keep_place(
+    plugin: events.LiveEvents, account_id: int, member: str, closing: asyncio.Event
+) -> None:
+    """Refresh the stream's place every third of its lapse; close the stream once a newer one
+    took it (and the message saying so went astray)."""
+    assert plugin.slots is not None
+    every = plugin.slots.slot_ms / 3000
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with asyncio.timeout(REDIS_SECONDS):
+                held = await plugin.slots.refresh(account_id, member)
+        except Exception as exc:  # Redis away: the stream stays open, its place may lapse
+            logger.warning("live-event stream place not refreshed in Redis: %r", exc)
+            continue
+        if not held:
+            closing.set()
+            return
+
+
+async def _give_place(plugin: events.LiveEvents, account_id: int, member: str) -> None:
+    assert plugin.slots is not None
+    try:
+        async with asyncio.timeout(REDIS_SECONDS):
+            await asyncio.shield(plugin.slots.close(account_id, member))
+    except Exception as exc:  # it lapses by itself
+        logger.warning("live-event stream place not given back in Redis: %r", exc)
 
 
 async def _follow(
-    subscriber: Any, closing: asyncio.Event
+    subscriber: Any, closing: asyncio.Event, stream_id: str
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     stream = subscriber.iter_events()
 
@@ -70,9 +134,14 @@ async def _follow(
                 return
             pending = None
             try:
-                name = str(msgspec.json.decode(data).get("type", "message"))
+                decoded = msgspec.json.decode(data)
+                name = str(decoded.get("type", "message"))
             except (msgspec.DecodeError, AttributeError):
                 name = "message"
+            if name == CLOSE_EVENT:  # for the server: which streams of the account must close
+                if stream_id in decoded.get("streams", ()):
+                    closing.set()
+                continue
             yield ServerSentEventMessage(data=data.decode(), event=name)
     finally:
         closed.cancel()

@@ -3,6 +3,7 @@
 One module per part: `plans` (and the `checkpoints` they share with tasks), `tasks` (reading,
 starting, finishing and excusing them), `check_ins` and `stats`. Callers import from here."""
 
+from grid_backend.patrols.services.check_in_export import export_check_ins
 from grid_backend.patrols.services.check_ins import check_in
 from grid_backend.patrols.services.plans import (
     GRID_LEVELS,
@@ -31,6 +32,7 @@ __all__ = [
     "check_in",
     "create_plan",
     "excuse_task",
+    "export_check_ins",
     "finish_task",
     "list_plans",
     "list_tasks",

@@ -9,8 +9,9 @@ from typing import Any
 from grid_backend.areas.services import to_wgs84
 from grid_backend.areas.tables import RiskPoint
 from grid_backend.core import geo, policy
-from grid_backend.core.db import fetch
+from grid_backend.core.db import engine, fetch
 from grid_backend.core.errors import invalid
+from grid_backend.core.revisions import RevisionCache
 from grid_backend.core.sql import in_, q
 from grid_backend.core.types import Datum
 from grid_backend.patrols.schemas import CheckpointIn, CheckpointRead
@@ -24,23 +25,40 @@ _CHECKPOINTS = (
 )
 
 
+# The checkpoints of a plan revision never change once written (a change of checkpoints makes
+# a new revision and only closes the old rows' range), so every process keeps them: a worker's
+# task list then costs one query instead of two. Only found lists are kept (never an empty
+# answer read while a plan was being written, never rows read inside a transaction that may
+# still roll back), and reset_all() clears them like the others.
+_by_revision = RevisionCache("patrol_checkpoints", max_entries=20_000)
+
+
 async def _checkpoints(plan_revisions: set[tuple[int, int]]) -> dict[tuple[int, int], list[dict]]:
     """The checkpoints of each (plan, revision), in order."""
-    if not plan_revisions:
-        return {}
-    rows = await fetch(q(_CHECKPOINTS, in_("plan", sorted({p for p, _ in plan_revisions}))))
+    found: dict[tuple[int, int], list[dict]] = {}
+    for key in plan_revisions:
+        hit, points = await _by_revision.lookup(key, None)
+        if hit:
+            found[key] = points
+    missing = plan_revisions - found.keys()
+    if not missing:
+        return found
+    rows = await fetch(q(_CHECKPOINTS, in_("plan", sorted({p for p, _ in missing}))))
     by_plan: dict[int, list[dict]] = defaultdict(list)
     for r in rows:
         by_plan[r["plan"]].append(r)
-    return {
-        (plan_id, revision): [
+    keep = engine().current_transaction.get() is None
+    for plan_id, revision in missing:
+        points = [
             r
             for r in by_plan[plan_id]
             if r["revision_from"] <= revision
             and (r["revision_to"] is None or r["revision_to"] > revision)
         ]
-        for plan_id, revision in plan_revisions
-    }
+        found[(plan_id, revision)] = points
+        if points and keep:
+            _by_revision.store((plan_id, revision), points)
+    return found
 
 
 def _position(row: dict[str, Any], datum: Datum) -> tuple[float, float]:

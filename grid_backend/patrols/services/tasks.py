@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from grid_backend.core import audit, clock, pagination, policy
-from grid_backend.core.db import engine, fetch, under, write_transaction
+from grid_backend.core.db import engine, fetch, reuse_sqlite_connections, under, write_transaction
 from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.sql import TRUE, q
@@ -239,10 +239,15 @@ async def read_task(
 
 @asynccontextmanager
 async def _one_connection() -> AsyncIterator[None]:
-    """Consecutive reads on one connection: SQLite opens one per query otherwise (about
-    1 ms each); PostgreSQL's pool is faster without a transaction."""
+    """Consecutive reads on one connection where SQLite would open one per query (about 1 ms
+    each): only with GRID_SQLITE_REUSE_CONNECTIONS off, since reads otherwise run on kept-open
+    connections; PostgreSQL's pool is faster without a transaction."""
     db = engine()
-    if db.engine_type == "sqlite" and db.current_transaction.get() is None:
+    if (
+        db.engine_type == "sqlite"
+        and not reuse_sqlite_connections()
+        and db.current_transaction.get() is None
+    ):
         async with db.transaction():
             yield
     else:

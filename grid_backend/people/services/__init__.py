@@ -17,6 +17,7 @@ from grid_backend.people.services.assignments import (
     read_assignment,
     validate_assignment,
 )
+from grid_backend.people.services.deactivation import deactivate_account
 from grid_backend.people.services.sessions import (
     issue_tokens,
     login,
@@ -29,6 +30,7 @@ __all__ = [
     "check_password_strength",
     "create_account",
     "create_assignment",
+    "deactivate_account",
     "end_assignment",
     "find_accounts",
     "get_assignment",

@@ -3,7 +3,7 @@ the township's dispatcher, response records step by step, rescue teams and the n
 and the response-time metrics (defined in docs/metrics.md); one module each, re-exported here
 so `from grid_backend.response import services` keeps working."""
 
-from grid_backend.response.services.alerting import alert_urgent
+from grid_backend.response.services.alerting import alert_cancelled, alert_urgent
 from grid_backend.response.services.common import (
     ALERTED_DUTIES,
     DEFAULT_STATS_DAYS,
@@ -34,6 +34,7 @@ __all__ = [
     "ORDER",
     "STEP_TO",
     "TIME_COLUMN",
+    "alert_cancelled",
     "alert_urgent",
     "create_team",
     "dispatch_team",

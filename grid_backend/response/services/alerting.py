@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from grid_backend.core import clock, policy
+from grid_backend.core import clock, i18n, policy
 from grid_backend.core.errors import NotFound
 from grid_backend.hazards import timeline
-from grid_backend.hazards.tables import Category, HazardReport
+from grid_backend.hazards.tables import Category, HazardEvent, HazardReport
+from grid_backend.notify import kinds
 from grid_backend.notify import services as notify
 from grid_backend.people.duty import holders, on_duty
 from grid_backend.people.tables import Assignment
@@ -18,6 +19,7 @@ from grid_backend.response.tables import ResponseRecord
 _ALERT_CASE_COLUMNS = (
     HazardReport.id,
     HazardReport.status,
+    HazardReport.channel,
     HazardReport.category,
     HazardReport.area_path,
     HazardReport.lat,
@@ -113,6 +115,10 @@ async def _notify(case: dict[str, Any], recipients: list[int]) -> None:
         .first()
         .run()
     ) or {"name_zh": case["category"], "name_en": case["category"]}
+    if case["channel"] == "sos":  # a call for help names no hazard type: say what it is
+        with i18n.language("zh-CN"):
+            category = {"name_zh": i18n.pgettext(kinds.NOTIFICATION, "SOS call")}
+        category["name_en"] = "SOS call"
     await notify.enqueue_many(
         recipient_ids=recipients,
         kind="case.urgent",
@@ -127,3 +133,35 @@ async def _notify(case: dict[str, Any], recipients: list[int]) -> None:
         },
         dedupe_key=f"case:{case['id']}:urgent",
     )
+
+
+async def alert_cancelled(*, report_id: int) -> int:
+    """The sender called off an urgent case (a false SOS): everyone its alert reached hears so
+    through the same channels, urgent too, so nobody sets off for nothing; in the transaction
+    that records the cancel. Returns how many people were told."""
+    alerted = (
+        await HazardEvent.select(HazardEvent.data)
+        .where((HazardEvent.report == report_id) & (HazardEvent.action == "urgent_alert"))
+        .output(load_json=True)
+        .first()
+        .run()
+    )
+    if alerted is None:  # nobody was on duty to alert: nobody to tell
+        return 0
+    data = alerted["data"] or {}
+    recipients = list(dict.fromkeys([*data.get("responders", []), *data.get("dispatchers", [])]))
+    case = (
+        await HazardReport.select(*_ALERT_CASE_COLUMNS)
+        .where(HazardReport.id == report_id)
+        .first()
+        .run()
+    )
+    if case is None or not recipients:
+        return 0
+    await notify.enqueue_many(
+        recipient_ids=recipients,
+        kind="case.urgent_cancelled",
+        payload={"case_id": case["id"], "grid_name": case["grid_name"]},
+        dedupe_key=f"case:{case['id']}:urgent_cancelled",
+    )
+    return len(recipients)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from grid_backend.response.tables import ResponseRecord
@@ -32,11 +31,6 @@ TIME_COLUMN = {
 }
 MAX_STATS_DAYS = 366
 DEFAULT_STATS_DAYS = 30
-
-
-def _overlaps(paths: Iterable[str], scopes: list[str]) -> bool:
-    """An area inside a scope, or above it (a district team is seen by its townships)."""
-    return any(p.startswith(s) or s.startswith(p) for p in paths for s in scopes)
 
 
 def _minutes(start: datetime | None, end: datetime | None) -> float | None:

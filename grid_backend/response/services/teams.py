@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections import defaultdict
 from typing import Any
 
 import msgspec
 
 from grid_backend.areas.services import to_wgs84
-from grid_backend.areas.tables import Area
+from grid_backend.areas.services.serving import (
+    inside_or_above,
+    listing_scopes,
+    manages_every,
+    overlaps,
+    served_areas,
+)
 from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
+from grid_backend.core.errors import Conflict, Forbidden, NotFound
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.policy import ancestors_and_self
 from grid_backend.core.types import AreaRef, Datum
@@ -29,7 +33,6 @@ from grid_backend.response.schemas import (
     TeamSuggestion,
     TeamUpdate,
 )
-from grid_backend.response.services.common import _overlaps
 from grid_backend.response.services.reading import _case
 from grid_backend.response.services.steps import _read_record
 from grid_backend.response.tables import RescueTeam, RescueTeamArea, ResponseRecord
@@ -77,42 +80,18 @@ def _team_read(
         areas=[AreaRef(id=a["area"], code=a["code"], name=a["name"]) for a in areas],
         created_at=t["created_at"],
         updated_at=t["updated_at"],
-        manageable=_manages(grants, areas),
-    )
-
-
-def _manages(grants: list[policy.Grant], areas: list[dict[str, Any]]) -> bool:
-    """Managers change a team only when they cover every area it serves."""
-    return bool(areas) and all(
-        policy.allows(grants, "rescue_team.manage", a["area_path"]) for a in areas
+        manageable=manages_every(grants, "rescue_team.manage", areas),
     )
 
 
 async def _team(team_id: int, grants: list[policy.Grant]) -> tuple[dict[str, Any], list[dict]]:
     row = await RescueTeam.select().where(RescueTeam.id == team_id).first().run()
     areas = (await _team_areas([team_id]))[team_id] if row else []
-    if row is None or not _overlaps(
+    if row is None or not overlaps(
         [a["area_path"] for a in areas], policy.scopes(grants, "rescue_team.read")
     ):
         raise NotFound("team_not_found")
     return row, areas
-
-
-async def _served_areas(area_ids: list[int], grants: list[policy.Grant]) -> list[dict[str, Any]]:
-    if len(set(area_ids)) != len(area_ids):
-        raise invalid("area_ids", "an area is listed twice")
-    rows = await Area.select(Area.id, Area.path).where(Area.id.is_in(area_ids)).run()
-    missing = sorted(set(area_ids) - {r["id"] for r in rows})
-    if missing:
-        raise invalid(
-            "area_ids",
-            "unknown areas %(missing)s",
-            code="area_not_found",
-            params={"missing": missing},
-        )
-    for r in rows:
-        policy.require(grants, "rescue_team.manage", r["path"])
-    return rows
 
 
 async def read_team(
@@ -125,7 +104,7 @@ async def read_team(
 
 async def create_team(*, data: TeamCreate, account_id: int, grants: list[policy.Grant]) -> TeamRead:
     """Register a rescue team serving areas the caller manages."""
-    served = await _served_areas(data.area_ids, grants)
+    served = await served_areas(data.area_ids, grants, "rescue_team.manage")
     lng, lat = to_wgs84(data.base.lat, data.base.lng, data.base.datum)
     now = clock.now()
     async with write_transaction():
@@ -170,12 +149,12 @@ async def update_team(
 ) -> TeamRead:
     """Change a team (the caller manages every area it serves, before and after)."""
     _, areas = await _team(team_id, grants)
-    if not _manages(grants, areas):
+    if not manages_every(grants, "rescue_team.manage", areas):
         raise Forbidden("the team serves areas outside yours")
     changes: dict[Any, Any] = {RescueTeam.updated_at: clock.now()}
     served = None
     if data.area_ids is not msgspec.UNSET:
-        served = await _served_areas(data.area_ids, grants)
+        served = await served_areas(data.area_ids, grants, "rescue_team.manage")
     for name in ("name", "type", "tier", "contact_name", "contact_phone", "note"):
         value = getattr(data, name)
         if value is not msgspec.UNSET:
@@ -232,21 +211,8 @@ async def list_teams(
 ) -> TeamPage:
     """Teams serving the caller's areas (or areas above them), by id; `area_path` narrows to
     teams serving that area, inside it or above it."""
-    scopes = policy.scopes(grants, "rescue_team.read")
-    if area_path is not None:
-        if not _overlaps([area_path], scopes):
-            raise Forbidden()
-        scopes = [area_path]
-    if not scopes:
-        raise Forbidden()
-    seen = functools.reduce(
-        operator.or_,
-        (
-            RescueTeamArea.area_path.like(p + "%")
-            | RescueTeamArea.area_path.is_in(ancestors_and_self(p))
-            for p in scopes
-        ),
-    )
+    scopes = listing_scopes(grants, "rescue_team.read", area_path)
+    seen = inside_or_above(RescueTeamArea.area_path, scopes)
     team_ids = sorted(
         {r["team"] for r in await RescueTeamArea.select(RescueTeamArea.team).where(seen).run()}
     )

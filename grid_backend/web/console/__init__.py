@@ -16,6 +16,7 @@ from urllib.parse import quote
 from litestar import Request, Response, Router
 from litestar.response import Redirect, Template
 
+from grid_backend.core import policy
 from grid_backend.core.auth import (
     ACCESS_COOKIE,
     CSRF_CHECKED,
@@ -36,14 +37,20 @@ from grid_backend.web import i18n
 from grid_backend.web.console import session
 from grid_backend.web.console.cases import CasesPage
 from grid_backend.web.console.dashboard import DashboardPage
+from grid_backend.web.console.evacuations import EvacuationsPage
 from grid_backend.web.console.exports import ExportsPage
+from grid_backend.web.console.hotline import HotlinePage
+from grid_backend.web.console.households import HouseholdsPage
 from grid_backend.web.console.map import MapPage
+from grid_backend.web.console.open311 import Open311Page
 from grid_backend.web.console.patrols import PatrolsPage
 from grid_backend.web.console.people import PeoplePage
+from grid_backend.web.console.qr import QrPage
 from grid_backend.web.console.rewards import RewardsPage
 from grid_backend.web.console.session import SessionController
 from grid_backend.web.console.urgent import UrgentPage
 from grid_backend.web.console.warnings import WarningsPage
+from grid_backend.web.console.webhooks import WebhooksPage
 
 CSRF_FIELD = "csrf_token"
 PUBLIC_PATHS = frozenset({"/console/login"})
@@ -59,7 +66,13 @@ CONSOLE_HANDLERS: list[Any] = [
     DashboardPage,
     CasesPage,
     RewardsPage,
+    WebhooksPage,
     ExportsPage,
+    QrPage,
+    EvacuationsPage,
+    HouseholdsPage,
+    Open311Page,
+    HotlinePage,
 ]
 
 _me: ContextVar[MeRead | None] = ContextVar("console_me", default=None)
@@ -69,6 +82,13 @@ _csrf: ContextVar[str] = ContextVar("console_csrf", default="")
 def console_user() -> MeRead | None:
     """The signed-in account and its assignments (for the page header)."""
     return _me.get()
+
+
+def console_may(action: str) -> bool:
+    """Whether the signed-in account holds a duty that may do this somewhere (which sections
+    the navigation offers; each page still checks the area)."""
+    me = _me.get()
+    return me is not None and any(a.duty in policy.RULES[action] for a in me.assignments)
 
 
 def csrf_token() -> str:
@@ -157,4 +177,11 @@ def router() -> Router:
     )
 
 
-__all__ = ["CONSOLE_HANDLERS", "REFRESH_COOKIE", "console_user", "csrf_token", "router"]
+__all__ = [
+    "CONSOLE_HANDLERS",
+    "REFRESH_COOKIE",
+    "console_may",
+    "console_user",
+    "csrf_token",
+    "router",
+]

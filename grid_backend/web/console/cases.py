@@ -496,7 +496,11 @@ class CasesPage(Controller):
             paths = await picker.case_paths(ids)
             await picker.require_in_grid(
                 assignee_id=assignee,
-                case_paths=paths.values(),
+                # only cases the caller may see: asking about another area's case would tell
+                # where it lies (the workflow refuses those one by one below)
+                case_paths=[
+                    p for p in paths.values() if policy.allows(actor.grants, "report.read", p)
+                ],
                 confirmed=_ticked(form, "confirm_outside"),
             )
         except DomainError as exc:

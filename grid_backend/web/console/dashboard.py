@@ -17,8 +17,10 @@ from grid_backend.core.errors import DomainError
 from grid_backend.core.pagination import DateFrom, DateTo
 from grid_backend.core.types import QueryId, in_window
 from grid_backend.people.duty import grants_of
+from grid_backend.stats import labels
 from grid_backend.stats import services as stats
 from grid_backend.stats.schemas import TrendDay
+from grid_backend.web import i18n
 from grid_backend.web.console.cases import page, problem_text
 from grid_backend.web.console.map import area_choices
 
@@ -139,6 +141,10 @@ class DashboardPage(Controller):
             area_query=area_query,
             period_query=f"from={figures.date_from}&to={figures.date_to}",
             ranges=_quick_ranges(clock.today()),
+            channel_names={
+                code: labels.name(labels.CHANNEL, code, i18n.current_language() == "en")
+                for code in labels.CHANNEL
+            },
             cases_chart=chart(
                 figures.trend, [("reported", "reported"), ("closed", "closed")], stacked=False
             ),

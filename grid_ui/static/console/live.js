@@ -44,6 +44,8 @@ const TEXTS = {
   "case.due_soon": (e) => `${t("Deadline in 30 min")} #${e.case_id} ${category(e)} · ${local(e.due_at)}`,
   "case.overdue": (e) => `${t("Overdue")} #${e.case_id} ${category(e)} · ${local(e.due_at)}`,
   "case.seen": (e) => `${t("Seen")} #${e.case_id} · ${e.seen_by_name} ${local(e.seen_at)}`,
+  "case.sos_cancelled": (e) => `${t("SOS cancelled by its sender")} #${e.case_id} · ${e.place}`,
+  "case.photo_added": (e) => `${t("Photo added by the reporter")} #${e.case_id} · ${e.place}`,
   "callout.unanswered": (e) => `${t("Callout unanswered")} · ${t("{n} have not answered").replace("{n}", e.waiting)} · ${(english ? e.text_en : e.text_zh) || ""}`.slice(0, 140),
 };
 const KINDS = { "case.urgent": "danger", "case.overdue": "danger", "callout.unanswered": "warn", "case.due_soon": "warn" };
@@ -211,7 +213,7 @@ if (status) {
       const e = JSON.parse(message.data);
       listEvent(e);
       if (type === "case.urgent") raise(e);
-      if (type === "case.seen") lower(e.case_id);
+      if (type === "case.seen" || type === "case.sos_cancelled") lower(e.case_id);
       if (type === "case.new" || type === "case.urgent") newCase();
       if (type !== "callout.unanswered") counters();
     });

@@ -46,7 +46,8 @@ function style(feature) {
 
 function legend() {
   const box = document.getElementById("legend");
-  box.replaceChildren(el("h3", {}, colourBy.value === "risk" ? t("Risk level") : t("Open cases")));
+  // h2: the legend's sections follow the page's h1 (the grid's detail above may be hidden)
+  box.replaceChildren(el("h2", {}, colourBy.value === "risk" ? t("Risk level") : t("Open cases")));
   const rows = colourBy.value === "risk"
     ? [["#eef1f5", t("none")], ...Object.entries(RISK).map(([k, c]) => [c, named("risk level", k)])]
     : [[CASE_STEPS[0][1], "0"], [CASE_STEPS[1][1], "1–2"], [CASE_STEPS[2][1], "3–5"], [CASE_STEPS[3][1], "6+"]];
@@ -57,9 +58,9 @@ function legend() {
     box.append(el("div", { class: "legend-row" }, swatch, words));
   }
   box.append(
-    el("h3", {}, t("Markers")),
+    el("h2", {}, t("Markers")),
     ...markerLegend(["urgent", "overdue", "case", "risk-major", "risk-high", "risk-medium", "risk-low"]),
-    el("h3", {}, t("Boundaries")),
+    el("h2", {}, t("Boundaries")),
     ...outlineLegend(["township", "community", "grid"]),
   );
 }

@@ -28,6 +28,26 @@ form?.addEventListener("submit", async (event) => {
   }
 });
 
+// lifting a warning: its reason asked in a dialog; the list shows the new status on reload
+const lift = document.getElementById("lift-dialog");
+let lifting = null;
+for (const button of document.querySelectorAll("[data-lift]")) {
+  button.addEventListener("click", () => {
+    lifting = Number(button.dataset.lift);
+    lift.querySelector("textarea").value = "";
+    lift.showModal();
+  });
+}
+lift?.addEventListener("close", async () => {
+  if (lift.returnValue !== "lift" || lifting === null) return;
+  try {
+    await api("POST", `/api/v1/warnings/${lifting}/cancel`, { reason: lift.querySelector("textarea").value.trim() });
+    location.reload();
+  } catch (problem) {
+    document.querySelector("[data-lift-error]").textContent = problem.errors?.[0]?.message || problem.title || problem.message;
+  }
+});
+
 const ANSWER = { acked: "badge ok", pending: "badge", reminded: "badge warn", escalated: "badge danger" };
 const local = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { timeZone: config.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
 let flashed = null;

@@ -234,6 +234,34 @@ export async function cachedGet(path) {
   }
 }
 
+// A file the API answers (the copy of one's data): its bytes and the name the server gives it.
+export async function download(path) {
+  const fetchIt = async (token) => {
+    let answer;
+    try {
+      answer = await fetch(path, { headers: { Authorization: `Bearer ${token}`, "Accept-Language": language() } });
+    } catch (err) {
+      throw new NetworkError(String(err));
+    }
+    if (!answer.ok) throw new ApiError(answer.status, await answer.json().catch(() => null));
+    const disposition = answer.headers.get("content-disposition") || "";
+    const named = /filename="([^"]+)"/.exec(disposition);
+    return { blob: await answer.blob(), filename: named ? named[1] : "" };
+  };
+  let current = await session();
+  if (!current) throw new SignedOut();
+  if (current.expires_at - EARLY_REFRESH_MS < Date.now()) current = await refreshed(current);
+  try {
+    return await fetchIt(current.access_token);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      current = await refreshed(current);
+      return fetchIt(current.access_token);
+    }
+    throw err;
+  }
+}
+
 // Photos need the bearer token, so <img> gets an object URL of the fetched bytes.
 export async function photoURL(url) {
   let current = await session();

@@ -221,8 +221,43 @@ const senders = {
     return api(`/api/v1/callouts/${item.callout_id}/ack`, { method: "POST" });
   },
 
+  // a household's status in an evacuation; a linked resident's answer (the key makes a
+  // repeat answer with the first event)
+  async evacuation(item) {
+    const url = `/api/v1/evacuations/${item.evacuation_id}/households/${item.household_id}/status`;
+    return api(url, { method: "POST", json: { ...item.body, client_id: item.key }, headers: { "Idempotency-Key": item.key } });
+  },
+
+  async answer(item) {
+    const url = `/api/v1/evacuations/${item.evacuation_id}/my-household/answer`;
+    return api(url, { method: "POST", json: { ...item.body, client_id: item.key }, headers: { "Idempotency-Key": item.key } });
+  },
+
   async support(item) {
     return api(`/api/v1/reports/${item.report_id}/support`, { method: "POST" });
+  },
+
+  // a photo an SOS's sender took after the call (the call itself needs none)
+  async sos_photo(item) {
+    const photoIds = await uploadAll(item, "photos", "photo_ids");
+    return api(`/api/v1/sos/${item.report_id}/photos`, { method: "POST", json: { photo_ids: photoIds } });
+  },
+
+  async sos(item) {
+    try {
+      const answer = await apiFull("/api/v1/sos", {
+        method: "POST",
+        json: { ...item.body, client_id: item.key },
+        headers: { "Idempotency-Key": item.key },
+      });
+      item.replayed = answer.status === 200;
+      return answer.data;
+    } catch (err) {
+      // the account's SOS limit is no passing trouble: refused now, with the server's reason,
+      // rather than tried again every 20 s
+      if (err instanceof ApiError && err.status === 429) Object.defineProperty(err, "transient", { value: false });
+      throw err;
+    }
   },
 };
 
@@ -249,7 +284,11 @@ export function flush() {
 async function sendAll() {
   const mine = await session();
   if (!mine) return { stopped: "signed_out" };
-  const queue = (await items()).filter((i) => i.status !== "failed").sort((a, b) => a.id - b.id);
+  // a call for help first, then the rest oldest first
+  const urgency = (i) => (i.kind === "sos" ? 0 : 1);
+  const queue = (await items())
+    .filter((i) => i.status !== "failed")
+    .sort((a, b) => urgency(a) - urgency(b) || a.id - b.id);
   for (const item of queue) {
     item.status = "sending";
     item.attempts += 1;
@@ -295,6 +334,10 @@ function summary(kind, result) {
       status_text: result.status_text,
       possible_duplicates: result.possible_duplicates || [],
     };
+  }
+  if (kind === "sos") {
+    const { id, status, grid_name, cancel_until, cancellable, alerted } = result;
+    return { id, status, grid_name, cancel_until, cancellable, alerted };
   }
   if (kind === "checkin") {
     return { id: result.id, flagged: result.flagged, distance_m: result.distance_m };

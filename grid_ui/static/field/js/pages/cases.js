@@ -23,12 +23,14 @@ export default async function () {
   try {
     const person = await me();
     const mine = `/api/v1/reports?assignee_id=${person.account.id}&sort=due&limit=50`;
-    const [todo, checking] = await Promise.all([
+    const [todo, checking, paused] = await Promise.all([
       cachedGet(`${mine}&status=dispatched&status=in_progress`),
       cachedGet(`${mine}&status=pending_check`),
+      cachedGet(`${mine}&status=suspended`),
     ]);
     const open = todo.data.items;
     const waiting = checking.data.items;
+    const onHold = paused.data.items;
     view(
       offlineNote(todo),
       open.length
@@ -40,6 +42,15 @@ export default async function () {
             { id: "waiting-check" },
             h("h2", { text: t("js:Waiting for the command centre's check") }),
             h("div.list", {}, waiting.map((r) => caseItem(r, `/app/case?id=${r.id}`))),
+          )
+        : null,
+      // still the worker's, but their clock is stopped until the command centre resumes them
+      onHold.length
+        ? h(
+            "section.on-hold",
+            { id: "on-hold" },
+            h("h2", { text: t("js:On hold: the command centre resumes these") }),
+            h("div.list", {}, onHold.map((r) => caseItem(r, `/app/case?id=${r.id}`))),
           )
         : null,
     );

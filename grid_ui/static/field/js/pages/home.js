@@ -1,6 +1,8 @@
 import { api, logout, me } from "../api.js";
 import * as outbox from "../outbox.js";
+import * as sos from "../sos.js";
 import { $, english, h, t } from "../ui.js";
+import { helperBanner, residentCard } from "./evacuation.js";
 
 const DUTIES = JSON.parse(document.getElementById("duty-names").textContent);
 
@@ -13,6 +15,7 @@ async function fill(id, load) {
 }
 
 export default async function ({ staff }) {
+  sos.start(); // first: a call for help must not wait for the tiles
   const person = await me();
   const duties = person.assignments.map((a) => `${DUTIES[a.duty] || a.duty} · ${a.area_name}`);
   $("#who").textContent = [t("js:Hello, {name}", { name: person.account.name }), ...duties].join("\n");
@@ -39,6 +42,9 @@ export default async function ({ staff }) {
       return t("js:{n} unread", { n: inbox.unread_count });
     }),
     fill("#tile-outbox", async () => t("js:{n} waiting", { n: (await outbox.items()).length })),
+    // an evacuation: the helper's banner, a linked resident's card (each hidden otherwise)
+    residentCard($("#evacuation-card")).catch(() => {}),
+    staff ? helperBanner($("#evacuation-banner")).catch(() => {}) : null,
   ];
   if (staff) {
     jobs.push(

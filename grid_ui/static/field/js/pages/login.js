@@ -8,6 +8,7 @@ function next() {
 
 export default async function () {
   const form = $("#login-form");
+  $("#deleted-note").hidden = new URLSearchParams(location.search).get("deleted") !== "1";
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = $("#form-error");

@@ -124,6 +124,24 @@ async function position() {
   }
 }
 
+// Opened from a QR code at a risk point or grid (/q/{token} sends the phone here): the code's
+// place is the report's position and its category is chosen; "Locate me again" still asks the
+// phone. The token goes with the report, which the server then records as made from the code.
+function fromCode() {
+  const token = param("qr");
+  if (!token) return false;
+  state.qr = token;
+  const category = param("category");
+  const select = $("#category");
+  if (category && [...select.options].some((o) => o.value === category)) select.value = category;
+  const lat = Number(param("lat"));
+  const lng = Number(param("lng"));
+  if (!param("lat") || !param("lng") || !Number.isFinite(lat) || !Number.isFinite(lng)) return false;
+  state.position = { lat, lng, datum: "wgs84", source: "qr" };
+  $("#position").textContent = t("js:Place from the code: {place}", { place: param("place") || "" });
+  return true;
+}
+
 function check(form, staff) {
   if (!state.photos.length) return t("js:Take at least one photo.");
   if (!state.position) return t("js:Your position is needed. Tap “Locate me again”.");
@@ -287,8 +305,9 @@ export default async function ({ staff }) {
   const form = $("#report-form");
   await categories();
   await restoreDraft();
+  const placed = fromCode();
   render();
-  position();
+  if (!placed) position();
   $("#locate").addEventListener("click", position);
   const addTo = (list) => async (event) => {
     const files = [...event.target.files];
@@ -342,6 +361,7 @@ export default async function ({ staff }) {
       captured_at: new Date().toISOString(),
     };
     if (!staff) body.reporter_safe = form.safe.value === "yes";
+    if (state.qr) body.qr = state.qr;
     const fixed = staff && $("#fixed").checked;
     if (!fixed && (await offerDuplicatesFirst(form, body))) {
       button.disabled = false;
