@@ -57,6 +57,8 @@ class LiveEvents(ChannelsPlugin):
     ) -> None:
         if self in _running:
             _running.remove(self)
+        if self.slots is not None:
+            await self.slots.drain()  # places being given back, before their pool is closed
         try:
             await super().__aexit__(exc_type, exc_val, exc_tb)
         finally:

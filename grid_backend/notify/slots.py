@@ -12,7 +12,10 @@ place lapsed while Redis was away takes it again at its next refresh."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+DRAIN_SECONDS = 2.0  # longest wait at shutdown for places still being given back
 
 # KEYS[1] the account's set, KEYS[2] the members it displaced lately; ARGV: stream id, slot
 # ms, cap. Returns {own member, displaced...}.
@@ -76,6 +79,7 @@ class SharedSlots:
         self._open = redis.register_script(_OPEN)
         self._refresh = redis.register_script(_REFRESH)
         self._count = redis.register_script(_COUNT)
+        self._giving: set[asyncio.Future[Any]] = set()  # places being given back
 
     def key(self, account_id: int) -> str:
         return f"{self._prefix}:streams:{account_id}"
@@ -97,7 +101,23 @@ class SharedSlots:
         return bool(held)
 
     async def close(self, account_id: int, member: str) -> None:
-        await self._redis.zrem(self.key(account_id), member)
+        """Give the place back. It is carried to its end even if the caller is cancelled (a
+        stream's handler whose client went away), and `drain` waits for it."""
+        giving = asyncio.ensure_future(self._redis.zrem(self.key(account_id), member))
+        self._giving.add(giving)
+        giving.add_done_callback(self._giving.discard)
+        await asyncio.shield(giving)
+
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> None:
+        """Wait for the places still being given back (at most `seconds`, then stop them): the
+        client's pool is closed next, and a give-back still running then would open a
+        connection again behind it, which nobody would ever close."""
+        if not self._giving:
+            return
+        _, late = await asyncio.wait(set(self._giving), timeout=seconds)
+        for giving in late:  # they lapse by themselves
+            giving.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def count(self, account_id: int) -> int:
         return int(await self._count(keys=[self.key(account_id)]))

@@ -301,3 +301,42 @@ async def test_a_subscription_that_found_no_redis_connection_is_made_later(
                 following.cancel()
                 pytest.fail("the subscription was never made")
         assert "subscribed in Redis again" in caplog.text
+
+
+async def test_a_place_given_back_as_the_server_stops_leaves_no_redis_connection_open(
+    redis_settings,
+):
+    """A phone's stream ends as the server stops: its place in Redis is still being given back
+    when the plugin closes its client. The give-back finishes first, so no connection is
+    opened again behind the closed pool (the garbage collector found such connections at the
+    end of a test run, still open)."""
+    from grid_backend.notify.services import live as live_streams
+
+    live = events.plugin(redis_settings)
+    async with live:
+        assert live.slots is not None
+        members = [(await live.slots.open(21, f"s{n}", 5))[0] for n in range(3)]
+        # the streams' handlers are cancelled (their clients went away) while giving back
+        ending = [
+            asyncio.ensure_future(live_streams._give_place(live, 21, member))
+            for member in members
+        ]
+        await asyncio.sleep(0)
+        for task in ending:
+            task.cancel()
+    pool = live._closing.connection_pool
+    still_open = [
+        c for c in [*pool._available_connections, *pool._in_use_connections] if c._writer
+    ]
+    assert still_open == []
+    # and the places were given back, not left to lapse
+    from redis.asyncio import Redis
+
+    from grid_backend.notify.slots import SharedSlots
+
+    watcher = Redis.from_url(REDIS_URL)
+    try:
+        slots = SharedSlots(watcher, prefix=redis_settings.redis_prefix, slot_seconds=60)
+        assert await slots.count(21) == 0
+    finally:
+        await watcher.aclose()

@@ -94,7 +94,7 @@ async def _give_place(plugin: events.LiveEvents, account_id: int, member: str) -
     assert plugin.slots is not None
     try:
         async with asyncio.timeout(REDIS_SECONDS):
-            await asyncio.shield(plugin.slots.close(account_id, member))
+            await plugin.slots.close(account_id, member)  # carried on if this is cancelled
     except Exception as exc:  # it lapses by itself
         logger.warning("live-event stream place not given back in Redis: %r", exc)
 
