@@ -318,16 +318,13 @@ async def test_a_place_given_back_as_the_server_stops_leaves_no_redis_connection
         members = [(await live.slots.open(21, f"s{n}", 5))[0] for n in range(3)]
         # the streams' handlers are cancelled (their clients went away) while giving back
         ending = [
-            asyncio.ensure_future(live_streams._give_place(live, 21, member))
-            for member in members
+            asyncio.ensure_future(live_streams._give_place(live, 21, member)) for member in members
         ]
         await asyncio.sleep(0)
         for task in ending:
             task.cancel()
     pool = live._closing.connection_pool
-    still_open = [
-        c for c in [*pool._available_connections, *pool._in_use_connections] if c._writer
-    ]
+    still_open = [c for c in [*pool._available_connections, *pool._in_use_connections] if c._writer]
     assert still_open == []
     # and the places were given back, not left to lapse
     from redis.asyncio import Redis
