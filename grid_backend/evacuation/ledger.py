@@ -190,11 +190,16 @@ def _check_zip(path: Path, problems: Problems) -> bool:
     if not zipfile.is_zipfile(path):
         problems.add(None, None, "file_invalid")
         return False
-    with zipfile.ZipFile(path) as archive:
-        parts = archive.infolist()
-        if len(parts) > 1_000 or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
-            problems.add(None, None, "file_too_large", mb=MAX_UNPACKED_BYTES // 1024 // 1024)
-            return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        # an end record that looks right over a broken directory (a cut or corrupt file)
+        problems.add(None, None, "file_invalid")
+        return False
+    if len(parts) > 1_000 or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
+        problems.add(None, None, "file_too_large", mb=MAX_UNPACKED_BYTES // 1024 // 1024)
+        return False
     return True
 
 

@@ -353,3 +353,21 @@ async def test_a_ledger_too_long_or_too_wrong_is_refused_in_bounds(hw, monkeypat
     assert len(r.json()["errors"]) == 3
     assert r.json()["detail"].startswith("台账有 6 处问题")  # two phones missing on each row
     assert await Household.count() == 0
+
+
+async def test_a_zip_with_a_broken_directory_is_no_workbook(hw):
+    """A file whose end record looks like a zip's but whose central directory is garbage
+    (a truncated or corrupted download) is `file_invalid`, not a 500."""
+    import struct
+
+    broken = b"X" * 46 + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, 46, 0, 0)
+    r = await upload(hw.client, hw.dispatcher, broken, name="坏的.xlsx")
+    assert r.status_code == 422, r.text
+    assert [e["code"] for e in r.json()["errors"]] == ["file_invalid"]
+    # a real workbook cut short: the end record gone, or the parts' data cut
+    whole = workbook(_rows(hw))
+    for cut in (whole[: len(whole) // 2], whole[:-10]):
+        r = await upload(hw.client, hw.dispatcher, cut, name="cut.xlsx")
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["code"] == "file_invalid"
+    assert await Household.count() == 0
