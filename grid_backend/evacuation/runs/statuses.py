@@ -129,8 +129,18 @@ def _event_read(e: dict[str, Any], household_id: int) -> EventRead:
 async def read_task(
     *, evacuation_id: int, household_id: int, account_id: int, grants: list[policy.Grant]
 ) -> TaskRead:
-    """One household of an evacuation, for its helper or staff covering its grid."""
+    """One household of an evacuation, for its helper or staff covering its grid; audited, as
+    a read of one household is (it names the head and their phone)."""
     task = await _task(evacuation_id, q("t.household = {}", household_id), account_id, grants)
+    async with write_transaction():
+        await audit.record(
+            actor_id=account_id,
+            action="evacuation.household.view",
+            object_type="evacuation_task",
+            object_id=task["id"],
+            area_path=task["area_path"],
+            detail={"evacuation_id": evacuation_id, "household_id": household_id},
+        )
     return _task_read(task)
 
 
