@@ -279,28 +279,3 @@ async def test_a_household_checks_in_once_and_moving_on_frees_its_place(world):
     ).json()
     assert {s["shelter_id"]: s["occupancy"] for s in board["shelters"]} == {first: 0, second: 6}
     assert board["total"]["h_moved"] == 2
-
-
-async def test_a_bedridden_elder_living_alone_is_one_vulnerable_person(world):
-    """The vulnerable people of a household are its four counts added up, at most its people
-    (docs/evacuation.md): the task, the board and the helper's phone never count one person
-    twice, nor more vulnerable people than people to move."""
-    alone = await world.household(G1, people=1, elderly_alone=1, disabled=1)
-    family = await world.household(G1, people=3, children=2, pregnant=1, disabled=1)
-    r = await world.client.get(
-        f"/api/v1/households/{alone['id']}", headers=world.dispatcher.headers
-    )
-    assert r.json()["vulnerable"] == 1
-    run = (await world.start())["id"]
-    tasks = await EvacuationTask.select(EvacuationTask.household, EvacuationTask.vulnerable).where(
-        EvacuationTask.evacuation == run
-    )
-    assert {t["household"]: t["vulnerable"] for t in tasks} == {alone["id"]: 1, family["id"]: 3}
-    r = await world.client.get(f"/api/v1/evacuations/{run}/board", headers=world.dispatcher.headers)
-    total = r.json()["total"]
-    assert (total["people"], total["vulnerable_to_move"]) == (4, 4)
-    r = await world.client.get("/api/v1/evacuations/my-households", headers=world.worker.headers)
-    assert {i["household_id"]: i["vulnerable"] for i in r.json()["items"]} == {
-        alone["id"]: 1,
-        family["id"]: 3,
-    }

@@ -230,16 +230,12 @@ async def insert_run(
     return evacuation_id
 
 
-# vulnerable people: the four counts added up, at most everyone (as households.vulnerable_total:
-# a bedridden elder living alone is one person, not two)
 _TASKS = (
     "INSERT INTO evacuation_task (evacuation, household, helper, grid, area_path, people,"
     " vulnerable, status, destination, shelter, note, reason, lat, lng, arrived_at,"
     " returned_at, updated_by, updated_at)"
     " SELECT {}, h.id, h.helper, h.grid, h.area_path, h.people,"
-    " CASE WHEN h.elderly_alone + h.disabled + h.children + h.pregnant > h.people"
-    " THEN h.people ELSE h.elderly_alone + h.disabled + h.children + h.pregnant END,"
-    " 'pending', '', NULL, '', '',"
+    " h.elderly_alone + h.disabled + h.children + h.pregnant, 'pending', '', NULL, '', '',"
     " NULL, NULL, NULL, NULL, NULL, NULL FROM evacuation_household h WHERE {}"
     " ON CONFLICT (evacuation, household) DO NOTHING RETURNING people"
 )
