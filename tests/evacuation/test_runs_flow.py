@@ -279,3 +279,18 @@ async def test_a_household_checks_in_once_and_moving_on_frees_its_place(world):
     ).json()
     assert {s["shelter_id"]: s["occupancy"] for s in board["shelters"]} == {first: 0, second: 6}
     assert board["total"]["h_moved"] == 2
+
+
+async def test_warnings_over_no_households_never_hold_up_a_later_ones_proposal(world, monkeypatch):
+    """A tick looks at a batch of warnings at a time; warnings in force over areas without
+    households (most of a city on a rainy day) are passed over, not looked at again and again
+    ahead of a later warning that holds households, which would then never be proposed."""
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    await world.household(G1)
+    for _ in range(3):
+        await _warn(world, "red", area=G3)  # no households there: nothing to propose
+    orange = await _warn(world, "orange")
+    assert (await jobs.sync_warnings(world.now))["proposed"] == 1
+    rows = await Evacuation.select(Evacuation.warning, Evacuation.status).run()
+    assert rows == [{"warning": orange, "status": "proposed"}]
+    assert (await jobs.sync_warnings(world.now))["proposed"] == 0
