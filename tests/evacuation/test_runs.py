@@ -453,3 +453,19 @@ async def test_two_phones_racing_never_leave_a_change_half_written(world):
     task = await EvacuationTask.select().where(EvacuationTask.household == h["id"]).first()
     assert task["status"] == events[-1]["to_status"]
     assert [e["from_status"] for e in events] == ["pending", *[e["to_status"] for e in events][:-1]]
+
+
+async def test_a_filter_does_not_tell_outsiders_that_an_evacuation_exists(world):
+    """Someone who neither watches an evacuation's area nor helps one of its households gets
+    404 for its households whatever the filters or cursor, as for one that does not exist."""
+    await world.household(G1)
+    run = (await world.start())["id"]
+    url = f"/api/v1/evacuations/{run}/households"
+    for params in ({}, {"status": "pending"}, {"status": "moved"}, {"mine": "true"}):
+        for person in (world.resident, world.dispatcher2):
+            r = await world.client.get(url, params=params, headers=person.headers)
+            assert r.status_code == 404, (params, r.text)
+            assert r.json()["code"] == "evacuation_not_found"
+    # its helper still gets their (filtered) list
+    r = await world.client.get(url, params={"status": "moved"}, headers=world.worker.headers)
+    assert r.status_code == 200 and r.json()["items"] == []

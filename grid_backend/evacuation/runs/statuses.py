@@ -161,6 +161,11 @@ async def list_tasks(
     covered = (await covered_by([evacuation_id]))[evacuation_id]
     scopes = policy.scopes(grants, "evacuation.read")
     watching = overlaps([c["area_path"] for c in covered], scopes)
+    if not watching and not await EvacuationTask.exists().where(
+        (EvacuationTask.evacuation == evacuation_id) & (EvacuationTask.helper == account_id)
+    ):
+        # whatever the filters: an empty page would tell an outsider it exists
+        raise NotFound("evacuation_not_found")
     seen = q("t.helper = {}", account_id)
     if not mine and watching:
         seen = any_of(seen, under("t.area_path", scopes))
@@ -171,8 +176,6 @@ async def list_tasks(
         None if after is None else q("t.id > {}", after),
     )
     rows = await fetch(q(_TASK + " ORDER BY t.id LIMIT {}", evacuation_id, where, limit + 1))
-    if not rows and not watching and after is None and status is None:
-        raise NotFound("evacuation_not_found")
     cursor_out = next_cursor(rows, limit)
     items = [_task_read(r) for r in rows[:limit]]
     await audit.record(
