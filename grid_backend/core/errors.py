@@ -236,6 +236,15 @@ def invalid(
     )
 
 
+def filled(field: str, value: str) -> str:
+    """The text without its surrounding blanks; 422 `required` on `field` when nothing is
+    left (a name of spaces passes `min_length` but names nothing)."""
+    text = value.strip()
+    if not text:
+        raise invalid(field, "required")
+    return text
+
+
 def problem(
     request: Request[Any, Any, Any],
     *,

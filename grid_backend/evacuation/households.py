@@ -16,7 +16,7 @@ from grid_backend.areas.services.serving import overlaps
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, geo, policy, sql
 from grid_backend.core.db import under, write_transaction
-from grid_backend.core.errors import Conflict, Forbidden, NotFound, invalid
+from grid_backend.core.errors import Conflict, Forbidden, NotFound, filled, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.types import Datum
 from grid_backend.evacuation.schemas import (
@@ -409,6 +409,7 @@ async def create_household(
 ) -> HouseholdRead:
     """Register a household in a grid the caller manages."""
     grid = await _grid(data.grid_id, grants)
+    address, head_name = filled("address", data.address), filled("head_name", data.head_name)
     values = msgspec.to_builtins(data)
     _counts(values)
     phone = _phone(data.head_phone)
@@ -430,8 +431,8 @@ async def create_household(
                     grid=grid["id"],
                     area_path=grid["path"],
                     risk_point=data.risk_point_id,
-                    address=data.address.strip(),
-                    head_name=data.head_name.strip(),
+                    address=address,
+                    head_name=head_name,
                     head_phone=phone,
                     people=data.people,
                     elderly_alone=data.elderly_alone,
@@ -467,6 +468,7 @@ async def create_household(
 
 _PLAIN = ("people", "elderly_alone", "disabled", "children", "pregnant")
 _TEXT = ("address", "head_name", "watch_group", "note")
+_REQUIRED_TEXT = ("address", "head_name")
 _LINKS = {"risk_point_id": "risk_point", "shelter_id": "shelter", "resident_id": "resident"}
 
 
@@ -488,7 +490,7 @@ async def _check_update(
     for name in _TEXT:
         value = getattr(data, name)
         if value is not msgspec.UNSET:
-            changes[name] = value.strip()
+            changes[name] = filled(name, value) if name in _REQUIRED_TEXT else value.strip()
     if data.head_phone is not msgspec.UNSET:
         changes["head_phone"] = _phone(data.head_phone)
     moved = "grid" in changes

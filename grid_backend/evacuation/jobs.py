@@ -130,7 +130,7 @@ async def _ask_to_confirm(
 _PROPOSABLE = (
     "SELECT w.id, w.issued_by, w.level FROM early_warning w WHERE w.status = 'issued'"
     " AND w.level IN ('orange', 'red') AND w.starts_at <= {} AND w.expires_at > {}"
-    " AND NOT EXISTS (SELECT 1 FROM evacuation_run e WHERE e.warning = w.id)"
+    " AND NOT EXISTS (SELECT 1 FROM evacuation_run e WHERE e.warning = w.id) AND w.id > {}"
     " ORDER BY w.id LIMIT {}"
 )
 _HOLDS = "SELECT COUNT(*) AS n, COALESCE(SUM(people), 0) AS p FROM evacuation_household h WHERE {}"
@@ -141,51 +141,63 @@ async def sync_warnings(now: datetime) -> dict[str, Any]:
     households; end those whose warning is over."""
     totals = {"proposed": 0, "started": 0, "ended": 0}
     auto = get_settings().evacuation_auto_start
-    for w in await fetch(q(_PROPOSABLE, now, now, BATCH)):
-        areas = await WarningArea.select(WarningArea.area, WarningArea.area_path).where(
-            WarningArea.warning == w["id"]
-        )
-        cover = runs.Cover(
-            [{"area": a["area"], "risk_point": None, "area_path": a["area_path"]} for a in areas]
-        )
-        held = (await fetch(q(_HOLDS, cover.households())))[0] if areas else None
-        if held is None or not int(held["n"]):
-            continue
-        live: runs.Live = []
-        try:
-            async with write_transaction():
-                evacuation_id = await runs.insert_run(
-                    cover,
-                    status="proposed",
-                    source="warning",
-                    warning_id=w["id"],
-                    note="",
-                    account_id=w["issued_by"],
-                    now=now,
-                )
-                if auto:
-                    await runs.activate(
-                        evacuation_id, cover, account_id=w["issued_by"], now=now, live=live
-                    )
-                else:
-                    live += await runs.board_live(
-                        cover.rows, {"type": "evacuation.proposed", "evacuation_id": evacuation_id}
-                    )
-                    await _ask_to_confirm(evacuation_id, w, cover, held)
-                await audit.record(
-                    actor_id=None,
-                    action="evacuation.start" if auto else "evacuation.propose",
-                    object_type="evacuation",
-                    object_id=evacuation_id,
-                    area_path=cover.rows[0]["area_path"],
-                    detail={"warning_id": w["id"]},
-                )
-        except Exception as exc:
-            if is_unique_violation(exc):  # another process proposed it first
+    # warnings by id, a page at a time: those over no households are passed over, so they
+    # never keep a later warning that holds some from its proposal
+    after = 0
+    while totals["started"] + totals["proposed"] < BATCH:
+        page = await fetch(q(_PROPOSABLE, now, now, after, BATCH))
+        for w in page:
+            after = w["id"]
+            areas = await WarningArea.select(WarningArea.area, WarningArea.area_path).where(
+                WarningArea.warning == w["id"]
+            )
+            cover = runs.Cover(
+                [
+                    {"area": a["area"], "risk_point": None, "area_path": a["area_path"]}
+                    for a in areas
+                ]
+            )
+            held = (await fetch(q(_HOLDS, cover.households())))[0] if areas else None
+            if held is None or not int(held["n"]):
                 continue
-            raise
-        runs.publish(live)
-        totals["started" if auto else "proposed"] += 1
+            live: runs.Live = []
+            try:
+                async with write_transaction():
+                    evacuation_id = await runs.insert_run(
+                        cover,
+                        status="proposed",
+                        source="warning",
+                        warning_id=w["id"],
+                        note="",
+                        account_id=w["issued_by"],
+                        now=now,
+                    )
+                    if auto:
+                        await runs.activate(
+                            evacuation_id, cover, account_id=w["issued_by"], now=now, live=live
+                        )
+                    else:
+                        live += await runs.board_live(
+                            cover.rows,
+                            {"type": "evacuation.proposed", "evacuation_id": evacuation_id},
+                        )
+                        await _ask_to_confirm(evacuation_id, w, cover, held)
+                    await audit.record(
+                        actor_id=None,
+                        action="evacuation.start" if auto else "evacuation.propose",
+                        object_type="evacuation",
+                        object_id=evacuation_id,
+                        area_path=cover.rows[0]["area_path"],
+                        detail={"warning_id": w["id"]},
+                    )
+            except Exception as exc:
+                if is_unique_violation(exc):  # another process proposed it first
+                    continue
+                raise
+            runs.publish(live)
+            totals["started" if auto else "proposed"] += 1
+        if len(page) < BATCH:
+            break
     over = (
         await Evacuation.select()
         .where(

@@ -190,11 +190,16 @@ def _check_zip(path: Path, problems: Problems) -> bool:
     if not zipfile.is_zipfile(path):
         problems.add(None, None, "file_invalid")
         return False
-    with zipfile.ZipFile(path) as archive:
-        parts = archive.infolist()
-        if len(parts) > 1_000 or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
-            problems.add(None, None, "file_too_large", mb=MAX_UNPACKED_BYTES // 1024 // 1024)
-            return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        # an end record that looks right over a broken directory (a cut or corrupt file)
+        problems.add(None, None, "file_invalid")
+        return False
+    if len(parts) > 1_000 or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
+        problems.add(None, None, "file_too_large", mb=MAX_UNPACKED_BYTES // 1024 // 1024)
+        return False
     return True
 
 
@@ -527,7 +532,11 @@ def _differs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _write(
-    rows: list[Row], present: dict[str, int], account_id: int, filename: str | None
+    rows: list[Row],
+    present: dict[str, int],
+    account_id: int,
+    filename: str | None,
+    problems: Problems,
 ) -> LedgerImported:
     paths = sorted({r.grid["path"] for r in rows if r.grid is not None})
     now = clock.now()
@@ -562,6 +571,10 @@ async def _write(
                 )
                 continue
             ids.append(old["id"])
+            # a column left out keeps the stored count: it must still fit the new people
+            kept = {k: values.get(k, old[k]) for k in VULNERABLE_KINDS}
+            for kind in count_problems(values["people"], kept):
+                problems.add(r.number, kind, "count_exceeds_people", people=values["people"])
             changes = _differs(old, values)
             if changes:
                 changes.update(updated_at=now, updated_by=account_id)
@@ -571,6 +584,7 @@ async def _write(
                     .run()
                 )
                 updated.append(old["id"])
+        problems.raise_if_any()  # rolls the transaction back: nothing is written
         for start in range(0, len(fresh), BATCH):
             batch = fresh[start : start + BATCH]
             made = await Household.insert(*[h for _, h in batch]).returning(Household.id).run()
@@ -622,7 +636,7 @@ async def import_ledger(
     await _resolve_shelters(rows, problems)
     await _resolve_risk_points(rows, grants, problems)
     problems.raise_if_any()
-    return await _write(rows, sheet.columns, account_id, filename)
+    return await _write(rows, sheet.columns, account_id, filename, problems)
 
 
 # --- the template and the export -------------------------------------------------------------

@@ -14,7 +14,7 @@ from grid_backend.areas.services.serving import inside_or_above, listing_scopes,
 from grid_backend.areas.tables import Area, RiskPoint
 from grid_backend.core import audit, clock, geo, policy
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import NotFound, invalid
+from grid_backend.core.errors import NotFound, filled, invalid
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.types import AreaRef, Datum
 from grid_backend.evacuation.schemas import RouteCreate, RoutePage, RoutePoint, RouteRead
@@ -128,6 +128,7 @@ async def create_route(
     if area is None:
         raise invalid("area_id", "no such area", code="area_not_found")
     policy.require(grants, "evacuation_route.manage", area["path"])
+    name = filled("name", data.name)
     risk_point = await _checked_start(data, area["path"])
     await _check_shelter(data.shelter_id, area["path"])
     line = [list(to_wgs84(p.lat, p.lng, p.datum)) for p in data.points]
@@ -137,7 +138,7 @@ async def create_route(
         row = (
             await EvacuationRoute.insert(
                 EvacuationRoute(
-                    name=data.name.strip(),
+                    name=name,
                     area=area["id"],
                     area_path=area["path"],
                     points=json.dumps([[round(x, 7), round(y, 7)] for x, y in line]),

@@ -21,7 +21,7 @@ from grid_backend.areas.services.serving import (
 from grid_backend.areas.tables import Area
 from grid_backend.core import audit, clock, geo, geojson, policy
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import Conflict, Forbidden, NotFound
+from grid_backend.core.errors import Conflict, Forbidden, NotFound, filled
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.types import AreaRef, Datum
 from grid_backend.evacuation.schemas import (
@@ -133,6 +133,7 @@ async def create_shelter(
     *, data: ShelterCreate, account_id: int, grants: list[policy.Grant]
 ) -> ShelterRead:
     """Register a shelter serving areas the caller manages."""
+    name = filled("name", data.name)
     served = await served_areas(data.area_ids, grants, "shelter.manage")
     lng, lat = to_wgs84(data.location.lat, data.location.lng, data.location.datum)
     owner = common_ancestor([a["path"] for a in served])
@@ -141,7 +142,7 @@ async def create_shelter(
         row = (
             await Shelter.insert(
                 Shelter(
-                    name=data.name.strip(),
+                    name=name,
                     kind=data.kind,
                     lat=lat,
                     lng=lng,
@@ -194,6 +195,8 @@ async def update_shelter(
     for name in ("name", "kind", "capacity", "contact_name", "contact_phone"):
         value = getattr(data, name)
         if value is not msgspec.UNSET:
+            if name == "name":
+                value = filled(name, value)
             changes[getattr(Shelter, name)] = value.strip() if isinstance(value, str) else value
     if data.open is not msgspec.UNSET:
         changes[Shelter.is_open] = data.open

@@ -8,6 +8,7 @@ from factories import C1, C2, D1, G1, G2, G3, T1
 
 from grid_backend.core import geo
 from grid_backend.core.tables import AuditEntry
+from grid_backend.evacuation.tables import Household
 
 SCRIPT = "<script>alert(1)</script>"
 MICRO = G1 + "001"  # the micro-grid inside G1 (conftest)
@@ -372,3 +373,34 @@ async def test_the_list_filters_searches_and_pages(hw):
     # the micro-grid's worker filters within what they see
     assert await hw.ids(hw.micro_worker, area_id=hw.areas[MICRO]) == []
     assert await hw.ids(hw.micro_worker, area_id=hw.areas[G1]) == [a["id"], b["id"]]
+
+
+async def test_a_name_or_address_of_blanks_is_refused_not_stored_empty(hw):
+    """Spaces (ASCII or ideographic) pass a length check but name nothing: a household with
+    no address or head, or a shelter with no name, is a 422 on that field, on create and on
+    change, and nothing is written."""
+    post, patch, h = hw.client.post, hw.client.patch, hw.dispatcher.headers
+    for field in ("address", "head_name"):
+        r = await post("/api/v1/households", json=hw.body(**{field: " \u3000 "}), headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+    made = await hw.household()
+    for field in ("address", "head_name"):
+        r = await patch(f"/api/v1/households/{made['id']}", json={field: "   "}, headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+    r = await hw.client.get(f"/api/v1/households/{made['id']}", headers=h)
+    assert (r.json()["address"], r.json()["head_name"]) == (made["address"], made["head_name"])
+    r = await patch(f"/api/v1/households/{made['id']}", json={"note": "  "}, headers=h)
+    assert r.status_code == 200 and r.json()["note"] == ""  # optional text may be blank
+    w = hw.w
+    r = await post("/api/v1/shelters", json=w.shelter_body(name="  "), headers=w.dispatcher.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+    shelter = await w.shelter()
+    r = await patch(
+        f"/api/v1/shelters/{shelter['id']}", json={"name": "\u3000"}, headers=w.dispatcher.headers
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+    r = await hw.client.get(f"/api/v1/shelters/{shelter['id']}", headers=w.dispatcher.headers)
+    assert r.json()["name"] == shelter["name"]
+    assert await Household.count() == 1

@@ -353,3 +353,58 @@ async def test_a_ledger_too_long_or_too_wrong_is_refused_in_bounds(hw, monkeypat
     assert len(r.json()["errors"]) == 3
     assert r.json()["detail"].startswith("台账有 6 处问题")  # two phones missing on each row
     assert await Household.count() == 0
+
+
+async def test_a_zip_with_a_broken_directory_is_no_workbook(hw):
+    """A file whose end record looks like a zip's but whose central directory is garbage
+    (a truncated or corrupted download) is `file_invalid`, not a 500."""
+    import struct
+
+    broken = b"X" * 46 + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, 46, 0, 0)
+    r = await upload(hw.client, hw.dispatcher, broken, name="坏的.xlsx")
+    assert r.status_code == 422, r.text
+    assert [e["code"] for e in r.json()["errors"]] == ["file_invalid"]
+    # a real workbook cut short: the end record gone, or the parts' data cut
+    whole = workbook(_rows(hw))
+    for cut in (whole[: len(whole) // 2], whole[:-10]):
+        r = await upload(hw.client, hw.dispatcher, cut, name="cut.xlsx")
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["code"] == "file_invalid"
+    assert await Household.count() == 0
+
+
+async def test_a_ledger_without_the_vulnerable_columns_cannot_leave_more_of_them_than_people(hw):
+    """A ledger may leave out the optional vulnerable columns (a stored household keeps its
+    counts); lowering 人数 below a count it keeps is a problem of that row, and nothing is
+    written, as when the counts are in the sheet."""
+    made = await hw.household(people=4, elderly_alone=3, children=0)
+    required = [c.header for c in COLUMNS if c.required]
+    row = {
+        "网格编码": G1,
+        "地址": made["address"],
+        "户主姓名": made["head_name"],
+        "户主电话": made["head_phone"],
+        "人数": 2,
+        "包保责任人电话": hw.worker.phone,
+    }
+    r = await upload(
+        hw.client, hw.dispatcher, workbook([[row[h] for h in required]], headers=required)
+    )
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["field"], e["code"]) for e in r.json()["errors"]] == [
+        (2, "elderly_alone", "count_exceeds_people")
+    ]
+    stored = await Household.select(Household.people, Household.elderly_alone).where(
+        Household.id == made["id"]
+    )
+    assert stored == [{"people": 4, "elderly_alone": 3}]
+    # enough people for what it keeps: updated, the counts left as they were
+    row["人数"] = 3
+    r = await upload(
+        hw.client, hw.dispatcher, workbook([[row[h] for h in required]], headers=required)
+    )
+    assert r.status_code == 200 and r.json()["updated"] == 1, r.text
+    stored = await Household.select(Household.people, Household.elderly_alone).where(
+        Household.id == made["id"]
+    )
+    assert stored == [{"people": 3, "elderly_alone": 3}]

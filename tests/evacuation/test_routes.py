@@ -158,6 +158,7 @@ async def test_bad_routes_name_the_field(world):
         ({"area_id": 999_999}, "area_id", "area_not_found"),
         ({"from_cluster": "a\nb"}, "from_cluster", "validation_failed"),
         ({"name": ""}, "name", "validation_failed"),
+        ({"name": " \u3000 "}, "name", "validation_failed"),  # blanks name nothing
     ]
     for fields, field, code in cases:
         r = await post("/api/v1/evacuation-routes", json=_body(world, shelter, **fields), headers=h)

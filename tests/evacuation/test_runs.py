@@ -181,7 +181,12 @@ async def test_statuses_follow_their_rules_on_a_timeline(world):
     actions = await AuditEntry.select(AuditEntry.action).where(
         AuditEntry.object_type == "evacuation_task"
     )
-    assert [a["action"] for a in actions] == ["evacuation.status"] * 2
+    # the two changes, then the helper's read of the task
+    assert [a["action"] for a in actions] == [
+        "evacuation.status",
+        "evacuation.status",
+        "evacuation.household.view",
+    ]
 
 
 async def test_skipping_the_contact_needs_a_note(world):
@@ -359,6 +364,27 @@ async def test_lists_are_scoped_and_paginated(world):
     assert r.status_code == 404
 
 
+async def test_a_read_of_one_households_task_is_audited(world):
+    """One household's task names its head and their phone, as GET /households/{id} does
+    (audited `household.view`): each read leaves who read which household; a refused one
+    leaves nothing."""
+    h = await world.household(G1)
+    run = (await world.start())["id"]
+    url = f"/api/v1/evacuations/{run}/households/{h['id']}"
+    r = await world.client.get(url, headers=world.dispatcher.headers)
+    assert r.status_code == 200 and r.json()["head_phone"] == h["head_phone"]
+    r = await world.client.get(url, headers=world.dispatcher2.headers)
+    assert r.status_code == 404
+    reads = (
+        await AuditEntry.select(AuditEntry.actor_id, AuditEntry.object_type, AuditEntry.detail)
+        .where(AuditEntry.action == "evacuation.household.view")
+        .output(load_json=True)
+    )
+    assert [(e["actor_id"], e["object_type"], e["detail"]) for e in reads] == [
+        (world.dispatcher.id, "evacuation_task", {"evacuation_id": run, "household_id": h["id"]})
+    ]
+
+
 def test_the_workflow_is_one_table():
     assert runs.NEXT["already_safe"] == frozenset()
     assert all(target in runs.NEXT for targets in runs.NEXT.values() for target in targets)
@@ -427,3 +453,19 @@ async def test_two_phones_racing_never_leave_a_change_half_written(world):
     task = await EvacuationTask.select().where(EvacuationTask.household == h["id"]).first()
     assert task["status"] == events[-1]["to_status"]
     assert [e["from_status"] for e in events] == ["pending", *[e["to_status"] for e in events][:-1]]
+
+
+async def test_a_filter_does_not_tell_outsiders_that_an_evacuation_exists(world):
+    """Someone who neither watches an evacuation's area nor helps one of its households gets
+    404 for its households whatever the filters or cursor, as for one that does not exist."""
+    await world.household(G1)
+    run = (await world.start())["id"]
+    url = f"/api/v1/evacuations/{run}/households"
+    for params in ({}, {"status": "pending"}, {"status": "moved"}, {"mine": "true"}):
+        for person in (world.resident, world.dispatcher2):
+            r = await world.client.get(url, params=params, headers=person.headers)
+            assert r.status_code == 404, (params, r.text)
+            assert r.json()["code"] == "evacuation_not_found"
+    # its helper still gets their (filtered) list
+    r = await world.client.get(url, params={"status": "moved"}, headers=world.worker.headers)
+    assert r.status_code == 200 and r.json()["items"] == []

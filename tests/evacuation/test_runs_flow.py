@@ -279,3 +279,43 @@ async def test_a_household_checks_in_once_and_moving_on_frees_its_place(world):
     ).json()
     assert {s["shelter_id"]: s["occupancy"] for s in board["shelters"]} == {first: 0, second: 6}
     assert board["total"]["h_moved"] == 2
+
+
+async def test_warnings_over_no_households_never_hold_up_a_later_ones_proposal(world, monkeypatch):
+    """A tick looks at a batch of warnings at a time; warnings in force over areas without
+    households (most of a city on a rainy day) are passed over, not looked at again and again
+    ahead of a later warning that holds households, which would then never be proposed."""
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    await world.household(G1)
+    for _ in range(3):
+        await _warn(world, "red", area=G3)  # no households there: nothing to propose
+    orange = await _warn(world, "orange")
+    assert (await jobs.sync_warnings(world.now))["proposed"] == 1
+    rows = await Evacuation.select(Evacuation.warning, Evacuation.status).run()
+    assert rows == [{"warning": orange, "status": "proposed"}]
+    assert (await jobs.sync_warnings(world.now))["proposed"] == 0
+
+
+async def test_ending_a_proposal_confirmed_meanwhile_does_not_dismiss_it(world):
+    """The end reads the evacuation, then closes it: if a confirm made the proposal active in
+    between, closing it as a proposal would mark a running evacuation `dismissed` with its
+    moved households never returned. The close finds it changed and leaves it."""
+    from grid_backend.core.db import write_transaction
+    from grid_backend.evacuation import runs
+
+    await world.household(G1)
+    await _warn(world, "orange")
+    await jobs.sync_warnings(world.now)
+    stale = (await Evacuation.select().run())[0]
+    assert stale["status"] == "proposed"
+    r = await world.client.post(
+        f"/api/v1/evacuations/{stale['id']}/confirm", headers=world.dispatcher.headers
+    )
+    assert r.status_code == 200 and r.json()["status"] == "active"
+    async with write_transaction():
+        closed = await runs.close_run(
+            stale, account_id=world.dispatcher.id, now=world.now, reason="by_hand", note=""
+        )
+    assert closed is False
+    row = (await Evacuation.select(Evacuation.status).where(Evacuation.id == stale["id"]))[0]
+    assert row["status"] == "active"

@@ -3,7 +3,7 @@ of those areas, hidden from other townships and refused to residents; every chan
 
 from __future__ import annotations
 
-from factories import C1, C2, D1, G1, G2, T1
+from factories import C1, C2, CITY, D1, G1, G2, T1
 
 from grid_backend.core import geo
 from grid_backend.core.tables import AuditEntry
@@ -241,3 +241,30 @@ async def test_numbers_beyond_range_are_422_not_500(world):
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "capacity"
         r = await world.client.get("/api/v1/shelters", params={"area_id": value}, headers=h)
         assert r.status_code == 422
+
+
+async def test_an_area_above_the_callers_own_does_not_widen_the_list(world):
+    """`area_id` narrows: naming the district (or the city) above a grid worker's grid shows
+    them no shelter of another township, which they could not open (404)."""
+    ours = await world.shelter()
+    theirs = await world.shelter(world.dispatcher2, name="朝东广场", area_ids=[world.areas[C2]])
+    r = await world.client.get(f"/api/v1/shelters/{theirs['id']}", headers=world.worker.headers)
+    assert r.status_code == 404
+    for code in (D1, CITY):
+        for url in ("/api/v1/shelters", "/api/v1/shelters/export.geojson"):
+            r = await world.client.get(
+                url, params={"area_id": world.areas[code]}, headers=world.worker.headers
+            )
+            assert r.status_code == 200, r.text
+            body = r.json()
+            found = (
+                [s["id"] for s in body["items"]]
+                if "items" in body
+                else [f["properties"]["id"] for f in body["features"]]
+            )
+            assert found == [ours["id"]], (code, url, found)
+    # the other township's dispatcher naming the district sees their own only
+    r = await world.client.get(
+        "/api/v1/shelters", params={"area_id": world.areas[D1]}, headers=world.dispatcher2.headers
+    )
+    assert [s["id"] for s in r.json()["items"]] == [theirs["id"]]

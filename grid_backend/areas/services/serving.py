@@ -23,13 +23,22 @@ def overlaps(paths: Iterable[str], scopes: list[str]) -> bool:
 
 
 def listing_scopes(grants: list[policy.Grant], permission: str, area_path: str | None) -> list[str]:
-    """The area paths a list of such things is read for: the caller's scopes, or the one area
-    asked for when it is inside or above one of them (else 403, as for a caller with none)."""
+    """The area paths a list of such things is read for: the caller's scopes, or, with an
+    area asked for, the part of them inside it (the area itself when it lies inside one of
+    them); 403 when it is outside them all, as for a caller with none."""
     scopes = policy.scopes(grants, permission)
     if area_path is not None:
         if not overlaps([area_path], scopes):
             raise Forbidden()
-        scopes = [area_path]
+        # an area above the caller's own narrows to theirs inside it: naming the district
+        # must not show a grid's staff what the district holds beyond their grid
+        scopes = sorted(
+            {
+                s if s.startswith(area_path) else area_path
+                for s in scopes
+                if overlaps([s], [area_path])
+            }
+        )
     if not scopes:
         raise Forbidden()
     return scopes

@@ -349,7 +349,8 @@ async def close_run(
     row: dict[str, Any], *, account_id: int | None, now: datetime, reason: str, note: str
 ) -> bool:
     """End an evacuation (dismiss a proposal) in the caller's transaction: the households
-    that moved are marked returned, each on its timeline. False if it was already over."""
+    that moved are marked returned, each on its timeline. False if it was already over, or
+    is no longer as read (a proposal confirmed meanwhile is not dismissed)."""
     status = "ended" if row["status"] == "active" else "dismissed"
     taken = (
         await Evacuation.update(
@@ -361,7 +362,7 @@ async def close_run(
                 Evacuation.escalate_at: None,
             }
         )
-        .where((Evacuation.id == row["id"]) & Evacuation.status.is_in(["proposed", "active"]))
+        .where((Evacuation.id == row["id"]) & (Evacuation.status == row["status"]))
         .returning(Evacuation.id)
         .run()
     )

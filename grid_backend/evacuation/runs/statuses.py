@@ -129,8 +129,18 @@ def _event_read(e: dict[str, Any], household_id: int) -> EventRead:
 async def read_task(
     *, evacuation_id: int, household_id: int, account_id: int, grants: list[policy.Grant]
 ) -> TaskRead:
-    """One household of an evacuation, for its helper or staff covering its grid."""
+    """One household of an evacuation, for its helper or staff covering its grid; audited, as
+    a read of one household is (it names the head and their phone)."""
     task = await _task(evacuation_id, q("t.household = {}", household_id), account_id, grants)
+    async with write_transaction():
+        await audit.record(
+            actor_id=account_id,
+            action="evacuation.household.view",
+            object_type="evacuation_task",
+            object_id=task["id"],
+            area_path=task["area_path"],
+            detail={"evacuation_id": evacuation_id, "household_id": household_id},
+        )
     return _task_read(task)
 
 
@@ -151,6 +161,11 @@ async def list_tasks(
     covered = (await covered_by([evacuation_id]))[evacuation_id]
     scopes = policy.scopes(grants, "evacuation.read")
     watching = overlaps([c["area_path"] for c in covered], scopes)
+    if not watching and not await EvacuationTask.exists().where(
+        (EvacuationTask.evacuation == evacuation_id) & (EvacuationTask.helper == account_id)
+    ):
+        # whatever the filters: an empty page would tell an outsider it exists
+        raise NotFound("evacuation_not_found")
     seen = q("t.helper = {}", account_id)
     if not mine and watching:
         seen = any_of(seen, under("t.area_path", scopes))
@@ -161,8 +176,6 @@ async def list_tasks(
         None if after is None else q("t.id > {}", after),
     )
     rows = await fetch(q(_TASK + " ORDER BY t.id LIMIT {}", evacuation_id, where, limit + 1))
-    if not rows and not watching and after is None and status is None:
-        raise NotFound("evacuation_not_found")
     cursor_out = next_cursor(rows, limit)
     items = [_task_read(r) for r in rows[:limit]]
     await audit.record(
