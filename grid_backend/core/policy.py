@@ -24,6 +24,14 @@ def ancestors_and_self(path: str) -> list[str]:
     return ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
 
 
+def on_duty_paths(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Where duties held at these areas stand: the areas themselves (each with everything
+    under it), and the areas above them (a grid over a micro-grid's duty)."""
+    own = sorted(set(paths))
+    above = sorted({a for p in own for a in ancestors_and_self(p)} - set(own))
+    return own, above
+
+
 PARENT_LEVEL = {child: parent for parent, child in zip(LEVELS, LEVELS[1:], strict=False)}
 
 # Where each duty may be held (DESIGN.md §3).

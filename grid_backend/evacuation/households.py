@@ -97,9 +97,26 @@ _SELECT = (
 )
 
 
+def helps(grants: list[policy.Grant], account_id: int, row: dict[str, Any]) -> bool:
+    """The caller is the household's (or task's) helper and still holds a duty in, over or
+    inside its grid: a helper whose duties there ended sees it no more."""
+    return row["helper"] == account_id and helper_on_duty(grants, row["area_path"])
+
+
+def helping(grants: list[policy.Grant], account_id: int) -> Any:
+    """`helps` as a condition on Household rows."""
+    own, above = policy.on_duty_paths([g.area_path for g in grants])
+    standing = under(Household.area_path, own) if own else Household.id < 0
+    if above:
+        standing = standing | Household.area_path.is_in(above)
+    return (Household.helper == account_id) & standing
+
+
 def sees_in_full(grants: list[policy.Grant], account_id: int, row: dict[str, Any]) -> bool:
     """Staff covering the grid, and the household's own helper, see its details."""
-    return row["helper"] == account_id or policy.allows(grants, "household.read", row["area_path"])
+    return helps(grants, account_id, row) or policy.allows(
+        grants, "household.read", row["area_path"]
+    )
 
 
 def sees(grants: list[policy.Grant], account_id: int, row: dict[str, Any]) -> bool:
@@ -261,7 +278,7 @@ async def list_households(
         raise Forbidden()
     if area_path is not None and not overlaps([area_path], covered + inner):
         raise Forbidden()
-    seen: Any = Household.helper == account_id
+    seen: Any = helping(grants, account_id)
     if covered:
         seen = seen | under(Household.area_path, covered)
     if inner:

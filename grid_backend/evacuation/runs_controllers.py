@@ -83,7 +83,9 @@ class EvacuationController(Controller):
     async def my_households(
         self, member: CurrentMember, limit: Limit = 100, cursor: Cursor = None
     ) -> MyHouseholdPage:
-        return await runs.my_households(account_id=member.account_id, limit=limit, cursor=cursor)
+        return await runs.my_households(
+            account_id=member.account_id, grants=member.grants, limit=limit, cursor=cursor
+        )
 
     @get("/my-household", summary="A resident's own household in active evacuations")
     async def my_household(

@@ -250,10 +250,13 @@ async def test_only_the_helper_or_staff_covering_the_grid_record(world):
     assert r.status_code == 404
     r = await world.status(run, g3["id"], by=world.dispatcher2, status="contacted")
     assert r.status_code == 201
-    # a helper of a household outside their own duties still records their household
+    # a helper named on a household outside their duties (theirs there ended) no longer
+    # records it, nor sees it; the grid's own worker does
     far = await world.household(G2, helper=world.worker)
     run2 = (await world.start(area_ids=[world.areas[G2]]))["id"]
     r = await world.status(run2, far["id"], by=world.worker, status="contacted")
+    assert r.status_code == 404 and r.json()["code"] == "evacuation_task_not_found"
+    r = await world.status(run2, far["id"], by=world.worker2, status="contacted")
     assert r.status_code == 201
     assert await EvacuationEvent.count() == 3
 

@@ -202,3 +202,32 @@ async def test_a_resident_of_two_households_answers_for_each(world):
         url, json={"answer": "safe", "household_id": other["id"]}, headers=world.resident.headers
     )
     assert r.status_code == 404
+
+
+async def test_a_helper_whose_duty_ended_no_longer_sees_the_households(world):
+    """A grid worker leaves: their households' names, phones and tasks are no longer theirs to
+    read or change, though the households still name them until the office picks another."""
+    home = await world.household(G1, head_name="王大爷", head_phone="13800000001")
+    run = (await world.start())["id"]
+    assert [i["household_id"] for i in (await _mine(world))["items"]] == [home["id"]]
+    tasks = f"/api/v1/evacuations/{run}/households"
+    assert (await world.client.get(tasks, headers=world.worker.headers)).status_code == 200
+
+    from grid_backend.people.tables import Assignment
+
+    [duty] = await Assignment.select(Assignment.id).where(Assignment.account == world.worker.id)
+    r = await world.client.delete(
+        f"/api/v1/assignments/{duty['id']}", headers=world.dispatcher.headers
+    )
+    assert r.status_code == 200, r.text
+
+    assert (await _mine(world))["items"] == []
+    r = await world.client.get(tasks, headers=world.worker.headers)
+    assert r.status_code == 404 and r.json()["code"] == "evacuation_not_found"
+    r = await world.client.get(f"/api/v1/households/{home['id']}", headers=world.worker.headers)
+    assert r.status_code in (403, 404)
+    r = await world.status(run, home["id"], status="contacted")
+    assert r.status_code == 404
+    # the office still sees the household, and its helper
+    r = await world.client.get(f"/api/v1/households/{home['id']}", headers=world.dispatcher.headers)
+    assert r.status_code == 200 and r.json()["helper"]["id"] == world.worker.id

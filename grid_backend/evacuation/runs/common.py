@@ -12,6 +12,7 @@ from grid_backend.areas.services.serving import overlaps
 from grid_backend.areas.tables import Area
 from grid_backend.core import policy
 from grid_backend.core.errors import NotFound
+from grid_backend.core.sql import QueryString, all_of, any_of, in_, q, under
 from grid_backend.core.types import AreaRef
 from grid_backend.evacuation.tables import (
     Evacuation,
@@ -133,3 +134,12 @@ def publish(live: Live) -> None:
         by_message.setdefault(id(message), (message, []))[1].append(account)
     for message, accounts in by_message.values():
         notify.publish(accounts, message)
+
+
+def helping(grants: list[policy.Grant], account_id: int) -> QueryString:
+    """Tasks (`t`) the caller helps with while still holding a duty in, over or inside the
+    task's grid (households.helps): a helper whose duties there ended no longer sees them."""
+    own, above = policy.on_duty_paths([g.area_path for g in grants])
+    return all_of(
+        q("t.helper = {}", account_id), any_of(under("t.area_path", own), in_("t.area_path", above))
+    )

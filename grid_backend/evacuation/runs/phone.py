@@ -18,9 +18,9 @@ from grid_backend.core.errors import Conflict, NotFound, invalid
 from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.pagination import decode_cursor, next_cursor
-from grid_backend.core.policy import ancestors_and_self
+from grid_backend.core.policy import Grant, ancestors_and_self
 from grid_backend.core.sql import all_of, in_, q
-from grid_backend.evacuation.runs.common import Live, _utc, publish
+from grid_backend.evacuation.runs.common import Live, _utc, helping, publish
 from grid_backend.evacuation.runs_schemas import (
     AnswerIn,
     AnswerRead,
@@ -142,14 +142,14 @@ def _shelter_of(r: dict[str, Any], shelters: dict[int, ShelterBrief]) -> Shelter
 
 
 async def my_households(
-    *, account_id: int, limit: int = 100, cursor: str | None = None
+    *, account_id: int, grants: list[Grant], limit: int = 100, cursor: str | None = None
 ) -> MyHouseholdPage:
     """The households the caller helps in the evacuations now active, by task id (the phone
     sorts them by vulnerability and distance). Each read is audited: it names heads of
     households and their phones."""
     after = decode_cursor(cursor)
     where = all_of(
-        q("t.helper = {}", account_id),
+        helping(grants, account_id),
         q("e.status = {}", "active"),
         None if after is None else q("t.id > {}", after),
     )

@@ -18,6 +18,7 @@ from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.policy import ancestor_path
 from grid_backend.core.sql import QueryString, all_of, any_of, postgres, q, under
+from grid_backend.evacuation.households import helps
 from grid_backend.evacuation.runs.common import (
     NEXT,
     SKIPS_CONTACT,
@@ -26,6 +27,7 @@ from grid_backend.evacuation.runs.common import (
     _run,
     _utc,
     covered_by,
+    helping,
     publish,
     task_live,
 )
@@ -75,7 +77,8 @@ async def _task(
         rows = await fetch(q(_TASK_KEYED, key, evacuation_id, where))
     task = rows[0] if rows else None
     if task is None or not (
-        task["helper"] == account_id or policy.allows(grants, "evacuation.read", task["area_path"])
+        helps(grants, account_id, task)
+        or policy.allows(grants, "evacuation.read", task["area_path"])
     ):
         raise NotFound("evacuation_task_not_found")
     return task
@@ -161,12 +164,16 @@ async def list_tasks(
     covered = (await covered_by([evacuation_id]))[evacuation_id]
     scopes = policy.scopes(grants, "evacuation.read")
     watching = overlaps([c["area_path"] for c in covered], scopes)
-    if not watching and not await EvacuationTask.exists().where(
-        (EvacuationTask.evacuation == evacuation_id) & (EvacuationTask.helper == account_id)
+    seen = helping(grants, account_id)
+    if not watching and not await fetch(
+        q(
+            "SELECT 1 FROM evacuation_task t WHERE t.evacuation = {} AND {} LIMIT 1",
+            evacuation_id,
+            seen,
+        )
     ):
         # whatever the filters: an empty page would tell an outsider it exists
         raise NotFound("evacuation_not_found")
-    seen = q("t.helper = {}", account_id)
     if not mine and watching:
         seen = any_of(seen, under("t.area_path", scopes))
     after = decode_cursor(cursor)
@@ -274,7 +281,7 @@ async def record_status(
     key = idempotency_key or data.client_id
     where = q("t.household = {}", household_id)
     task = await _task(evacuation_id, where, account_id, grants, key)
-    if task["helper"] != account_id and not policy.allows(
+    if not helps(grants, account_id, task) and not policy.allows(
         grants, "evacuation.record", task["area_path"]
     ):
         raise Forbidden()
