@@ -221,3 +221,20 @@ async def test_an_admin_deactivates_a_staff_account_and_its_history_stays(client
     assert suspended["status"] == "suspended"
     duties = await fetch(q("SELECT valid_to FROM assignment WHERE account = {}", worker.id))
     assert all(d["valid_to"] is not None for d in duties)
+
+
+async def test_wrong_deletion_passwords_count_against_the_sign_in_limits(client):
+    # a stolen access token must not be a way to guess the password without limit
+    await make_tree()
+    me = await make_person()
+    codes = [
+        (await delete(client, me, password="not-my-password")).json()["code"] for _ in range(5)
+    ]
+    assert codes[0] == "password_wrong" and set(codes) == {"password_wrong", "rate_limited"}
+    r = await delete(client, me)  # even the right password waits now, as a sign-in would
+    assert r.status_code == 429, r.text
+    assert r.json()["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1
+    assert (await client.get("/api/v1/me", headers=me.headers)).status_code == 200
+    signin = await client.post("/api/v1/auth/login", json={"phone": me.phone, "password": PASSWORD})
+    assert signin.status_code == 429, signin.text
