@@ -375,3 +375,15 @@ async def test_the_console_shows_the_channel_and_the_clients_page(w):
 def test_bad_open311_settings_stop_the_start(env, says):
     with pytest.raises(SettingsError, match=says):
         load_settings({"GRID_SECRET_KEY": "k" * 40, **env})
+
+
+async def test_a_huge_request_id_is_a_404_in_the_spec_format(w):
+    # Python refuses int() of more than 4,300 digits: that was a 500
+    for fmt in ("json", "xml"):
+        r = await w.client.get(f"/open311/v2/requests/{'1' * 5000}.{fmt}")
+        assert r.status_code == 404, r.text[:200]
+        body = r.json() if fmt == "json" else None
+        if body is not None:
+            assert body[0]["code"] == 404
+        else:
+            assert xml(r).findtext("error/code") == "404"
