@@ -4,6 +4,7 @@ the spec's format, and both formats."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
@@ -387,3 +388,18 @@ async def test_a_huge_request_id_is_a_404_in_the_spec_format(w):
             assert body[0]["code"] == 404
         else:
             assert xml(r).findtext("error/code") == "404"
+
+
+async def test_the_duplicate_notice_never_names_an_internal_case(w):
+    def named(notice: str) -> set[str]:
+        return set(re.findall(r"\d+", notice))
+
+    first = (await w.post()).json()[0]["service_request_id"]
+    put = await w.client.put(
+        f"/api/v1/reports/{first}/internal", headers=w.dispatcher.headers, json={"internal": True}
+    )
+    assert put.status_code == 200, put.text
+    second = (await w.post(description="又漏气了")).json()[0]
+    assert second["service_notice"] == ""
+    third = (await w.post(description="还在漏")).json()[0]
+    assert named(third["service_notice"]) == {second["service_request_id"]}
