@@ -1,7 +1,8 @@
-"""Where a webhook subscriber may point: checked when it is saved and again before each
-request, since a name may resolve elsewhere later. httpcore resolves the name once more when
-it connects, so a name that changes its answer within seconds (DNS rebinding) is not caught
-here: a deployment that must be sure also filters egress at the network."""
+"""Where a webhook subscriber may point: checked when it is saved, again before each request,
+since a name may resolve elsewhere later, and a last time when the request connects: webhook
+connections go to the addresses checked there (`connect_addresses`, used by notify/network's
+PublicOnly), so a name that changes its answer between the check and the connection (DNS
+rebinding) reaches nothing private."""
 
 from __future__ import annotations
 
@@ -74,3 +75,17 @@ async def address_problem(url: str) -> str | None:
     if any(_private(a) for a in addresses):
         return N_("the webhook URL points at a private, loopback or link-local address")
     return None
+
+
+async def connect_addresses(host: str) -> list[str]:
+    """The addresses a webhook request to `host` may connect to, checked as address_problem
+    checks them; raises OSError when it does not resolve or resolves to a refused address."""
+    try:
+        found = await _addresses(host)
+    except UnicodeError as exc:
+        raise OSError(f"{host}: the host name does not resolve") from exc
+    if not found:
+        raise OSError(f"{host}: the host name does not resolve")
+    if not get_settings().webhook_allow_private and any(_private(a) for a in found):
+        raise OSError(f"refused: {host} resolves to a private, loopback or link-local address")
+    return found

@@ -186,7 +186,9 @@ async def submit(form: Mapping[str, str]) -> list[dict[str, Any]]:
     if duplicates:  # an internal case is off every public read, this answer too
         hidden = await (
             HazardReport.select(HazardReport.id)
-            .where(HazardReport.id.is_in([d.id for d in duplicates]) & HazardReport.internal.eq(True))
+            .where(
+                HazardReport.id.is_in([d.id for d in duplicates]) & HazardReport.internal.eq(True)
+            )
             .run()
         )
         duplicates = [d for d in duplicates if d.id not in {h["id"] for h in hidden}]
