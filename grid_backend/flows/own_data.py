@@ -124,7 +124,8 @@ async def _tables(account_id: int) -> dict[str, Any]:
             Notification.sent_at,
             Notification.read_at,
         )
-        .where(Notification.recipient == account_id)
+        # a webhook's deliveries name the admin who registered it: theirs, not messages to them
+        .where((Notification.recipient == account_id) & (Notification.channel != "webhook"))
         .order_by(Notification.id)
     )
     for n in notifications:  # what was said to them, not the event's internal fields
