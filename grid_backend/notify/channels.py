@@ -86,6 +86,7 @@ class Sender:
     (network.PublicOnly): a gateway may be inside the network, a subscriber may not."""
 
     PER_POOL = 2
+    READ_AT_MOST = 64 * 1024  # of an answer: a short one is read whole, its connection kept
 
     def __init__(self, settings: Settings) -> None:
         tls = httpx.create_ssl_context()  # loading the CA bundle once, not once per pool
@@ -114,13 +115,19 @@ class Sender:
     async def post(
         self, url: str, body: bytes, headers: dict[str, str], *, webhook: bool = False
     ) -> tuple[int, str]:
-        """POST and read the answer: its status and the start of its body. Raises
-        httpcore's TimeoutException, or another httpcore or OS error."""
+        """POST and read the answer: its status and the start of its body (a longer body is
+        cut short, and its connection closed: only the start is logged). Raises httpcore's
+        TimeoutException, or another httpcore or OS error."""
         pool = next(self._hook_turn if webhook else self._turn)
-        response = await pool.request(
+        read = b""
+        async with pool.stream(
             "POST", url, headers=list(headers.items()), content=body, extensions=self.extensions
-        )
-        return response.status, response.content[:200].decode(errors="replace")
+        ) as response:
+            async for chunk in response.aiter_stream():
+                read += chunk
+                if len(read) > self.READ_AT_MOST:
+                    break
+        return response.status, read[:200].decode(errors="replace")
 
     async def aclose(self) -> None:
         self.closed = True
