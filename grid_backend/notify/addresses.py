@@ -52,7 +52,8 @@ async def _addresses(host: str) -> list[str]:
     if cached and cached[0] > time.monotonic():
         return cached[1]
     infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    found = sorted({str(info[4][0]) for info in infos})
+    # in the resolver's order (RFC 6724's preference): the connection tries them in turn
+    found = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if len(_resolved) > 1000:
         _resolved.clear()
     _resolved[host] = (time.monotonic() + RESOLVE_TTL, found)
