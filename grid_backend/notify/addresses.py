@@ -32,10 +32,21 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, which a translator or the
+# host may reach: NAT64 (RFC 6052) and the deprecated IPv4-compatible form
+_CARRY_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def _private(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and any(ip in net for net in _CARRY_IPV4):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None and _private(str(inner)):
+            return True
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
     return not ip.is_global or ip.is_multicast
 
 

@@ -197,6 +197,12 @@ REFUSED = [
     "http://169.254.169.254/latest/meta-data",
     "http://[::1]/x",
     "http://[::ffff:127.0.0.1]/x",
+    # IPv4 inside IPv6: IPv4-compatible, NAT64 (the metadata address), 6to4, Teredo
+    "http://[::127.0.0.1]/x",
+    "http://[64:ff9b::a9fe:a9fe]/x",
+    "http://[2002:7f00:1::]/x",
+    "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x",  # Teredo, client 10.0.0.1
+    "http://2130706433/x",  # 127.0.0.1 as one number
     "http://localhost/x",
     "https://no-such-host.invalid/x",
 ]
