@@ -211,4 +211,4 @@ async def test_an_endless_answer_is_cut_short(gateway):
     finally:
         await sender.aclose()
     assert (status, text) == (200, "x" * 200)
-    assert gateway.sent < 4 * 1024 * 1024
+    assert gateway.sent < 64 * 1024 * 1024  # what the socket buffers took, not the lot
