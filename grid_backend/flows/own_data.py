@@ -31,7 +31,7 @@ from grid_backend.hazards.tables import (
 from grid_backend.media import storage
 from grid_backend.media.tables import PhotoUpload
 from grid_backend.notify.tables import Notification, NotificationPreference
-from grid_backend.people import closed
+from grid_backend.people import closed, signin
 from grid_backend.people.phones import closed_phone, mask_phone
 from grid_backend.people.schemas import DeletionRead
 from grid_backend.people.tables import Account, Assignment, RefreshToken, RegistrationCode
@@ -124,7 +124,8 @@ async def _tables(account_id: int) -> dict[str, Any]:
             Notification.sent_at,
             Notification.read_at,
         )
-        .where(Notification.recipient == account_id)
+        # a webhook's deliveries name the admin who registered it: theirs, not messages to them
+        .where((Notification.recipient == account_id) & (Notification.channel != "webhook"))
         .order_by(Notification.id)
     )
     for n in notifications:  # what was said to them, not the event's internal fields
@@ -259,10 +260,12 @@ async def _kept(account_id: int) -> int:
 
 
 async def delete_account(
-    *, account_id: int, password: str, idempotency_key: str | None = None
+    *, account_id: int, password: str, address: str, idempotency_key: str | None = None
 ) -> DeletionRead:
     """Close a resident's account for good: personal fields erased, sessions ended, the
-    reports kept as the office's record under an anonymous reporter. Again: the same answer."""
+    reports kept as the office's record under an anonymous reporter. Again: the same answer.
+    The password is checked under the sign-in limits of the account's phone (people/signin):
+    a stolen access token must not be a way to guess it without limit."""
     row = await (
         Account.select(Account.phone, Account.password_hash, Account.closed_at)
         .where(Account.id == account_id)
@@ -280,8 +283,11 @@ async def delete_account(
             detail="an account that has held a duty keeps its history; ask an administrator"
             " to deactivate it",
         )
+    await signin.admit(phone=row["phone"], address=address)
     if not await verify_password(row["password_hash"], password):
+        await signin.failed(phone=row["phone"], address=address, account_id=account_id)
         raise DomainError("password_wrong", status=403, field="password")
+    await signin.succeeded(phone=row["phone"], address=address)
     masked = mask_phone(row["phone"])
     async with write_transaction():
         await audit.record(

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 from grid_backend.core.auth import CurrentCaller, SignedCaller
 from grid_backend.core.errors import invalid
 from grid_backend.flows import own_data
+from grid_backend.people.controllers import client_address
 from grid_backend.people.schemas import DeletionIn, DeletionRead
 
 
@@ -77,6 +78,9 @@ class OwnDataController(Controller):
         if key is not None and not 8 <= len(key) <= 100:
             raise invalid("Idempotency-Key", "8 to 100 characters")
         answer = await own_data.delete_account(
-            account_id=signed_caller.account_id, password=data.password, idempotency_key=key
+            account_id=signed_caller.account_id,
+            password=data.password,
+            address=client_address(request),
+            idempotency_key=key,
         )
         return Response(answer, status_code=200)

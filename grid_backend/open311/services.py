@@ -238,7 +238,10 @@ async def list_requests(
 
 async def one_request(raw_id: str) -> list[dict[str, Any]]:
     """One request, as a list of one (the spec's shape); 404 for no such public case."""
-    if not (raw_id.isascii() and raw_id.isdigit()) or not 1 <= int(raw_id) <= 2**31 - 1:
+    # the length first: int() refuses more than 4,300 digits
+    if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 10) or not (
+        1 <= int(raw_id) <= 2**31 - 1
+    ):
         raise Open311Error(404, "service_request_id %(id)r was not found", {"id": raw_id[:40]})
     rows = await fetch(
         q(_REQUESTS_SQL, all_of(text("NOT r.internal"), q("r.id = {}", int(raw_id))), 1)

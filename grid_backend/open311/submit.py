@@ -21,6 +21,7 @@ from grid_backend.hazards.schemas import ReportCreate
 from grid_backend.hazards.services import Actor, possible_duplicates
 from grid_backend.hazards.services import submission as hazards
 from grid_backend.hazards.services.roles import NO_ACCOUNT
+from grid_backend.hazards.tables import HazardReport
 from grid_backend.open311 import clients
 from grid_backend.open311.render import Open311Error
 from grid_backend.open311.services import ATTRIBUTES, check_jurisdiction
@@ -182,6 +183,15 @@ async def submit(form: Mapping[str, str]) -> list[dict[str, Any]]:
     duplicates = await possible_duplicates(
         case=row, radius_m=float(draft.category["duplicate_radius_m"]), dhashes=[]
     )
+    if duplicates:  # an internal case is off every public read, this answer too
+        hidden = await (
+            HazardReport.select(HazardReport.id)
+            .where(
+                HazardReport.id.is_in([d.id for d in duplicates]) & HazardReport.internal.eq(True)
+            )
+            .run()
+        )
+        duplicates = [d for d in duplicates if d.id not in {h["id"] for h in hidden}]
     notice = ""
     if duplicates:  # the office decides; the client may tell its user
         ids = ", ".join(str(d.id) for d in duplicates)

@@ -26,6 +26,7 @@ class Gateway:
     requests: int = 0
     connections: int = 0
     port: int = 0
+    sent: int = 0  # body bytes written by the endless style
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -42,6 +43,14 @@ class Gateway:
                 if self.style == "silent":
                     await asyncio.sleep(5)
                     return
+                if self.style == "endless":  # a body that never ends (a receiver gone wrong)
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    chunk = b"x" * 65536
+                    while True:
+                        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        await writer.drain()
+                        self.sent += len(chunk)
+                        await asyncio.sleep(0.001)  # bounded, should the client read it all
                 if self.style == "chunked":
                     writer.write(
                         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -188,3 +197,18 @@ async def test_https_gateways_are_verified(self_signed, monkeypatch):
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_an_endless_answer_is_cut_short(gateway):
+    # the answer is only logged (its first 200 characters): reading all of it would hold a
+    # delivery, and its memory, for as long as the receiver keeps talking
+    gateway.style = "endless"
+    sender = _sender()
+    try:
+        status, text = await asyncio.wait_for(
+            _post(sender, f"http://127.0.0.1:{gateway.port}/push"), timeout=5
+        )
+    finally:
+        await sender.aclose()
+    assert (status, text) == (200, "x" * 200)
+    assert gateway.sent < 64 * 1024 * 1024  # what the socket buffers took, not the lot

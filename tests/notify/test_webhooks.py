@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from factories import CITY, G1, file_report, make_person, make_tree
 
-from grid_backend.notify import jobs
+from grid_backend.notify import addresses, channels, jobs
 from grid_backend.notify.services import subscribers
 from grid_backend.notify.tables import DeliveryAttempt, Notification, WebhookSubscriber
 from grid_backend.settings import get_settings
@@ -197,6 +197,12 @@ REFUSED = [
     "http://169.254.169.254/latest/meta-data",
     "http://[::1]/x",
     "http://[::ffff:127.0.0.1]/x",
+    # IPv4 inside IPv6: IPv4-compatible, NAT64 (the metadata address), 6to4, Teredo
+    "http://[::127.0.0.1]/x",
+    "http://[64:ff9b::a9fe:a9fe]/x",
+    "http://[2002:7f00:1::]/x",
+    "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x",  # Teredo, client 10.0.0.1
+    "http://2130706433/x",  # 127.0.0.1 as one number
     "http://localhost/x",
     "https://no-such-host.invalid/x",
 ]
@@ -258,3 +264,35 @@ async def test_a_subscriber_failing_for_an_hour_is_paused(client, sink, test_clo
     assert states == [(1, True), (2, True), (3, True), (4, True), (5, False)]
     assert seen.paused_reason == "failures"
     assert len(_hooked(sink)) == 5
+
+
+async def test_a_name_that_turns_private_after_the_check_is_refused_at_connect(
+    client, sink, test_clock, monkeypatch
+):
+    # DNS rebinding: the check before the request sees a public address, the connection
+    # would go to loopback. The connection's own peer is checked, so nothing is sent.
+    await make_tree()
+    admin = await make_person(("admin", CITY))
+    resident = await make_person()
+    hook = await _subscribe(client, admin, sink, ["case.created"])
+    url = f"http://localhost:{sink.port}/hook"
+    await WebhookSubscriber.update({WebhookSubscriber.url: url}).where(
+        WebhookSubscriber.id == hook["id"]
+    )
+    monkeypatch.setenv("GRID_WEBHOOK_ALLOW_PRIVATE", "false")
+    get_settings.cache_clear()
+    await channels.close_client()  # a sender made under these settings
+    answers = iter([["8.8.8.8"], ["8.8.8.8"]])  # the save-time check is not run again here
+
+    async def rebinding(host: str) -> list[str]:
+        return next(answers, ["127.0.0.1"])
+
+    monkeypatch.setattr(addresses, "_addresses", rebinding)
+    assert await addresses.address_problem(url) is None  # the first answers look public
+    await file_report(client, resident)
+    await _deliver(test_clock)
+    assert _hooked(sink) == []
+    attempt = await DeliveryAttempt.select().first()
+    assert attempt["ok"] is False or attempt["ok"] == 0
+    assert "private" in attempt["error"]
+    await channels.close_client()

@@ -4,6 +4,7 @@ the spec's format, and both formats."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
@@ -375,3 +376,30 @@ async def test_the_console_shows_the_channel_and_the_clients_page(w):
 def test_bad_open311_settings_stop_the_start(env, says):
     with pytest.raises(SettingsError, match=says):
         load_settings({"GRID_SECRET_KEY": "k" * 40, **env})
+
+
+async def test_a_huge_request_id_is_a_404_in_the_spec_format(w):
+    # Python refuses int() of more than 4,300 digits: that was a 500
+    for fmt in ("json", "xml"):
+        r = await w.client.get(f"/open311/v2/requests/{'1' * 5000}.{fmt}")
+        assert r.status_code == 404, r.text[:200]
+        body = r.json() if fmt == "json" else None
+        if body is not None:
+            assert body[0]["code"] == 404
+        else:
+            assert xml(r).findtext("error/code") == "404"
+
+
+async def test_the_duplicate_notice_never_names_an_internal_case(w):
+    def named(notice: str) -> set[str]:
+        return set(re.findall(r"\d+", notice))
+
+    first = (await w.post()).json()[0]["service_request_id"]
+    put = await w.client.put(
+        f"/api/v1/reports/{first}/internal", headers=w.dispatcher.headers, json={"internal": True}
+    )
+    assert put.status_code == 200, put.text
+    second = (await w.post(description="又漏气了")).json()[0]
+    assert second["service_notice"] == ""
+    third = (await w.post(description="还在漏")).json()[0]
+    assert named(third["service_notice"]) == {second["service_request_id"]}

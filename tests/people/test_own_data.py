@@ -12,6 +12,8 @@ from factories import G1, PASSWORD, Person, file_report, make_person, make_tree,
 from grid_backend.core.db import fetch
 from grid_backend.core.sql import q
 from grid_backend.hazards.tables import HazardEvent, HotlineCall
+from grid_backend.notify.tables import Notification
+from grid_backend.settings import get_settings
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -221,3 +223,43 @@ async def test_an_admin_deactivates_a_staff_account_and_its_history_stays(client
     assert suspended["status"] == "suspended"
     duties = await fetch(q("SELECT valid_to FROM assignment WHERE account = {}", worker.id))
     assert all(d["valid_to"] is not None for d in duties)
+
+
+async def test_wrong_deletion_passwords_count_against_the_sign_in_limits(client):
+    # a stolen access token must not be a way to guess the password without limit
+    await make_tree()
+    me = await make_person()
+    codes = [
+        (await delete(client, me, password="not-my-password")).json()["code"] for _ in range(5)
+    ]
+    assert codes[0] == "password_wrong" and set(codes) == {"password_wrong", "rate_limited"}
+    r = await delete(client, me)  # even the right password waits now, as a sign-in would
+    assert r.status_code == 429, r.text
+    assert r.json()["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1
+    assert (await client.get("/api/v1/me", headers=me.headers)).status_code == 200
+    signin = await client.post("/api/v1/auth/login", json={"phone": me.phone, "password": PASSWORD})
+    assert signin.status_code == 429, signin.text
+
+
+async def test_an_admins_copy_holds_their_messages_not_their_webhooks_deliveries(
+    client, monkeypatch
+):
+    # the outbox rows of a webhook name the admin who registered it as their recipient: they
+    # are the subscriber's deliveries (every case event of the city), not messages to the admin
+    monkeypatch.setenv("GRID_WEBHOOK_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    await make_tree()
+    admin = await make_person(("admin", "500000"))
+    resident = await make_person()
+    r = await client.post(
+        "/api/v1/webhooks",
+        json={"name": "城市大脑", "url": "http://127.0.0.1:9/hook", "kinds": ["case.created"]},
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    await file_report(client, resident)
+    assert await Notification.count().where(Notification.channel == "webhook") == 1
+    book = await download(client, admin)
+    channels = {n["channel"] for n in json.loads(book.read("notifications.json"))}
+    assert "webhook" not in channels
