@@ -12,6 +12,7 @@ from grid_backend.areas.tables import Area
 from grid_backend.core import audit, clock, policy
 from grid_backend.core.db import write_transaction
 from grid_backend.core.errors import Conflict, NotFound, invalid
+from grid_backend.core.idempotency import is_unique_violation
 from grid_backend.core.pagination import decode_cursor, next_cursor
 from grid_backend.core.throttle import get_throttle, window
 from grid_backend.open311.render import Open311Error
@@ -68,33 +69,45 @@ async def create_client(*, data: ClientCreate, by: int | None) -> ClientIssued:
     """A new client with a new key; the key is in this answer and nowhere else, ever."""
     slug = _slug_of(data)
     key = secrets.token_urlsafe(KEY_BYTES)
-    async with write_transaction():
-        if await Open311Client.exists().where(Open311Client.slug == slug).run():
-            raise Conflict(detail="an Open311 client with this slug exists already")
-        row = (
-            await Open311Client.insert(
-                Open311Client(
-                    name=data.name.strip(),
-                    slug=slug,
-                    key_hash=key_hash(key),
-                    key_prefix=key[:6],
-                    active=True,
-                    requests_per_minute=data.requests_per_minute,
-                    created_by=by,
-                    created_at=clock.now(),
-                )
-            )
-            .returning(*Open311Client.all_columns())
-            .run()
-        )[0]
-        await audit.record(
-            actor_id=by,
-            action="open311_client.create",
-            object_type="open311_client",
-            object_id=row["id"],
-            detail={"name": row["name"], "slug": slug, "key_prefix": row["key_prefix"]},
-        )
+    taken = Conflict(detail="an Open311 client with this slug exists already")
+    try:
+        async with write_transaction():
+            if await Open311Client.exists().where(Open311Client.slug == slug).run():
+                raise taken
+            row = await _insert_client(data, slug, key, by)
+    except Exception as exc:
+        if is_unique_violation(exc):  # the same slug created at the same moment
+            raise taken from None
+        raise
     return ClientIssued(client=_read(row), api_key=key)
+
+
+async def _insert_client(data: ClientCreate, slug: str, key: str, by: int | None) -> Any:
+    """The client's row, audited (in the caller's transaction)."""
+    row = (
+        await Open311Client.insert(
+            Open311Client(
+                name=data.name.strip(),
+                slug=slug,
+                key_hash=key_hash(key),
+                key_prefix=key[:6],
+                active=True,
+                requests_per_minute=data.requests_per_minute,
+                created_by=by,
+                created_at=clock.now(),
+            )
+        )
+        .returning(*Open311Client.all_columns())
+        .run()
+    )[0]
+    await audit.record(
+        actor_id=by,
+        action="open311_client.create",
+        object_type="open311_client",
+        object_id=row["id"],
+        detail={"name": row["name"], "slug": slug, "key_prefix": row["key_prefix"]},
+    )
+    return row
 
 
 async def revoke_client(*, client_id: int, by: int) -> ClientRead:

@@ -403,3 +403,25 @@ async def test_the_duplicate_notice_never_names_an_internal_case(w):
     assert second["service_notice"] == ""
     third = (await w.post(description="还在漏")).json()[0]
     assert named(third["service_notice"]) == {second["service_request_id"]}
+
+
+async def test_a_client_created_twice_at_the_same_moment_answers_409(w, monkeypatch):
+    """Two admins (or a double click) create the same client together: both find the slug
+    free, one insert wins, and the other answers a 409, never a server error."""
+    from grid_backend.open311 import clients
+
+    class LostRace:  # the other request's row was not there yet when this one looked
+        def where(self, *_):
+            return self
+
+        async def run(self):
+            return False
+
+    monkeypatch.setattr(clients.Open311Client, "exists", classmethod(lambda cls: LostRace()))
+    r = await w.client.post(
+        "/api/v1/open311-clients", headers=w.admin.headers, json={"name": "Civic app"}
+    )
+    assert r.status_code == 409, r.text
+    monkeypatch.undo()
+    listed = await w.client.get("/api/v1/open311-clients", headers=w.admin.headers)
+    assert [i["slug"] for i in listed.json()["items"]] == ["civic-app"]
