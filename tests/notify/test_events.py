@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 import uvicorn
-from factories import make_person
+from factories import PASSWORD, make_person
 
 from grid_backend.core.db import write_transaction
 from grid_backend.notify import events, services
@@ -257,3 +257,31 @@ async def _rest(lines) -> None:
     while True:
         line = await anext(lines)
         assert not line.startswith("data:"), line
+
+
+async def test_a_deleted_accounts_open_stream_is_closed_within_a_heartbeat(
+    served, test_clock, monkeypatch
+):
+    """A resident deletes their account with the app open on another phone: that stream
+    ends (`closed`, `account_closed`) instead of carrying the account's events on."""
+    monkeypatch.setattr("grid_backend.notify.services.live.HEARTBEAT_SECONDS", 0.05)
+    alice, bob = await make_person(), await make_person()
+    async with (
+        httpx.AsyncClient(base_url=served, timeout=5) as http,
+        http.stream("GET", "/api/v1/events", headers=alice.headers) as a,
+        http.stream("GET", "/api/v1/events", headers=bob.headers) as b,
+    ):
+        a_lines, b_lines = a.aiter_lines(), b.aiter_lines()
+        await _lines(a_lines, ": connected")
+        await _lines(b_lines, ": connected")
+        r = await http.post(
+            "/api/v1/me/deletion", json={"password": PASSWORD}, headers=alice.headers
+        )
+        assert r.status_code == 200, r.text
+        got = await _lines(a_lines, "data:")
+        assert "event: closed" in got and got[-1] == 'data: {"reason":"account_closed"}'
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(_rest(a_lines), 5)
+        # Bob's stream goes on
+        services.publish([bob.id], {"type": "marker"})
+        assert "event: marker" in await _lines(b_lines, "data:")

@@ -13,6 +13,7 @@ import msgspec
 from litestar.response import ServerSentEventMessage
 
 from grid_backend.notify import events
+from grid_backend.people import closed as closed_accounts
 from grid_backend.settings import get_settings
 
 logger = logging.getLogger("grid_backend.notify")
@@ -41,7 +42,9 @@ async def live_stream(
     try:
         async with plugin.start_subscription(plugin.channel_of(account_id)) as subscriber:
             yield ServerSentEventMessage(data=None, comment="connected", retry=5000)
-            async with contextlib.aclosing(_follow(subscriber, closing, stream_id)) as messages:
+            async with contextlib.aclosing(
+                _follow(subscriber, closing, stream_id, account_id)
+            ) as messages:
                 async for message in messages:
                     yield message
     finally:
@@ -99,8 +102,19 @@ async def _give_place(plugin: events.LiveEvents, account_id: int, member: str) -
         logger.warning("live-event stream place not given back in Redis: %r", exc)
 
 
+def _closed(reason: str) -> ServerSentEventMessage:
+    """The last message of a stream the server closes; the browser's EventSource reconnects
+    after `retry` ms: not soon, or the tabs of one account would take turns closing each other
+    (and a closed account's reconnection is refused anyway)."""
+    return ServerSentEventMessage(
+        data=msgspec.json.encode({"reason": reason}).decode(),
+        event="closed",
+        retry=STREAM_CLOSED_RETRY_MS,
+    )
+
+
 async def _follow(
-    subscriber: Any, closing: asyncio.Event, stream_id: str
+    subscriber: Any, closing: asyncio.Event, stream_id: str, account_id: int
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     stream = subscriber.iter_events()
 
@@ -117,15 +131,14 @@ async def _follow(
                 {pending, closed}, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
             )
             if closed in done:
-                # the browser's EventSource reconnects after `retry` ms: not soon, or the tabs
-                # of one account would take turns closing each other
-                yield ServerSentEventMessage(
-                    data='{"reason":"too_many_streams"}',
-                    event="closed",
-                    retry=STREAM_CLOSED_RETRY_MS,
-                )
+                yield _closed("too_many_streams")
                 return
             if not done:
+                # the account deleted or deactivated since the stream opened: its tokens are
+                # refused already, and so is this stream now (within a heartbeat)
+                if await closed_accounts.is_closed(account_id):
+                    yield _closed("account_closed")
+                    return
                 yield ServerSentEventMessage(data=None, comment="heartbeat")
                 continue
             try:
