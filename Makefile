@@ -32,10 +32,10 @@ test: $(STAMP) ## the whole suite on SQLite and on PostgreSQL, the two runs side
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-pg
 
 test-sqlite: $(STAMP) ## the suite on SQLite only
-	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q
+	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 $(BIN)/pytest -q --durations=15
 
 test-pg: $(STAMP) ## the suite on PostgreSQL only
-	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	GRID_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q --durations=15
 
 fuzz: $(STAMP) ## a bigger schemathesis run (FUZZ_EXAMPLES=50 per operation) on both engines; `make test` runs 5
 	GRID_DATABASE_URL=sqlite:///$(CURDIR)/.pytest-data/test.sqlite3 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(BIN)/pytest -q tests/test_fuzz_api.py

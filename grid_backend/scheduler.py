@@ -132,6 +132,12 @@ JOBS: list[Job] = [
         lease_seconds=120,
     ),
     Job(
+        "alerts.announce_expiries",
+        lambda: every(minutes=1),
+        alert_jobs.announce_expiries,
+        "send warning.expired to webhook subscribers for warnings that ran out at their end",
+    ),
+    Job(
         "evacuation.escalate",
         lambda: every(seconds=30),
         evacuation_jobs.escalate,

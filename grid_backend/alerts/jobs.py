@@ -20,6 +20,7 @@ from typing import Any
 from grid_backend.alerts import fanout
 from grid_backend.alerts.services import Live, board_event, publish_live
 from grid_backend.alerts.services.idle import tell_who_waits
+from grid_backend.alerts.services.warnings import announce_expired
 from grid_backend.alerts.tables import Callout, CalloutArea
 from grid_backend.core import clock
 from grid_backend.core.db import fetch, write_transaction
@@ -178,3 +179,8 @@ async def _tell(
 
 
 __all__ = ["escalate"]
+
+
+async def announce_expiries(now: datetime) -> dict[str, Any]:
+    """Warnings that ran out lately, to the webhook subscribers who want `warning.expired`."""
+    return await announce_expired(now)

@@ -65,6 +65,7 @@ WebhookKind = Literal[
     "warning.issued",
     "warning.changed",
     "warning.lifted",
+    "warning.expired",
     "callout.started",
     "callout.ended",
     "evacuation.started",

@@ -288,6 +288,7 @@ WEBHOOK_EVENT = Labels(
         "warning.issued": "Warning issued",
         "warning.changed": "Warning changed",
         "warning.lifted": "Warning lifted",
+        "warning.expired": "Warning expired",
         "callout.started": "Callout started",
         "callout.ended": "Callout ended",
         "evacuation.started": "Evacuation started",

@@ -189,3 +189,42 @@ async def test_an_sos_cancelled_by_its_sender_closes_the_case_for_subscribers(cl
     assert [e["kind"] for e in events] == ["case.created", "case.closed"]
     assert events[1]["data"]["action"] == "sos_cancel"
     assert events[1]["data"]["case"]["status"] == "closed"
+
+
+async def test_a_warning_that_runs_out_is_sent_once_as_expired(client, db):
+    """A warning nobody lifts ends at its end time: subscribers hear `warning.expired` once,
+    however often the job runs; a lifted one is `warning.lifted` only."""
+    areas = await make_tree()
+    await _subscriber(["warning.expired", "warning.lifted"])
+    dispatcher = await make_person(("dispatcher", T1))
+    start = clock.now()
+    ids = []
+    for _ in range(2):
+        body = {
+            "level": "blue",
+            "type": "heavy_rain",
+            "area_ids": [areas[G1]],
+            "expires_at": (start + timedelta(hours=2)).isoformat(),
+            "message": "暴雨" + SCRIPT,
+        }
+        r = await client.post("/api/v1/warnings", json=body, headers=dispatcher.headers)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    r = await client.post(
+        f"/api/v1/warnings/{ids[1]}/cancel", json={"reason": "雨停"}, headers=dispatcher.headers
+    )
+    assert r.status_code == 200, r.text
+    job = scheduler.find("alerts.announce_expiries")
+    try:
+        for minutes in (60, 121, 122, 150):  # in force, then ran out; the job runs on
+            clock.set_clock(lambda m=minutes: start + timedelta(minutes=m))
+            await scheduler.run_job(job)
+    finally:
+        clock.set_clock(None)
+    events = await _events()
+    assert [(e["kind"], e["data"]["warning"]["id"]) for e in events] == [
+        ("warning.lifted", ids[1]),
+        ("warning.expired", ids[0]),
+    ]
+    assert events[1]["data"]["warning"]["status"] == "expired"
+    assert events[1]["data"]["warning"]["message"] == "暴雨" + SCRIPT  # data, as written

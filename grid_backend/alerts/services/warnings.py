@@ -4,7 +4,7 @@ they add. A warning is seen by staff whose area overlaps one of its areas."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -81,6 +81,28 @@ async def _webhook(kind: str, w: dict[str, Any], areas: list[dict[str, Any]]) ->
         }
     }
     await webhooks.emit(kind=kind, key=f"{kind}:{w['id']}:{w['revision']}", data=data)
+
+
+EXPIRED_LOOKBACK = timedelta(hours=1)  # an expiry older than this when first seen: not sent
+
+
+async def announce_expired(now: datetime) -> dict[str, Any]:
+    """`warning.expired` for webhook subscribers: each warning that ran out at its end time
+    (not lifted) within the last hour, once (the event's key is its revision's; a warning
+    extended after it expired and expiring again is a new revision, a new event)."""
+    rows = (
+        await EarlyWarning.select()
+        .where(
+            (EarlyWarning.status == "issued")
+            & (EarlyWarning.expires_at <= now)
+            & (EarlyWarning.expires_at > now - EXPIRED_LOOKBACK)
+        )
+        .order_by(EarlyWarning.id)
+        .run()
+    )
+    for w in rows:
+        await _webhook("warning.expired", {**w, "status": "expired"}, await _warning_paths(w["id"]))
+    return {"warnings": len(rows)}
 
 
 async def _warning_row(warning_id: int) -> dict[str, Any]:
