@@ -189,6 +189,7 @@ def main() -> None:
         GRID_SECRET_KEY="bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
         GRID_SCHEDULER="false",
         GRID_LOG_LEVEL="WARNING",
+        GRID_OPEN311_READS_PER_MINUTE="100000",  # the server's speed, not the public limit
         PICCOLO_CONF="grid_backend.piccolo_conf",
     )
     print(json.dumps(asyncio.run(_run(args)), indent=2))

@@ -145,6 +145,9 @@ class Settings:
     # to, and the contact published by its discovery document
     open311_jurisdiction: str = "cq-141.example"
     open311_contact: str = "Street office command centre: see the deployment's website"
+    # public GeoReport reads (no key) per client address and minute, in every process together
+    # with Redis; a list may hold 1,000 cases
+    open311_reads_per_minute: int = 120
     # Prometheus metrics at /metrics for `Authorization: Bearer <token>`; empty: no /metrics
     metrics_token: str = field(default="", repr=False)
 
@@ -215,6 +218,8 @@ def _check_open311(s: Settings) -> None:
         )
     if not s.open311_contact.strip() or len(s.open311_contact) > 200:
         raise SettingsError("GRID_OPEN311_CONTACT", "must be 1-200 characters")
+    if not 1 <= s.open311_reads_per_minute <= 100_000:
+        raise SettingsError("GRID_OPEN311_READS_PER_MINUTE", "must be 1-100000")
 
 
 def _check_database(s: Settings) -> None:

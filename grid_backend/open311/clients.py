@@ -18,6 +18,7 @@ from grid_backend.core.throttle import get_throttle, window
 from grid_backend.open311.render import Open311Error
 from grid_backend.open311.schemas import ClientCreate, ClientIssued, ClientPage, ClientRead
 from grid_backend.open311.tables import Open311Client
+from grid_backend.settings import get_settings
 
 KEY_BYTES = 32
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -154,3 +155,15 @@ async def authenticate(api_key: str | None) -> dict[str, Any]:
         error.headers = {"Retry-After": str(wait)}
         raise error
     return row
+
+
+async def check_read_rate(address: str) -> None:
+    """Public reads (no key) per client address: GRID_OPEN311_READS_PER_MINUTE, then 429 with
+    Retry-After, in the spec's error format."""
+    limit = window(get_settings().open311_reads_per_minute, 60)
+    throttle = get_throttle()
+    if not await throttle.hit(limit, "open311-read", address):
+        wait = (await throttle.stats(limit, "open311-read", address)).retry_after or 1
+        error = Open311Error(429, "too many requests from this address; try again later")
+        error.headers = {"Retry-After": str(wait)}
+        raise error

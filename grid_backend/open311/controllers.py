@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -34,9 +36,17 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
     return (public or str(request.base_url).rstrip("/")) + BASE
 
 
+async def _read_rate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Every public read counts against its address's limit (clients.check_read_rate)."""
+    if connection.scope.get("method") in ("GET", "HEAD"):
+        address = connection.client.host if connection.client else "unknown"
+        await clients.check_read_rate(address)
+
+
 class Open311Controller(Controller):
     path = BASE
     tags = ["open311"]
+    guards = [_read_rate]
     exception_handlers = EXCEPTION_HANDLERS  # type: ignore[assignment]  # handlers typed per exception class
 
     @get("/{resource:str}", summary="Open311: discovery, services or requests (.json / .xml)")

@@ -425,3 +425,22 @@ async def test_a_client_created_twice_at_the_same_moment_answers_409(w, monkeypa
     monkeypatch.undo()
     listed = await w.client.get("/api/v1/open311-clients", headers=w.admin.headers)
     assert [i["slug"] for i in listed.json()["items"]] == ["civic-app"]
+
+
+async def test_public_reads_are_limited_per_address(w, monkeypatch):
+    """A scraper polling the public lists is slowed down at GRID_OPEN311_READS_PER_MINUTE,
+    in the spec's error format with Retry-After; posting with a key is not slowed."""
+    from grid_backend.settings import get_settings
+
+    monkeypatch.setenv("GRID_OPEN311_READS_PER_MINUTE", "3")
+    get_settings.cache_clear()
+    try:
+        for _ in range(3):
+            assert (await w.client.get("/open311/v2/requests.json")).status_code == 200
+        limited = await w.client.get("/open311/v2/services.xml")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert xml(limited).findtext("error/code") == "429"
+        assert (await w.post()).status_code == 201  # posts count against their key instead
+    finally:
+        monkeypatch.delenv("GRID_OPEN311_READS_PER_MINUTE")
+        get_settings.cache_clear()
