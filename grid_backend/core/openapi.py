@@ -90,6 +90,7 @@ PUBLIC_RATE_LIMITED = {
     "/api/v1/auth/refresh",
     "/api/v1/sos",  # per account (flows/sos.py)
     "/api/v1/me/data-export",  # per account (flows/own_data.py)
+    "/api/v1/me/deletion",  # wrong passwords count as failed sign-ins (flows/own_data.py)
 }
 PUBLIC_CONFLICTS: set[str] = set()  # sign-up answers a taken number like a wrong code
 # answers 503 with Retry-After: the code request with no SMS gateway in production
