@@ -13,7 +13,7 @@ from typing import Any, cast
 from grid_backend.areas.services import places
 from grid_backend.core import audit, clock, geo, i18n, policy
 from grid_backend.core.db import write_transaction
-from grid_backend.core.errors import Conflict, DomainError, invalid
+from grid_backend.core.errors import Conflict, DomainError, NotFound, invalid
 from grid_backend.core.i18n import N_
 from grid_backend.core.idempotency import Idempotent, digest
 from grid_backend.core.types import Datum, LocationIn
@@ -236,7 +236,7 @@ async def _attach(
     assert data.attach_to is not None
     case = await read_case_row(data.attach_to)
     if not policy.allows(actor.grants, PERMISSION, case["area_path"]):
-        raise _outside()
+        raise NotFound("report_not_found")  # as a case that does not exist: ids are no probe
     if case["status"] not in workflow.OPEN:
         raise Conflict("report_not_open", detail="only open cases can be supported")
 

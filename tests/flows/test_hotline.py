@@ -287,3 +287,18 @@ async def test_places_are_searched_by_name_within_scope(world):
     resident = await make_person()
     none = await client.get("/api/v1/hotline-reports/places", headers=resident.headers)
     assert none.json()["items"] == []
+
+
+async def test_a_call_cannot_join_a_case_outside_the_operators_areas(world):
+    """Another township's case answers as a missing one does (404 `report_not_found`): case
+    ids tried one by one tell the operator nothing, and nothing is written."""
+    client, _areas, dispatcher = world
+    elsewhere = await file_report(client, await make_person(), grid=G3)
+    outside = await take(client, dispatcher, call(attach_to=elsewhere["id"]))
+    missing = await take(client, dispatcher, call(attach_to=elsewhere["id"] + 1000))
+    assert (outside.status_code, outside.json()["code"]) == (404, "report_not_found")
+    assert (missing.status_code, missing.json()["code"]) == (404, "report_not_found")
+    read = await HazardReport.select(HazardReport.supporters).where(
+        HazardReport.id == elsewhere["id"]
+    )
+    assert read[0]["supporters"] == 0
