@@ -133,6 +133,7 @@ TITLES: dict[str, str] = {
     "webhook_not_found": N_("No such webhook subscriber"),
     "webhook_url_invalid": N_("The webhook URL cannot be used"),
     "household_retired": N_("The household is retired"),
+    "household_exists": N_("This household is already in the grid"),
     "household_grid_invalid": N_("A household belongs to a grid"),
     "household_phone_invalid": N_("Not a valid mobile or landline number"),
     "helper_not_on_duty": N_("The helper holds no duty in or over the household's grid"),

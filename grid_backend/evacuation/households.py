@@ -421,6 +421,23 @@ def _counts(values: dict[str, Any]) -> None:
         raise invalid(kind, "more than the household's %(people)s people", params=values)
 
 
+async def _check_unique(grid_path: str, address: str, phone: str, household_id: int = 0) -> None:
+    """The ledger's identity of a household (grid, address, head's phone) is one household's:
+    a second would make the export impossible to import again (the import updates by it)."""
+    taken = await Household.exists().where(
+        (Household.area_path == grid_path)
+        & (Household.address == address)
+        & (Household.head_phone == phone)
+        & Household.retired_at.is_null()
+        & (Household.id != household_id)
+    )
+    if taken:
+        raise Conflict(
+            "household_exists",
+            detail="a household with this address and head's phone is already in the grid",
+        )
+
+
 async def create_household(
     *, data: HouseholdCreate, account_id: int, grants: list[policy.Grant]
 ) -> HouseholdRead:
@@ -430,6 +447,7 @@ async def create_household(
     values = msgspec.to_builtins(data)
     _counts(values)
     phone = _phone(data.head_phone)
+    await _check_unique(grid["path"], address, phone)
     await _check_helper(data.helper_id, grid["path"])
     if data.shelter_id is not None:
         await _check_shelter(data.shelter_id, grid["path"])
@@ -542,7 +560,14 @@ async def update_household(
     policy.require(grants, "household.manage", row["area_path"])
     if row["retired_at"] is not None:
         raise Conflict("household_retired", detail="the household is retired")
-    changes, _ = await _check_update(data, row, grants)
+    changes, grid = await _check_update(data, row, grants)
+    if {"area_path", "address", "head_phone"} & changes.keys():
+        await _check_unique(
+            grid["path"],
+            changes.get("address", row["address"]),
+            changes.get("head_phone", row["head_phone"]),
+            household_id,
+        )
     now = clock.now()
     changes.update(updated_at=now, updated_by=account_id)
     async with write_transaction():

@@ -159,7 +159,8 @@ class Sweep:
         found = []
         for where, text in words:
             for pattern, what in NEVER:
-                if match := pattern.search(text):
+                # a text as someone wrote it (a payload with "{{7*7}}", "null" typed in) is data
+                if (match := pattern.search(text)) and text not in self.data:
                     found.append(f"{what} {match.group(0)!r} in {where} {text[:80]!r}")
             if text in self.codes:
                 found.append(f"a raw code in {where} {text!r}")

@@ -970,7 +970,8 @@ def _evacuation(live_server, dispatcher: httpx.Client) -> int:
     seeded = seed_households(
         live_server,
         WORKER,
-        [texts, {**texts, "elderly_alone": 1}],
+        # two households, not one twice (the ledger's identity: grid, address, head's phone)
+        [texts, {**texts, "elderly_alone": 1, "head_phone": "13911112223"}],
         shelter={"name": V["evacuation_shelter"], "capacity": 5},
     )
     run = _ok(

@@ -404,3 +404,38 @@ async def test_a_name_or_address_of_blanks_is_refused_not_stored_empty(hw):
     r = await hw.client.get(f"/api/v1/shelters/{shelter['id']}", headers=w.dispatcher.headers)
     assert r.json()["name"] == shelter["name"]
     assert await Household.count() == 1
+
+
+async def test_the_same_household_twice_in_a_grid_is_refused_so_the_ledger_round_trips(hw):
+    """The ledger knows a household by grid, address and head's phone, and an import updates
+    by them: a second household with all three is 409 `household_exists`, on create and on
+    change, so the exported ledger always imports again. A retired one, or another grid's,
+    does not count."""
+    post, patch, h = hw.client.post, hw.client.patch, hw.dispatcher.headers
+    first = await hw.household(address="较场口社区3组12号", head_phone="13812345678")
+    r = await post(
+        "/api/v1/households",
+        json=hw.body(address="较场口社区3组12号", head_phone="138 1234 5678", head_name="李四"),
+        headers=h,
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "household_exists"), r.text
+    other = await hw.household(address="较场口社区3组13号", head_phone="13812345678")
+    r = await patch(
+        f"/api/v1/households/{other['id']}", json={"address": "较场口社区3组12号"}, headers=h
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "household_exists")
+    r = await patch(f"/api/v1/households/{first['id']}", json={"people": 5}, headers=h)
+    assert r.status_code == 200, r.text  # itself is no duplicate
+    r = await hw.client.delete(f"/api/v1/households/{first['id']}", headers=h)
+    assert r.status_code == 200, r.text
+    again = await hw.household(address="较场口社区3组12号", head_phone="13812345678")
+    assert again["id"] != first["id"]
+    # and the ledger exported now imports again, changing nothing
+    export = await hw.client.get("/api/v1/households/export", headers=h)
+    assert export.status_code == 200
+    r = await post(
+        "/api/v1/households/import",
+        files={"file": ("ledger.xlsx", export.content, export.headers["content-type"])},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
