@@ -80,6 +80,13 @@ class SharedSlots:
         self._refresh = redis.register_script(_REFRESH)
         self._count = redis.register_script(_COUNT)
         self._giving: set[asyncio.Future[Any]] = set()  # places being given back
+        self._keeping: set[asyncio.Task[Any]] = set()  # the open streams' refreshing tasks
+
+    def keep(self, refreshing: asyncio.Task[Any]) -> None:
+        """A stream's task that refreshes its place: `drain` stops it, should the stream's own
+        end never come (a server stopping)."""
+        self._keeping.add(refreshing)
+        refreshing.add_done_callback(self._keeping.discard)
 
     def key(self, account_id: int) -> str:
         return f"{self._prefix}:streams:{account_id}"
@@ -111,7 +118,12 @@ class SharedSlots:
     async def drain(self, seconds: float = DRAIN_SECONDS) -> None:
         """Wait for the places still being given back (at most `seconds`, then stop them): the
         client's pool is closed next, and a give-back still running then would open a
-        connection again behind it, which nobody would ever close."""
+        connection again behind it, which nobody would ever close. The refreshing tasks of
+        streams still open are stopped first, for the same reason."""
+        keeping = set(self._keeping)
+        for refreshing in keeping:
+            refreshing.cancel()
+        await asyncio.gather(*keeping, return_exceptions=True)
         if not self._giving:
             return
         _, late = await asyncio.wait(set(self._giving), timeout=seconds)

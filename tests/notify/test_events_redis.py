@@ -337,3 +337,25 @@ async def test_a_place_given_back_as_the_server_stops_leaves_no_redis_connection
         assert await slots.count(21) == 0
     finally:
         await watcher.aclose()
+
+
+async def test_a_stream_still_open_as_the_server_stops_stops_refreshing_its_place(
+    redis_settings,
+):
+    """A stream whose end never runs (the server stopping under it): its task refreshing the
+    place in Redis is stopped with the plugin, not left to refresh through a closed pool,
+    which opened a connection again that nobody closed."""
+    from grid_backend.notify.services import live as live_streams
+
+    live = events.plugin(dataclasses.replace(redis_settings, events_slot_seconds=0.3))
+    async with live:
+        assert live.slots is not None
+        member, _ = await live.slots.open(22, "s1", 5)
+        keeping = asyncio.create_task(live_streams._keep_place(live, 22, member, asyncio.Event()))
+        live.slots.keep(keeping)
+        await asyncio.sleep(0.25)  # it refreshes every 0.1 s
+    assert keeping.done()
+    await asyncio.sleep(0.3)  # a refresh would have come by now
+    pool = live._closing.connection_pool
+    still_open = [c for c in [*pool._available_connections, *pool._in_use_connections] if c._writer]
+    assert still_open == []

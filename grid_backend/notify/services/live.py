@@ -36,9 +36,10 @@ async def live_stream(
     limit = get_settings().events_per_account
     member = await _take_place(plugin, account_id, stream_id, limit)
     closing = events.STREAMS.open(account_id, None if member else limit, stream_id)
-    keeping = (
-        asyncio.create_task(_keep_place(plugin, account_id, member, closing)) if member else None
-    )
+    keeping = None
+    if member and plugin.slots is not None:
+        keeping = asyncio.create_task(_keep_place(plugin, account_id, member, closing))
+        plugin.slots.keep(keeping)
     try:
         async with plugin.start_subscription(plugin.channel_of(account_id)) as subscriber:
             yield ServerSentEventMessage(data=None, comment="connected", retry=5000)
